@@ -1,0 +1,1 @@
+"""The desk service: the one process that owns channels, conversations, tickets and the queue."""

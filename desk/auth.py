@@ -1,0 +1,66 @@
+"""Request guards shared by every blueprint: the service token and staff roles.
+
+Staff sessions are established by ``handoff.auth`` (login, cookie, CSRF); its
+middleware puts a ``StaffUser`` on ``request.ctx.user``. Handlers only declare
+which roles they accept.
+"""
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from sanic import Request
+from sanic.response import HTTPResponse, json
+
+Handler = Callable[..., Awaitable[HTTPResponse]]
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    """The signed-in member of staff, as handlers see them."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+
+
+def error(status: int, code: str, message: str) -> HTTPResponse:
+    """The desk's one JSON error shape."""
+    return json({"error": code, "message": message}, status=status)
+
+
+def service_token_required(handler: Handler) -> Handler:
+    """Accept only requests bearing the action server's ``DESK_SERVICE_TOKEN``."""
+
+    @wraps(handler)
+    async def guarded(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+        expected = request.app.ctx.services.settings.desk_service_token
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
+            return error(401, "unauthorized", "a valid service token is required")
+        return await handler(request, *args, **kwargs)
+
+    return guarded
+
+
+def staff_required(*roles: str) -> Callable[[Handler], Handler]:
+    """Accept only signed-in staff, and only the given roles when any are named."""
+
+    def decorate(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def guarded(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+            user: StaffUser | None = getattr(request.ctx, "user", None)
+            if user is None:
+                return error(401, "login_required", "sign in first")
+            if roles and user.role not in roles:
+                return error(403, "forbidden", f"this needs one of the roles: {', '.join(roles)}")
+            return await handler(request, *args, **kwargs)
+
+        return guarded
+
+    return decorate

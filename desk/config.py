@@ -1,0 +1,50 @@
+"""Settings of the desk service, read from the environment and an optional .env file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every knob of the desk service. Names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'aduan.db'}"
+    desk_host: str = "127.0.0.1"
+    desk_port: int = 8000
+    # The address borrowers' providers use to reach us; Twilio signs this URL.
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout_seconds: float = 10.0
+
+    desk_service_token: str = Field(default="dev-service-token", min_length=8)
+    session_secret: str = Field(default="dev-session-secret-change-me", min_length=16)
+
+    twilio_account_sid: str = "ACdev00000000000000000000000000000"
+    twilio_auth_token: str = "dev-twilio-auth-token"
+    twilio_whatsapp_from: str = "whatsapp:+14155238886"
+    twilio_api_base: str | None = None  # tests point the real SDK at a local fake
+
+    telegram_bot_token: str = "123456:dev-telegram-token"
+    telegram_secret_token: str = "dev-telegram-secret"
+    telegram_api_base: str | None = None
+
+    inapp_signing_secret: str = Field(default="dev-inapp-signing-secret-32-bytes!", min_length=16)
+    # The demo web chat mints tokens for the seeded sample borrowers; never in production.
+    demo_mode: bool = True
+
+    redis_url: str | None = None
+    lender_content: Path = REPO_ROOT / "lender" / "demo.yml"
+    sla_policy: str = "pojk-18-2018"
+    # Collective-leave days (cuti bersama) and other extra days off, a YAML file.
+    calendar_file: Path = REPO_ROOT / "tickets" / "calendar" / "id_extra_days_off.yml"
+
+    max_message_chars: int = 4096
+    outbox_max_attempts: int = 6
+    log_level: str = "INFO"

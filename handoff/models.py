@@ -1,0 +1,103 @@
+"""Staff users, handoffs (queue entries), private notes, canned responses, audit log."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.base import Base, utcnow
+
+
+class Role(str, enum.Enum):
+    AGENT = "agent"
+    SPECIALIST = "specialist"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class HandoffStatus(str, enum.Enum):
+    WAITING = "waiting"
+    ASSIGNED = "assigned"
+    CLOSED = "closed"
+
+
+class User(Base):
+    """A member of staff who signs in to the console."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default=Role.AGENT.value)
+    available: Mapped[bool] = mapped_column(Boolean, default=False)
+    capacity: Mapped[int] = mapped_column(Integer, default=5)
+    language: Mapped[str] = mapped_column(String(2), default="id")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Handoff(Base):
+    """A conversation handed to people; the queue is the set of waiting handoffs."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (Index("ix_handoffs_status_requested", "status", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    reason: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[str] = mapped_column(String(8), default="medium")
+    category: Mapped[str | None] = mapped_column(String(32))
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(8), default=HandoffStatus.WAITING.value)
+    assigned_to: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    assigned_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+
+
+class Note(Base):
+    """A private note on a conversation; the borrower never sees it."""
+
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CannedResponse(Base):
+    """A reply template with placeholders such as {nama} and {nomor_tiket}; used once approved."""
+
+    __tablename__ = "canned_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(128))
+    body: Mapped[str] = mapped_column(Text)
+    approved: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who read or changed what, when. Every staff opening of a transcript lands here."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    action: Mapped[str] = mapped_column(String(48))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,0 +1,58 @@
+"""Alembic environment: one migration history for every model of the desk service."""
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from desk.config import Settings
+from storage.db import Database
+from storage.registry import metadata
+
+config = context.config
+target_metadata = metadata
+
+
+def _url() -> str:
+    # An explicit -x url=… or sqlalchemy.url wins (tests); otherwise DATABASE_URL.
+    return context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
+        "sqlalchemy.url"
+    ) or Settings().database_url
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True,
+                      render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _run(connection: Connection) -> None:
+    # Batch mode lets ALTER TABLE work on SQLite too.
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
+                      compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_async() -> None:
+    db = Database(_url())
+    async with db.engine.connect() as connection:
+        await connection.run_sync(_run)
+        await connection.commit()
+    await db.dispose()
+
+
+def run_migrations_online() -> None:
+    connectable = config.attributes.get("connection")
+    if connectable is not None:  # called from code that already holds a connection
+        _run(connectable)
+        return
+    asyncio.run(_run_async())
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,1 @@
+"""Storage: the SQLAlchemy base, the database handle and the conversation store models."""

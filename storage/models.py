@@ -1,0 +1,125 @@
+"""The conversation store: conversations, their messages, and the outbox.
+
+One conversation per channel and sender. Messages are strictly ordered by
+``seq`` within a conversation. Every outbound message has an outbox row
+written in the same transaction, so a reply is either stored and queued for
+sending, or not stored at all.
+"""
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storage.base import Base, utcnow
+
+
+class ConversationMode(str, enum.Enum):
+    """Who answers the borrower right now."""
+
+    BOT = "bot"
+    HUMAN = "human"
+
+
+class Direction(str, enum.Enum):
+    INBOUND = "in"
+    OUTBOUND = "out"
+
+
+class Author(str, enum.Enum):
+    """Who wrote a message."""
+
+    BORROWER = "borrower"
+    BOT = "bot"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class OutboxStatus(str, enum.Enum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+def new_public_id() -> str:
+    """An opaque id for a conversation, safe to show to Rasa and in URLs."""
+    return uuid.uuid4().hex
+
+
+class Conversation(Base):
+    """A borrower's thread on one channel. Also the Rasa sender id (``public_id``)."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("channel", "sender"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    channel: Mapped[str] = mapped_column(String(16))
+    # The channel's address of the borrower: WhatsApp number (+62…), Telegram
+    # chat id, or in-app customer id.
+    sender: Mapped[str] = mapped_column(String(64))
+    sender_name: Mapped[str | None] = mapped_column(String(128))
+    # Set when the borrower is verified: by the in-app token, or by the bot's
+    # identity check through the desk API.
+    customer_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    mode: Mapped[str] = mapped_column(String(8), default=ConversationMode.BOT.value)
+    # Last used message sequence number; incremented under the conversation's
+    # row lock so messages are strictly ordered.
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="conversation", order_by="Message.seq", lazy="raise"
+    )
+
+
+class Message(Base):
+    """One message in a conversation, inbound or outbound."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq"),
+        # Provider retries carry the same id: the second delivery is refused here.
+        UniqueConstraint("channel", "external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    direction: Mapped[str] = mapped_column(String(3))
+    author: Mapped[str] = mapped_column(String(16))
+    agent_id: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text, default="")
+    # Buttons, media references, custom bot payloads (handoff markers).
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages", lazy="raise")
+
+
+class OutboxItem(Base):
+    """A message waiting to leave through its channel's provider."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(8), default=OutboxStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_message_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()

@@ -1,0 +1,11 @@
+"""Imports every model module so that ``Base.metadata`` knows all tables.
+
+Alembic's env and the test fixtures import this one module instead of
+listing models themselves.
+"""
+from storage import models as _conversations  # noqa: F401
+from tickets import models as _tickets  # noqa: F401
+from handoff import models as _handoff  # noqa: F401
+from storage.base import Base
+
+metadata = Base.metadata

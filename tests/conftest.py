@@ -1,0 +1,100 @@
+"""Shared fixtures: settings, a fresh database (SQLite or PostgreSQL), the event bus.
+
+Run the suite against PostgreSQL with ``pytest --db=postgres``; ``make test``
+runs it on both engines.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from desk.config import Settings
+from desk.events import InMemoryEventBus
+from storage.db import Database
+from storage.registry import metadata
+from tests.support.services import ensure_postgres
+
+PG_ADMIN_URL = os.environ.get("ADUAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--db", choices=["sqlite", "postgres"], default="sqlite",
+                     help="database engine the suite runs on")
+
+
+@pytest.fixture(scope="session")
+def db_engine_name(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getoption("--db"))
+
+
+@pytest.fixture(scope="session")
+def pg_database_url(db_engine_name: str) -> Iterator[str | None]:
+    """A throw-away PostgreSQL database for this test session (None on SQLite)."""
+    if db_engine_name != "postgres":
+        yield None
+        return
+    ensure_postgres()
+    import asyncpg  # only needed here
+
+    name = f"aduan_test_{uuid.uuid4().hex[:10]}"
+    admin = PG_ADMIN_URL.replace("postgresql://", "postgres://")
+
+    async def _create() -> None:
+        conn = await asyncpg.connect(admin)
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.close()
+
+    async def _drop() -> None:
+        conn = await asyncpg.connect(admin)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+    asyncio.run(_create())
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    asyncio.run(_drop())
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, pg_database_url: str | None) -> str:
+    """The URL of an empty database for one test."""
+    if pg_database_url:
+        return pg_database_url
+    return f"sqlite:///{tmp_path / 'aduan.db'}"
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """A database with every table created, emptied after the test."""
+    db = Database(database_url)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(metadata.drop_all)
+        await conn.run_sync(metadata.create_all)
+    yield db
+    async with db.engine.begin() as conn:
+        await conn.run_sync(metadata.drop_all)
+    await db.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings for one test: its own database, fixed secrets, demo mode on."""
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        desk_service_token="test-service-token",
+        session_secret="test-session-secret-0123456789",
+        twilio_auth_token="test-twilio-auth-token",
+        telegram_secret_token="test-telegram-secret",
+        inapp_signing_secret="test-inapp-signing-secret-0123456789",
+        rasa_url="http://127.0.0.1:9",  # nothing listens: tests that need a bot start a fake
+    )
+
+
+@pytest.fixture
+def event_bus() -> InMemoryEventBus:
+    return InMemoryEventBus()

@@ -1,0 +1,1 @@
+"""Complaint tickets: numbers, receipts, SLA clocks, status changes and escalation."""

@@ -1,0 +1,144 @@
+"""Ticket models: the complaint, its append-only history, and its conversations."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.base import Base, utcnow
+
+
+class Category(str, enum.Enum):
+    """Complaint categories counted in the reports to OJK (see domain.md)."""
+
+    PAYMENT = "payment"
+    FRAUD = "fraud"
+    UNETHICAL_COLLECTION = "unethical_collection"
+    RELIEF = "relief"
+    PHONE_CHANGE = "phone_change"
+    APP = "app"
+    OTHER = "other"
+
+
+CATEGORY_LABELS: dict[str, str] = {
+    "payment": "Pembayaran",
+    "fraud": "Penipuan/Fraud",
+    "unethical_collection": "Penagihan Tidak Beretika",
+    "relief": "Keringanan",
+    "phone_change": "Perubahan Nomor Ponsel",
+    "app": "Aplikasi",
+    "other": "Lainnya",
+}
+
+
+class Priority(str, enum.Enum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Status(str, enum.Enum):
+    RECEIVED = "received"
+    IN_PROGRESS = "in_progress"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+    REJECTED = "rejected"
+
+
+class EscalationLevel(str, enum.Enum):
+    AGENT = "agent"
+    SPECIALIST = "specialist"
+    DEPARTMENT = "department"
+    DIRECTORS = "directors"
+
+
+class ComplainantType(str, enum.Enum):
+    USER = "user"          # borrower or lender on the platform
+    REPORTER = "reporter"  # not a user
+
+
+class Ticket(Base):
+    """One complaint. Columns the reports aggregate on are indexed."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_received_at", "received_at"),
+        Index("ix_tickets_status", "status"),
+        Index("ix_tickets_category_product", "category", "product"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    category: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[str] = mapped_column(String(8), default=Priority.MEDIUM.value)
+    status: Mapped[str] = mapped_column(String(16), default=Status.RECEIVED.value)
+    channel: Mapped[str] = mapped_column(String(16))
+    # oral (phone, walk-in) or written (e-mail, chat, WhatsApp): picks the resolution clock.
+    form: Mapped[str] = mapped_column(String(8), default="written")
+    complainant_type: Mapped[str] = mapped_column(String(8), default=ComplainantType.USER.value)
+    customer_id: Mapped[str | None] = mapped_column(String(64), index=True)
+
+    # Fields the regulation requires (domain.md, "A complaint").
+    full_name: Mapped[str] = mapped_column(String(128))
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    email: Mapped[str | None] = mapped_column(String(128))
+    product: Mapped[str] = mapped_column(String(64))
+    transaction_date: Mapped[date | None] = mapped_column(Date)
+    chronology: Mapped[str] = mapped_column(Text)
+    id_card_address: Mapped[str | None] = mapped_column(Text)
+    power_of_attorney_ref: Mapped[str | None] = mapped_column(String(256))
+
+    # Clocks (UTC). Computed by tickets.sla.deadline only.
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    clock_started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    first_response_due: Mapped[datetime | None] = mapped_column()
+    resolution_due: Mapped[datetime | None] = mapped_column()
+    first_responded_at: Mapped[datetime | None] = mapped_column()
+    extended_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    sla_policy: Mapped[str] = mapped_column(String(32), default="pojk-18-2018")
+
+    escalation_level: Mapped[str] = mapped_column(String(16), default=EscalationLevel.AGENT.value)
+    department: Mapped[str | None] = mapped_column(String(32))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+
+    # Outcome and reporting.
+    outcome: Mapped[dict[str, Any] | None] = mapped_column()
+    compensation_amount: Mapped[float | None] = mapped_column(Numeric(14, 2))
+    rejection_ground: Mapped[str | None] = mapped_column(String(32))
+    cause: Mapped[str | None] = mapped_column(String(64))
+    negative_publicity: Mapped[bool] = mapped_column(Boolean, default=False)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TicketEvent(Base):
+    """Append-only history: status changes, assignments, escalations, notes, messages."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (UniqueConstraint("ticket_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))  # "bot", "system", "borrower", "user:<id>"
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TicketConversation(Base):
+    """Which conversations a ticket was raised or discussed in."""
+
+    __tablename__ = "ticket_conversations"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
