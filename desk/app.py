@@ -43,4 +43,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from desk.health import bp as health_bp
 
     app.blueprint(health_bp)
+
+    from tickets.api import blueprints as ticket_blueprints
+    from tickets.scheduler import install as install_ticket_scheduler
+
+    for bp in ticket_blueprints:
+        app.blueprint(bp)
+    install_ticket_scheduler(app)
     return app

@@ -149,7 +149,8 @@ def deadline(
     * RESOLUTION — by the form's rule: after receipt, or after the first
       response (``first_response_at``; until there is one, after the
       first-response deadline, the latest it may come).
-    * EXTENDED_RESOLUTION — the extension's working days after the resolution deadline.
+    * EXTENDED_RESOLUTION — the extension's working days after the current
+      resolution deadline (``since``; the original one when None).
     * STATUS_UPDATE / DEPARTMENT_REMINDER — the rule's interval after
       ``since`` (the last update or reminder; receipt when None).
 
@@ -178,9 +179,10 @@ def deadline(
                         policy=policy, calendar=calendar)
         return after(received_at, n(rule.working_days))
     if clock is Clock.EXTENDED_RESOLUTION:
-        original = deadline(Clock.RESOLUTION, policy=policy, calendar=calendar, received_at=received_at,
-                            form=form, first_response_at=first_response_at)
-        day = calendar.working.add_working_days(to_wib(original).date(), n(policy.extension.working_days))
+        current = since or deadline(Clock.RESOLUTION, policy=policy, calendar=calendar,
+                                    received_at=received_at, form=form,
+                                    first_response_at=first_response_at)
+        day = calendar.working.add_working_days(to_wib(current).date(), n(policy.extension.working_days))
         return _due(day, policy=policy, calendar=calendar)
     if clock is Clock.STATUS_UPDATE:
         return after(since or received_at, n(policy.status_update.every_working_days))
