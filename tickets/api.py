@@ -22,6 +22,7 @@ from desk.auth import StaffUser, error, service_token_required, staff_required
 from desk.masking import mask_name, mask_phone
 from desk.templating import render
 from tickets import service, workflow
+from tickets.calendar import to_wib
 from tickets.context import TicketContext, ticket_context
 from tickets.errors import InvalidRequest, TicketError, TicketNotFound
 from tickets.models import CATEGORY_LABELS, Status, Ticket, TicketAlert, TicketEvent
@@ -74,7 +75,8 @@ def _ctx(request: Request) -> TicketContext:
 
 
 def _iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at else None
+    """Times leave the API in WIB with their offset (stored in UTC)."""
+    return to_wib(at).isoformat() if at else None
 
 
 def _cs_contact_text(ctx: TicketContext) -> str:
