@@ -18,7 +18,7 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 from desk.api import json_body
-from desk.auth import error, service_token_required
+from desk.auth import error, has_service_token, service_token_required
 from desk.messages import Channel, InboundMessage
 from desk.outbox_worker import failed_items, status_counts
 from desk.router import MessageTooLong
@@ -78,8 +78,15 @@ async def outbox_overview(request: Request) -> HTTPResponse:
     return json_response({"counts": await status_counts(db), "failed": await failed_items(db, limit=limit)})
 
 
+@bp.on_request
+async def _websocket_token(request: Request) -> HTTPResponse | None:
+    # Refuse before the websocket handshake; a handler runs only after it.
+    if request.path.startswith("/internal/ws/") and not has_service_token(request):
+        return error(401, "unauthorized", "a valid service token is required")
+    return None
+
+
 @bp.websocket("/ws/conversations")
-@service_token_required
 async def watch_events(request: Request, ws: Websocket) -> None:
     """Stream the events of one topic (``queue`` by default) until the client goes away."""
     topic = request.args.get("topic", "queue")
