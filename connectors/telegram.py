@@ -176,7 +176,7 @@ async def telegram_webhook(request: Request) -> HTTPResponse:
     sender = senders_of(services).get(Channel.TELEGRAM)
     if query_id and isinstance(sender, TelegramSender):
         # Stops the button's spinner; done after answering so a slow API can't delay the webhook.
-        request.app.add_task(sender.answer_callback(str(query_id)))
+        sender.answer_callback_soon(str(query_id))
     return empty(200)
 
 
@@ -205,6 +205,7 @@ class TelegramSender:
         self.bot = Bot(settings.telegram_bot_token, base_url=api_base_url(settings))
         self._ready = False
         self._lock = asyncio.Lock()
+        self._pending: set[asyncio.Task[bool]] = set()
 
     async def _ensure_ready(self) -> None:
         async with self._lock:
@@ -238,8 +239,16 @@ class TelegramSender:
             log.warning("answerCallbackQuery failed: %s", type(exc).__name__)
             return False
 
+    def answer_callback_soon(self, callback_query_id: str) -> None:
+        """Answer in the background (the task is kept referenced until it finishes)."""
+        task = asyncio.get_running_loop().create_task(self.answer_callback(callback_query_id))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
     async def close(self) -> None:
-        """Release the HTTP client (app shutdown)."""
+        """Release the HTTP client (app shutdown), after pending callback answers."""
+        if self._pending:
+            await asyncio.wait(self._pending, timeout=5)
         if self._ready:
             await self.bot.shutdown()
             self._ready = False

@@ -117,7 +117,8 @@ async def whatsapp_webhook(request: Request) -> HTTPResponse:
         check_body_size(request)
         if request.content_type.split(";")[0].strip() != "application/x-www-form-urlencoded":
             raise Rejected(400, "malformed", "expected an application/x-www-form-urlencoded body")
-        form = {key: values[0] for key, values in request.form.items()}
+        # Twilio signs every field, empty ones too (an image without caption has Body="").
+        form = {key: values[0] for key, values in request.get_form(keep_blank_values=True).items()}
         verify_signature(settings, signed_url(settings, request), form,
                          request.headers.get("x-twilio-signature"))
         inbound = parse_form(form, max_chars=settings.max_message_chars)
