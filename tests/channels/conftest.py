@@ -1,99 +1,61 @@
-"""Fixtures of the channel tests: provider fakes, and a real desk app serving on a free port."""
+"""Fixtures of the channel tests: provider fakes, a fake Rasa, and the real desk serving on a free port.
+
+The desk is the real one (router, bot client, outbox worker); only what lies
+outside it is faked: Twilio, Telegram and Rasa, each a local HTTP server.
+"""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from connectors.base import ProviderError, Sender
-from desk.app import Services, create_app
+from desk.app import Services, build_services, create_app
 from desk.config import Settings
 from desk.events import InMemoryEventBus
-from desk.messages import Button, Channel, InboundMessage, OutboundMessage
-from desk.outbox import enqueue
-from desk.router import ReceiveResult
-from desk.store import append_message, find_or_open_conversation
+from storage.base import utcnow
 from storage.db import Database
-from storage.models import Conversation, Message, OutboxItem, OutboxStatus
+from storage.models import Conversation, Direction, Message, OutboxItem
 from tests.channels.support import serve
+from tests.desk.fake_rasa import FakeRasa
 from tests.fakes import FakeTelegram, FakeTwilio
 
 PUBLIC_BASE_URL = "https://desk.example.test"
 TELEGRAM_TOKEN = "123456:test-telegram-token"
-
-GREETING = OutboundMessage(
-    text="Halo Kak, ada yang bisa kami bantu?",
-    buttons=(Button("Cek tagihan", "/ask_bill_amount"), Button("Buat pengaduan", "/complain_payment")),
-)
+GREETING_TEXT = "Halo Kak, ada yang bisa kami bantu?"
+GREETING_BUTTONS = [{"title": "Cek tagihan", "payload": "/ask_bill_amount"},
+                    {"title": "Buat pengaduan", "payload": "/complain_payment"}]
 
 
-def canned_replies(inbound: InboundMessage) -> list[OutboundMessage]:
-    return [GREETING]
+def greeting_responder(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Whatever the borrower says, the fake bot greets with two buttons."""
+    return [{"recipient_id": body.get("sender"), "text": GREETING_TEXT, "buttons": GREETING_BUTTONS}]
 
 
-class CannedRouter:
-    """Stands in for core's router: stores like the contract says and answers with canned replies."""
+@dataclass(frozen=True)
+class StoredInbound:
+    """An inbound message as the desk stored it, with its conversation's fields."""
 
-    def __init__(self, db: Database, reply_with: Callable[[InboundMessage], list[OutboundMessage]]) -> None:
-        self.db = db
-        self.reply_with = reply_with
-        self.received: list[InboundMessage] = []
-
-    async def receive(self, inbound: InboundMessage) -> ReceiveResult:
-        channel = inbound.channel.value
-        async with self.db.transaction() as session:
-            found = await session.scalar(select(Message).where(
-                Message.channel == channel, Message.external_id == inbound.external_id))
-            if found is not None:
-                conv = await session.get(Conversation, found.conversation_id)
-                assert conv is not None
-                return ReceiveResult(True, conv.public_id, found.id, conv.mode)
-            self.received.append(inbound)
-            conv = await find_or_open_conversation(session, channel, inbound.sender,
-                                                   sender_name=inbound.sender_name)
-            payload: dict[str, Any] = {}
-            if inbound.button_payload:
-                payload["button_payload"] = inbound.button_payload
-            if inbound.media:
-                payload["media"] = [{"url": m.url, "content_type": m.content_type} for m in inbound.media]
-            stored = await append_message(session, conv, direction="in", author="borrower",
-                                          text=inbound.text, payload=payload, external_id=inbound.external_id)
-            replies = self.reply_with(inbound)
-            ids = [(await enqueue(session, conv, r, author="bot"))[0].id for r in replies]
-        return ReceiveResult(False, conv.public_id, stored.id, conv.mode, replies, ids)
-
-
-async def deliver_pending(db: Database, senders: dict[Channel, Sender]) -> list[OutboxItem]:
-    """Send every pending outbox item through its channel's sender (the outbox worker's job)."""
-    async with db.session() as session:
-        items = (await session.scalars(select(OutboxItem).where(
-            OutboxItem.status == OutboxStatus.PENDING.value).order_by(OutboxItem.id))).all()
-        for item in items:
-            message = await session.get(Message, item.message_id)
-            assert message is not None
-            try:
-                item.provider_message_id = await senders[Channel(item.channel)].send(
-                    item.recipient, OutboundMessage.from_payload(message.text, message.payload))
-                item.status = OutboxStatus.SENT.value
-            except ProviderError as exc:
-                item.last_error = str(exc)
-                item.attempts += 1
-        await session.commit()
-    return list(items)
+    sender: str
+    sender_name: str | None
+    customer_id: str | None
+    external_id: str | None
+    text: str
+    payload: dict[str, Any]
 
 
 @dataclass
 class Desk:
-    """A running desk app and what the test needs to drive it."""
+    """A running desk app and what a test needs to drive it."""
 
     app: Any
     services: Services
-    router: CannedRouter
     url: str
+    rasa: FakeRasa
 
     @property
     def settings(self) -> Settings:
@@ -103,12 +65,26 @@ class Desk:
     def db(self) -> Database:
         return self.services.db
 
-    @property
-    def senders(self) -> dict[Channel, Sender]:
-        return self.services.extra["senders"]
-
     async def deliver(self) -> list[OutboxItem]:
-        return await deliver_pending(self.db, self.senders)
+        """Run the outbox worker until nothing is due; return every outbox item."""
+        assert self.services.outbox is not None
+        await self.services.outbox.drain()
+        async with self.db.session() as session:
+            return list((await session.scalars(select(OutboxItem).order_by(OutboxItem.id))).all())
+
+    async def make_retries_due(self) -> None:
+        """Skip the backoff: every pending retry is due now."""
+        async with self.db.transaction() as session:
+            await session.execute(update(OutboxItem).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+
+    async def inbound(self) -> list[StoredInbound]:
+        """Every stored inbound message, oldest first."""
+        async with self.db.session() as session:
+            rows = (await session.execute(
+                select(Message, Conversation).join(Conversation, Conversation.id == Message.conversation_id)
+                .where(Message.direction == Direction.INBOUND.value).order_by(Message.id))).all()
+        return [StoredInbound(c.sender, c.sender_name, c.customer_id, m.external_id, m.text, m.payload or {})
+                for m, c in rows]
 
 
 @pytest.fixture
@@ -124,29 +100,35 @@ def fake_telegram() -> Iterator[FakeTelegram]:
 
 
 @pytest.fixture
-def channel_settings(settings: Settings, fake_twilio: FakeTwilio, fake_telegram: FakeTelegram) -> Settings:
+async def fake_rasa() -> AsyncIterator[FakeRasa]:
+    fake = FakeRasa(greeting_responder)
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def channel_settings(settings: Settings, fake_twilio: FakeTwilio, fake_telegram: FakeTelegram,
+                     fake_rasa: FakeRasa) -> Settings:
     """Settings pointing the real SDKs at the fakes; the public URL is what a proxy would expose."""
     return settings.model_copy(update={
         "public_base_url": PUBLIC_BASE_URL,
         "twilio_api_base": fake_twilio.base_url,
         "telegram_api_base": fake_telegram.base_url,
         "telegram_bot_token": TELEGRAM_TOKEN,
+        "rasa_url": fake_rasa.url,
+        "rasa_timeout_seconds": 5.0,
         "max_message_chars": 500,
     })
 
 
 @pytest.fixture
-def reply_with() -> Callable[[InboundMessage], list[OutboundMessage]]:
-    return canned_replies
+async def desk(database: Database, channel_settings: Settings, fake_rasa: FakeRasa) -> AsyncIterator[Desk]:
+    """The desk app with every channel installed, serving real HTTP on a free port.
 
-
-@pytest.fixture
-async def desk(database: Database, channel_settings: Settings,
-               reply_with: Callable[[InboundMessage], list[OutboundMessage]]) -> AsyncIterator[Desk]:
-    """The desk app with the channels installed, serving real HTTP on a free port."""
-    services = Services(settings=channel_settings, db=database, events=InMemoryEventBus())
-    router = CannedRouter(database, reply_with)
-    services.extra["router"] = router
-    app = create_app(channel_settings, services, name=f"channels_{uuid.uuid4().hex[:12]}")
+    The outbox worker is not started: tests call ``desk.deliver()`` to run it.
+    """
+    services = build_services(channel_settings, events=InMemoryEventBus())
+    app = create_app(channel_settings, services, name=f"channels_{uuid.uuid4().hex[:12]}", run_outbox=False)
     async with serve(app) as url:
-        yield Desk(app=app, services=services, router=router, url=url)
+        yield Desk(app=app, services=services, url=url, rasa=fake_rasa)

@@ -33,7 +33,7 @@ async def test_message_is_routed_and_reply_carries_inline_keyboard(desk: Desk, f
     response = await post_update(desk, telegram_message_update(9001, CHAT_ID, "halo min"))
     assert response.status_code == 200
 
-    [inbound] = desk.router.received
+    [inbound] = await desk.inbound()
     assert (inbound.sender, inbound.external_id, inbound.text) == (str(CHAT_ID), "9001", "halo min")
     assert inbound.sender_name == "Budi Santoso"
 
@@ -55,20 +55,20 @@ async def test_callback_query_becomes_button_payload_and_is_answered(desk: Desk,
     response = await post_update(desk, update)
     assert response.status_code == 200
 
-    [inbound] = desk.router.received
-    assert inbound.button_payload == "/complain_payment"
+    [inbound] = await desk.inbound()
+    assert inbound.payload["button_payload"] == "/complain_payment"
+    assert desk.rasa.calls[-1]["message"] == "/complain_payment"
     assert inbound.text == "Buat pengaduan"
     assert inbound.sender == str(CHAT_ID)
     assert await fake_telegram.wait_for_async(lambda: len(fake_telegram.callback_answers) == 1)
     assert fake_telegram.callback_answers[0].params["callback_query_id"] == "cbq-9002"
 
 
-async def test_long_payload_round_trips_through_button_index(desk: Desk, fake_telegram: FakeTelegram,
-                                                              reply_with: Any) -> None:
+async def test_long_payload_round_trips_through_button_index(desk: Desk, fake_telegram: FakeTelegram) -> None:
     long_payload = '/inform{"category":"unethical_collection","priority":"high","x":"' + "y" * 40 + '"}'
-    desk.router.reply_with = lambda inbound: [OutboundMessage(
-        text="Pilih kategori:", buttons=(Button("Pembayaran", "/inform{\"category\":\"payment\"}"),
-                                        Button("Penagihan", long_payload)))]
+    desk.rasa.responder = lambda body: [{"text": "Pilih kategori:", "buttons": [
+        {"title": "Pembayaran", "payload": '/inform{"category":"payment"}'},
+        {"title": "Penagihan", "payload": long_payload}]}]
     assert (await post_update(desk, telegram_message_update(9003, CHAT_ID, "mau lapor"))).status_code == 200
     await desk.deliver()
     [sent] = fake_telegram.sent_messages
@@ -77,8 +77,10 @@ async def test_long_payload_round_trips_through_button_index(desk: Desk, fake_te
 
     press = telegram_callback_update(9004, CHAT_ID, data, message_id=1001, keyboard=sent.inline_keyboard)
     assert (await post_update(desk, press)).status_code == 200
-    assert desk.router.received[-1].button_payload == long_payload
-    assert desk.router.received[-1].text == "Penagihan"
+    pressed = (await desk.inbound())[-1]
+    assert pressed.payload["button_payload"] == long_payload
+    assert pressed.text == "Penagihan"
+    assert desk.rasa.calls[-1]["message"] == long_payload
 
 
 async def test_photo_is_kept_as_reference(desk: Desk) -> None:
@@ -86,9 +88,9 @@ async def test_photo_is_kept_as_reference(desk: Desk) -> None:
         {"file_id": "small-id", "file_unique_id": "s", "width": 90, "height": 90},
         {"file_id": "large-id", "file_unique_id": "l", "width": 1280, "height": 1280}])
     assert (await post_update(desk, update)).status_code == 200
-    [inbound] = desk.router.received
+    [inbound] = await desk.inbound()
     assert inbound.text == "bukti transfer"
-    assert [(m.url, m.content_type) for m in inbound.media] == [("telegram-file:large-id", "image/jpeg")]
+    assert inbound.payload["media"] == [{"url": "telegram-file:large-id", "content_type": "image/jpeg"}]
 
 
 async def test_redelivered_update_is_stored_once(desk: Desk) -> None:
@@ -138,6 +140,7 @@ async def test_provider_errors_map_to_retryable(desk: Desk, fake_telegram: FakeT
     fake_telegram.fail_next(1, status=500)
     [failed] = await desk.deliver()
     assert failed.status == "pending" and failed.last_error
+    await desk.make_retries_due()
     [sent] = await desk.deliver()
     assert sent.status == "sent"
 

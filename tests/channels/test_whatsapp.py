@@ -28,11 +28,12 @@ async def test_signed_message_is_routed_and_reply_leaves_through_twilio(desk: De
     assert response.status_code == 200
     assert response.text == EMPTY_TWIML
     assert response.headers["content-type"].startswith("text/xml")
-    [inbound] = desk.router.received
+    [inbound] = await desk.inbound()
     assert inbound.sender == "+6281234567890"
     assert inbound.external_id == "SM0123456789abcdef0123456789abcdef"
     assert inbound.text == "halo min, tagihan saya berapa"
     assert inbound.sender_name == "Budi Santoso"
+    assert desk.rasa.calls[0]["metadata"]["phone"] == "+6281234567890"
 
     [item] = await desk.deliver()
     [sent] = fake_twilio.messages
@@ -41,7 +42,16 @@ async def test_signed_message_is_routed_and_reply_leaves_through_twilio(desk: De
     assert sent.account_sid == desk.settings.twilio_account_sid
     assert sent.body == ("Halo Kak, ada yang bisa kami bantu?\n\nBalas dengan angka:\n"
                          "1. Cek tagihan\n2. Buat pengaduan")
-    assert item.provider_message_id == sent.sid
+    assert item.provider_message_id == sent.sid and item.status == "sent"
+
+
+async def test_numbered_reply_reaches_the_bot_as_the_button_payload(desk: Desk, fake_twilio: FakeTwilio) -> None:
+    assert (await post_signed(desk, twilio_form())).status_code == 200
+    await desk.deliver()
+    assert "2. Buat pengaduan" in fake_twilio.messages[0].body
+    reply = twilio_form(Body="2", MessageSid="SM" + "2" * 32, SmsMessageSid="SM" + "2" * 32)
+    assert (await post_signed(desk, reply)).status_code == 200
+    assert desk.rasa.calls[-1]["message"] == "/complain_payment"
 
 
 async def test_redelivered_message_is_stored_once(desk: Desk) -> None:
@@ -68,7 +78,7 @@ async def test_bad_signature_is_refused_and_nothing_stored(desk: Desk, case: str
 
     assert response.status_code == 403
     assert await count_rows(desk.db) == (0, 0)
-    assert desk.router.received == []
+    assert desk.rasa.calls == []
     rejected = [r.getMessage() for r in caplog.records if "rejected whatsapp" in r.getMessage()]
     assert rejected, "the refusal must be logged"
     assert "+6281234567890" not in rejected[0]  # masked
@@ -122,8 +132,9 @@ async def test_media_is_kept_as_references(desk: Desk) -> None:
                        MediaUrl1="https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2",
                        MediaContentType1="application/pdf")
     assert (await post_signed(desk, form)).status_code == 200
-    [inbound] = desk.router.received
-    assert [(m.url[-3:], m.content_type) for m in inbound.media] == [("ME1", "image/jpeg"), ("ME2", "application/pdf")]
+    [inbound] = await desk.inbound()
+    assert [(m["url"][-3:], m["content_type"]) for m in inbound.payload["media"]] == [
+        ("ME1", "image/jpeg"), ("ME2", "application/pdf")]
 
 
 async def test_provider_outage_is_retryable_then_delivered(desk: Desk, fake_twilio: FakeTwilio) -> None:
@@ -131,9 +142,17 @@ async def test_provider_outage_is_retryable_then_delivered(desk: Desk, fake_twil
     fake_twilio.fail_next(1, status=503)
     [failed] = await desk.deliver()
     assert failed.status == "pending" and "503" in (failed.last_error or "")
+    await desk.make_retries_due()
     [sent] = await desk.deliver()
     assert sent.status == "sent"
     assert len(fake_twilio.messages) == 1
+
+
+async def test_refused_number_is_not_retried(desk: Desk, fake_twilio: FakeTwilio) -> None:
+    assert (await post_signed(desk, twilio_form())).status_code == 200
+    fake_twilio.fail_next(1, status=400)
+    [failed] = await desk.deliver()
+    assert failed.status == "failed" and "400" in (failed.last_error or "")
 
 
 def test_numbered_list_keeps_button_order() -> None:

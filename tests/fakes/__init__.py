@@ -1,4 +1,4 @@
-"""Local fakes of the providers' HTTP APIs (Twilio, Telegram) and of Rasa for tests and benchmarks.
+"""Local fakes of the providers' HTTP APIs (Twilio, Telegram) for tests and benchmarks.
 
 Each fake is a real HTTP server on 127.0.0.1 and a free port, running in a
 daemon thread so sync and async code can both talk to it. It records every
@@ -11,13 +11,11 @@ request it received and can be told to fail the next N requests with a 5xx.
         assert twilio.messages[0].body == "..."
 """
 from tests.fakes.http import FakeHTTPService, RecordedRequest
-from tests.fakes.rasa import FakeRasa
 from tests.fakes.telegram import FakeTelegram, TelegramCall
 from tests.fakes.twilio import FakeTwilio, TwilioMessage
 
 __all__ = [
     "FakeHTTPService",
-    "FakeRasa",
     "FakeTelegram",
     "FakeTwilio",
     "RecordedRequest",
