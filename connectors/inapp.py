@@ -239,6 +239,18 @@ async def _ws_customer(request: Request, ws: Websocket, settings: Settings) -> s
     return verify_token(settings, token)
 
 
+@bp.on_request
+async def _refuse_bad_socket_token(request: Request) -> HTTPResponse | None:
+    # A token in the query string is checked before the websocket handshake, so a
+    # bad one gets a plain 401; without one the socket must authenticate first thing.
+    if request.path == "/chat/ws" and "token" in request.args:
+        try:
+            verify_token(request.app.ctx.services.settings, request.args.get("token"))
+        except Rejected as exc:
+            return reject(request, Channel.INAPP.value, exc)
+    return None
+
+
 @bp.websocket("/ws")
 async def chat_socket(request: Request, ws: Websocket) -> None:
     """Push the borrower's new outbound messages; ``?after=<id>`` first replays what was missed."""
