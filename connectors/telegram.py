@@ -23,6 +23,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, empty
 from sqlalchemy import select
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.request import HTTPXRequest
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 
 from connectors.base import ProviderError
@@ -201,8 +202,11 @@ class TelegramSender:
 
     channel = Channel.TELEGRAM
 
-    def __init__(self, settings: Settings) -> None:
-        self.bot = Bot(settings.telegram_bot_token, base_url=api_base_url(settings))
+    def __init__(self, settings: Settings, *, pool_size: int = 32) -> None:
+        # PTB's default pool has one connection, which would send the outbox's batch one by one.
+        self.bot = Bot(settings.telegram_bot_token, base_url=api_base_url(settings),
+                       request=HTTPXRequest(connection_pool_size=pool_size, connect_timeout=5.0,
+                                            read_timeout=10.0, pool_timeout=10.0))
         self._ready = False
         self._lock = asyncio.Lock()
         self._pending: set[asyncio.Task[bool]] = set()
