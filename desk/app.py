@@ -96,6 +96,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.blueprint(bp)
     install_ticket_scheduler(app)
 
+    from connectors.wiring import install_channels
+
+    install_channels(app)
+
     @app.after_server_start
     async def _start_outbox(app: Sanic) -> None:
         if run_outbox and services.outbox is not None:
