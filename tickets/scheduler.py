@@ -9,6 +9,7 @@ as ``aduan tickets-tick``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -184,9 +185,21 @@ async def run_forever(app: Sanic) -> None:
 
 
 def install(app: Sanic) -> None:
-    """Start the scheduler with the server (TICKETS_TICK_SECONDS=0 turns it off)."""
+    """Start the scheduler with the server (TICKETS_TICK_SECONDS=0 turns it off).
+
+    The task is held on ``app.ctx`` and cancelled before the server stops, so it
+    works the same under ``app.run`` and an embedded ``create_server`` (tests).
+    """
 
     @app.after_server_start
     async def _start(app: Sanic) -> None:
         if ticket_context(app.ctx.services).tick_seconds > 0:
-            app.add_task(run_forever(app), name="tickets-scheduler")
+            app.ctx.tickets_scheduler = asyncio.get_running_loop().create_task(run_forever(app))
+
+    @app.before_server_stop
+    async def _stop(app: Sanic) -> None:
+        task = getattr(app.ctx, "tickets_scheduler", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
