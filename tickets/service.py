@@ -252,9 +252,10 @@ async def _insert_ticket(session: AsyncSession, ctx: TicketContext, data: NewTic
     clock_start = now if day0 == to_wib(now).date() else datetime.combine(
         day0, cal.hours_for(policy.clock_hours).opens, WIB)
     priority = workflow.floor_priority(data.category.value, data.priority, data.reason)
-    number = await allocate_number(session, ctx.lender.ticket_prefix, to_wib(now).date())
     ticket = Ticket(
-        number=number, category=data.category.value, priority=priority, status=Status.RECEIVED.value,
+        # Placeholder until the number is allocated, last, just before commit: the
+        # day's counter row stays locked for as short a time as possible.
+        number=f"pending-{secrets.token_hex(8)}", category=data.category.value, priority=priority, status=Status.RECEIVED.value,
         channel=channel, form=form, complainant_type=data.complainant_type.value,
         customer_id=data.customer_id or conversation.customer_id,
         full_name=data.full_name.strip(), phone=data.phone, email=data.email, product=data.product,
@@ -282,6 +283,8 @@ async def _insert_ticket(session: AsyncSession, ctx: TicketContext, data: NewTic
         TicketEvent(ticket_id=ticket.id, seq=2, kind="receipt_issued", actor=actor.name,
                     data={"conversation": conversation.public_id}),
     ])
+    await session.flush()
+    ticket.number = await allocate_number(session, ctx.lender.ticket_prefix, to_wib(now).date())
     await session.flush()
     return ticket
 
