@@ -43,4 +43,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from desk.health import bp as health_bp
 
     app.blueprint(health_bp)
+
+    from reports.api import register as register_reports
+
+    register_reports(app)
     return app

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from desk.config import Settings
 from desk.templating import environment
 from reports.document import Lender, ReportDocument, as_rows, build_document, load_lender
 from reports.export import CSV_ENCODING, file_stem, to_csv, to_xlsx
-from reports.periods import IsWorkingDay, Period
-from reports.queries import period_report
+from reports.periods import IsWorkingDay, Period, due_date
+from reports.queries import PeriodReport, period_report
 from storage.base import utcnow
 from storage.db import Database
 
@@ -29,11 +29,19 @@ class ReportService:
     def from_settings(cls, db: Database, settings: Settings, is_working_day: IsWorkingDay) -> ReportService:
         return cls(db=db, lender=load_lender(settings.lender_content), is_working_day=is_working_day)
 
+    async def report(self, period: Period) -> PeriodReport:
+        """Aggregate the tickets for ``period``."""
+        async with self.db.session() as session:
+            return await period_report(session, period)
+
     async def document(self, period: Period, generated_at: datetime | None = None) -> ReportDocument:
         """Aggregate ``period`` and lay it out."""
-        async with self.db.session() as session:
-            report = await period_report(session, period)
+        report = await self.report(period)
         return build_document(report, self.lender, self.is_working_day, generated_at or utcnow())
+
+    def due(self, period: Period) -> date:
+        """When the report for ``period`` must be filed."""
+        return due_date(period, self.is_working_day)
 
     async def write(self, period: Period, out_dir: Path, formats: tuple[str, ...] = FORMATS,
                     generated_at: datetime | None = None) -> list[Path]:
