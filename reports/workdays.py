@@ -5,6 +5,7 @@ receive an ``is_working_day(date) -> bool`` built here from the settings.
 """
 from __future__ import annotations
 
+import importlib
 from datetime import date
 
 from desk.config import Settings
@@ -14,9 +15,9 @@ from reports.periods import IsWorkingDay
 def working_day_checker(settings: Settings) -> IsWorkingDay:
     """The desk calendar's working-day test for these settings."""
     try:
-        from tickets import calendar as desk_calendar  # lands with the tickets part
+        desk_calendar = importlib.import_module("tickets.calendar")  # lands with the tickets part
     except ModuleNotFoundError as exc:
-        if exc.name not in ("tickets.calendar",):
+        if exc.name != "tickets.calendar":
             raise
         return _fallback_checker()
     return desk_calendar.working_day_checker(settings)  # type: ignore[attr-defined,no-any-return]
