@@ -7,6 +7,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+
 from desk.config import Settings
 from desk.events import InMemoryEventBus
 from reports.periods import PeriodError, parse_period
@@ -33,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                            help="replace one year of synthetic complaints (the published 2022 distribution)")
     synth.add_argument("--year", type=int, default=2022)
     synth.add_argument("--seed", type=int, default=2022)
+    synth.add_argument("--create-tables", action="store_true",
+                       help="create missing tables first (scratch databases only; production uses migrations)")
     synth.set_defaults(func=cmd_load_synthetic)
 
 
@@ -56,7 +60,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         finally:
             await db.dispose()
 
-    for path in asyncio.run(run()):
+    try:
+        paths = asyncio.run(run())
+    except DBAPIError as exc:
+        return _database_error(exc)
+    for path in paths:
         print(path)
     return 0
 
@@ -89,10 +97,25 @@ def cmd_load_synthetic(args: argparse.Namespace) -> int:
     async def run() -> int:
         db = Database(settings.database_url)
         try:
+            if args.create_tables:
+                from storage.registry import metadata
+
+                async with db.engine.begin() as conn:
+                    await conn.run_sync(metadata.create_all)
             async with db.transaction() as session:
                 return await load_year(session, args.year, seed=args.seed)
         finally:
             await db.dispose()
 
-    print(f"{asyncio.run(run())} synthetic complaints loaded for {args.year}")
+    try:
+        count = asyncio.run(run())
+    except DBAPIError as exc:
+        return _database_error(exc)
+    print(f"{count} synthetic complaints loaded for {args.year}")
     return 0
+
+
+def _database_error(exc: DBAPIError) -> int:
+    print(f"error: database: {exc.orig}. Run the migrations first (alembic upgrade head), "
+          "or pass --create-tables to load-synthetic for a scratch database.", file=sys.stderr)
+    return 1

@@ -62,3 +62,12 @@ async def test_reminders_command_is_idempotent(database: Database, cli_env: None
     assert "1 new reminder(s)" in capsys.readouterr().out
     assert await run("report-reminders", "--today", "2026-11-06") == 0
     assert "0 new reminder(s)" in capsys.readouterr().out
+
+
+async def test_missing_tables_get_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    assert await run("report", "--period", "2022", "--out", str(tmp_path / "out")) == 1
+    assert "migrations" in capsys.readouterr().err
+    assert await run("load-synthetic", "--year", "2022", "--create-tables") == 0
+    assert await run("report", "--period", "2022", "--out", str(tmp_path / "out"), "--format", "csv") == 0
