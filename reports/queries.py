@@ -38,6 +38,8 @@ from reports.sql import count_if
 from tickets.models import CATEGORY_LABELS, Category, Status, Ticket
 
 TERMINAL = (Status.RESOLVED.value, Status.REJECTED.value)
+# Listed rather than "NOT IN TERMINAL" so PostgreSQL can use ix_tickets_status.
+OPEN = tuple(s.value for s in Status if s.value not in TERMINAL)
 UNKNOWN_CAUSE = "unknown"
 
 
@@ -176,7 +178,7 @@ async def period_report(session: AsyncSession, period: Period) -> PeriodReport:
                *(count_if(cond).label(name) for name, cond in measures.items()))
         # Only tickets that touch the period: received before its end and not
         # closed before its start (a reopened ticket is not terminal).
-        .where(t.received_at < end, or_(t.closed_at.is_(None), t.closed_at >= start, not_(terminal)))
+        .where(t.received_at < end, or_(t.closed_at.is_(None), t.closed_at >= start, t.status.in_(OPEN)))
         .group_by(t.category, t.product, t.channel, cause)
     )
     rows = (await session.execute(stmt)).all()

@@ -22,6 +22,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import CreateIndex
 
 from reports.metrics import Window, dashboard_data
 from reports.periods import parse_period
@@ -29,6 +31,7 @@ from reports.queries import period_report
 from reports.synthetic import CAUSES, CHANNELS, PRODUCTS, PUBLISHED_2022
 from storage.db import Database
 from storage.registry import metadata
+from tickets.models import Ticket
 
 ADMIN_URL = os.environ.get("ADUAN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGET_SECONDS = 3.0
@@ -103,7 +106,11 @@ async def main(rows: int, runs: int) -> int:
             await conn.run_sync(metadata.create_all)
         generate = copy = 0.0
         conn = await asyncpg.connect(url.replace("postgresql://", "postgres://"))
+        # Building the secondary indexes once after COPY is far cheaper than updating them per row.
+        indexes = [CreateIndex(ix).compile(dialect=postgresql.dialect()) for ix in Ticket.__table__.indexes]
         try:
+            for ix in Ticket.__table__.indexes:
+                await conn.execute(f'DROP INDEX "{ix.name}"')
             source = chunks(rows)
             while True:
                 t0 = time.perf_counter()
@@ -115,6 +122,8 @@ async def main(rows: int, runs: int) -> int:
                 await conn.copy_records_to_table("tickets", records=batch, columns=COLUMNS)
                 copy += time.perf_counter() - t0
             t0 = time.perf_counter()
+            for ddl in indexes:
+                await conn.execute(str(ddl))
             await conn.execute("ANALYZE tickets")
             copy += time.perf_counter() - t0
         finally:
@@ -135,7 +144,7 @@ async def main(rows: int, runs: int) -> int:
             check = await period_report(session, parse_period("2026-Q3"))
         results = [
             ("generate rows (Python)", generate, None, None),
-            ("COPY + ANALYZE", copy, None, None),
+            ("COPY + CREATE INDEX + ANALYZE", copy, None, None),
         ]
         for label, fn in [("quarterly report 2026-Q3", await report("2026-Q3")),
                           ("quarterly report 2024-Q2", await report("2024-Q2")),
@@ -150,11 +159,11 @@ async def main(rows: int, runs: int) -> int:
         await admin.close()
 
     print(f"\nReport benchmark: {rows:,} tickets in PostgreSQL ({runs} runs per query)")
-    print(f"{'step':<28} {'first s':>9} {'median s':>9} {'max s':>9}")
-    print("-" * 58)
+    print(f"{'step':<32} {'first s':>9} {'median s':>9} {'max s':>9}")
+    print("-" * 62)
     for label, first, median, worst in results:
         cells = [f"{first:9.3f}"] + [f"{v:9.3f}" if v is not None else f"{'':>9}" for v in (median, worst)]
-        print(f"{label:<28} {' '.join(cells)}")
+        print(f"{label:<32} {' '.join(cells)}")
     quarterly = max(r[3] for r in results if r[0].startswith("quarterly"))  # type: ignore[type-var]
     verdict = "OK" if quarterly < TARGET_SECONDS else "SLOWER THAN TARGET"
     print(f"\nquarterly report worst case {quarterly:.3f} s (target < {TARGET_SECONDS:.0f} s): {verdict}")
