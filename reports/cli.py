@@ -10,7 +10,6 @@ from pathlib import Path
 from sqlalchemy.exc import DBAPIError
 
 from desk.config import Settings
-from desk.events import InMemoryEventBus
 from reports.periods import PeriodError, parse_period
 from reports.service import FORMATS, ReportService
 from reports.workdays import working_day_checker
@@ -70,16 +69,22 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_reminders(args: argparse.Namespace) -> int:
+    from desk.app import build_event_bus
     from reports.reminders import run_reminders
 
     settings = Settings()
 
     async def run() -> int:
         db = Database(settings.database_url)
+        # With REDIS_URL set the reminders reach the running desks' dashboards; else only the table has them.
+        events = build_event_bus(settings)
         try:
-            created = await run_reminders(db, InMemoryEventBus(), working_day_checker(settings), args.today)
+            created = await run_reminders(db, events, working_day_checker(settings), args.today)
         finally:
             await db.dispose()
+            close = getattr(events, "close", None)
+            if close is not None:
+                await close()
         for reminder in created:
             print(reminder.message)
         return len(created)
