@@ -13,6 +13,7 @@ from storage.base import utcnow
 
 SUPERVISORS = ("supervisor", "admin")
 REFRESH_SECONDS = 30
+MIN_REFRESH, MAX_REFRESH = 5, 600
 MAX_DAYS = 366
 
 bp = Blueprint("reports_dashboard")
@@ -39,8 +40,14 @@ async def dashboard_page(request: Request) -> HTTPResponse:
     window = _window(request)
     if isinstance(window, HTTPResponse):
         return window
+    try:
+        refresh = int(request.args.get("refresh", str(REFRESH_SECONDS)))
+    except ValueError:
+        return error(400, "bad_refresh", "refresh must be a whole number of seconds")
+    if not MIN_REFRESH <= refresh <= MAX_REFRESH:
+        return error(400, "bad_refresh", f"refresh must be between {MIN_REFRESH} and {MAX_REFRESH} seconds")
     return render("reports/dashboard.html", days=window.days, bucket=window.bucket.value,
-                  refresh_seconds=REFRESH_SECONDS)
+                  refresh_seconds=refresh)
 
 
 @bp.get("/api/v1/dashboard")
