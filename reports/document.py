@@ -15,6 +15,7 @@ import yaml
 from desk.config import Settings
 from reports.periods import WIB, IsWorkingDay, due_date
 from reports.queries import UNKNOWN_CAUSE, Counts, PeriodReport
+from tickets import lender as tickets_lender
 from tickets.models import CATEGORY_LABELS
 
 Value = str | int | float | None
@@ -50,12 +51,12 @@ class Lender:
 
 
 def load_lender(path: Path) -> Lender:
-    """Read the lender's name and product names from its content YAML."""
+    """The lender's name (via ``tickets.lender``) and product names from its content YAML."""
     try:
+        name = tickets_lender.load_lender(path).name.strip()
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError as exc:
         raise ValueError(f"lender content file not found: {path}") from exc
-    name = str((data.get("lender") or {}).get("name") or "").strip()
     if not name:
         raise ValueError(f"lender content {path} has no lender.name")
     products = {str(p["code"]): str(p.get("name") or p["code"]) for p in data.get("products") or []
