@@ -13,6 +13,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.models import Handoff, HandoffStatus, User
+from reports.document import CHANNEL_LABELS
+from reports.periods import local_date
 from reports.sql import Bucket, count_if, local_bucket, seconds_between
 from tickets.models import CATEGORY_LABELS, Status, Ticket
 
@@ -36,6 +38,26 @@ class Window:
         return self.now - timedelta(days=self.days)
 
 
+def bucket_keys(window: Window) -> list[str]:
+    """Every WIB day/week/month key from ``since`` to ``now``, so quiet days show as zero."""
+    first, last = local_date(window.since), local_date(window.now)
+    if window.bucket is Bucket.WEEK:
+        first -= timedelta(days=first.weekday())
+    elif window.bucket is Bucket.MONTH:
+        first = first.replace(day=1)
+    keys: list[str] = []
+    day = first
+    while day <= last:
+        keys.append(day.isoformat())
+        if window.bucket is Bucket.DAY:
+            day += timedelta(days=1)
+        elif window.bucket is Bucket.WEEK:
+            day += timedelta(days=7)
+        else:
+            day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return keys
+
+
 def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
@@ -54,13 +76,14 @@ async def volume(session: AsyncSession, window: Window, dimension: str) -> dict[
         .where(t.received_at >= window.since, t.received_at <= window.now)
         .group_by(bucket, column).order_by(bucket)
     )).all()
-    buckets = sorted({str(r.bucket) for r in rows})
+    buckets = bucket_keys(window)
     keys = sorted({r.key for r in rows})
     grid = {k: [0] * len(buckets) for k in keys}
     index = {b: i for i, b in enumerate(buckets)}
     for r in rows:
-        grid[r.key][index[str(r.bucket)]] = int(r.n)
-    labels = CATEGORY_LABELS if dimension == "category" else {}
+        if str(r.bucket) in index:
+            grid[r.key][index[str(r.bucket)]] = int(r.n)
+    labels = CATEGORY_LABELS if dimension == "category" else CHANNEL_LABELS
     return {"buckets": buckets,
             "series": [{"key": k, "label": labels.get(k, k), "values": grid[k]} for k in keys]}
 
@@ -91,10 +114,12 @@ async def sla(session: AsyncSession, window: Window) -> dict[str, Any]:
     )).all()
     met = sum(int(r.met) for r in rows)
     breached = sum(int(r.breached) for r in rows)
+    buckets = bucket_keys(window)
+    by_bucket = {str(r.bucket): r for r in rows}
     return {
-        "buckets": [str(r.bucket) for r in rows],
-        "met": [int(r.met) for r in rows],
-        "breached": [int(r.breached) for r in rows],
+        "buckets": buckets,
+        "met": [int(by_bucket[b].met) if b in by_bucket else 0 for b in buckets],
+        "breached": [int(by_bucket[b].breached) if b in by_bucket else 0 for b in buckets],
         "compliance_rate": (met / (met + breached)) if met + breached else None,
         "open": int(current.open),
         "resolution_overdue": int(current.resolution_overdue),
@@ -138,7 +163,7 @@ async def response_times(session: AsyncSession, window: Window) -> dict[str, Any
     )).all()
     hours = lambda rows: {str(r.bucket): round(float(r.s) / 3600.0, 2) for r in rows if r.s is not None}  # noqa: E731
     first_h, resolution_h = hours(first), hours(resolution)
-    buckets = sorted(set(first_h) | set(resolution_h))
+    buckets = bucket_keys(window)
     return {"buckets": buckets,
             "first_response_hours": [first_h.get(b) for b in buckets],
             "resolution_hours": [resolution_h.get(b) for b in buckets]}

@@ -36,12 +36,13 @@
     host.appendChild(p);
   }
 
-  function niceMax(value) {
-    if (value <= 0) return 1;
-    var power = Math.pow(10, Math.floor(Math.log10(value)));
-    var steps = [1, 2, 2.5, 5, 10];
-    for (var i = 0; i < steps.length; i++) if (steps[i] * power >= value) return steps[i] * power;
-    return 10 * power;
+  /* The axis top: four equal steps of 1, 2, 2.5 or 5 × 10^n (whole steps for counts). */
+  function niceMax(value, integer) {
+    if (!(value > 0) || (integer && value <= 4)) return 4;
+    var raw = value / 4, power = Math.pow(10, Math.floor(Math.log10(raw)));
+    var steps = power >= 1 ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10];
+    for (var i = 0; i < steps.length; i++) if (steps[i] * power >= raw) return 4 * steps[i] * power;
+    return 40 * power;
   }
 
   function axes(svg, max, labels, step) {
@@ -49,7 +50,7 @@
     for (var i = 0; i <= 4; i++) {
       var v = (max * i) / 4, y = PAD.t + plotH - (plotH * i) / 4;
       svgEl("line", { x1: PAD.l, x2: W - PAD.r, y1: y, y2: y, stroke: "#e5e5e5" }, svg);
-      text(svg, PAD.l - 4, y + 4, Math.round(v * 10) / 10, "end");
+      text(svg, PAD.l - 4, y + 4, String(Math.round(v * 100) / 100), "end");
     }
     var every = Math.max(1, Math.ceil(labels.length / 10));
     labels.forEach(function (label, i) {
@@ -84,7 +85,7 @@
     var totals = labels.map(function (_, i) {
       return series.reduce(function (sum, s) { return sum + (s.values[i] || 0); }, 0);
     });
-    var max = niceMax(Math.max.apply(null, totals));
+    var max = niceMax(Math.max.apply(null, totals), true);
     var svg = start(host);
     var plotW = W - PAD.l - PAD.r, plotH = H - PAD.t - PAD.b, step = plotW / labels.length;
     axes(svg, max, labels, step);
@@ -109,7 +110,7 @@
     var all = [];
     series.forEach(function (s) { s.values.forEach(function (v) { if (v != null) all.push(v); }); });
     if (!all.length) return empty(host);
-    var max = niceMax(Math.max.apply(null, all));
+    var max = niceMax(Math.max.apply(null, all), false);
     var svg = start(host);
     var plotW = W - PAD.l - PAD.r, plotH = H - PAD.t - PAD.b, step = plotW / labels.length;
     axes(svg, max, labels, step);
@@ -133,7 +134,7 @@
     var rowH = 8 + 12 * series.length, height = PAD.t + rowH * rows.length + 8, left = 150;
     var all = [];
     rows.forEach(function (r) { all = all.concat(r.values); });
-    var max = niceMax(Math.max.apply(null, all.concat([1])));
+    var max = niceMax(Math.max.apply(null, all.concat([1])), true);
     var svg = start(host, height);
     rows.forEach(function (r, i) {
       var y0 = PAD.t + rowH * i;

@@ -49,3 +49,15 @@ async def test_seconds_between(database: Database) -> None:
 def test_unknown_dialect_is_refused() -> None:
     with pytest.raises(ValueError):
         local_bucket(Ticket.received_at, Bucket.DAY, "mysql")
+
+
+def test_bucket_keys_cover_the_window_in_wib() -> None:
+    from reports.metrics import Window, bucket_keys
+
+    now = utc(2026, 11, 22, 18, 0)  # Monday 23 November 01:00 WIB
+    days = bucket_keys(Window(now=now, days=7, bucket=Bucket.DAY))
+    assert days[0] == "2026-11-16" and days[-1] == "2026-11-23" and len(days) == 8
+    weeks = bucket_keys(Window(now=now, days=21, bucket=Bucket.WEEK))
+    assert weeks == ["2026-11-02", "2026-11-09", "2026-11-16", "2026-11-23"]
+    months = bucket_keys(Window(now=now, days=90, bucket=Bucket.MONTH))
+    assert months == ["2026-08-01", "2026-09-01", "2026-10-01", "2026-11-01"]

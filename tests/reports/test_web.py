@@ -145,8 +145,11 @@ async def test_dashboard_json_figures(app: Sanic, database: Database) -> None:
     assert [b["count"] for b in data["open_by_age"]] == [1, 1, 0, 0, 1]
     category = {s["key"]: sum(s["values"]) for s in data["volume_by_category"]["series"]}
     assert category == {"fraud": 1, "payment": 3}  # the 30-day-old ticket is just outside
+    assert len(data["volume_by_category"]["buckets"]) == 31  # every WIB day of the window, quiet ones as 0
+    assert len(data["sla"]["met"]) == len(data["response_times"]["first_response_hours"]) == 31
     channel = {s["key"]: sum(s["values"]) for s in data["volume_by_channel"]["series"]}
     assert channel == {"telegram": 1, "whatsapp": 3}
+    assert {s["label"] for s in data["volume_by_channel"]["series"]} == {"Telegram", "WhatsApp"}
     times = data["response_times"]
     firsts = [v for v in times["first_response_hours"] if v is not None]
     assert sorted(firsts) == [1.0, 2.0, 6.0]
