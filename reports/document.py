@@ -30,8 +30,9 @@ SLA_COLUMNS = ["Publikasi negatif", "SLA penyelesaian terpenuhi", "SLA penyelesa
 DEFINITIONS = [
     ("Diterima", "Pengaduan dengan waktu terima dalam periode (WIB)."),
     ("Selesai", "Pengaduan berstatus selesai (resolved) yang ditutup dalam periode."),
-    ("Tidak selesai", "Pengaduan yang ditutup dalam periode tanpa penyelesaian (ditolak, atau konsumen "
-                      "menolak penyelesaian dan diarahkan ke LAPS SJK)."),
+    ("Tidak selesai", "Pengaduan yang ditutup dalam periode tanpa penyelesaian karena ditolak berdasarkan "
+                      "alasan tertulis. Penyelesaian yang ditolak konsumen membuka kembali pengaduan "
+                      "(dihitung dalam proses)."),
     ("Dalam proses", "Pengaduan yang diterima sebelum akhir periode dan belum ditutup pada akhir periode."),
     ("Sisa periode lalu", "Pengaduan yang masih dalam proses pada awal periode. "
                           "Sisa + Diterima − Selesai − Tidak selesai = Dalam proses."),

@@ -6,8 +6,9 @@ are compared in UTC against the period's WIB bounds [start, end):
 * received       — ``received_at`` within the period;
 * resolved       — status ``resolved`` and ``closed_at`` within the period (selesai);
 * not resolved   — status ``rejected`` and ``closed_at`` within the period: closed
-                   without a settlement — rejected on a ground, or the borrower
-                   refused the offer and was pointed to LAPS SJK (tidak selesai);
+                   without a settlement, on one of the written grounds (tidak
+                   selesai). A settlement the borrower refuses reopens the ticket
+                   (tickets.service), so it counts as in process again;
 * in process     — received before the period's end and not closed (resolved or
                    rejected) before it (dalam proses), whatever happened later;
 * carried over   — the same, at the period's start; so
