@@ -43,4 +43,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from desk.health import bp as health_bp
 
     app.blueprint(health_bp)
+    from desk.templating import static_dir
+    from handoff.console import install as install_handoff
+
+    app.static("/static", str(static_dir()), name="desk_static")
+    install_handoff(app)
     return app
