@@ -157,8 +157,13 @@ def set_session_cookie(request: Request, response: HTTPResponse, value: str, hou
                         secure=is_https(request), max_age=int(hours * 3600))
 
 
+def expire_cookie(request: Request, response: HTTPResponse, name: str, path: str = "/") -> None:
+    """Remove a cookie; Sanic's delete_cookie always marks it Secure, which http browsers drop."""
+    response.add_cookie(name, "", path=path, httponly=True, samesite="Lax", secure=is_https(request), max_age=0)
+
+
 def clear_session_cookie(request: Request, response: HTTPResponse) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    expire_cookie(request, response, SESSION_COOKIE)
 
 
 def is_https(request: Request) -> bool:

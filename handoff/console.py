@@ -54,7 +54,7 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
                       statuses=[s.value for s in Status], departments=actions.DEPARTMENTS,
                       path=request.path, fmt=fmt_wib, **context)
     if request.args.get("lang") in i18n.LANGUAGES:
-        response.add_cookie(LANG_COOKIE, request.args["lang"], path="/", samesite="Lax", httponly=True,
+        response.add_cookie(LANG_COOKIE, request.args.get("lang"), path="/", samesite="Lax", httponly=True,
                             secure=auth.is_https(request), max_age=365 * 86400)
     return response
 
@@ -144,7 +144,7 @@ async def login(request: Request) -> HTTPResponse:
         "/console/supervisor" if user.role == Role.SUPERVISOR.value else "/console")
     response = redirect(target)
     auth.set_session_cookie(request, response, auth.cookie_value(services.settings.session_secret, token), hours_)
-    response.delete_cookie(auth.LOGIN_CSRF_COOKIE, path="/login")
+    auth.expire_cookie(request, response, auth.LOGIN_CSRF_COOKIE, path="/login")
     return response
 
 
