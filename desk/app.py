@@ -5,14 +5,25 @@ instance) so tests can build an app with fakes injected instead of globals.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from sanic import Sanic
 
+from desk.botclient import BotClient
 from desk.config import Settings
 from desk.events import EventBus, InMemoryEventBus
+from desk.handoff_request import default_enqueuer
+from desk.outbox import on_enqueue_commit
+from desk.outbox_worker import OutboxWorker
+from desk.router import Router, default_rating_capture
+from lending.adapter import LendingCore
+from lending.demo import DemoLendingCore
 from storage.db import Database
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -22,30 +33,84 @@ class Services:
     settings: Settings
     db: Database
     events: EventBus
-    # Filled in by the parts as they are wired (router, outbox worker, connectors, …).
+    bot: BotClient | None = None
+    router: Router | None = None
+    outbox: OutboxWorker | None = None
+    lending: LendingCore | None = None
+    # Filled in by the parts as they are wired (connectors, …).
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def build_services(settings: Settings) -> Services:
-    """Create the database handle and event bus from settings."""
-    return Services(settings=settings, db=Database(settings.database_url), events=InMemoryEventBus())
+def build_event_bus(settings: Settings) -> EventBus:
+    """The Redis bus when ``REDIS_URL`` is set (several instances), else the in-process bus."""
+    if settings.redis_url:
+        from desk.events_redis import RedisEventBus
+
+        return RedisEventBus(settings.redis_url, prefix=settings.redis_prefix)
+    return InMemoryEventBus()
+
+
+def build_services(settings: Settings, *, events: EventBus | None = None,
+                   bot: BotClient | None = None, lending: LendingCore | None = None) -> Services:
+    """Create the database handle, event bus, bot client, router and outbox worker from settings."""
+    db = Database(settings.database_url)
+    services = Services(settings=settings, db=db, events=events or build_event_bus(settings))
+    services.bot = bot or BotClient(settings.rasa_url, timeout_seconds=settings.rasa_timeout_seconds)
+    services.router = Router(
+        db=db, bot=services.bot, events=services.events, enqueue_handoff=default_enqueuer(),
+        max_message_chars=settings.max_message_chars,
+        bot_timeout_seconds=settings.rasa_timeout_seconds,
+        capture_rating=default_rating_capture(),
+    )
+    # Connectors register their Sender per channel (services.outbox.register_sender).
+    services.outbox = OutboxWorker(db, {}, max_attempts=settings.outbox_max_attempts,
+                                   poll_interval=settings.outbox_poll_seconds)
+    on_enqueue_commit(db.engine, services.outbox.nudge)
+    services.lending = lending or DemoLendingCore()
+    return services
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None,
-               name: str = "aduan") -> Sanic:
-    """Build the desk service application."""
+               name: str = "aduan", *, run_outbox: bool = True) -> Sanic:
+    """Build the desk service application.
+
+    ``run_outbox=False`` leaves the outbox worker stopped (tests drive it by hand).
+    """
     settings = settings or Settings()
     services = services or build_services(settings)
     app = Sanic(name)
     app.config.REQUEST_MAX_SIZE = 2 * 1024 * 1024
     app.ctx.services = services
 
+    from desk.api import bp as api_bp
     from desk.health import bp as health_bp
+    from desk.internal import bp as internal_bp
 
     app.blueprint(health_bp)
+    app.blueprint(api_bp)
+    app.blueprint(internal_bp)
     from desk.templating import static_dir
     from handoff.console import install as install_handoff
 
     app.static("/static", str(static_dir()), name="desk_static")
     install_handoff(app)
+
+    @app.after_server_start
+    async def _start_outbox(app: Sanic) -> None:
+        if run_outbox and services.outbox is not None:
+            services.outbox.start()
+
+    @app.before_server_stop
+    async def _shutdown(app: Sanic) -> None:
+        # Stop taking work first, then close what the work used.
+        if services.outbox is not None:
+            await services.outbox.stop()
+        if services.bot is not None:
+            await services.bot.aclose()
+        close = getattr(services.events, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await close()
+        await services.db.dispose()
+
     return app

@@ -33,15 +33,24 @@ def error(status: int, code: str, message: str) -> HTTPResponse:
     return json({"error": code, "message": message}, status=status)
 
 
+def has_service_token(request: Request) -> bool:
+    """True if the request bears ``Authorization: Bearer <DESK_SERVICE_TOKEN>``."""
+    expected = request.app.ctx.services.settings.desk_service_token
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), expected.encode())
+
+
 def service_token_required(handler: Handler) -> Handler:
-    """Accept only requests bearing the action server's ``DESK_SERVICE_TOKEN``."""
+    """Accept only requests bearing the action server's ``DESK_SERVICE_TOKEN``.
+
+    For websocket routes use ``has_service_token`` in a request middleware
+    instead: the handshake is over before a websocket handler runs.
+    """
 
     @wraps(handler)
     async def guarded(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
-        expected = request.app.ctx.services.settings.desk_service_token
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
+        if not has_service_token(request):
             return error(401, "unauthorized", "a valid service token is required")
         return await handler(request, *args, **kwargs)
 

@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(part)
         except ModuleNotFoundError as exc:
-            if exc.name == part:  # that part has no commands (yet)
+            if exc.name and (part == exc.name or part.startswith(exc.name + ".")):  # no commands (yet)
                 continue
             raise
         module.register(sub)

@@ -47,4 +47,10 @@ class Settings(BaseSettings):
 
     max_message_chars: int = 4096
     outbox_max_attempts: int = 6
+    # The worker is nudged in-process when a reply is queued; polling catches
+    # retries that fall due and items queued by other instances.
+    outbox_poll_seconds: float = 1.0
     log_level: str = "INFO"
+    log_format: str = "kv"  # "kv" (key=value lines) or "json"
+    # Prefix of Redis pub/sub channels, so deployments sharing a Redis stay apart.
+    redis_prefix: str = "aduan:"

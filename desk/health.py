@@ -16,11 +16,19 @@ async def healthz(request: Request) -> HTTPResponse:
 
 @bp.get("/readyz")
 async def readyz(request: Request) -> HTTPResponse:
-    """The process can reach its database."""
+    """The process can reach its database; Rasa's reachability is reported, not required.
+
+    A desk whose bot is down still takes messages (they go to people), so Rasa
+    being unreachable does not make the desk unready.
+    """
     services = request.app.ctx.services
+    body: dict[str, str] = {}
+    bot = getattr(services, "bot", None)
+    if bot is not None:
+        body["rasa"] = "ok" if await bot.ping() else "unreachable"
     try:
         async with services.db.session() as session:
             await session.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
-        return json({"status": "unavailable", "database": type(exc).__name__}, status=503)
-    return json({"status": "ok", "database": "ok"})
+        return json({"status": "unavailable", "database": type(exc).__name__, **body}, status=503)
+    return json({"status": "ok", "database": "ok", **body})

@@ -1,15 +1,27 @@
 """The outbox: every outbound message is stored and queued in one transaction.
 
 ``enqueue`` is the only way a reply leaves the desk. The worker that sends
-queued items lives in ``desk.outbox_worker``.
+queued items lives in ``desk.outbox_worker``; it polls, and it is also nudged
+in-process the moment a transaction that enqueued something commits (see
+``on_enqueue_commit``), so a reply leaves within milliseconds.
 """
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import weakref
+from collections.abc import Callable
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
 
 from desk.messages import OutboundMessage
 from desk.store import append_message
 from storage.models import Conversation, Direction, Message, OutboxItem
+
+_ENQUEUED = "aduan.outbox_enqueued"
+# Callbacks per engine, so two databases in one process (tests) never nudge each other.
+_commit_callbacks: weakref.WeakKeyDictionary[Engine, list[Callable[[], None]]] = weakref.WeakKeyDictionary()
 
 
 async def enqueue(
@@ -38,4 +50,37 @@ async def enqueue(
     )
     session.add(item)
     await session.flush()
+    session.sync_session.info[_ENQUEUED] = True
     return stored, item
+
+
+def on_enqueue_commit(engine: AsyncEngine, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` after every commit on ``engine`` that enqueued an outbox item.
+
+    Returns a function that removes the callback. The callback runs inside the
+    commit, on the event loop's thread: it must be quick and must not raise
+    (the outbox worker's ``nudge`` sets an ``asyncio.Event``).
+    """
+    callbacks = _commit_callbacks.setdefault(engine.sync_engine, [])
+    callbacks.append(callback)
+
+    def remove() -> None:
+        if callback in callbacks:
+            callbacks.remove(callback)
+
+    return remove
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if not session.info.pop(_ENQUEUED, False):
+        return
+    bind = session.get_bind()
+    engine = bind.engine if hasattr(bind, "engine") else bind
+    for callback in list(_commit_callbacks.get(engine, ())):
+        callback()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_ENQUEUED, None)

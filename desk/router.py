@@ -10,12 +10,69 @@ Contract (implemented by ``Router.receive``):
    conversation to human mode and queues it (``handoff.queue.enqueue_handoff``).
    Rasa down or slow: a holding reply, the conversation joins the human queue.
 4. Human mode: publish the message to the console's event topic.
+
+Ordering: messages of one conversation are handled one at a time, in arrival
+order, by a per-conversation ``asyncio.Lock`` held from storing the inbound
+message until its replies are stored; ``desk.store.next_seq`` orders them in
+the database. Across several desk instances the database still orders and
+deduplicates (row lock + unique constraints), but two instances could call the
+bot for one conversation at once; docs/core.md describes the PostgreSQL
+advisory-lock / Redis-lock option for that deployment.
 """
 from __future__ import annotations
 
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from desk.messages import OutboundMessage
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk.botclient import BotClient, BotUnavailable
+from desk.events import EventBus
+from desk.handoff_request import BOT_UNAVAILABLE, HandoffEnqueuer, HandoffRequest
+from desk.messages import Channel, InboundMessage, OutboundMessage
+from desk.outbox import enqueue
+from desk.store import append_message, find_or_open_conversation, set_mode
+from storage.base import utcnow
+from storage.models import Author, Conversation, ConversationMode, Direction, Message
+
+log = logging.getLogger(__name__)
+
+HOLDING_REPLY = (
+    "Mohon maaf, Kak, asisten virtual kami sedang mengalami gangguan. Pesan Anda sudah kami "
+    "terima dan akan segera dibalas oleh petugas CS kami. Terima kasih atas kesabarannya."
+)
+
+QUEUE_TOPIC = "queue"
+
+# WhatsApp shows buttons as a numbered list; the borrower answers "1", "2." or "3)".
+_NUMBERED_CHOICE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+
+
+RatingCapture = Callable[..., Any]
+"""``handoff.rating.capture(session, conversation, text, button_payload) -> OutboundMessage | None``."""
+
+
+def default_rating_capture() -> RatingCapture | None:
+    """The handoff part's rating hook when it is installed."""
+    try:
+        from handoff.rating import capture
+    except ImportError:
+        return None
+    return capture
+
+
+def conversation_topic(public_id: str) -> str:
+    """The event-bus topic that carries one conversation's live messages."""
+    return f"conversation:{public_id}"
 
 
 @dataclass(frozen=True)
@@ -29,3 +86,304 @@ class ReceiveResult:
     replies: list[OutboundMessage] = field(default_factory=list)
     """Replies produced synchronously (bot mode), for channels that answer in the response body."""
     reply_message_ids: list[int] = field(default_factory=list)
+
+
+class MessageTooLong(ValueError):
+    """The inbound text exceeds ``Settings.max_message_chars``; connectors answer 413 before this."""
+
+
+class ConversationLocks:
+    """One FIFO ``asyncio.Lock`` per conversation key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, list[int]]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: tuple[str, str]) -> AsyncIterator[None]:
+        """Hold the lock of ``key`` for the ``async with`` block (waiters are served in order)."""
+        entry = self._locks.get(key)
+        if entry is None:
+            entry = self._locks[key] = (asyncio.Lock(), [0])
+        lock, users = entry
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._locks[key]
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+@dataclass(slots=True)
+class _Stored:
+    conversation: Conversation
+    message: Message
+    bot_text: str
+
+
+class Router:
+    """Routes inbound messages to the bot or to people. One instance per process."""
+
+    def __init__(
+        self,
+        *,
+        db: Any,
+        bot: BotClient,
+        events: EventBus,
+        enqueue_handoff: HandoffEnqueuer,
+        clock: Callable[[], datetime] = utcnow,
+        max_message_chars: int = 4096,
+        bot_timeout_seconds: float = 10.0,
+        locks: ConversationLocks | None = None,
+        capture_rating: RatingCapture | None = None,
+    ) -> None:
+        self.db = db
+        # The handoff part's rating hook: a closed handoff's 1–5 rating never reaches Rasa.
+        self.capture_rating = capture_rating
+        self.bot = bot
+        self.events = events
+        self.enqueue_handoff = enqueue_handoff
+        self.clock = clock
+        self.max_message_chars = max_message_chars
+        self.bot_timeout_seconds = bot_timeout_seconds
+        self.locks = locks or ConversationLocks()
+
+    async def receive(self, inbound: InboundMessage) -> ReceiveResult:
+        """Store ``inbound``, then answer it with the bot or pass it to the human side.
+
+        Raises ``MessageTooLong`` (nothing stored) when the text is over the limit.
+        """
+        if len(inbound.text) > self.max_message_chars:
+            raise MessageTooLong(f"message has {len(inbound.text)} characters, limit {self.max_message_chars}")
+        channel = _channel_value(inbound.channel)
+        async with self.locks.hold((channel, inbound.sender)):
+            try:
+                stored = await self._store_inbound(inbound, channel)
+            except IntegrityError:
+                # Two identical deliveries raced past each other (another instance,
+                # or a retry on another connection): the unique constraint decided.
+                duplicate = await self._duplicate_result(channel, inbound.external_id)
+                if duplicate is None:
+                    raise
+                return duplicate
+            if stored is None:
+                duplicate = await self._duplicate_result(channel, inbound.external_id)
+                assert duplicate is not None
+                return duplicate
+            conversation, message = stored.conversation, stored.message
+            if conversation.mode == ConversationMode.HUMAN.value:
+                await self._publish(conversation, [message], to_queue=True)
+                return ReceiveResult(False, conversation.public_id, message.id, conversation.mode)
+            await self._publish(conversation, [message], to_queue=False)
+            rated = await self._rating_reply(stored, inbound)
+            if rated is not None:
+                return rated
+            return await self._ask_bot(stored)
+
+    async def _rating_reply(self, stored: _Stored, inbound: InboundMessage) -> ReceiveResult | None:
+        """Let the handoff part take a rating (or its comment) after a closed handoff."""
+        if self.capture_rating is None:
+            return None
+        conversation = stored.conversation
+        payload = (stored.message.payload or {}).get("button_payload") or inbound.button_payload
+        async with self.db.transaction() as session:
+            session.add(conversation)
+            reply = await self.capture_rating(session, conversation, inbound.text, payload)
+            if reply is None:
+                return None
+            message, _ = await enqueue(session, conversation, reply, author=Author.SYSTEM.value)
+        await self._publish(conversation, [message], to_queue=False)
+        return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
+                             [reply], [message.id])
+
+    # -- storing the inbound message -------------------------------------------------
+
+    async def _store_inbound(self, inbound: InboundMessage, channel: str) -> _Stored | None:
+        """Store the message in its conversation; None if it is a known duplicate."""
+        async with self.db.transaction() as session:
+            if await session.scalar(
+                select(Message.id).where(Message.channel == channel,
+                                         Message.external_id == inbound.external_id)
+            ) is not None:
+                return None
+            conversation = await find_or_open_conversation(
+                session, channel, inbound.sender, sender_name=inbound.sender_name
+            )
+            if inbound.customer_id and conversation.customer_id != inbound.customer_id:
+                # Only a channel that verified the borrower (in-app token) sets this.
+                conversation.customer_id = inbound.customer_id
+            payload: dict[str, Any] = {}
+            choice = inbound.button_payload
+            if choice is None and channel == Channel.WHATSAPP.value:
+                choice = await _numbered_choice(session, conversation.id, inbound.text)
+            if choice is not None:
+                payload["button_payload"] = choice
+            if inbound.media:
+                payload["media"] = [{"url": m.url, "content_type": m.content_type} for m in inbound.media]
+            message = await append_message(
+                session, conversation,
+                direction=Direction.INBOUND.value, author=Author.BORROWER.value,
+                text=inbound.text, payload=payload, external_id=inbound.external_id,
+                created_at=self.clock(),
+            )
+        return _Stored(conversation, message, choice if choice is not None else inbound.text)
+
+    async def _duplicate_result(self, channel: str, external_id: str) -> ReceiveResult | None:
+        async with self.db.session() as session:
+            row = (await session.execute(
+                select(Message.id, Conversation.public_id, Conversation.mode)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(Message.channel == channel, Message.external_id == external_id)
+            )).first()
+        if row is None:
+            return None
+        log.info("duplicate delivery ignored channel=%s message_id=%s", channel, row.id)
+        return ReceiveResult(True, row.public_id, row.id, row.mode)
+
+    # -- bot mode ---------------------------------------------------------------------
+
+    async def _ask_bot(self, stored: _Stored) -> ReceiveResult:
+        conversation = stored.conversation
+        metadata = {
+            "channel": conversation.channel,
+            "conversation_id": conversation.public_id,
+            "customer_id": conversation.customer_id,
+            "phone": conversation.sender if conversation.channel == Channel.WHATSAPP.value else None,
+        }
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.bot_timeout_seconds):
+                replies = await self.bot.send(conversation.public_id, stored.bot_text, metadata)
+        except (BotUnavailable, TimeoutError) as exc:
+            log.warning("bot unavailable, handing conversation %s to people: %s",
+                        conversation.public_id, exc or "timeout")
+            return await self._hold_for_people(stored)
+        log.debug("bot answered conversation=%s replies=%d in %.1f ms", conversation.public_id,
+                  len(replies), (time.perf_counter() - started) * 1000)
+        return await self._store_replies(stored, replies)
+
+    async def _store_replies(self, stored: _Stored, replies: list[OutboundMessage]) -> ReceiveResult:
+        conversation = stored.conversation
+        handoff: HandoffRequest | None = None
+        sent: list[OutboundMessage] = []
+        messages: list[Message] = []
+        async with self.db.transaction() as session:
+            session.add(conversation)
+            for reply in replies:
+                marker = (reply.custom or {}).get("handoff")
+                if isinstance(marker, dict) and handoff is None:
+                    handoff = HandoffRequest.from_custom(marker)
+                if not _worth_sending(reply):
+                    continue
+                message, _ = await enqueue(session, conversation, reply, author=Author.BOT.value)
+                messages.append(message)
+                sent.append(reply)
+            if handoff is not None:
+                await set_mode(session, conversation, ConversationMode.HUMAN.value)
+                await self.enqueue_handoff(session, conversation, handoff)
+        if handoff is not None:
+            await self._publish(conversation, [stored.message, *messages], to_queue=True)
+            await self._publish_handoff(conversation, handoff)
+        else:
+            await self._publish(conversation, messages, to_queue=False)
+        return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
+                             sent, [m.id for m in messages])
+
+    async def _hold_for_people(self, stored: _Stored) -> ReceiveResult:
+        """Rasa failed: a polite holding reply, and the conversation joins the human queue."""
+        conversation = stored.conversation
+        holding = OutboundMessage(text=HOLDING_REPLY)
+        request = HandoffRequest(reason=BOT_UNAVAILABLE, priority="medium",
+                                 summary={"note": "the bot did not answer; the borrower's last message is waiting"})
+        async with self.db.transaction() as session:
+            session.add(conversation)
+            message, _ = await enqueue(session, conversation, holding, author=Author.SYSTEM.value)
+            await set_mode(session, conversation, ConversationMode.HUMAN.value)
+            await self.enqueue_handoff(session, conversation, request)
+        await self._publish(conversation, [stored.message, message], to_queue=True)
+        await self._publish_handoff(conversation, request)
+        return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
+                             [holding], [message.id])
+
+    # -- events -----------------------------------------------------------------------
+
+    async def _publish(self, conversation: Conversation, messages: list[Message], *, to_queue: bool) -> None:
+        """Tell live viewers about stored messages; a bus failure never undoes what is stored."""
+        topic = conversation_topic(conversation.public_id)
+        for message in messages:
+            event = message_event(conversation, message)
+            try:
+                await self.events.publish(topic, event)
+                if to_queue:
+                    await self.events.publish(QUEUE_TOPIC, event)
+            except Exception:  # noqa: BLE001 - the message is stored; the console can reload
+                log.exception("event bus publish failed for conversation %s", conversation.public_id)
+
+    async def _publish_handoff(self, conversation: Conversation, request: HandoffRequest) -> None:
+        event = {"type": "handoff", "conversation_id": conversation.public_id,
+                 "channel": conversation.channel, "reason": request.reason,
+                 "priority": request.priority, "category": request.category}
+        try:
+            await self.events.publish(QUEUE_TOPIC, event)
+            await self.events.publish(conversation_topic(conversation.public_id), event)
+        except Exception:  # noqa: BLE001
+            log.exception("event bus publish failed for handoff of %s", conversation.public_id)
+
+
+def message_event(conversation: Conversation, message: Message) -> dict[str, Any]:
+    """The one JSON shape of a "message" event on the bus (console, in-app websocket, bench)."""
+    return {
+        "type": "message",
+        "conversation_id": conversation.public_id,
+        "channel": conversation.channel,
+        "message_id": message.id,
+        "seq": message.seq,
+        "direction": message.direction,
+        "author": message.author,
+        "agent_id": message.agent_id,
+        "text": message.text,
+        "payload": message.payload,
+        "created_at": message.created_at.isoformat() if message.created_at else None,
+    }
+
+
+def _channel_value(channel: Channel | str) -> str:
+    return channel.value if isinstance(channel, Channel) else str(channel)
+
+
+def _worth_sending(reply: OutboundMessage) -> bool:
+    """A reply that only carries a handoff marker is an instruction, not a message to the borrower."""
+    if reply.text or reply.buttons:
+        return True
+    return bool(reply.custom and set(reply.custom) - {"handoff"})
+
+
+async def _numbered_choice(session: AsyncSession, conversation_id: int, text: str) -> str | None:
+    """Map "1", "2"… to the payload of the buttons the desk last showed as a numbered list.
+
+    Only buttons sent after the borrower's previous message count: a number
+    typed later in the conversation is just a number.
+    """
+    match = _NUMBERED_CHOICE.match(text)
+    if match is None:
+        return None
+    index = int(match.group(1)) - 1
+    rows = (await session.execute(
+        select(Message.direction, Message.payload)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.seq.desc())
+        .limit(5)
+    )).all()
+    for direction, payload in rows:
+        if direction == Direction.INBOUND.value:
+            return None
+        buttons = (payload or {}).get("buttons") or []
+        if buttons:
+            if 0 <= index < len(buttons):
+                return str(buttons[index]["payload"])
+            return None
+    return None

@@ -1,13 +1,15 @@
 """The conversation store's write path: open conversations and append ordered messages."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.base import utcnow
-from storage.models import Conversation, Message
+from storage.models import Conversation, ConversationMode, Message
 
 
 async def find_or_open_conversation(
@@ -63,10 +65,12 @@ async def append_message(
     payload: dict[str, Any] | None = None,
     external_id: str | None = None,
     agent_id: int | None = None,
+    created_at: datetime | None = None,
 ) -> Message:
     """Append one message at the end of ``conversation`` (flushes, does not commit)."""
     seq = await next_seq(session, conversation.id)
     message = Message(
+        created_at=created_at or utcnow(),
         conversation_id=conversation.id,
         seq=seq,
         channel=conversation.channel,
@@ -80,3 +84,21 @@ async def append_message(
     session.add(message)
     await session.flush()
     return message
+
+
+async def set_mode(session: AsyncSession, conversation: Conversation, mode: str) -> None:
+    """Switch who answers the conversation (``bot`` or ``human``), in the caller's transaction.
+
+    The handoff part calls this with ``bot`` when it closes a handoff, so the
+    bot answers the borrower's next message again.
+    """
+    if mode not in (ConversationMode.BOT.value, ConversationMode.HUMAN.value):
+        raise ValueError(f"unknown conversation mode: {mode!r}")
+    await session.execute(update(Conversation).where(Conversation.id == conversation.id).values(mode=mode))
+    # Reflect the change without marking the object dirty (no second UPDATE at flush).
+    set_committed_value(conversation, "mode", mode)
+
+
+async def conversation_by_public_id(session: AsyncSession, public_id: str) -> Conversation | None:
+    """The conversation Rasa and the action server know as ``public_id``, or None."""
+    return await session.scalar(select(Conversation).where(Conversation.public_id == public_id))

@@ -574,5 +574,14 @@ def install(app: Sanic) -> None:
 
     @app.after_server_start
     async def _start_assigner(app_: Sanic) -> None:
-        app_.add_task(_assign_on_handoff(app_), name="handoff_auto_assign")
+        # A plain task: servers started with create_server() cannot name Sanic tasks.
+        app_.ctx.handoff_assigner = asyncio.create_task(_assign_on_handoff(app_))
         await run_auto_assign(app_)
+
+    @app.before_server_stop
+    async def _stop_assigner(app_: Sanic) -> None:
+        task = getattr(app_.ctx, "handoff_assigner", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task

@@ -1,0 +1,112 @@
+"""The bot client: talks to Rasa's custom ``desk`` channel over HTTP.
+
+One ``httpx.AsyncClient`` with a keep-alive pool lives for the whole process;
+it is on the hot path of every bot-mode message, so no per-message client,
+no per-message TLS/TCP handshake.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from desk.messages import Button, OutboundMessage
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/desk/webhook"
+
+
+class BotUnavailable(Exception):
+    """Rasa could not answer: connection refused, 5xx, timeout or a malformed answer."""
+
+
+class BotClient:
+    """Sends one borrower message to Rasa and returns its replies as ``OutboundMessage``s."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_seconds: float = 10.0,
+        max_connections: int = 200,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.webhook_url = self.base_url + WEBHOOK_PATH
+        self.timeout_seconds = timeout_seconds
+        limits = httpx.Limits(max_connections=max_connections,
+                              max_keepalive_connections=max_connections, keepalive_expiry=60)
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 3.0)),
+            limits=limits,
+            transport=transport,
+        )
+
+    async def send(self, sender: str, text: str, metadata: Mapping[str, Any]) -> list[OutboundMessage]:
+        """Send ``text`` as ``sender`` (the conversation's public id) and return Rasa's replies.
+
+        Raises ``BotUnavailable`` on connection errors, timeouts, 5xx answers and
+        bodies that are not a list of REST-channel messages.
+        """
+        body = {"sender": sender, "message": text, "metadata": dict(metadata)}
+        try:
+            response = await self._client.post(self.webhook_url, json=body)
+        except httpx.TimeoutException as exc:
+            raise BotUnavailable(f"rasa timed out after {self.timeout_seconds}s") from exc
+        except httpx.HTTPError as exc:
+            raise BotUnavailable(f"rasa unreachable: {type(exc).__name__}") from exc
+        if response.status_code >= 500:
+            raise BotUnavailable(f"rasa answered {response.status_code}")
+        if response.status_code >= 400:
+            # A 4xx means we sent something Rasa refuses; the borrower still needs a person.
+            raise BotUnavailable(f"rasa refused the message with {response.status_code}")
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise BotUnavailable("rasa answered with a body that is not JSON") from exc
+        return parse_replies(data)
+
+    async def ping(self) -> bool:
+        """True if Rasa answers on its root URL (used by readiness, never on the hot path)."""
+        try:
+            response = await self._client.get(self.base_url + "/", timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code < 500
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+
+def parse_replies(data: Any) -> list[OutboundMessage]:
+    """Turn the REST channel's answer (a list of dicts) into outbound messages.
+
+    Images become a text link because not every channel renders them; a
+    ``custom`` payload (handoff markers, rich in-app cards) is kept as is.
+    """
+    if not isinstance(data, list):
+        raise BotUnavailable("rasa answered with something other than a list of messages")
+    replies: list[OutboundMessage] = []
+    for item in data:
+        if not isinstance(item, dict):
+            raise BotUnavailable("rasa answered with a malformed message")
+        text = str(item.get("text") or "")
+        image = item.get("image")
+        if image:
+            text = f"{text}\n{image}" if text else str(image)
+        buttons = tuple(
+            Button(title=str(b.get("title", "")), payload=str(b.get("payload", b.get("title", ""))))
+            for b in item.get("buttons") or []
+            if isinstance(b, dict)
+        )
+        custom = item.get("custom")
+        if custom is not None and not isinstance(custom, dict):
+            custom = {"value": custom}
+        if not text and not buttons and not custom:
+            continue
+        replies.append(OutboundMessage(text=text, buttons=buttons, custom=custom or None))
+    return replies

@@ -1,0 +1,61 @@
+"""The desk's own ``aduan`` subcommands: ``serve`` and ``migrate``."""
+from __future__ import annotations
+
+import argparse
+from functools import partial
+
+from desk.config import REPO_ROOT, Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``serve`` and ``migrate`` to the ``aduan`` command line."""
+    serve = sub.add_parser("serve", help="run the desk service (Sanic) on DESK_HOST:DESK_PORT")
+    serve.add_argument("--host", default=None, help="override DESK_HOST")
+    serve.add_argument("--port", type=int, default=None, help="override DESK_PORT")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes (default 1; more than one needs PostgreSQL and REDIS_URL)")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+    migrate.add_argument("--revision", default="head")
+    migrate.set_defaults(func=cmd_migrate)
+
+
+def _factory(name: str) -> object:
+    from desk.app import create_app
+    from desk.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings, name=name)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the desk service until interrupted."""
+    from sanic import Sanic
+    from sanic.worker.loader import AppLoader
+
+    settings = Settings()
+    host = args.host or settings.desk_host
+    port = args.port or settings.desk_port
+    loader = AppLoader(factory=partial(_factory, "aduan"))
+    app = loader.load()
+    app.prepare(host=host, port=port, workers=max(1, args.workers), access_log=args.access_log,
+                single_process=args.workers <= 1, motd=False)
+    if args.workers <= 1:
+        Sanic.serve_single(primary=app)
+    else:
+        Sanic.serve(primary=app, app_loader=loader)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Bring the database schema up to date."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(REPO_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(REPO_ROOT / "migrations"))
+    command.upgrade(config, args.revision)
+    return 0

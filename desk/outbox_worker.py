@@ -1,0 +1,273 @@
+"""The outbox worker: sends queued replies through their channel's ``Sender``.
+
+Claiming is a single ``UPDATE … WHERE id IN (SELECT … [FOR UPDATE SKIP LOCKED])
+RETURNING`` that moves items to ``sending`` and gives them a lease, so
+several desk instances can run workers on one database and never send one
+item twice. On SQLite the database has a single writer, so the same
+conditional UPDATE is the claim.
+
+A claim is a lease: ``next_attempt_at`` is pushed ``lease_seconds`` ahead. If
+the process dies after the provider accepted a message but before it was
+marked sent, the lease runs out and another worker sends it again — the one
+at-least-once edge (docs/core.md). Everything else is exactly once.
+
+Order: a conversation's items leave one at a time, oldest first; a later
+reply waits while an earlier one is pending or being retried, so a borrower
+never reads answers out of order.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.orm import aliased
+
+from connectors.base import ProviderError, Sender
+from desk.messages import Channel, OutboundMessage
+from storage.base import utcnow
+from storage.models import Message, OutboxItem, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+_ACTIVE = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with jitter: base·2^(attempt-1), capped, scaled by a random 50–100%."""
+
+    base_seconds: float = 2.0
+    cap_seconds: float = 300.0
+
+    def delay(self, attempt: int, rand: float) -> float:
+        raw = min(self.cap_seconds, self.base_seconds * (2 ** max(0, attempt - 1)))
+        return raw * (0.5 + 0.5 * rand)
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    id: int
+    conversation_id: int
+    channel: str
+    recipient: str
+    attempts: int
+    text: str
+    payload: dict[str, Any]
+
+
+class OutboxWorker:
+    """Claims due outbox items, sends them, and records the outcome."""
+
+    def __init__(
+        self,
+        db: Any,
+        senders: Mapping[Channel | str, Sender],
+        *,
+        max_attempts: int = 6,
+        batch_size: int = 64,
+        poll_interval: float = 1.0,
+        send_timeout: float = 15.0,
+        lease_seconds: float = 120.0,
+        backoff: Backoff = Backoff(),
+        clock: Callable[[], datetime] = utcnow,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.db = db
+        self.senders: dict[str, Sender] = {
+            (k.value if isinstance(k, Channel) else str(k)): v for k, v in senders.items()
+        }
+        self.max_attempts = max_attempts
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.send_timeout = send_timeout
+        self.lease_seconds = max(lease_seconds, send_timeout + 5.0)
+        self.backoff = backoff
+        self.clock = clock
+        self.rand = rand
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def register_sender(self, sender: Sender) -> None:
+        """Add (or replace) the sender of one channel; connectors call this at start-up."""
+        channel = sender.channel.value if isinstance(sender.channel, Channel) else str(sender.channel)
+        self.senders[channel] = sender
+        self.nudge()
+
+    def nudge(self) -> None:
+        """Wake the worker now instead of at the next poll (called after an enqueue commits)."""
+        self._wake.set()
+
+    # -- one round ---------------------------------------------------------------------
+
+    async def run_once(self) -> int:
+        """Claim one batch of due items and send them concurrently; return how many were claimed."""
+        claimed = await self._claim()
+        if claimed:
+            await asyncio.gather(*(self._deliver(item) for item in claimed))
+        return len(claimed)
+
+    async def drain(self, max_rounds: int = 1000) -> int:
+        """Run rounds until nothing is due (tests, shutdown); return the number of items handled."""
+        total = 0
+        for _ in range(max_rounds):
+            n = await self.run_once()
+            if n == 0:
+                break
+            total += n
+        return total
+
+    async def _claim(self) -> list[_Claimed]:
+        if not self.senders:
+            return []
+        now = self.clock()
+        earlier = aliased(OutboxItem)
+        due = (
+            select(OutboxItem.id)
+            .where(
+                OutboxItem.channel.in_(list(self.senders)),
+                or_(OutboxItem.status == OutboxStatus.PENDING.value,
+                    OutboxItem.status == OutboxStatus.SENDING.value),  # SENDING: lease ran out
+                OutboxItem.next_attempt_at <= now,
+                # Head of line per conversation: nothing older still waiting.
+                ~exists().where(
+                    and_(earlier.conversation_id == OutboxItem.conversation_id,
+                         earlier.id < OutboxItem.id,
+                         earlier.status.in_(_ACTIVE))
+                ),
+            )
+            .order_by(OutboxItem.id)
+            .limit(self.batch_size)
+        )
+        if not self.db.is_sqlite:
+            due = due.with_for_update(skip_locked=True, of=OutboxItem)
+        lease_until = now + timedelta(seconds=self.lease_seconds)
+        async with self.db.transaction() as session:
+            rows = (await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id.in_(due.scalar_subquery()),
+                       OutboxItem.status.in_(_ACTIVE), OutboxItem.next_attempt_at <= now)
+                .values(status=OutboxStatus.SENDING.value, attempts=OutboxItem.attempts + 1,
+                        next_attempt_at=lease_until)
+                .returning(OutboxItem.id, OutboxItem.message_id, OutboxItem.conversation_id,
+                           OutboxItem.channel, OutboxItem.recipient, OutboxItem.attempts)
+                .execution_options(synchronize_session=False)
+            )).all()
+            if not rows:
+                return []
+            texts = {
+                r.id: (r.text, r.payload)
+                for r in (await session.execute(
+                    select(Message.id, Message.text, Message.payload)
+                    .where(Message.id.in_([row.message_id for row in rows]))
+                )).all()
+            }
+        return [
+            _Claimed(r.id, r.conversation_id, r.channel, r.recipient, r.attempts,
+                     *texts.get(r.message_id, ("", {})))
+            for r in sorted(rows, key=lambda r: r.id)
+        ]
+
+    async def _deliver(self, item: _Claimed) -> None:
+        sender = self.senders[item.channel]
+        message = OutboundMessage.from_payload(item.text, item.payload)
+        try:
+            provider_id = await asyncio.wait_for(sender.send(item.recipient, message), self.send_timeout)
+        except ProviderError as exc:
+            await self._failed_attempt(item, str(exc), retryable=exc.retryable)
+        except TimeoutError:
+            await self._failed_attempt(item, f"provider timed out after {self.send_timeout}s", retryable=True)
+        except Exception as exc:  # noqa: BLE001 - an unknown failure is retried, then reported
+            log.exception("outbox item %s: unexpected error from the %s sender", item.id, item.channel)
+            await self._failed_attempt(item, f"{type(exc).__name__}: {exc}", retryable=True)
+        else:
+            await self._mark(item.id, status=OutboxStatus.SENT.value, provider_message_id=str(provider_id),
+                             sent_at=self.clock(), last_error=None)
+
+    async def _failed_attempt(self, item: _Claimed, reason: str, *, retryable: bool) -> None:
+        if retryable and item.attempts < self.max_attempts:
+            delay = self.backoff.delay(item.attempts, self.rand())
+            log.warning("outbox item %s attempt %d failed, retry in %.1fs: %s",
+                        item.id, item.attempts, delay, reason)
+            await self._mark(item.id, status=OutboxStatus.PENDING.value, last_error=reason,
+                             next_attempt_at=self.clock() + timedelta(seconds=delay))
+            return
+        log.error("outbox item %s failed for good after %d attempts: %s", item.id, item.attempts, reason)
+        await self._mark(item.id, status=OutboxStatus.FAILED.value,
+                         last_error=f"after {item.attempts} attempt(s): {reason}")
+
+    async def _mark(self, item_id: int, **values: Any) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item_id, OutboxItem.status == OutboxStatus.SENDING.value)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+
+    # -- background task -----------------------------------------------------------------
+
+    def start(self) -> asyncio.Task[None]:
+        """Start the loop as a task on the running event loop."""
+        if self._task is None or self._task.done():
+            self._stopping = False
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox-worker")
+        return self._task
+
+    async def stop(self) -> None:
+        """Stop the loop after the current round (items being sent finish first)."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                handled = await self.run_once()
+            except Exception:  # noqa: BLE001 - database hiccup: log, wait, try again
+                log.exception("outbox round failed")
+                handled = 0
+            if handled:
+                continue  # more may be due (the next reply of a conversation)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+
+async def failed_items(db: Any, *, limit: int = 100) -> list[dict[str, Any]]:
+    """Outbox items that failed for good, newest first: nothing is lost silently."""
+    async with db.session() as session:
+        rows = (await session.execute(
+            select(OutboxItem.id, OutboxItem.message_id, OutboxItem.channel, OutboxItem.attempts,
+                   OutboxItem.last_error, OutboxItem.created_at, OutboxItem.conversation_id)
+            .where(OutboxItem.status == OutboxStatus.FAILED.value)
+            .order_by(OutboxItem.id.desc())
+            .limit(limit)
+        )).all()
+    return [
+        {"id": r.id, "message_id": r.message_id, "conversation_id": r.conversation_id,
+         "channel": r.channel, "attempts": r.attempts, "last_error": r.last_error,
+         "created_at": r.created_at.isoformat()}
+        for r in rows
+    ]
+
+
+async def status_counts(db: Any) -> dict[str, int]:
+    """How many outbox items are in each status (operations view)."""
+    from sqlalchemy import func
+
+    async with db.session() as session:
+        rows = (await session.execute(
+            select(OutboxItem.status, func.count()).group_by(OutboxItem.status)
+        )).all()
+    return {status: int(count) for status, count in rows}

@@ -1,0 +1,221 @@
+"""The router stores first, deduplicates, keeps order, and never loses a message when Rasa fails."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from desk.botclient import BotClient
+from desk.handoff_request import BOT_UNAVAILABLE, insert_handoff_row
+from desk.messages import Channel, InboundMessage
+from desk.router import HOLDING_REPLY, MessageTooLong, Router
+from desk.store import set_mode
+from handoff.models import Handoff
+from storage.models import Conversation, Message, OutboxItem
+
+NOW = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)
+
+
+def inbound(text: str = "halo min", *, external_id: str = "SM1", sender: str = "+6281234567890",
+            channel: Channel = Channel.WHATSAPP, **kw) -> InboundMessage:
+    return InboundMessage(channel=channel, sender=sender, external_id=external_id, text=text,
+                          received_at=NOW, **kw)
+
+
+async def count(db, model, *where) -> int:
+    async with db.session() as s:
+        return int(await s.scalar(select(func.count()).select_from(model).where(*where)))
+
+
+async def transcript(db, sender: str = "+6281234567890") -> list[tuple[str, str]]:
+    async with db.session() as s:
+        rows = (await s.execute(
+            select(Message.direction, Message.text).join(Conversation)
+            .where(Conversation.sender == sender).order_by(Message.seq)
+        )).all()
+    return [(r.direction, r.text) for r in rows]
+
+
+async def test_bot_reply_is_stored_and_queued(router, database, fake_rasa) -> None:
+    result = await router.receive(inbound("halo min"))
+    assert not result.duplicate and result.mode == "bot"
+    assert [r.text for r in result.replies] == ["echo: halo min"]
+    assert await transcript(database) == [("in", "halo min"), ("out", "echo: halo min")]
+    assert await count(database, OutboxItem) == 1
+    body = fake_rasa.calls[0]
+    assert body["sender"] == result.conversation_public_id
+    assert body["metadata"] == {"channel": "whatsapp", "conversation_id": result.conversation_public_id,
+                                "customer_id": None, "phone": "+6281234567890"}
+
+
+async def test_sequential_duplicate_gets_no_second_reply(router, database, fake_rasa) -> None:
+    first = await router.receive(inbound(external_id="SMdup"))
+    second = await router.receive(inbound(external_id="SMdup"))
+    assert not first.duplicate and second.duplicate
+    assert second.message_id == first.message_id
+    assert second.conversation_public_id == first.conversation_public_id
+    assert len(fake_rasa.calls) == 1
+    assert await count(database, Message) == 2  # one inbound, one reply
+    assert await count(database, OutboxItem) == 1
+
+
+async def test_concurrent_duplicates_produce_one_message_and_one_reply(router, database, fake_rasa) -> None:
+    fake_rasa.delay = 0.05
+    results = await asyncio.gather(*(router.receive(inbound(external_id="SMrace")) for _ in range(8)))
+    assert sum(not r.duplicate for r in results) == 1
+    assert len(fake_rasa.calls) == 1
+    assert await count(database, Message, Message.direction == "in") == 1
+    assert await count(database, OutboxItem) == 1
+
+
+async def test_concurrent_duplicates_across_two_instances(database, bot, event_bus, handoff_queue,
+                                                          fake_rasa) -> None:
+    """Two routers (two desk instances, separate in-process locks) share one database."""
+    fake_rasa.delay = 0.02
+    a = Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue)
+    b = Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue)
+    results = await asyncio.gather(*(r.receive(inbound(external_id="SMmulti")) for r in (a, b, a, b)))
+    assert sum(not r.duplicate for r in results) == 1
+    assert len(fake_rasa.calls) == 1
+    assert await count(database, Message, Message.direction == "in") == 1
+    assert await count(database, OutboxItem) == 1
+
+
+async def test_concurrent_messages_in_one_conversation_keep_arrival_order(router, database, fake_rasa) -> None:
+    fake_rasa.delay = 0.005
+    texts = [f"pesan {i}" for i in range(20)]
+    results = await asyncio.gather(*(router.receive(inbound(t, external_id=f"SM{i}"))
+                                     for i, t in enumerate(texts)))
+    assert not any(r.duplicate for r in results)
+    assert [c["message"] for c in fake_rasa.calls] == texts
+    expected = [pair for t in texts for pair in (("in", t), ("out", f"echo: {t}"))]
+    assert await transcript(database) == expected
+    async with database.session() as s:
+        seqs = list((await s.scalars(select(Message.seq).order_by(Message.seq))).all())
+    assert seqs == list(range(1, 41))
+
+
+async def test_many_conversations_at_once_lose_nothing(router, database) -> None:
+    senders = [f"+62812000000{i:02d}" for i in range(30)]
+    await asyncio.gather(*(router.receive(inbound("halo", external_id=f"X{i}", sender=s))
+                           for i, s in enumerate(senders)))
+    assert await count(database, Conversation) == 30
+    assert await count(database, Message, Message.direction == "in") == 30
+    assert await count(database, OutboxItem) == 30
+
+
+async def test_whatsapp_number_picks_the_button_last_shown(router, fake_rasa) -> None:
+    await router.receive(inbound("menu", external_id="m1"))
+    await router.receive(inbound("2", external_id="m2"))
+    assert fake_rasa.calls[-1]["message"] == "/complain_payment"
+    # Out of range, and a number typed after the borrower already answered: plain text.
+    await router.receive(inbound("menu", external_id="m3"))
+    await router.receive(inbound("7", external_id="m4"))
+    assert fake_rasa.calls[-1]["message"] == "7"
+
+
+async def test_numbers_are_not_mapped_on_telegram_but_button_payloads_are(router, fake_rasa) -> None:
+    kw = {"channel": Channel.TELEGRAM, "sender": "4242"}
+    await router.receive(inbound("menu", external_id="t1", **kw))
+    await router.receive(inbound("1", external_id="t2", **kw))
+    assert fake_rasa.calls[-1]["message"] == "1"
+    await router.receive(inbound("Tagihan", external_id="t3", button_payload="/ask_bill_amount", **kw))
+    assert fake_rasa.calls[-1]["message"] == "/ask_bill_amount"
+
+
+async def test_inapp_token_sets_the_customer(router, database, fake_rasa) -> None:
+    result = await router.receive(inbound("halo", channel=Channel.INAPP, sender="CUST-0001",
+                                          external_id="c1", customer_id="CUST-0001"))
+    async with database.session() as s:
+        conv = await s.scalar(select(Conversation).where(Conversation.public_id == result.conversation_public_id))
+    assert conv.customer_id == "CUST-0001"
+    assert fake_rasa.calls[0]["metadata"]["customer_id"] == "CUST-0001"
+    assert fake_rasa.calls[0]["metadata"]["phone"] is None
+
+
+async def test_handoff_reply_switches_to_people(router, database, fake_rasa, handoff_queue, event_bus) -> None:
+    result = await router.receive(inbound("sambungkan ke agen", external_id="h1"))
+    assert result.mode == "human"
+    assert [r.text for r in result.replies] == ["Baik Kak, saya sambungkan ke petugas CS."]
+    (conv_id, request), = handoff_queue.calls
+    assert (request.reason, request.priority, request.category) == ("request_human", "high", "payment")
+    # The next message goes to people, live, not to the bot.
+    async with event_bus.subscribe("queue") as queue, \
+            event_bus.subscribe(f"conversation:{result.conversation_public_id}") as conv_events:
+        nxt = await router.receive(inbound("tolong cepat", external_id="h2"))
+        q_event = await asyncio.wait_for(anext(queue), 1)
+        c_event = await asyncio.wait_for(anext(conv_events), 1)
+    assert nxt.mode == "human" and nxt.replies == []
+    assert len(fake_rasa.calls) == 1
+    for event in (q_event, c_event):
+        assert event["type"] == "message" and event["text"] == "tolong cepat"
+        assert event["conversation_id"] == result.conversation_public_id
+        assert event["direction"] == "in"
+
+
+async def test_rasa_stopped_mid_conversation(router, database, fake_rasa, handoff_queue) -> None:
+    """Real HTTP: Rasa goes away, the borrower is held politely and queued; Rasa comes back."""
+    first = await router.receive(inbound("halo", external_id="r1"))
+    assert first.replies[0].text == "echo: halo"
+    await fake_rasa.stop()
+    held = await router.receive(inbound("tagihan saya berapa", external_id="r2"))
+    assert held.mode == "human"
+    assert [r.text for r in held.replies] == [HOLDING_REPLY]
+    assert handoff_queue.calls[-1][1].reason == BOT_UNAVAILABLE
+    assert ("in", "tagihan saya berapa") in await transcript(database)
+    assert await count(database, OutboxItem) == 2  # the echo and the holding reply
+    # Rasa is back: a new conversation is answered by the bot ...
+    await fake_rasa.start()
+    other = await router.receive(inbound("halo", external_id="r3", sender="+6281399990000"))
+    assert other.replies[0].text == "echo: halo"
+    # ... and so is the held one, once its handoff is closed.
+    async with database.transaction() as s:
+        conv = await s.scalar(select(Conversation).where(Conversation.public_id == held.conversation_public_id))
+        await set_mode(s, conv, "bot")
+    again = await router.receive(inbound("halo lagi", external_id="r4"))
+    assert again.mode == "bot" and again.replies[0].text == "echo: halo lagi"
+
+
+@pytest.mark.parametrize("failure", ["status_500", "slow", "garbage"])
+async def test_rasa_failure_modes_hold_and_queue(database, event_bus, handoff_queue, failure) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if failure == "status_500":
+            return httpx.Response(500, json={"error": "boom"})
+        if failure == "garbage":
+            return httpx.Response(200, text="<html>")
+        raise httpx.ReadTimeout("slow", request=request)
+
+    bot = BotClient("http://rasa.invalid", transport=httpx.MockTransport(handler))
+    router = Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue)
+    result = await router.receive(inbound("halo", external_id=f"f-{failure}"))
+    assert result.mode == "human" and result.replies[0].text == HOLDING_REPLY
+    assert handoff_queue.calls[0][1].reason == BOT_UNAVAILABLE
+    assert ("in", "halo") in await transcript(database)
+    await bot.aclose()
+
+
+async def test_rasa_slower_than_the_timeout(database, event_bus, handoff_queue, fake_rasa) -> None:
+    fake_rasa.delay = 1.0
+    bot = BotClient(fake_rasa.url, timeout_seconds=5)
+    router = Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue,
+                    bot_timeout_seconds=0.2)
+    result = await router.receive(inbound("halo", external_id="slow"))
+    assert result.mode == "human" and result.replies[0].text == HOLDING_REPLY
+    await bot.aclose()
+
+
+async def test_oversized_message_is_refused_before_storing(router, database) -> None:
+    with pytest.raises(MessageTooLong):
+        await router.receive(inbound("x" * 4097, external_id="big"))
+    assert await count(database, Message) == 0
+
+
+async def test_default_enqueuer_writes_a_waiting_handoff(database, bot, event_bus, fake_rasa) -> None:
+    router = Router(db=database, bot=bot, events=event_bus, enqueue_handoff=insert_handoff_row)
+    await router.receive(inbound("sambungkan ke agen", external_id="d1"))
+    async with database.session() as s:
+        row = await s.scalar(select(Handoff))
+    assert (row.reason, row.priority, row.status) == ("request_human", "high", "waiting")
