@@ -501,7 +501,7 @@ async def console_ws(request: Request, ws: Any) -> None:
     async def pump(topic: str, kind: str) -> None:
         async with services.events.subscribe(topic) as stream:
             async for event in stream:
-                await outbox.put({"channel": kind, **_safe_event(event)})
+                await outbox.put({**_safe_event(event), "topic": kind})
 
     def watch(topic: str, kind: str) -> None:
         if topic not in pumps:
@@ -524,7 +524,7 @@ async def console_ws(request: Request, ws: Any) -> None:
     watch(queue.QUEUE_TOPIC, "queue")
     watch(queue.agent_topic(user.id), "agent")
     await asyncio.sleep(0)  # let the subscriptions register before announcing readiness
-    await ws.send(json.dumps({"channel": "hello", "user": user.id}))
+    await ws.send(json.dumps({"topic": "hello", "user": user.id}))
     read_task = asyncio.create_task(reader())
     try:
         while not read_task.done():

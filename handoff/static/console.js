@@ -116,9 +116,9 @@
     };
     socket.onmessage = function (ev) {
       const e = JSON.parse(ev.data);
-      if (e.channel === "queue" || e.channel === "agent") queueChanged();
-      if (e.channel === "agent" && e.type === "assigned" && e.conversation_id) openChat(e.conversation_id);
-      if (e.channel === "conversation" && e.conversation_id) {
+      if (e.topic === "queue" || e.topic === "agent") queueChanged();
+      if (e.topic === "agent" && e.type === "assigned" && e.conversation_id) openChat(e.conversation_id);
+      if (e.topic === "conversation" && e.conversation_id) {
         if (e.type === "message") newMessages(e.conversation_id);
         else if (e.type === "transferred" || e.type === "closed" || e.type === "note") reloadPanel(e.conversation_id);
       }
