@@ -83,6 +83,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "you_hold": {"id": "Ditangani oleh", "en": "Held by"},
     "department": {"id": "Departemen", "en": "Department"},
     "load": {"id": "Beban", "en": "Load"},
+    "author_borrower": {"id": "Peminjam", "en": "Borrower"},
+    "author_bot": {"id": "Bot", "en": "Bot"},
+    "author_agent": {"id": "Agen", "en": "Agent"},
+    "author_system": {"id": "Sistem", "en": "System"},
     "language": {"id": "English", "en": "Bahasa Indonesia"},
 }
 
