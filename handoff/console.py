@@ -52,7 +52,8 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
                       user=getattr(request.ctx, "user", None), csrf=getattr(request.ctx, "csrf_token", ""),
                       now=utcnow(), categories=CATEGORY_LABELS, priorities=[p.value for p in Priority],
                       statuses=[s.value for s in Status], departments=actions.DEPARTMENTS,
-                      path=request.path, fmt=fmt_wib, **context)
+                      path=request.path, fmt=fmt_wib,
+                      label=lambda key: i18n.field_label(lang, key), **context)
     if request.args.get("lang") in i18n.LANGUAGES:
         response.add_cookie(LANG_COOKIE, request.args.get("lang"), path="/", samesite="Lax", httponly=True,
                             secure=auth.is_https(request), max_age=365 * 86400)

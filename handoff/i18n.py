@@ -99,6 +99,25 @@ def translate(lang: str, key: str) -> str:
     return entry.get(lang) or entry[DEFAULT]
 
 
+FIELD_LABELS: dict[str, dict[str, str]] = {
+    "full_name": {"id": "Nama lengkap", "en": "Full name"},
+    "phone": {"id": "Telepon", "en": "Phone"},
+    "email": {"id": "E-mail", "en": "E-mail"},
+    "product": {"id": "Produk", "en": "Product"},
+    "transaction_date": {"id": "Tanggal transaksi", "en": "Transaction date"},
+    "chronology": {"id": "Kronologi", "en": "Chronology"},
+    "ticket_number": {"id": "Nomor tiket", "en": "Ticket number"},
+    "intent": {"id": "Intent", "en": "Intent"},
+    "note": {"id": "Catatan bot", "en": "Bot note"},
+}
+
+
+def field_label(lang: str, key: str) -> str:
+    """A complaint field's label; unknown fields from the bot show their own name."""
+    entry = FIELD_LABELS.get(key)
+    return (entry.get(lang) or entry[DEFAULT]) if entry else key.replace("_", " ")
+
+
 def translator(lang: str) -> Callable[[str], str]:
     lang = lang if lang in LANGUAGES else DEFAULT
     return lambda key: translate(lang, key)
