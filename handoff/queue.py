@@ -116,8 +116,6 @@ async def enqueue_handoff(session: AsyncSession, conversation: Conversation, req
     if notice:
         await enqueue_outbound(session, conversation, OutboundMessage(text=notice), author=Author.SYSTEM.value)
         handoff.summary = {**summary, "out_of_hours_notice": True}
-    await record(session, None, "handoff.queued", "conversation", conversation.public_id,
-                 reason=reason, priority=priority, category=category)
     return handoff
 
 
