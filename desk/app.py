@@ -95,6 +95,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.static("/static", str(static_dir()), name="desk_static")
     install_handoff(app)
 
+    from tickets.api import blueprints as ticket_blueprints
+    from tickets.scheduler import install as install_ticket_scheduler
+
+    for bp in ticket_blueprints:
+        app.blueprint(bp)
+    install_ticket_scheduler(app)
+
+    from connectors.wiring import install_channels
+
+    install_channels(app)
+
     @app.after_server_start
     async def _start_outbox(app: Sanic) -> None:
         if run_outbox and services.outbox is not None:
