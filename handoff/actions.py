@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth import StaffUser
@@ -21,9 +21,14 @@ from handoff.models import Handoff, HandoffStatus, Note, Role, User
 from handoff.queue import PRIORITY_RANK, effective_priority
 from storage.base import utcnow
 from storage.models import Author, Conversation, ConversationMode, Message
-from tickets.models import CATEGORY_LABELS, EscalationLevel, Status, Ticket, TicketEvent
+from tickets import service as ticket_service
+from tickets.errors import TicketError
+from tickets.models import CATEGORY_LABELS, Department, EscalationLevel, Status, Ticket
 
-DEPARTMENTS = ("collection", "finance", "it", "legal")
+DEPARTMENTS = tuple(d.value for d in Department)
+# Statuses the console sets directly; resolving or rejecting needs the outcome or the
+# ground the ticket pages collect (tickets.service.resolve / reject).
+CONSOLE_STATUSES = (Status.IN_PROGRESS.value,)
 RATING_PAYLOAD_PREFIX = "rating:"
 MAX_REPLY_CHARS = 4096
 
@@ -47,11 +52,8 @@ async def _ticket(session: AsyncSession, handoff: Handoff) -> Ticket | None:
     return await session.get(Ticket, handoff.ticket_id) if handoff.ticket_id else None
 
 
-async def _ticket_event(session: AsyncSession, ticket: Ticket, kind: str, user: StaffUser, **data: Any) -> None:
-    # Append-only ticket history; the tickets part reads it for the timeline and reports.
-    seq = int(await session.scalar(select(func.coalesce(func.max(TicketEvent.seq), 0))
-                                   .where(TicketEvent.ticket_id == ticket.id)) or 0) + 1
-    session.add(TicketEvent(ticket_id=ticket.id, seq=seq, kind=kind, actor=f"user:{user.id}", data=data))
+def _refusal(exc: TicketError) -> ActionRefused:
+    return ActionRefused(getattr(exc, "code", "ticket"), str(exc), getattr(exc, "status", 400))
 
 
 async def reply(session: AsyncSession, user: StaffUser, conversation: Conversation, handoff: Handoff | None,
@@ -110,18 +112,28 @@ async def update_fields(session: AsyncSession, user: StaffUser, handoff: Handoff
         changes["priority"] = handoff.priority
     ticket = await _ticket(session, handoff)
     if status:
-        if status not in {s.value for s in Status}:
-            raise ActionRefused("bad_status", "unknown status")
+        if status not in CONSOLE_STATUSES:
+            raise ActionRefused("bad_status", "the console sets 'in_progress'; resolve or reject on the ticket page")
         if ticket is None:
             raise ActionRefused("no_ticket", "this conversation has no ticket to set a status on")
         changes["status"] = status
-    if ticket is not None and changes:
-        before = {k: getattr(ticket, k) for k in changes}
-        for key, value in changes.items():
-            setattr(ticket, key, value)
-        if status in (Status.RESOLVED.value, Status.REJECTED.value) and ticket.closed_at is None:
-            ticket.closed_at = utcnow()
-        await _ticket_event(session, ticket, "updated", user, before=before, after=changes)
+    if ticket is not None:
+        actor = ticket_service.Actor.staff(user.id)
+        try:
+            if "priority" in changes and ticket.priority != changes["priority"]:
+                await ticket_service.change_priority(session, ticket, changes["priority"], actor)
+            if "category" in changes and ticket.category != changes["category"]:
+                previous, ticket.category = ticket.category, changes["category"]
+                await ticket_service.record_event(session, ticket, "category_changed", actor,
+                                                  **{"from": previous, "to": ticket.category})
+            if changes.get("status") == Status.IN_PROGRESS.value and ticket.status != Status.IN_PROGRESS.value:
+                if ticket.status == Status.RECEIVED.value:
+                    await ticket_service.start_work(session, ticket, actor)
+                else:
+                    raise ActionRefused("forbidden_transition",
+                                        f"the ticket is {ticket.status}; escalations come back through feedback", 409)
+        except TicketError as exc:
+            raise _refusal(exc) from exc
     await session.flush()
     await record(session, user.id, "handoff.updated", "handoff", handoff.id, **changes)
     return changes
@@ -169,10 +181,11 @@ async def escalate(session: AsyncSession, user: StaffUser, handoff: Handoff | No
     else:
         raise ActionRefused("bad_target", "escalate to 'specialist' or a department")
     if ticket is not None:
-        ticket.escalation_level, ticket.status = level, Status.ESCALATED.value
-        if department:
-            ticket.department = department
-        await _ticket_event(session, ticket, "escalated", user, level=level, department=department)
+        try:
+            await ticket_service.escalate(session, ticket, level, department, None,
+                                          ticket_service.Actor.staff(user.id))
+        except TicketError as exc:
+            raise _refusal(exc) from exc
     await session.flush()
     await record(session, user.id, "handoff.escalated", "handoff", handoff.id, level=level, department=department)
     return handoff

@@ -51,7 +51,7 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
     response = render(template, status=status, t=i18n.translator(lang), lang=lang,
                       user=getattr(request.ctx, "user", None), csrf=getattr(request.ctx, "csrf_token", ""),
                       now=utcnow(), categories=CATEGORY_LABELS, priorities=[p.value for p in Priority],
-                      statuses=[s.value for s in Status], departments=actions.DEPARTMENTS,
+                      statuses=list(actions.CONSOLE_STATUSES), departments=actions.DEPARTMENTS,
                       path=request.path, fmt=fmt_wib,
                       label=lambda key: i18n.field_label(lang, key), **context)
     if request.args.get("lang") in i18n.LANGUAGES:
@@ -569,9 +569,12 @@ def install(app: Sanic) -> None:
     app.blueprint(bp)
     services = app.ctx.services
     services.extra.setdefault("handoff_settings", HandoffSettings())
-    tickets_ctx = services.extra.get("tickets")
-    if tickets_ctx is not None and getattr(tickets_ctx, "calendar", None) is not None:
-        hours.configure(tickets_ctx.calendar)
+    try:
+        from tickets.context import ticket_context
+
+        hours.configure_default(ticket_context(services).calendar)
+    except Exception:  # noqa: BLE001 - no calendar: the queue still works, without hours notices
+        log.exception("office hours unavailable; borrowers will not be told when people answer")
 
     @app.after_server_start
     async def _start_assigner(app_: Sanic) -> None:

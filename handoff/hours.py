@@ -36,6 +36,12 @@ def configure(calendar: Calendar | None) -> None:
     _configured = calendar
 
 
+def configure_default(calendar: Calendar | None) -> None:
+    """Use ``calendar`` unless one was configured explicitly (tests pin their own hours)."""
+    if _configured is None:
+        configure(calendar)
+
+
 @lru_cache(maxsize=1)
 def _default_calendar() -> Calendar | None:
     try:
