@@ -87,6 +87,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "author_bot": {"id": "Bot", "en": "Bot"},
     "author_agent": {"id": "Agen", "en": "Agent"},
     "author_system": {"id": "Sistem", "en": "System"},
+    "pick_hint": {"id": "Pilih percakapan dari antrean atau daftar Anda untuk membukanya di sini; beberapa percakapan bisa dibuka sebagai tab.",
+                  "en": "Pick a conversation from the queue or your list to open it here; several can stay open as tabs."},
     "language": {"id": "English", "en": "Bahasa Indonesia"},
 }
 

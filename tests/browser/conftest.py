@@ -28,6 +28,10 @@ COMPLAINT = {"full_name": "Budi Santoso", "product": "Pinjaman Tunai", "transact
              "chronology": "Sudah bayar cicilan lewat Indomaret tanggal 12, status masih belum lunas"}
 
 
+# The ticket the fake action server filed for the conversation (set by the test).
+BOT_STATE: dict[str, str | None] = {"ticket_number": None}
+
+
 def complaint_bot(body: dict[str, Any]) -> list[dict[str, Any]]:
     """A fake assistant: takes a payment complaint, hands off when asked for a person."""
     text = str(body.get("message", "")).lower()
@@ -36,7 +40,7 @@ def complaint_bot(body: dict[str, Any]) -> list[dict[str, Any]]:
         return [{"recipient_id": sender, "text": "Baik Kak, saya sambungkan ke petugas CS kami."},
                 {"recipient_id": sender, "custom": {"handoff": {
                     "reason": "request_human", "priority": "high", "category": "payment",
-                    "summary": COMPLAINT, "ticket_number": None}}}]
+                    "summary": COMPLAINT, "ticket_number": BOT_STATE["ticket_number"]}}}]
     if "bayar" in text:
         return [{"recipient_id": sender, "text": "Mohon maaf atas kendalanya, Kak. Data pembayaran Anda sudah "
                                                  "saya catat. Ketik 'sambungkan ke agen' untuk bicara dengan petugas."}]
@@ -67,6 +71,7 @@ def shots(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture
 async def fake_rasa_bot() -> AsyncIterator[FakeRasa]:
+    BOT_STATE["ticket_number"] = None
     fake = FakeRasa(complaint_bot)
     await fake.start()
     yield fake

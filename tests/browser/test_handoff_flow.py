@@ -12,7 +12,7 @@ from twilio.request_validator import RequestValidator
 
 from handoff.models import Handoff
 from storage.models import Conversation
-from tests.browser.conftest import COMPLAINT, login
+from tests.browser.conftest import BOT_STATE, COMPLAINT, login
 
 pytestmark = pytest.mark.browser
 
@@ -59,6 +59,16 @@ async def test_webchat_borrower_to_agent_and_back(desk, browser, staff, shots, d
     await borrower.fill("#text", "sudah bayar tapi status belum lunas")
     await borrower.click("#send")
     await borrower.get_by_text("Data pembayaran Anda sudah saya catat").wait_for()
+    # The action server files the complaint through the desk API, as the real bot does.
+    async with database.session() as session:
+        conversation_id = await session.scalar(select(Conversation.public_id))
+    filed = await asyncio.to_thread(httpx.post, desk.base_url + "/api/v1/tickets", json={
+        "conversation_id": conversation_id, "category": "payment", "full_name": COMPLAINT["full_name"],
+        "product": COMPLAINT["product"], "transaction_date": COMPLAINT["transaction_date"],
+        "chronology": COMPLAINT["chronology"], "customer_id": "CUST-0001", "phone": "+6281234567890"},
+        headers={"Authorization": "Bearer test-service-token", "Idempotency-Key": "browser-1"})
+    assert filed.status_code == 201, filed.text
+    BOT_STATE["ticket_number"] = filed.json()["ticket_number"]
     await borrower.fill("#text", "sambungkan ke agen")
     await borrower.click("#send")
     await borrower.get_by_text("saya sambungkan ke petugas CS").wait_for()
@@ -71,6 +81,10 @@ async def test_webchat_borrower_to_agent_and_back(desk, browser, staff, shots, d
     fields = panel.locator("[data-testid=fields]")
     assert COMPLAINT["chronology"] in await fields.inner_text()
     assert COMPLAINT["product"] in await fields.inner_text()
+    ticket = panel.locator("[data-testid=ticket]")
+    assert await ticket.count() == 1  # the ticket and its clocks
+    assert BOT_STATE["ticket_number"] in await panel.inner_text()
+    assert "Batas respons pertama" in await panel.inner_text()
     await shots(agent, "agent-picked-up-transcript-and-fields")
 
     await panel.locator("[data-testid=reply-text]").fill("Halo Kak, saya Ani. Saya cek pembayaran Anda dulu ya.")
