@@ -38,9 +38,11 @@ def install_channels(app: Sanic) -> None:
     for bp in (whatsapp_bp, telegram_bp, inapp_bp, webchat_bp):
         app.blueprint(bp)
     senders = senders_of(services)
-    for channel, sender in build_senders(services).items():
-        senders.setdefault(channel, sender)
     outbox = getattr(services, "outbox", None)
+    # A sender the outbox already has (tests inject recording senders) wins.
+    registered = getattr(outbox, "senders", {}) if outbox is not None else {}
+    for channel, sender in build_senders(services).items():
+        senders.setdefault(channel, registered.get(channel.value, sender))
     if outbox is not None and hasattr(outbox, "register_sender"):
         for sender in senders.values():
             outbox.register_sender(sender)
