@@ -89,6 +89,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "author_system": {"id": "Sistem", "en": "System"},
     "pick_hint": {"id": "Pilih percakapan dari antrean atau daftar Anda untuk membukanya di sini; beberapa percakapan bisa dibuka sebagai tab.",
                   "en": "Pick a conversation from the queue or your list to open it here; several can stay open as tabs."},
+    "dashboard": {"id": "Dasbor", "en": "Dashboard"},
+    "reports": {"id": "Laporan", "en": "Reports"},
     "language": {"id": "English", "en": "Bahasa Indonesia"},
 }
 
