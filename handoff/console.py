@@ -502,6 +502,8 @@ async def console_ws(request: Request, ws: Any) -> None:
     async def pump(topic: str, kind: str) -> None:
         async with services.events.subscribe(topic) as stream:
             async for event in stream:
+                if kind == "queue" and event.get("type") == "message":
+                    continue  # borrower messages reach consoles through the watched conversation topics
                 await outbox.put({**_safe_event(event), "topic": kind})
 
     def watch(topic: str, kind: str) -> None:
