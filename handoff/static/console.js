@@ -28,7 +28,13 @@
   async function refreshQueue() {
     if (!queueBox) return;
     const res = await fetch("/console/queue", { headers: { "X-Requested-With": "fetch" } });
-    if (res.ok) { queueBox.innerHTML = await res.text(); countdowns(); }
+    if (res.ok) { queueBox.innerHTML = await res.text(); countdowns(); watchMine(); }
+  }
+
+  // Conversations I hold stay watched even without an open tab, so new messages mark them unread.
+  function watchMine() {
+    const ids = Array.from(document.querySelectorAll(".mine [data-open]")).map(function (a) { return a.dataset.open; });
+    if (ids.length) watch(ids);
   }
   let queueTimer = null;
   function queueChanged() { clearTimeout(queueTimer); queueTimer = setTimeout(refreshQueue, 100); }
@@ -84,7 +90,12 @@
   }
 
   async function newMessages(id) {
-    const panel = panelOf(id); if (!panel) return;
+    const panel = panelOf(id);
+    if (!panel) {
+      const link = document.querySelector('.mine [data-open="' + id + '"]');
+      if (link) link.classList.add("unread");
+      return;
+    }
     const list = panel.querySelector(".messages");
     const seqs = Array.from(list.querySelectorAll("[data-seq]")).map(function (li) { return +li.dataset.seq; });
     const after = seqs.length ? Math.max.apply(null, seqs) : 0;
@@ -112,6 +123,7 @@
       const ids = Array.from(open.keys());
       document.querySelectorAll(".single .panel").forEach(function (p) { ids.push(p.dataset.conversation); });
       if (ids.length) watch(ids);
+      watchMine();
       queueChanged();
     };
     socket.onmessage = function (ev) {
