@@ -17,23 +17,22 @@ from typing import Any
 from urllib.parse import urlparse
 
 from sanic import Blueprint, Request, Sanic
-from sanic.response import HTTPResponse, empty, redirect
+from sanic.response import HTTPResponse, redirect
 from sqlalchemy import select
 
 from desk.auth import StaffUser, error, staff_required
 from desk.templating import render
 from handoff import access, actions, audit, auth, canned, hours, i18n, queue, transcripts
 from handoff.config import HandoffSettings
-from handoff.models import Handoff, HandoffStatus, Role, User
+from handoff.models import Handoff, Role, User
 from storage.base import utcnow
-from tickets.models import CATEGORY_LABELS, Priority, Status
+from tickets.models import CATEGORY_LABELS, Priority
 
 log = logging.getLogger(__name__)
 bp = Blueprint("handoff_console")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 bp.static("/static/handoff", str(STATIC_DIR), name="handoff_static")
 LANG_COOKIE = "aduan_lang"
-STAFF_ROLES = tuple(r.value for r in Role)
 FRONT = (Role.AGENT.value, Role.SPECIALIST.value, Role.SUPERVISOR.value, Role.ADMIN.value)
 
 
@@ -309,8 +308,6 @@ async def _act(request: Request, public_id: str, fn: Any) -> HTTPResponse:
             return error(400, "canned", str(exc))
     if event:
         await _publish(request, event.pop("_topics", [transcripts_topic(public_id)]), event)
-    if event and event.get("_reassign"):
-        pass
     await run_auto_assign(request.app)
     return _done(request, f"/console/c/{public_id}" if not event or event.get("type") != "closed" else "/console",
                  conversation_id=public_id)
