@@ -57,6 +57,19 @@ QUEUE_TOPIC = "queue"
 _NUMBERED_CHOICE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 
+RatingCapture = Callable[..., Any]
+"""``handoff.rating.capture(session, conversation, text, button_payload) -> OutboundMessage | None``."""
+
+
+def default_rating_capture() -> RatingCapture | None:
+    """The handoff part's rating hook when it is installed."""
+    try:
+        from handoff.rating import capture
+    except ImportError:
+        return None
+    return capture
+
+
 def conversation_topic(public_id: str) -> str:
     """The event-bus topic that carries one conversation's live messages."""
     return f"conversation:{public_id}"
@@ -126,8 +139,11 @@ class Router:
         max_message_chars: int = 4096,
         bot_timeout_seconds: float = 10.0,
         locks: ConversationLocks | None = None,
+        capture_rating: RatingCapture | None = None,
     ) -> None:
         self.db = db
+        # The handoff part's rating hook: a closed handoff's 1–5 rating never reaches Rasa.
+        self.capture_rating = capture_rating
         self.bot = bot
         self.events = events
         self.enqueue_handoff = enqueue_handoff
@@ -163,7 +179,26 @@ class Router:
                 await self._publish(conversation, [message], to_queue=True)
                 return ReceiveResult(False, conversation.public_id, message.id, conversation.mode)
             await self._publish(conversation, [message], to_queue=False)
+            rated = await self._rating_reply(stored, inbound)
+            if rated is not None:
+                return rated
             return await self._ask_bot(stored)
+
+    async def _rating_reply(self, stored: _Stored, inbound: InboundMessage) -> ReceiveResult | None:
+        """Let the handoff part take a rating (or its comment) after a closed handoff."""
+        if self.capture_rating is None:
+            return None
+        conversation = stored.conversation
+        payload = (stored.message.payload or {}).get("button_payload") or inbound.button_payload
+        async with self.db.transaction() as session:
+            session.add(conversation)
+            reply = await self.capture_rating(session, conversation, inbound.text, payload)
+            if reply is None:
+                return None
+            message, _ = await enqueue(session, conversation, reply, author=Author.SYSTEM.value)
+        await self._publish(conversation, [message], to_queue=False)
+        return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
+                             [reply], [message.id])
 
     # -- storing the inbound message -------------------------------------------------
 
