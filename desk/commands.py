@@ -21,6 +21,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     migrate.add_argument("--revision", default="head")
     migrate.set_defaults(func=cmd_migrate)
 
+    seed = sub.add_parser("seed-demo", help="create the demo staff (only when DEMO_MODE is on)")
+    seed.set_defaults(func=cmd_seed_demo)
+
+    logins = sub.add_parser("demo-logins", help="print the demo staff logins")
+    logins.set_defaults(func=cmd_demo_logins)
+
 
 def _factory(name: str) -> object:
     from desk.app import create_app
@@ -58,4 +64,37 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     config = Config(str(REPO_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(REPO_ROOT / "migrations"))
     command.upgrade(config, args.revision)
+    return 0
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    """Create the demo staff; refuses outside demo mode so production never gets them."""
+    import asyncio
+    import sys
+
+    from desk.demo import seed_demo_staff
+    from storage.db import Database
+
+    settings = Settings()
+    if not settings.demo_mode:
+        print("seed-demo: DEMO_MODE is off; demo staff are never created in production", file=sys.stderr)
+        return 2
+
+    async def run() -> list[str]:
+        db = Database(settings.database_url)
+        try:
+            return await seed_demo_staff(db)
+        finally:
+            await db.dispose()
+
+    created = asyncio.run(run())
+    print(f"demo staff created: {', '.join(created)}" if created else "demo staff already present")
+    return 0
+
+
+def cmd_demo_logins(args: argparse.Namespace) -> int:
+    """Print the demo logins (what `make run` shows)."""
+    from desk.demo import demo_logins_text
+
+    print(demo_logins_text() if Settings().demo_mode else "  (demo mode is off: no demo logins)")
     return 0
