@@ -11,7 +11,7 @@ test-handoff: desk-setup
 
 test-browser: desk-setup browser-setup
 	mkdir -p artifacts/browser
-	$(PY) -m pytest -q -m browser tests/browser --db=sqlite
+	$(PY) -m pytest -q -m browser tests --db=sqlite
 
 bench-handoff: desk-setup
 	$(PY) -m bench.handoff.latency --conversations 100
