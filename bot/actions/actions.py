@@ -114,7 +114,7 @@ class ActionPrepareAccountQuery(Action):
         if customer_id:
             return events + [SlotSet("verified_customer_id", customer_id),
                              SlotSet("verification_status", "verified")]
-        dispatcher.utter_message(response="utter_start_verification")
+        dispatcher.utter_message(text=content.prompt("start_verification"))
         return events + [SlotSet("verification_status", "unverified")]
 
 
@@ -217,7 +217,7 @@ class ActionAnswerAccountQuery(Action):
         query = tracker.get_slot("account_query") or "bill"
         done: List[EventType] = [SlotSet("account_query", None)]
         if not customer_id:  # rules only get here verified; stay safe anyway
-            dispatcher.utter_message(response="utter_start_verification")
+            dispatcher.utter_message(text=content.prompt("start_verification"))
             return done
         if query == "ticket":
             number = tracker.get_slot("ticket_number") or ""
@@ -426,7 +426,7 @@ class ActionCancelForm(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(response="utter_complaint_cancelled")
+        dispatcher.utter_message(text=content.prompt("cancelled"))
         return reset_slots(COMPLAINT_SLOTS + ["proposed_category", "complaint_id", "complaint_route", "loan_id",
                                               "account_query", "requested_slot"])
 
@@ -479,3 +479,41 @@ class ActionSuggestTopics(Action):
             text="Mohon maaf, Kak, saya kurang yakin maksud Anda. Apakah maksudnya salah satu dari ini?",
             buttons=buttons)
         return []
+
+
+class ActionAskFromContent(Action):
+    """Ask for a form slot with the lender's prompt text (``prompts.ask_<slot>``)."""
+
+    slot: Text = ""
+
+    def name(self) -> Text:
+        return f"action_ask_{self.slot}"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(text=content.prompt(f"ask_{self.slot}"))
+        return []
+
+
+class ActionAskFullName(ActionAskFromContent):
+    slot = "full_name"
+
+
+class ActionAskPhone(ActionAskFromContent):
+    slot = "phone"
+
+
+class ActionAskLoanId(ActionAskFromContent):
+    slot = "loan_id"
+
+
+class ActionAskTransactionDate(ActionAskFromContent):
+    slot = "transaction_date"
+
+
+class ActionAskChronology(ActionAskFromContent):
+    slot = "chronology"
+
+
+class ActionAskTicketNumber(ActionAskFromContent):
+    slot = "ticket_number"

@@ -126,3 +126,8 @@ def contacts_text() -> str:
     if c.get("email"):
         parts.append(f"e-mail {c['email']}")
     return ", ".join(parts)
+
+
+def prompt(key: str) -> str:
+    """A prompt text from the content file's ``prompts`` section."""
+    return str((load_content().get("prompts") or {}).get(key) or "")

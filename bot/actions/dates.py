@@ -116,6 +116,21 @@ def parse_indonesian_date(text: str, today: Optional[dt.date] = None) -> ParsedD
     if re.search(r"\b(kemarin lusa|kmrn lusa|lusa kemarin)\b", t):
         return ParsedDate(today - dt.timedelta(days=2))
 
+    # tgl 5 kemarin / tanggal 5 / tgl 5 bulan ini / tgl 28 bulan lalu
+    m = re.search(r"\b(?:tgl|tanggal|tangal|tg)\.?\s*(\d{1,2})\b", t)
+    if m:
+        day = int(m.group(1))
+        if "bulan lalu" in t or "bulan kemarin" in t:
+            prev = _months_back(today.replace(day=1), 1)
+            return _finish(_safe_date(prev.year, prev.month, day), today)
+        candidate = _safe_date(today.year, today.month, day)
+        if "bulan ini" in t:
+            return _finish(candidate, today)
+        if candidate is None or candidate > today:
+            prev = _months_back(today.replace(day=1), 1)
+            candidate = _safe_date(prev.year, prev.month, day)
+        return _finish(candidate, today)
+
     # N hari/minggu lalu, seminggu lalu, 2 minggu yang lalu
     m = re.search(rf"\b{_NUM}\s*(hari|hr|minggu|mgg|pekan)\s*{_AGO}", t)
     if m:
@@ -131,21 +146,6 @@ def parse_indonesian_date(text: str, today: Optional[dt.date] = None) -> ParsedD
         return ParsedDate(today - dt.timedelta(days=7))
     if re.search(r"\b(bulan lalu|bulan kemarin|last month)\b", t) and not re.search(r"\d", t):
         return ParsedDate(_months_back(today, 1))
-
-    # tgl 5 kemarin / tanggal 5 / tgl 5 bulan ini / tgl 28 bulan lalu
-    m = re.search(r"\b(?:tgl|tanggal|tangal|tg)\.?\s*(\d{1,2})\b", t)
-    if m:
-        day = int(m.group(1))
-        if "bulan lalu" in t or "bulan kemarin" in t:
-            prev = _months_back(today.replace(day=1), 1)
-            return _finish(_safe_date(prev.year, prev.month, day), today)
-        candidate = _safe_date(today.year, today.month, day)
-        if "bulan ini" in t:
-            return _finish(candidate, today)
-        if candidate is None or candidate > today:
-            prev = _months_back(today.replace(day=1), 1)
-            candidate = _safe_date(prev.year, prev.month, day)
-        return _finish(candidate, today)
 
     # hari senin kemarin / senin lalu / jumat
     for name, weekday in WEEKDAYS.items():

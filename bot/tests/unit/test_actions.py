@@ -76,7 +76,7 @@ def test_prepare_metadata_found_on_an_earlier_user_event(dispatcher):
 def test_prepare_unverified_asks_for_identity(dispatcher):
     events = slot_events(run(a.ActionPrepareAccountQuery().run(dispatcher, make_tracker(intent="ask_bill_amount"), DOMAIN)))
     assert events["verification_status"] == "unverified"
-    assert dispatcher.messages[0]["response"] == "utter_start_verification"
+    assert "memastikan identitas" in texts(dispatcher)
 
 
 def test_verify_success(dispatcher, desk):
@@ -141,7 +141,7 @@ def test_application_status_answer(dispatcher, desk):
 
 def test_account_answer_refuses_without_verification(dispatcher, desk):
     run(a.ActionAnswerAccountQuery().run(dispatcher, make_tracker(slots={"account_query": "bill"}), DOMAIN))
-    assert dispatcher.messages[0]["response"] == "utter_start_verification"
+    assert "memastikan identitas" in texts(dispatcher)
     assert not desk.requests
 
 
@@ -229,7 +229,7 @@ def test_ask_product_buttons_come_from_content(dispatcher):
 def test_cancel_resets_form(dispatcher):
     events = slot_events(run(a.ActionCancelForm().run(dispatcher, make_tracker(slots=COMPLAINT), DOMAIN)))
     assert events["chronology"] is None and events["complaint_id"] is None
-    assert dispatcher.messages[0]["response"] == "utter_complaint_cancelled"
+    assert "batalkan" in texts(dispatcher)
 
 
 # --- tickets ------------------------------------------------------------------
@@ -308,3 +308,12 @@ def test_fallback_counter_resets_after_understood_message(dispatcher):
                {"event": "user", "parse_data": {"intent": {"name": "greet"}}}]
     run(a.ActionSuggestTopics().run(dispatcher, make_tracker(intent="nlu_fallback", events=earlier), DOMAIN))
     assert not handoffs(dispatcher) and dispatcher.messages[0]["buttons"]
+
+
+@pytest.mark.parametrize("cls, needle", [(a.ActionAskFullName, "nama lengkap"), (a.ActionAskPhone, "nomor HP"),
+                                         (a.ActionAskLoanId, "LN-"), (a.ActionAskTransactionDate, "kemarin"),
+                                         (a.ActionAskChronology, "kronologi"), (a.ActionAskTicketNumber, "DCI-")])
+def test_form_prompts_come_from_content(dispatcher, cls, needle):
+    assert cls().name().startswith("action_ask_")
+    run(cls().run(dispatcher, make_tracker(), DOMAIN))
+    assert needle in texts(dispatcher)

@@ -41,7 +41,7 @@ def test_future_dates_are_refused(phrase):
     assert parsed.value is None and parsed.error == "future"
 
 
-@pytest.mark.parametrize("phrase", ["", "pokoknya dulu", "31 Februari 2024", "tadi malam banget?? entah"[:5] + "xx"])
+@pytest.mark.parametrize("phrase", ["", "pokoknya dulu", "31 Februari 2024", "gatau lupa"])
 def test_nonsense_is_unknown(phrase):
     parsed = parse_indonesian_date(phrase, TODAY)
     assert parsed.value is None and parsed.error == "unknown"
