@@ -29,7 +29,7 @@ $(BOT_STAMP): $(BOT)/requirements.txt $(BOT)/requirements-dev.txt
 bot-train: $(BOT_MODEL)
 
 $(BOT_MODEL): $(BOT_STAMP) $(BOT_INPUTS)
-	$(BOT_ENV) "$(BOT_RASA)" train --fixed-model-name aduan --out models
+	$(BOT_ENV) "$(BOT_RASA)" train --fixed-model-name aduan --out models --augmentation 0
 	@touch "$@"
 
 # Data validation, Rasa test stories (fail on any wrong prediction), pytest of the actions.
