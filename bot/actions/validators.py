@@ -24,11 +24,12 @@ _TICKET = re.compile(r"\b([A-Za-z]{2,5})[\s\-/]?(\d{4,8})[\s\-/]?(\d{1,6})?\b")
 
 def check_full_name(value: str) -> Checked:
     """A person's name: letters, spaces, apostrophes, dots; 3–80 characters."""
-    text = _NAME_PREFIX.sub("", (value or "").strip()).strip(" .,!")
+    # "Budi Santoso, 0812…" → keep the part before the first comma or digit.
+    text = re.split(r"[,;\n\d]", _NAME_PREFIX.sub("", (value or "").strip()), maxsplit=1)[0].strip(" .,!-")
     if re.search(r"\d", text) or len(text) < 3 or len(text) > 80 or len(re.sub(r"[^A-Za-z]", "", text)) < 3:
-        return None, "Mohon tuliskan nama lengkap Anda sesuai KTP (huruf saja), Kak. Contoh: Budi Santoso."
+        return None, "Mohon tuliskan nama lengkap Anda dengan huruf saja, Kak (contoh: Budi Santoso)."
     if not re.fullmatch(r"[A-Za-z][A-Za-z .'\-]*", text):
-        return None, "Mohon tuliskan nama lengkap Anda sesuai KTP (huruf saja), Kak. Contoh: Budi Santoso."
+        return None, "Mohon tuliskan nama lengkap Anda dengan huruf saja, Kak (contoh: Budi Santoso)."
     return " ".join(part.capitalize() if part.islower() else part for part in text.split()), None
 
 
@@ -36,8 +37,7 @@ def check_phone(value: str) -> Checked:
     """An Indonesian mobile number, normalised to +628…"""
     phone = normalise_phone(value or "")
     if not phone:
-        return None, ("Nomor HP-nya belum sesuai format, Kak. Mohon tulis nomor ponsel Indonesia, "
-                      "misalnya 081234567890 atau +6281234567890.")
+        return None, "Nomor HP-nya belum sesuai format, Kak (contoh: 081234567890 atau +6281234567890)."
     return phone, None
 
 
@@ -45,8 +45,7 @@ def check_loan_id(value: str) -> Checked:
     """A loan or order id such as LN-1234567 or 88012345 (letters optional)."""
     match = _LOAN_ID.search(value or "")
     if not match:
-        return None, ("Nomor pinjaman/order belum sesuai format, Kak. Nomornya ada di menu "
-                      "\"Pinjaman Saya\" di aplikasi, contoh: LN-1234567.")
+        return None, "Nomor pinjaman/order belum sesuai format, Kak."
     prefix, digits = match.group(1), match.group(2)
     return (f"{prefix.upper()}-{digits}" if prefix else digits), None
 
@@ -68,11 +67,9 @@ def check_transaction_date(value: str, today: Optional[dt.date] = None) -> Check
     """An Indonesian date phrase → YYYY-MM-DD; never in the future."""
     parsed = parse_indonesian_date(value or "", today)
     if parsed.error == "future":
-        return None, ("Tanggal transaksi tidak bisa di masa depan, Kak. Mohon tulis tanggal kejadiannya, "
-                      "misalnya \"kemarin\" atau \"12 Januari\".")
+        return None, "Tanggal transaksi tidak bisa di masa depan, Kak."
     if parsed.value is None:
-        return None, ("Maaf Kak, tanggalnya belum bisa saya pahami. Contoh: \"12 Januari\", "
-                      "\"kemarin\", \"3 hari lalu\", atau \"05/01/2024\".")
+        return None, "Maaf Kak, tanggalnya belum bisa saya pahami (contoh: \"12 Januari\", \"05/01/2024\")."
     return parsed.value.isoformat(), None
 
 
@@ -88,8 +85,7 @@ def check_chronology(value: str) -> Checked:
     """Enough text for an agent to act on."""
     text = (value or "").strip()
     if len(text) < MIN_CHRONOLOGY_CHARS or len(text.split()) < MIN_CHRONOLOGY_WORDS:
-        return None, ("Ceritanya masih terlalu singkat, Kak. Mohon jelaskan lebih lengkap: apa yang terjadi, "
-                      "kapan, berapa nominalnya (jika ada), dan apa yang sudah Anda lakukan.")
+        return None, "Ceritanya masih terlalu singkat untuk kami tindak lanjuti, Kak."
     return text[:2000], None
 
 
@@ -108,6 +104,6 @@ def check_ticket_number(value: str) -> Checked:
     """A ticket number like DCI-20240105-0001 → upper case with dashes."""
     match = _TICKET.search(value or "")
     if not match:
-        return None, "Nomor tiketnya belum sesuai format, Kak. Contoh: DCI-20240105-0001."
+        return None, "Nomor tiketnya belum sesuai format, Kak."
     parts = [match.group(1).upper(), match.group(2)] + ([match.group(3)] if match.group(3) else [])
     return "-".join(parts), None

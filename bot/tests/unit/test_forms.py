@@ -17,6 +17,7 @@ DOMAIN = yaml.safe_load(Path(BOT_DIR, "domain.yml").read_text())
     ("Siti Aminah", "Siti Aminah"),
     ("sy andi wijaya", "Andi Wijaya"),
     ("a.n. Dewi Lestari", "Dewi Lestari"),
+    ("Budi Santoso, 0812 3456 7890", "Budi Santoso"),
 ])
 def test_full_name_cleaned(raw, clean):
     assert v.check_full_name(raw) == (clean, None)
@@ -52,6 +53,7 @@ def test_transaction_date_future_and_unknown_reprompts():
     assert future is None and "masa depan" in msg
     unknown, msg = v.check_transaction_date("nggak inget", today)
     assert unknown is None and "12 Januari" in msg
+    assert "masa depan" in v.check_transaction_date("20 Desember 2030", today)[1]
 
 
 def test_chronology_needs_detail():
@@ -131,7 +133,7 @@ def test_form_run_applies_a_correction_and_reasks_the_field(dispatcher):
 def test_verify_form_loan_id_reprompt(dispatcher):
     out = run(ValidateVerifyForm().validate_loan_id("gak tau", dispatcher, make_tracker(), DOMAIN))
     assert out == {"loan_id": None}
-    assert "Pinjaman Saya" in texts(dispatcher)
+    assert "belum sesuai format" in texts(dispatcher)
 
 
 def test_ticket_form(dispatcher):
