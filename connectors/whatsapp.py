@@ -95,7 +95,7 @@ def parse_form(form: dict[str, str], *, max_chars: int) -> InboundMessage:
         if not url:
             raise Rejected(400, "malformed", f"MediaUrl{i} is missing")
         media.append(MediaRef(url=url, content_type=form.get(f"MediaContentType{i}") or None))
-    extra = {k: form[k] for k in ("WaId", "ButtonPayload", "ButtonText") if form.get(k)}
+    extra = {k: form[k] for k in ("WaId", "ButtonText") if form.get(k)}
     return InboundMessage(
         channel=Channel.WHATSAPP,
         sender=address,
@@ -104,6 +104,8 @@ def parse_form(form: dict[str, str], *, max_chars: int) -> InboundMessage:
         received_at=datetime.now(timezone.utc),
         sender_name=form.get("ProfileName") or None,
         media=tuple(media),
+        # Quick-reply buttons of approved templates come back with their payload.
+        button_payload=form.get("ButtonPayload") or None,
         extra=extra,
     )
 

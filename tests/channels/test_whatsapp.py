@@ -163,3 +163,11 @@ def test_numbered_list_keeps_button_order() -> None:
     assert render_text(message) == ("Pilih kategori aduan:\n\nBalas dengan angka:\n"
                                     "1. Pembayaran\n2. Penagihan\n3. Aplikasi")
     assert render_text(OutboundMessage(text="Terima kasih, Kak.")) == "Terima kasih, Kak."
+
+
+async def test_template_quick_reply_carries_its_payload(desk: Desk) -> None:
+    form = twilio_form(Body="Ya, benar", ButtonText="Ya, benar", ButtonPayload="/affirm")
+    assert (await post_signed(desk, form)).status_code == 200
+    [inbound] = await desk.inbound()
+    assert inbound.payload["button_payload"] == "/affirm"
+    assert desk.rasa.calls[-1]["message"] == "/affirm"
