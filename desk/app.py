@@ -89,6 +89,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.blueprint(api_bp)
     app.blueprint(internal_bp)
 
+    from tickets.api import blueprints as ticket_blueprints
+    from tickets.scheduler import install as install_ticket_scheduler
+
+    for bp in ticket_blueprints:
+        app.blueprint(bp)
+    install_ticket_scheduler(app)
+
     from connectors.wiring import install_channels
 
     install_channels(app)
