@@ -28,6 +28,7 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 
 from connectors.base import ProviderError
 from connectors.dispatch import route_inbound, senders_of
+from connectors.textsplit import split_text
 from connectors.rejections import Rejected, check_body_size, check_text_length, reject
 from desk.config import Settings
 from desk.masking import MaskingFilter
@@ -39,6 +40,8 @@ PATH = "/webhooks/telegram"
 # Telegram limits callback_data to 64 bytes; longer payloads are sent as "#<index>"
 # and resolved from the stored message the keyboard belongs to.
 CALLBACK_DATA_LIMIT = 64
+# Telegram's limit for one message's text; longer replies go in pieces, the keyboard on the last.
+MAX_TEXT_CHARS = 4096
 INDEX_PREFIX = "#"
 
 log = logging.getLogger("aduan.channels")
@@ -218,12 +221,14 @@ class TelegramSender:
                 self._ready = True
 
     async def send(self, recipient: str, message: OutboundMessage) -> str:
-        """Send to chat ``recipient``; return Telegram's message id."""
+        """Send to chat ``recipient``; return Telegram's id of the (last) message, the one with the keyboard."""
         try:
             await self._ensure_ready()
-            sent = await self.bot.send_message(
-                chat_id=int(recipient), text=message.text or "Silakan pilih:",
-                reply_markup=render_keyboard(message))
+            pieces = split_text(message.text or "Silakan pilih:", MAX_TEXT_CHARS)
+            for i, piece in enumerate(pieces):
+                last = i == len(pieces) - 1
+                sent = await self.bot.send_message(chat_id=int(recipient), text=piece,
+                                                   reply_markup=render_keyboard(message) if last else None)
         except RetryAfter as exc:
             raise ProviderError(f"telegram rate limit, retry after {exc.retry_after}", retryable=True) from exc
         except (BadRequest, Forbidden, InvalidToken) as exc:  # before NetworkError: BadRequest subclasses it

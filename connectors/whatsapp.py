@@ -25,6 +25,7 @@ from twilio.rest import Client
 
 from connectors.base import ProviderError
 from connectors.dispatch import route_inbound
+from connectors.textsplit import split_text
 from connectors.rejections import Rejected, check_body_size, check_text_length, reject
 from desk.config import Settings
 from desk.messages import Channel, InboundMessage, MediaRef, OutboundMessage
@@ -34,6 +35,8 @@ PATH = "/webhooks/whatsapp"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 # WhatsApp allows 16 media per message; Twilio numbers them MediaUrl0..N-1.
 MAX_MEDIA = 16
+# Twilio refuses WhatsApp bodies over 1600 characters (error 21617); longer replies go in pieces.
+MAX_BODY_CHARS = 1600
 
 bp = Blueprint("whatsapp")
 
@@ -192,13 +195,19 @@ class TwilioSender:
             return self._client
 
     async def send(self, recipient: str, message: OutboundMessage) -> str:
-        """Send to ``recipient`` (+62…); return Twilio's message SID."""
+        """Send to ``recipient`` (+62…); return Twilio's SID of the (last) message.
+
+        A reply over 1600 characters is sent as several messages; if a later piece
+        fails, the outbox's retry sends the earlier pieces again (a duplicate, never a loss).
+        """
         client = await self._get_client()
         to = recipient if recipient.startswith("whatsapp:") else "whatsapp:" + recipient
         try:
-            created = await client.messages.create_async(
-                from_=self._settings.twilio_whatsapp_from, to=to, body=render_text(message)
-            )
+            # The numbered list is at the end, so it stays whole in the last piece.
+            for body in split_text(render_text(message), MAX_BODY_CHARS):
+                created = await client.messages.create_async(
+                    from_=self._settings.twilio_whatsapp_from, to=to, body=body
+                )
         except TwilioRestException as exc:
             retryable = exc.status >= 500 or exc.status == 429
             raise ProviderError(f"twilio answered {exc.status} (code {exc.code})", retryable=retryable) from exc

@@ -171,3 +171,14 @@ async def test_template_quick_reply_carries_its_payload(desk: Desk) -> None:
     [inbound] = await desk.inbound()
     assert inbound.payload["button_payload"] == "/affirm"
     assert desk.rasa.calls[-1]["message"] == "/affirm"
+
+
+async def test_long_reply_is_sent_in_pieces_with_the_list_last(desk: Desk, fake_twilio: FakeTwilio) -> None:
+    long_text = "\n\n".join(f"Paragraf {i}: " + "informasi produk " * 20 for i in range(8))
+    desk.rasa.responder = lambda body: [{"text": long_text, "buttons": [{"title": "Ya", "payload": "/affirm"}]}]
+    assert (await post_signed(desk, twilio_form())).status_code == 200
+    [item] = await desk.deliver()
+    bodies = [m.body for m in fake_twilio.messages]
+    assert len(bodies) > 1 and all(len(b) <= 1600 for b in bodies)
+    assert bodies[-1].endswith("Balas dengan angka:\n1. Ya")
+    assert item.provider_message_id == fake_twilio.messages[-1].sid
