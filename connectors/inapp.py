@@ -47,7 +47,8 @@ log = logging.getLogger("aduan.channels")
 log.addFilter(MaskingFilter())
 bp = Blueprint("inapp", url_prefix="/chat")
 
-CLIENT_MESSAGE_ID_MAX = 64
+# "<customer id ≤ 64>:<client id ≤ 63>" fits Message.external_id (128).
+CLIENT_MESSAGE_ID_MAX = 63
 PAGE_LIMIT = 200
 DEMO_TOKEN_TTL_SECONDS = 12 * 3600
 # A websocket client has this long to send {"type": "auth", "token": ...} when the

@@ -80,10 +80,9 @@ def parse_update(body: bytes) -> Update:
         raise Rejected(400, "malformed", "the body is not a valid Telegram Update") from None
 
 
-def _media_of(message: Message) -> tuple[tuple[MediaRef, ...], dict[str, Any]]:
+def _media_of(message: Message) -> tuple[MediaRef, ...]:
     """Media as references (``telegram-file:<file_id>``); the bytes stay at Telegram."""
     refs: list[MediaRef] = []
-    extra: dict[str, Any] = {}
     if message.photo:
         refs.append(MediaRef(f"telegram-file:{message.photo[-1].file_id}", "image/jpeg"))
     for item, default_type in ((message.document, "application/octet-stream"), (message.voice, "audio/ogg"),
@@ -91,12 +90,12 @@ def _media_of(message: Message) -> tuple[tuple[MediaRef, ...], dict[str, Any]]:
                                (message.video_note, "video/mp4"), (message.sticker, "image/webp")):
         if item is not None:
             refs.append(MediaRef(f"telegram-file:{item.file_id}", getattr(item, "mime_type", None) or default_type))
+    # Locations and shared contacts are kept as URIs beside the media, so the store keeps them too.
     if message.location is not None:
-        extra["location"] = {"latitude": message.location.latitude, "longitude": message.location.longitude}
+        refs.append(MediaRef(f"geo:{message.location.latitude},{message.location.longitude}", None))
     if message.contact is not None:
-        extra["contact"] = {"phone_number": message.contact.phone_number,
-                            "name": " ".join(filter(None, [message.contact.first_name, message.contact.last_name]))}
-    return tuple(refs), extra
+        refs.append(MediaRef(f"tel:{message.contact.phone_number}", None))
+    return tuple(refs)
 
 
 def _button_title(query: CallbackQuery) -> str | None:
@@ -129,12 +128,11 @@ def inbound_from_update(update: Update, *, max_chars: int) -> InboundMessage | N
         return None
     body = message.text or message.caption or ""
     check_text_length(body, max_chars)
-    media, extra = _media_of(message)
     return InboundMessage(
         channel=Channel.TELEGRAM, sender=str(message.chat.id), external_id=str(update.update_id),
         text=body, received_at=now,
         sender_name=message.from_user.full_name if message.from_user else None,
-        media=media, extra=extra,
+        media=_media_of(message),
     )
 
 

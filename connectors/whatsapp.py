@@ -99,6 +99,9 @@ def parse_form(form: dict[str, str], *, max_chars: int) -> InboundMessage:
             raise Rejected(400, "malformed", f"MediaUrl{i} is missing")
         media.append(MediaRef(url=url, content_type=form.get(f"MediaContentType{i}") or None))
     extra = {k: form[k] for k in ("WaId", "ButtonText") if form.get(k)}
+    if form.get("Latitude") and form.get("Longitude"):
+        # A shared location has no Body and no media; a geo: URI keeps it in the stored references.
+        media.append(MediaRef(url=f"geo:{form['Latitude']},{form['Longitude']}", content_type=None))
     return InboundMessage(
         channel=Channel.WHATSAPP,
         sender=address,

@@ -240,3 +240,11 @@ def test_minted_token_carries_sub_and_exp(settings: Any) -> None:
     claims = jwt.decode(mint_token(settings, CUSTOMER, ttl_seconds=60), settings.inapp_signing_secret,
                         algorithms=["HS256"])
     assert claims["sub"] == CUSTOMER and claims["exp"] - claims["iat"] == 60
+
+
+async def test_longest_ids_fit_the_store(desk: Desk) -> None:
+    customer = "C" * 64
+    response = await post_message(desk, "halo", token=token_for(desk, customer), client_id="k" * 63)
+    assert response.status_code == 200
+    [inbound] = await desk.inbound()
+    assert inbound.external_id == customer + ":" + "k" * 63

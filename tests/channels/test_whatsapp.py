@@ -182,3 +182,10 @@ async def test_long_reply_is_sent_in_pieces_with_the_list_last(desk: Desk, fake_
     assert len(bodies) > 1 and all(len(b) <= 1600 for b in bodies)
     assert bodies[-1].endswith("Balas dengan angka:\n1. Ya")
     assert item.provider_message_id == fake_twilio.messages[-1].sid
+
+
+async def test_shared_location_is_kept_as_a_geo_reference(desk: Desk) -> None:
+    form = twilio_form(Body="", Latitude="-6.2088", Longitude="106.8456", Address="Jakarta")
+    assert (await post_signed(desk, form)).status_code == 200
+    [inbound] = await desk.inbound()
+    assert inbound.payload["media"] == [{"url": "geo:-6.2088,106.8456", "content_type": None}]
