@@ -189,3 +189,15 @@ async def test_shared_location_is_kept_as_a_geo_reference(desk: Desk) -> None:
     assert (await post_signed(desk, form)).status_code == 200
     [inbound] = await desk.inbound()
     assert inbound.payload["media"] == [{"url": "geo:-6.2088,106.8456", "content_type": None}]
+
+
+async def test_store_failure_answers_503_so_the_provider_can_redeliver(desk: Desk, monkeypatch: pytest.MonkeyPatch,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    async def broken(inbound: object) -> None:
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(desk.services.router, "receive", broken)
+    response = await post_signed(desk, twilio_form())
+    assert response.status_code == 503
+    assert response.json()["error"] == "unavailable"
+    assert any("router failed" in r.getMessage() for r in caplog.records)
