@@ -273,9 +273,13 @@ async def chat_socket(request: Request, ws: Websocket) -> None:
         poked = asyncio.ensure_future(anext(events))
         try:
             while True:
-                for view in await messages_after(services.db, customer_id, cursor, outbound_only=True):
-                    await ws.send(json.dumps({"type": "message", "message": view}))
-                    cursor = max(cursor, view["id"])
+                while True:  # everything above the cursor, page by page
+                    batch = await messages_after(services.db, customer_id, cursor, outbound_only=True)
+                    for view in batch:
+                        await ws.send(json.dumps({"type": "message", "message": view}))
+                        cursor = max(cursor, view["id"])
+                    if len(batch) < PAGE_LIMIT:
+                        break
                 done, _ = await asyncio.wait({incoming, poked}, return_when=asyncio.FIRST_COMPLETED)
                 if incoming in done:
                     if incoming.result() is None:  # the client went away
