@@ -40,6 +40,7 @@ def install_channels(app: Sanic) -> None:
         app.blueprint(bp)
     senders = senders_of(services)
     outbox = getattr(services, "outbox", None)
+    # A sender the outbox already has (tests inject recording senders) wins.
     registered: dict[str, Sender] = dict(getattr(outbox, "senders", None) or {})
     for channel, sender in build_senders(services).items():
         senders.setdefault(channel, registered.get(channel.value, sender))
