@@ -118,4 +118,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 await close()
         await services.db.dispose()
 
+    from reports.api import register as register_reports
+
+    register_reports(app)
     return app

@@ -21,6 +21,7 @@ from sqlalchemy import func, or_, select
 from desk.auth import StaffUser, error, service_token_required, staff_required
 from desk.masking import mask_name, mask_phone
 from desk.templating import render
+from handoff.models import AuditEntry
 from tickets import service, workflow
 from tickets.calendar import to_wib
 from tickets.context import TicketContext, ticket_context
@@ -226,10 +227,12 @@ async def list_tickets(request: Request) -> HTTPResponse:
 @staff_required()
 @answers_errors
 async def read_ticket(request: Request, number: str) -> HTTPResponse:
-    """One ticket with its history."""
-    async with request.app.ctx.services.db.session() as session:
+    """One ticket with its history and the borrower's personal data (the read is audited)."""
+    async with request.app.ctx.services.db.transaction() as session:
         t = await service.get_ticket(session, number)
         workflow.require_permission(_user(request), "read", t)
+        session.add(AuditEntry(actor_id=_user(request).id, action="ticket_read", object_type="ticket",
+                               object_id=t.number))
         events = await session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id)
                                        .order_by(TicketEvent.seq))
         conversations = await service.conversations_of(session, t)

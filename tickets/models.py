@@ -85,6 +85,8 @@ class Ticket(Base):
         Index("ix_tickets_received_at", "received_at"),
         Index("ix_tickets_status", "status"),
         Index("ix_tickets_category_product", "category", "product"),
+        # Reports and the dashboard select by closing time and scan open tickets.
+        Index("ix_tickets_closed_at", "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

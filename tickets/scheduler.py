@@ -145,7 +145,7 @@ async def tick(db: Database, ctx: TicketContext, now: datetime | None = None) ->
                     if item.borrower_text:
                         await _tell_borrower(session, ctx, ticket, item)
                     else:
-                        await record_event(session, ticket, "alert", SYSTEM, kind=item.kind, key=item.key)
+                        await record_event(session, ticket, "alert", SYSTEM, alert=item.kind, key=item.key)
                     report.raised[item.kind] = report.raised.get(item.kind, 0) + 1
                     published.append({"type": item.kind, "ticket_number": ticket.number, "alert_id": alert.id,
                                       "recipients": item.recipients, "message": item.message,
@@ -165,7 +165,7 @@ async def _tell_borrower(session: AsyncSession, ctx: TicketContext, ticket: Tick
             await message_borrower(session, ticket, item.borrower_text or "", SYSTEM, kind=f"{item.kind}_sent",
                                    ctx=ctx)
     except Exception as exc:  # noqa: BLE001 - no conversation: staff must reach the borrower another way
-        await record_event(session, ticket, "borrower_unreachable", SYSTEM, kind=item.kind, error=str(exc))
+        await record_event(session, ticket, "borrower_unreachable", SYSTEM, alert=item.kind, error=str(exc))
     if item.kind == "status_update":
         ticket.last_status_update_at = ctx.now()
 

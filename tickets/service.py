@@ -252,9 +252,10 @@ async def _insert_ticket(session: AsyncSession, ctx: TicketContext, data: NewTic
     clock_start = now if day0 == to_wib(now).date() else datetime.combine(
         day0, cal.hours_for(policy.clock_hours).opens, WIB)
     priority = workflow.floor_priority(data.category.value, data.priority, data.reason)
-    number = await allocate_number(session, ctx.lender.ticket_prefix, to_wib(now).date())
     ticket = Ticket(
-        number=number, category=data.category.value, priority=priority, status=Status.RECEIVED.value,
+        # Placeholder until the number is allocated, last, just before commit: the
+        # day's counter row stays locked for as short a time as possible.
+        number=f"pending-{secrets.token_hex(8)}", category=data.category.value, priority=priority, status=Status.RECEIVED.value,
         channel=channel, form=form, complainant_type=data.complainant_type.value,
         customer_id=data.customer_id or conversation.customer_id,
         full_name=data.full_name.strip(), phone=data.phone, email=data.email, product=data.product,
@@ -264,16 +265,27 @@ async def _insert_ticket(session: AsyncSession, ctx: TicketContext, data: NewTic
         first_response_due=deadline(Clock.FIRST_RESPONSE, policy=policy, calendar=cal, received_at=now),
         resolution_due=deadline(Clock.RESOLUTION, policy=policy, calendar=cal, received_at=now, form=form),
         escalation_level=EscalationLevel.AGENT.value, idempotency_key=idempotency_key,
-        receipt_token=secrets.token_urlsafe(24), last_event_seq=0,
+        receipt_token=secrets.token_urlsafe(24),
+        # The two creation events below take seq 1 and 2: nobody else can see the
+        # ticket before this transaction commits, so no counter round trip is needed.
+        last_event_seq=2,
     )
     session.add(ticket)
     await session.flush()
-    session.add(TicketConversation(ticket_id=ticket.id, conversation_id=conversation.id))
-    await record_event(session, ticket, "created", actor, status=ticket.status, channel=ticket.channel,
-                       category=ticket.category, priority=priority, requested_priority=data.priority,
-                       conversation=conversation.public_id, first_response_due=ticket.first_response_due,
-                       resolution_due=ticket.resolution_due, sla_policy=policy.name)
-    await record_event(session, ticket, "receipt_issued", actor, conversation=conversation.public_id)
+    created = _jsonable(dict(
+        status=ticket.status, channel=ticket.channel, category=ticket.category, priority=priority,
+        requested_priority=data.priority, conversation=conversation.public_id,
+        first_response_due=ticket.first_response_due, resolution_due=ticket.resolution_due,
+        sla_policy=policy.name))
+    session.add_all([
+        TicketConversation(ticket_id=ticket.id, conversation_id=conversation.id),
+        TicketEvent(ticket_id=ticket.id, seq=1, kind="created", actor=actor.name, data=created),
+        TicketEvent(ticket_id=ticket.id, seq=2, kind="receipt_issued", actor=actor.name,
+                    data={"conversation": conversation.public_id}),
+    ])
+    await session.flush()
+    ticket.number = await allocate_number(session, ctx.lender.ticket_prefix, to_wib(now).date())
+    await session.flush()
     return ticket
 
 

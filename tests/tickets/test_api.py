@@ -170,6 +170,10 @@ async def test_agent_sees_own_and_unassigned_only(app, number, staff, wa_convers
     _, res = await app.asgi_client.get(f"/api/v1/staff/tickets/{number}", headers=as_user(agent))
     assert res.status == 200 and res.json["phone"] == WA_PHONE
     assert [e["kind"] for e in res.json["events"]] == ["created", "receipt_issued"]
+    from handoff.models import AuditEntry
+    async with app.ctx.services.db.session() as s:
+        audit = list(await s.scalars(select(AuditEntry).where(AuditEntry.action == "ticket_read")))
+    assert [(a.actor_id, a.object_id) for a in audit] == [(agent.id, number)]
     _, res = await app.asgi_client.get("/api/v1/staff/tickets", params={"assignee": "bogus"},
                                        headers=as_user(supervisor))
     assert res.status == 422
