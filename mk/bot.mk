@@ -65,3 +65,8 @@ nlu-eval: bot-setup
 # Parse latency and throughput through the REST channel vs. an untouched `rasa init` bot.
 bench-nlu: bot-train
 	$(BOT_ENV) "$(BOT_PY)" "$(ROOT)/bench/nlu/bench_nlu.py" --bot "$(BOT)" --rasa "$(BOT_RASA)"
+
+# A/B of the slang-normalising tokenizer on a fixed 80/20 split (two trainings).
+.PHONY: nlu-slang-ab
+nlu-slang-ab: bot-setup
+	$(BOT_ENV) bash "$(ROOT)/bench/nlu/slang_ab.sh"

@@ -104,6 +104,7 @@ def main() -> int:
     print(f"bench-nlu: work dir {work}", flush=True)
 
     baseline = work / "baseline"
+    baseline.mkdir()
     print("bench-nlu: creating and training an untouched `rasa init` assistant …", flush=True)
     subprocess.run([args.rasa, "init", "--no-prompt", "--init-dir", str(baseline)], env=env, check=True,
                    stdout=(work / "baseline-init.log").open("w"), stderr=subprocess.STDOUT)

@@ -75,6 +75,13 @@ class ValidateComplaintForm(IdentityValidators, FormValidationAction):
         """Resolve Indonesian date phrases against today (WIB); no future dates."""
         if not value:
             return {"transaction_date": None}
+        # DIET may tag only part of a phrase ("kemarin" in "tgl 5 kemarin"):
+        # when the date was what we asked for, read the whole message first.
+        text = (tracker.latest_message or {}).get("text") or ""
+        if tracker.get_slot("requested_slot") == "transaction_date" and text and not text.startswith("/"):
+            whole = v.check_transaction_date(text)
+            if whole[0] is not None:
+                return {"transaction_date": whole[0]}
         return _apply("transaction_date", v.check_transaction_date(str(value)), dispatcher)
 
     async def validate_chronology(self, value: Any, dispatcher: CollectingDispatcher,

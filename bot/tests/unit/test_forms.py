@@ -139,3 +139,11 @@ def test_verify_form_loan_id_reprompt(dispatcher):
 def test_ticket_form(dispatcher):
     out = run(ValidateTicketForm().validate_ticket_number("DCI-20240105-0001", dispatcher, make_tracker(), DOMAIN))
     assert out == {"ticket_number": "DCI-20240105-0001"}
+
+
+def test_date_reads_the_whole_message_when_asked(dispatcher):
+    from actions.dates import parse_indonesian_date
+    tracker = make_tracker(slots={"requested_slot": "transaction_date"}, intent="inform", text="tgl 5 kemarin",
+                           entities=[{"entity": "date", "value": "kemarin"}])
+    out = run(ValidateComplaintForm().validate_transaction_date("kemarin", dispatcher, tracker, DOMAIN))
+    assert out["transaction_date"] == parse_indonesian_date("tgl 5 kemarin").value.isoformat()
