@@ -40,7 +40,7 @@ from desk.events import EventBus
 from desk.handoff_request import BOT_UNAVAILABLE, HandoffEnqueuer, HandoffRequest
 from desk.messages import Channel, InboundMessage, OutboundMessage
 from desk.outbox import enqueue
-from desk.store import append_message, find_or_open_conversation, set_mode
+from desk.store import find_or_open_conversation, insert_message, lock_for_append, next_seq, set_mode
 from storage.base import utcnow
 from storage.models import Author, Conversation, ConversationMode, Direction, Message
 
@@ -154,10 +154,6 @@ class Router:
                 if duplicate is None:
                     raise
                 return duplicate
-            if stored is None:
-                duplicate = await self._duplicate_result(channel, inbound.external_id)
-                assert duplicate is not None
-                return duplicate
             conversation, message = stored.conversation, stored.message
             if conversation.mode == ConversationMode.HUMAN.value:
                 await self._publish(conversation, [message], to_queue=True)
@@ -167,20 +163,26 @@ class Router:
 
     # -- storing the inbound message -------------------------------------------------
 
-    async def _store_inbound(self, inbound: InboundMessage, channel: str) -> _Stored | None:
-        """Store the message in its conversation; None if it is a known duplicate."""
+    async def _store_inbound(self, inbound: InboundMessage, channel: str) -> _Stored:
+        """Store the message at the end of its conversation (IntegrityError if it is a duplicate).
+
+        Deduplication is the unique constraint on (channel, external_id): no
+        read before the write, and a concurrent duplicate on another instance
+        is refused the same way as a sequential one.
+        """
         async with self.db.transaction() as session:
-            if await session.scalar(
-                select(Message.id).where(Message.channel == channel,
-                                         Message.external_id == inbound.external_id)
-            ) is not None:
-                return None
-            conversation = await find_or_open_conversation(
-                session, channel, inbound.sender, sender_name=inbound.sender_name
-            )
-            if inbound.customer_id and conversation.customer_id != inbound.customer_id:
-                # Only a channel that verified the borrower (in-app token) sets this.
-                conversation.customer_id = inbound.customer_id
+            conversation = await lock_for_append(session, channel, inbound.sender,
+                                                 customer_id=inbound.customer_id)
+            if conversation is not None:
+                seq = conversation.last_seq
+            else:
+                conversation = await find_or_open_conversation(
+                    session, channel, inbound.sender, sender_name=inbound.sender_name
+                )
+                if inbound.customer_id and conversation.customer_id != inbound.customer_id:
+                    # Only a channel that verified the borrower (in-app token) sets this.
+                    conversation.customer_id = inbound.customer_id
+                seq = await next_seq(session, conversation.id)
             payload: dict[str, Any] = {}
             choice = inbound.button_payload
             if choice is None and channel == Channel.WHATSAPP.value:
@@ -189,8 +191,8 @@ class Router:
                 payload["button_payload"] = choice
             if inbound.media:
                 payload["media"] = [{"url": m.url, "content_type": m.content_type} for m in inbound.media]
-            message = await append_message(
-                session, conversation,
+            message = await insert_message(
+                session, conversation, seq,
                 direction=Direction.INBOUND.value, author=Author.BORROWER.value,
                 text=inbound.text, payload=payload, external_id=inbound.external_id,
                 created_at=self.clock(),

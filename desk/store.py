@@ -69,6 +69,25 @@ async def append_message(
 ) -> Message:
     """Append one message at the end of ``conversation`` (flushes, does not commit)."""
     seq = await next_seq(session, conversation.id)
+    return await insert_message(session, conversation, seq, direction=direction, author=author, text=text,
+                                payload=payload, external_id=external_id, agent_id=agent_id,
+                                created_at=created_at)
+
+
+async def insert_message(
+    session: AsyncSession,
+    conversation: Conversation,
+    seq: int,
+    *,
+    direction: str,
+    author: str,
+    text: str,
+    payload: dict[str, Any] | None = None,
+    external_id: str | None = None,
+    agent_id: int | None = None,
+    created_at: datetime | None = None,
+) -> Message:
+    """Insert a message with a ``seq`` already allocated by ``next_seq`` or ``lock_for_append``."""
     message = Message(
         created_at=created_at or utcnow(),
         conversation_id=conversation.id,
@@ -84,6 +103,30 @@ async def append_message(
     session.add(message)
     await session.flush()
     return message
+
+
+async def lock_for_append(
+    session: AsyncSession, channel: str, sender: str, *, customer_id: str | None = None
+) -> Conversation | None:
+    """Lock the conversation of (channel, sender) and allocate its next ``seq`` in one statement.
+
+    The hot path of every inbound message: one UPDATE … RETURNING finds the
+    conversation, takes its row lock, bumps ``last_seq`` (the allocated number,
+    read back as ``conversation.last_seq``) and, when the channel vouches for
+    the borrower, records ``customer_id``. None when the conversation does not
+    exist yet (then use ``find_or_open_conversation`` and ``next_seq``).
+    """
+    values: dict[str, Any] = {"last_seq": Conversation.last_seq + 1, "last_message_at": utcnow()}
+    if customer_id:
+        values["customer_id"] = customer_id
+    result = await session.scalars(
+        update(Conversation)
+        .where(Conversation.channel == channel, Conversation.sender == sender)
+        .values(**values)
+        .returning(Conversation),
+        execution_options={"synchronize_session": False},
+    )
+    return result.one_or_none()
 
 
 async def set_mode(session: AsyncSession, conversation: Conversation, mode: str) -> None:
