@@ -15,3 +15,16 @@ help:
 	@echo "make setup  install everything, run nothing"
 
 include $(sort $(wildcard mk/*.mk))
+
+# The two commands. Targets named here are defined in mk/*.mk.
+setup: desk-setup bot-setup browser-setup
+
+run: desk-setup bot-setup bot-train
+	scripts/run
+
+test: setup
+	$(MAKE) test-desk
+	$(MAKE) bot-test
+	$(MAKE) test-browser
+
+bench: bench-nlu bench-desk bench-handoff bench-report
