@@ -18,7 +18,7 @@ from desk.events import EventBus, InMemoryEventBus
 from desk.handoff_request import default_enqueuer
 from desk.outbox import on_enqueue_commit
 from desk.outbox_worker import OutboxWorker
-from desk.router import Router
+from desk.router import Router, default_rating_capture
 from lending.adapter import LendingCore
 from lending.demo import DemoLendingCore
 from storage.db import Database
@@ -60,6 +60,7 @@ def build_services(settings: Settings, *, events: EventBus | None = None,
         db=db, bot=services.bot, events=services.events, enqueue_handoff=default_enqueuer(),
         max_message_chars=settings.max_message_chars,
         bot_timeout_seconds=settings.rasa_timeout_seconds,
+        capture_rating=default_rating_capture(),
     )
     # Connectors register their Sender per channel (services.outbox.register_sender).
     services.outbox = OutboxWorker(db, {}, max_attempts=settings.outbox_max_attempts,

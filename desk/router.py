@@ -25,7 +25,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,6 +55,26 @@ QUEUE_TOPIC = "queue"
 
 # WhatsApp shows buttons as a numbered list; the borrower answers "1", "2." or "3)".
 _NUMBERED_CHOICE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+
+
+RatingCapture = Callable[..., Awaitable[OutboundMessage | None]]
+"""``handoff.rating.capture(session, conversation, text, button_payload) -> OutboundMessage | None``.
+
+Called for every bot-mode message inside the transaction that stores it; a
+reply means the message was the borrower's rating of a closed handoff, so it
+is answered by the desk and never reaches Rasa.
+"""
+
+
+def default_rating_capture() -> RatingCapture | None:
+    """The handoff part's rating hook when it is installed."""
+    try:
+        from handoff.rating import capture  # type: ignore[import-not-found]
+    except ImportError as exc:
+        if exc.name not in ("handoff.rating", "handoff"):
+            raise
+        return None
+    return capture  # type: ignore[no-any-return]
 
 
 def conversation_topic(public_id: str) -> str:
@@ -110,6 +130,7 @@ class _Stored:
     conversation: Conversation
     message: Message
     bot_text: str
+    rating_reply: tuple[OutboundMessage, Message] | None = None
 
 
 class Router:
@@ -126,8 +147,11 @@ class Router:
         max_message_chars: int = 4096,
         bot_timeout_seconds: float = 10.0,
         locks: ConversationLocks | None = None,
+        capture_rating: RatingCapture | None = None,
     ) -> None:
         self.db = db
+        # The handoff part's rating hook: a closed handoff's 1–5 rating never reaches Rasa.
+        self.capture_rating = capture_rating
         self.bot = bot
         self.events = events
         self.enqueue_handoff = enqueue_handoff
@@ -158,6 +182,11 @@ class Router:
             if conversation.mode == ConversationMode.HUMAN.value:
                 await self._publish(conversation, [message], to_queue=True)
                 return ReceiveResult(False, conversation.public_id, message.id, conversation.mode)
+            if stored.rating_reply is not None:
+                reply, reply_message = stored.rating_reply
+                await self._publish(conversation, [message, reply_message], to_queue=False)
+                return ReceiveResult(False, conversation.public_id, message.id, conversation.mode,
+                                     [reply], [reply_message.id])
             await self._publish(conversation, [message], to_queue=False)
             return await self._ask_bot(stored)
 
@@ -197,7 +226,15 @@ class Router:
                 text=inbound.text, payload=payload, external_id=inbound.external_id,
                 created_at=self.clock(),
             )
-        return _Stored(conversation, message, choice if choice is not None else inbound.text)
+            rating_reply = None
+            if self.capture_rating is not None and conversation.mode == ConversationMode.BOT.value:
+                # Same transaction as the message: one round of commit, and the
+                # rating and its thank-you are stored together or not at all.
+                reply = await self.capture_rating(session, conversation, inbound.text, choice)
+                if reply is not None:
+                    reply_message, _ = await enqueue(session, conversation, reply, author=Author.SYSTEM.value)
+                    rating_reply = (reply, reply_message)
+        return _Stored(conversation, message, choice if choice is not None else inbound.text, rating_reply)
 
     async def _duplicate_result(self, channel: str, external_id: str) -> ReceiveResult | None:
         async with self.db.session() as session:

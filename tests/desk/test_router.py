@@ -219,3 +219,26 @@ async def test_default_enqueuer_writes_a_waiting_handoff(database, bot, event_bu
     async with database.session() as s:
         row = await s.scalar(select(Handoff))
     assert (row.reason, row.priority, row.status) == ("request_human", "high", "waiting")
+
+
+async def test_rating_hook_answers_instead_of_the_bot(database, bot, event_bus, handoff_queue, fake_rasa) -> None:
+    """The handoff part's rating hook sees each bot-mode message in its storing transaction."""
+    from desk.messages import OutboundMessage
+
+    seen: list[tuple[str, str | None]] = []
+
+    async def capture(session, conversation, text, button_payload):
+        seen.append((text, button_payload))
+        return OutboundMessage(text="Terima kasih atas penilaian Anda, Kak.") if text == "5" else None
+
+    router = Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue,
+                    capture_rating=capture)
+    rated = await router.receive(inbound("5", external_id="rate1"))
+    assert [r.text for r in rated.replies] == ["Terima kasih atas penilaian Anda, Kak."]
+    assert fake_rasa.calls == []
+    normal = await router.receive(inbound("halo", external_id="rate2"))
+    assert normal.replies[0].text == "echo: halo" and len(fake_rasa.calls) == 1
+    assert seen == [("5", None), ("halo", None)]
+    assert await transcript(database) == [("in", "5"), ("out", "Terima kasih atas penilaian Anda, Kak."),
+                                          ("in", "halo"), ("out", "echo: halo")]
+    assert await count(database, OutboxItem) == 2
