@@ -40,7 +40,14 @@ from desk.events import EventBus
 from desk.handoff_request import BOT_UNAVAILABLE, HandoffEnqueuer, HandoffRequest
 from desk.messages import Channel, InboundMessage, OutboundMessage
 from desk.outbox import enqueue
-from desk.store import find_or_open_conversation, insert_message, lock_for_append, next_seq, set_mode
+from desk.store import (
+    append_inbound_one_statement,
+    find_or_open_conversation,
+    insert_message,
+    lock_for_append,
+    next_seq,
+    set_mode,
+)
 from storage.base import utcnow
 from storage.models import Author, Conversation, ConversationMode, Direction, Message
 
@@ -199,6 +206,31 @@ class Router:
         read before the write, and a concurrent duplicate on another instance
         is refused the same way as a sequential one.
         """
+        payload: dict[str, Any] = {}
+        if inbound.button_payload is not None:
+            payload["button_payload"] = inbound.button_payload
+        if inbound.media:
+            payload["media"] = [{"url": m.url, "content_type": m.content_type} for m in inbound.media]
+        may_be_choice = inbound.button_payload is None and channel == Channel.WHATSAPP.value \
+            and _NUMBERED_CHOICE.match(inbound.text) is not None
+        if not self.db.is_sqlite and not may_be_choice:
+            # PostgreSQL, existing conversation: one statement, one round trip.
+            async with self.db.engine.connect() as conn:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                fast = await append_inbound_one_statement(
+                    conn, channel, inbound.sender, external_id=inbound.external_id, text=inbound.text,
+                    payload=payload, author=Author.BORROWER.value, customer_id=inbound.customer_id,
+                    created_at=self.clock(),
+                )
+            if fast is not None:
+                conversation, message = fast
+                rating_reply = None
+                if self._wants_rating(conversation):
+                    async with self.db.transaction() as session:
+                        session.add(conversation)
+                        rating_reply = await self._capture_rating(session, conversation, inbound.text,
+                                                                  inbound.button_payload)
+                return _Stored(conversation, message, inbound.button_payload or inbound.text, rating_reply)
         async with self.db.transaction() as session:
             conversation = await lock_for_append(session, channel, inbound.sender,
                                                  customer_id=inbound.customer_id)
@@ -212,14 +244,11 @@ class Router:
                     # Only a channel that verified the borrower (in-app token) sets this.
                     conversation.customer_id = inbound.customer_id
                 seq = await next_seq(session, conversation.id)
-            payload: dict[str, Any] = {}
             choice = inbound.button_payload
-            if choice is None and channel == Channel.WHATSAPP.value:
+            if may_be_choice:
                 choice = await _numbered_choice(session, conversation.id, inbound.text)
-            if choice is not None:
-                payload["button_payload"] = choice
-            if inbound.media:
-                payload["media"] = [{"url": m.url, "content_type": m.content_type} for m in inbound.media]
+                if choice is not None:
+                    payload["button_payload"] = choice
             message = await insert_message(
                 session, conversation, seq,
                 direction=Direction.INBOUND.value, author=Author.BORROWER.value,
@@ -227,14 +256,23 @@ class Router:
                 created_at=self.clock(),
             )
             rating_reply = None
-            if self.capture_rating is not None and conversation.mode == ConversationMode.BOT.value:
-                # Same transaction as the message: one round of commit, and the
-                # rating and its thank-you are stored together or not at all.
-                reply = await self.capture_rating(session, conversation, inbound.text, choice)
-                if reply is not None:
-                    reply_message, _ = await enqueue(session, conversation, reply, author=Author.SYSTEM.value)
-                    rating_reply = (reply, reply_message)
+            if self._wants_rating(conversation):
+                # Same transaction as the message: one commit, and the rating and
+                # its thank-you are stored together or not at all.
+                rating_reply = await self._capture_rating(session, conversation, inbound.text, choice)
         return _Stored(conversation, message, choice if choice is not None else inbound.text, rating_reply)
+
+    def _wants_rating(self, conversation: Conversation) -> bool:
+        return self.capture_rating is not None and conversation.mode == ConversationMode.BOT.value
+
+    async def _capture_rating(self, session: AsyncSession, conversation: Conversation, text: str,
+                              choice: str | None) -> tuple[OutboundMessage, Message] | None:
+        assert self.capture_rating is not None
+        reply = await self.capture_rating(session, conversation, text, choice)
+        if reply is None:
+            return None
+        reply_message, _ = await enqueue(session, conversation, reply, author=Author.SYSTEM.value)
+        return reply, reply_message
 
     async def _duplicate_result(self, channel: str, external_id: str) -> ReceiveResult | None:
         async with self.db.session() as session:

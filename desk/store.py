@@ -4,11 +4,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import JSON, bindparam, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from storage.base import utcnow
+from storage.base import UTCDateTime, utcnow
 from storage.models import Conversation, ConversationMode, Message
 
 
@@ -145,3 +146,66 @@ async def set_mode(session: AsyncSession, conversation: Conversation, mode: str)
 async def conversation_by_public_id(session: AsyncSession, public_id: str) -> Conversation | None:
     """The conversation Rasa and the action server know as ``public_id``, or None."""
     return await session.scalar(select(Conversation).where(Conversation.public_id == public_id))
+
+
+# One round trip for the common case on PostgreSQL: lock and number the
+# conversation, insert the message, read both back. Runs outside an explicit
+# transaction (one statement is atomic), so there is no BEGIN/COMMIT either.
+_APPEND_INBOUND_PG = text("""
+WITH c AS (
+    UPDATE conversations
+       SET last_seq = last_seq + 1, last_message_at = :now,
+           customer_id = COALESCE(:customer_id, customer_id)
+     WHERE channel = :channel AND sender = :sender
+ RETURNING id, public_id, channel, sender, sender_name, customer_id, mode, last_seq, created_at
+), m AS (
+    INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, created_at)
+    SELECT c.id, c.last_seq, c.channel, :external_id, :direction, :author, :text, :payload, :now FROM c
+    RETURNING id, conversation_id
+)
+SELECT m.id AS message_id, c.id, c.public_id, c.channel, c.sender, c.sender_name, c.customer_id, c.mode,
+       c.last_seq, c.created_at
+  FROM m JOIN c ON c.id = m.conversation_id
+""").bindparams(
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("payload", type_=JSON()),
+)
+
+
+async def append_inbound_one_statement(
+    conn: AsyncConnection,
+    channel: str,
+    sender: str,
+    *,
+    external_id: str,
+    text: str,
+    payload: dict[str, Any],
+    author: str,
+    customer_id: str | None,
+    created_at: datetime,
+) -> tuple[Conversation, Message] | None:
+    """PostgreSQL fast path of storing an inbound message in an existing conversation.
+
+    Returns detached ``Conversation`` and ``Message`` objects (usable with
+    ``session.add`` later), or None when the conversation does not exist yet.
+    Raises ``IntegrityError`` for a duplicate ``(channel, external_id)``.
+    """
+    row = (await conn.execute(_APPEND_INBOUND_PG, {
+        "now": created_at, "customer_id": customer_id, "channel": channel, "sender": sender,
+        "external_id": external_id, "direction": "in", "author": author, "text": text, "payload": payload,
+    })).first()
+    if row is None:
+        return None
+    conversation = Conversation(
+        id=row.id, public_id=row.public_id, channel=row.channel, sender=row.sender,
+        sender_name=row.sender_name, customer_id=row.customer_id, mode=row.mode,
+        last_seq=row.last_seq, created_at=row.created_at, last_message_at=created_at,
+    )
+    message = Message(
+        id=row.message_id, conversation_id=row.id, seq=row.last_seq, channel=row.channel,
+        external_id=external_id, direction="in", author=author, agent_id=None, text=text,
+        payload=payload, created_at=created_at,
+    )
+    make_transient_to_detached(conversation)
+    make_transient_to_detached(message)
+    return conversation, message
