@@ -40,6 +40,7 @@ from desk.events import EventBus
 from desk.handoff_request import BOT_UNAVAILABLE, HandoffEnqueuer, HandoffRequest
 from desk.messages import Channel, InboundMessage, OutboundMessage
 from desk.outbox import enqueue
+from desk.sqlite_fastpath import SqliteInboundWriter
 from desk.store import (
     append_inbound_one_statement,
     find_or_open_conversation,
@@ -155,6 +156,7 @@ class Router:
         bot_timeout_seconds: float = 10.0,
         locks: ConversationLocks | None = None,
         capture_rating: RatingCapture | None = None,
+        sqlite_writer: SqliteInboundWriter | None = None,
     ) -> None:
         self.db = db
         # The handoff part's rating hook: a closed handoff's 1–5 rating never reaches Rasa.
@@ -166,6 +168,7 @@ class Router:
         self.max_message_chars = max_message_chars
         self.bot_timeout_seconds = bot_timeout_seconds
         self.locks = locks or ConversationLocks()
+        self.sqlite_writer = sqlite_writer
 
     async def receive(self, inbound: InboundMessage) -> ReceiveResult:
         """Store ``inbound``, then answer it with the bot or pass it to the human side.
@@ -213,15 +216,8 @@ class Router:
             payload["media"] = [{"url": m.url, "content_type": m.content_type} for m in inbound.media]
         may_be_choice = inbound.button_payload is None and channel == Channel.WHATSAPP.value \
             and _NUMBERED_CHOICE.match(inbound.text) is not None
-        if not self.db.is_sqlite and not may_be_choice:
-            # PostgreSQL, existing conversation: one statement, one round trip.
-            async with self.db.engine.connect() as conn:
-                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                fast = await append_inbound_one_statement(
-                    conn, channel, inbound.sender, external_id=inbound.external_id, text=inbound.text,
-                    payload=payload, author=Author.BORROWER.value, customer_id=inbound.customer_id,
-                    created_at=self.clock(),
-                )
+        if not may_be_choice:
+            fast = await self._append_fast(inbound, channel, payload)
             if fast is not None:
                 conversation, message = fast
                 rating_reply = None
@@ -261,6 +257,20 @@ class Router:
                 # its thank-you are stored together or not at all.
                 rating_reply = await self._capture_rating(session, conversation, inbound.text, choice)
         return _Stored(conversation, message, choice if choice is not None else inbound.text, rating_reply)
+
+    async def _append_fast(self, inbound: InboundMessage, channel: str,
+                           payload: dict[str, Any]) -> tuple[Conversation, Message] | None:
+        """Store the message of an existing conversation in one statement (PostgreSQL) or one
+        thread hop (SQLite); None when the conversation does not exist yet."""
+        kwargs = dict(external_id=inbound.external_id, text=inbound.text, payload=payload,
+                      author=Author.BORROWER.value, customer_id=inbound.customer_id, created_at=self.clock())
+        if self.db.is_sqlite:
+            if self.sqlite_writer is None:
+                return None
+            return await self.sqlite_writer.append(channel, inbound.sender, **kwargs)
+        async with self.db.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await append_inbound_one_statement(conn, channel, inbound.sender, **kwargs)
 
     def _wants_rating(self, conversation: Conversation) -> bool:
         return self.capture_rating is not None and conversation.mode == ConversationMode.BOT.value

@@ -242,3 +242,24 @@ async def test_rating_hook_answers_instead_of_the_bot(database, bot, event_bus, 
     assert await transcript(database) == [("in", "5"), ("out", "Terima kasih atas penilaian Anda, Kak."),
                                           ("in", "halo"), ("out", "echo: halo")]
     assert await count(database, OutboxItem) == 2
+
+
+async def test_fast_path_rows_read_back_like_orm_rows(router, database) -> None:
+    """The one-statement (PostgreSQL) / one-hop (SQLite) path writes what the ORM path writes."""
+    from desk.messages import MediaRef
+
+    first = await router.receive(inbound("halo", external_id="fp1", channel=Channel.INAPP, sender="CUST-0003"))
+    later = NOW.replace(hour=4)
+    router.clock = lambda: later
+    second = await router.receive(inbound("ini fotonya", external_id="fp2", channel=Channel.INAPP,
+                                          sender="CUST-0003", customer_id="CUST-0003",
+                                          media=(MediaRef("https://files.example/a.jpg", "image/jpeg"),)))
+    assert second.conversation_public_id == first.conversation_public_id
+    async with database.session() as s:
+        msg = await s.scalar(select(Message).where(Message.external_id == "fp2"))
+        conv = await s.scalar(select(Conversation).where(Conversation.sender == "CUST-0003"))
+    assert msg.created_at == later and msg.created_at.tzinfo is not None
+    assert msg.payload == {"media": [{"url": "https://files.example/a.jpg", "content_type": "image/jpeg"}]}
+    assert (msg.seq, msg.direction, msg.author) == (3, "in", "borrower")
+    assert conv.customer_id == "CUST-0003" and conv.last_seq == 4
+    assert conv.last_message_at.tzinfo is not None
