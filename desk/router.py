@@ -39,10 +39,11 @@ from desk.botclient import BotClient, BotUnavailable
 from desk.events import EventBus
 from desk.handoff_request import BOT_UNAVAILABLE, HandoffEnqueuer, HandoffRequest
 from desk.messages import Channel, InboundMessage, OutboundMessage
-from desk.outbox import enqueue
+from desk.outbox import enqueue, notify_enqueued
 from desk.sqlite_fastpath import SqliteInboundWriter
 from desk.store import (
     append_inbound_one_statement,
+    append_outbound_one_statement,
     find_or_open_conversation,
     insert_message,
     lock_for_append,
@@ -322,18 +323,26 @@ class Router:
         conversation = stored.conversation
         handoff: HandoffRequest | None = None
         sent: list[OutboundMessage] = []
-        messages: list[Message] = []
+        for reply in replies:
+            marker = (reply.custom or {}).get("handoff")
+            if isinstance(marker, dict) and handoff is None:
+                handoff = HandoffRequest.from_custom(marker)
+            if _worth_sending(reply):
+                sent.append(reply)
+        if handoff is None and sent:
+            # The common case: plain replies, no handoff. One statement / one hop.
+            messages = await self._append_replies_fast(conversation, sent)
+            if messages is not None:
+                notify_enqueued(self.db.engine)
+                await self._publish(conversation, messages, to_queue=False)
+                return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
+                                     sent, [m.id for m in messages])
+        messages = []
         async with self.db.transaction() as session:
             session.add(conversation)
-            for reply in replies:
-                marker = (reply.custom or {}).get("handoff")
-                if isinstance(marker, dict) and handoff is None:
-                    handoff = HandoffRequest.from_custom(marker)
-                if not _worth_sending(reply):
-                    continue
+            for reply in sent:
                 message, _ = await enqueue(session, conversation, reply, author=Author.BOT.value)
                 messages.append(message)
-                sent.append(reply)
             if handoff is not None:
                 await set_mode(session, conversation, ConversationMode.HUMAN.value)
                 await self.enqueue_handoff(session, conversation, handoff)
@@ -344,6 +353,19 @@ class Router:
             await self._publish(conversation, messages, to_queue=False)
         return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
                              sent, [m.id for m in messages])
+
+    async def _append_replies_fast(self, conversation: Conversation,
+                                   replies: list[OutboundMessage]) -> list[Message] | None:
+        rows = [(r.text, r.to_payload()) for r in replies]
+        if self.db.is_sqlite:
+            if self.sqlite_writer is None:
+                return None
+            return await self.sqlite_writer.append_outbound(conversation, rows, author=Author.BOT.value,
+                                                            created_at=self.clock())
+        async with self.db.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await append_outbound_one_statement(conn, conversation, rows, author=Author.BOT.value,
+                                                       created_at=self.clock())
 
     async def _hold_for_people(self, stored: _Stored) -> ReceiveResult:
         """Rasa failed: a polite holding reply, and the conversation joins the human queue."""

@@ -1,4 +1,4 @@
-"""SQLite fast path for storing an inbound message: one thread hop instead of a dozen.
+"""SQLite fast path for the hot writes (inbound message, bot replies): one thread hop instead of a dozen.
 
 aiosqlite runs every cursor call on its own thread, so one statement costs
 several thread hand-offs; on a busy two-core machine each hand-off waits for
@@ -109,6 +109,11 @@ class SqliteInboundWriter:
         make_transient_to_detached(message)
         return conversation, message
 
+    async def append_outbound(self, conversation: Conversation, replies: list[tuple[str, dict[str, Any]]],
+                              *, author: str, created_at: datetime) -> list[Message]:
+        """Store bot replies and queue them in the outbox: one transaction, one thread hop."""
+        return await _append_outbound_async(self, conversation, replies, author=author, created_at=created_at)
+
     def close(self) -> None:
         """Close the connection (reopened on next use; the idle thread ends with the process)."""
         def _close() -> None:
@@ -117,3 +122,57 @@ class SqliteInboundWriter:
                 self._conn = None
 
         self._executor.submit(_close).result()
+
+
+_BUMP = "UPDATE conversations SET last_seq = last_seq + ?, last_message_at = ? WHERE id = ? RETURNING last_seq"
+_INSERT_OUT = (
+    "INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, "
+    "created_at) VALUES (?, ?, ?, NULL, 'out', ?, ?, ?, ?)"
+)
+_INSERT_OUTBOX = (
+    "INSERT INTO outbox (message_id, conversation_id, channel, recipient, status, attempts, next_attempt_at, "
+    "created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)"
+)
+
+
+def _append_outbound(self: SqliteInboundWriter, conversation_id: int, channel: str, recipient: str,
+                     replies: list[tuple[str, dict[str, Any]]], author: str,
+                     created_at: datetime) -> list[tuple[int, int]]:
+    conn = self._connect()
+    now = _sqlite_time(created_at)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        (last,) = conn.execute(_BUMP, (len(replies), now, conversation_id)).fetchone()
+        out = []
+        for n, (text, payload) in enumerate(replies):
+            seq = last - len(replies) + 1 + n
+            cursor = conn.execute(_INSERT_OUT, (conversation_id, seq, channel, author, text,
+                                                json.dumps(payload), now))
+            message_id = int(cursor.lastrowid or 0)
+            conn.execute(_INSERT_OUTBOX, (message_id, conversation_id, channel, recipient, now, now))
+            out.append((message_id, seq))
+        conn.execute("COMMIT")
+        return out
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+async def _append_outbound_async(self: SqliteInboundWriter, conversation: Conversation,
+                                 replies: list[tuple[str, dict[str, Any]]], *, author: str,
+                                 created_at: datetime) -> list[Message]:
+    """Store bot replies and queue them in the outbox, one transaction, one thread hop."""
+    loop = asyncio.get_running_loop()
+    ids = await loop.run_in_executor(self._executor, _append_outbound, self, conversation.id,
+                                     conversation.channel, conversation.sender, replies, author, created_at)
+    messages = []
+    for (message_id, seq), (text, payload) in zip(ids, replies, strict=True):
+        message = Message(id=message_id, conversation_id=conversation.id, seq=seq, channel=conversation.channel,
+                          external_id=None, direction="out", author=author, agent_id=None, text=text,
+                          payload=payload, created_at=created_at)
+        make_transient_to_detached(message)
+        messages.append(message)
+    return messages
+
+

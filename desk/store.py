@@ -209,3 +209,54 @@ async def append_inbound_one_statement(
     make_transient_to_detached(conversation)
     make_transient_to_detached(message)
     return conversation, message
+
+
+_APPEND_OUTBOUND_PG = text("""
+WITH c AS (
+    UPDATE conversations SET last_seq = last_seq + :k, last_message_at = :now
+     WHERE id = :conversation_id
+ RETURNING id, channel, sender, last_seq
+), r AS (
+    SELECT t.text, t.payload, t.n
+      FROM unnest(CAST(:texts AS text[]), CAST(:payloads AS text[])) WITH ORDINALITY AS t(text, payload, n)
+), m AS (
+    INSERT INTO messages (conversation_id, seq, channel, direction, author, text, payload, created_at)
+    SELECT c.id, c.last_seq - :k + r.n, c.channel, 'out', :author, r.text, CAST(r.payload AS json), :now
+      FROM c CROSS JOIN r
+    RETURNING id, seq, conversation_id
+), o AS (
+    INSERT INTO outbox (message_id, conversation_id, channel, recipient, status, attempts, next_attempt_at,
+                        created_at)
+    SELECT m.id, m.conversation_id, c.channel, c.sender, 'pending', 0, :now, :now FROM m CROSS JOIN c
+    RETURNING id
+)
+SELECT m.id, m.seq FROM m ORDER BY m.seq
+""").bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+async def append_outbound_one_statement(
+    conn: AsyncConnection,
+    conversation: Conversation,
+    replies: list[tuple[str, dict[str, Any]]],
+    *,
+    author: str,
+    created_at: datetime,
+) -> list[Message]:
+    """PostgreSQL fast path of ``desk.outbox.enqueue`` for several replies: one statement.
+
+    Numbers, stores and queues every reply atomically; returns detached messages.
+    """
+    import json
+
+    rows = (await conn.execute(_APPEND_OUTBOUND_PG, {
+        "k": len(replies), "now": created_at, "conversation_id": conversation.id, "author": author,
+        "texts": [t for t, _ in replies], "payloads": [json.dumps(p) for _, p in replies],
+    })).all()
+    messages = []
+    for (message_id, seq), (body, payload) in zip(rows, replies, strict=True):
+        message = Message(id=message_id, conversation_id=conversation.id, seq=seq, channel=conversation.channel,
+                          external_id=None, direction="out", author=author, agent_id=None, text=body,
+                          payload=payload, created_at=created_at)
+        make_transient_to_detached(message)
+        messages.append(message)
+    return messages
