@@ -50,6 +50,7 @@ class FakeRasa:
         # Like a real Rasa process (CPU-bound NLU), handle at most ``capacity`` messages at once.
         self._slots = asyncio.Semaphore(capacity) if capacity else None
         self.status = 200
+        self.raw_body: bytes | None = None  # answer this instead of JSON (a broken Rasa)
         self.calls: list[dict[str, Any]] = []
         self.port = 0
         self._server: asyncio.base_events.Server | None = None
@@ -114,6 +115,8 @@ class FakeRasa:
             await asyncio.sleep(self.delay)
         if self.status != 200:
             return self.status, b'{"error": "fake failure"}'
+        if self.raw_body is not None:
+            return 200, self.raw_body
         return 200, json.dumps(self.responder(data)).encode()
 
 
