@@ -25,7 +25,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +42,9 @@ from desk.messages import Channel, InboundMessage, OutboundMessage
 from desk.outbox import enqueue, notify_enqueued
 from desk.sqlite_fastpath import SqliteInboundWriter
 from desk.store import (
+    ConversationRow,
+    MessageRow,
+    attached,
     append_inbound_one_statement,
     append_outbound_one_statement,
     find_or_open_conversation,
@@ -136,10 +139,10 @@ class ConversationLocks:
 
 @dataclass(slots=True)
 class _Stored:
-    conversation: Conversation
-    message: Message
+    conversation: Conversation | ConversationRow
+    message: Message | MessageRow
     bot_text: str
-    rating_reply: tuple[OutboundMessage, Message] | None = None
+    rating_reply: tuple[OutboundMessage, Message | MessageRow] | None = None
 
 
 class Router:
@@ -224,9 +227,8 @@ class Router:
                 rating_reply = None
                 if self._wants_rating(conversation):
                     async with self.db.transaction() as session:
-                        session.add(conversation)
-                        rating_reply = await self._capture_rating(session, conversation, inbound.text,
-                                                                  inbound.button_payload)
+                        rating_reply = await self._capture_rating(session, attached(session, conversation),
+                                                                  inbound.text, inbound.button_payload)
                 return _Stored(conversation, message, inbound.button_payload or inbound.text, rating_reply)
         async with self.db.transaction() as session:
             conversation = await lock_for_append(session, channel, inbound.sender,
@@ -260,7 +262,7 @@ class Router:
         return _Stored(conversation, message, choice if choice is not None else inbound.text, rating_reply)
 
     async def _append_fast(self, inbound: InboundMessage, channel: str,
-                           payload: dict[str, Any]) -> tuple[Conversation, Message] | None:
+                           payload: dict[str, Any]) -> tuple[ConversationRow, MessageRow] | None:
         """Store the message of an existing conversation in one statement (PostgreSQL) or one
         thread hop (SQLite); None when the conversation does not exist yet."""
         kwargs = dict(external_id=inbound.external_id, text=inbound.text, payload=payload,
@@ -273,7 +275,7 @@ class Router:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             return await append_inbound_one_statement(conn, channel, inbound.sender, **kwargs)
 
-    def _wants_rating(self, conversation: Conversation) -> bool:
+    def _wants_rating(self, conversation: Conversation | ConversationRow) -> bool:
         return self.capture_rating is not None and conversation.mode == ConversationMode.BOT.value
 
     async def _capture_rating(self, session: AsyncSession, conversation: Conversation, text: str,
@@ -339,7 +341,7 @@ class Router:
                                      sent, [m.id for m in messages])
         messages = []
         async with self.db.transaction() as session:
-            session.add(conversation)
+            conversation = attached(session, conversation)
             for reply in sent:
                 message, _ = await enqueue(session, conversation, reply, author=Author.BOT.value)
                 messages.append(message)
@@ -354,8 +356,8 @@ class Router:
         return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
                              sent, [m.id for m in messages])
 
-    async def _append_replies_fast(self, conversation: Conversation,
-                                   replies: list[OutboundMessage]) -> list[Message] | None:
+    async def _append_replies_fast(self, conversation: Conversation | ConversationRow,
+                                   replies: list[OutboundMessage]) -> list[MessageRow] | None:
         rows = [(r.text, r.to_payload()) for r in replies]
         if self.db.is_sqlite:
             if self.sqlite_writer is None:
@@ -374,7 +376,7 @@ class Router:
         request = HandoffRequest(reason=BOT_UNAVAILABLE, priority="medium",
                                  summary={"note": "the bot did not answer; the borrower's last message is waiting"})
         async with self.db.transaction() as session:
-            session.add(conversation)
+            conversation = attached(session, conversation)
             message, _ = await enqueue(session, conversation, holding, author=Author.SYSTEM.value)
             await set_mode(session, conversation, ConversationMode.HUMAN.value)
             await self.enqueue_handoff(session, conversation, request)
@@ -385,7 +387,8 @@ class Router:
 
     # -- events -----------------------------------------------------------------------
 
-    async def _publish(self, conversation: Conversation, messages: list[Message], *, to_queue: bool) -> None:
+    async def _publish(self, conversation: Conversation | ConversationRow,
+                       messages: Sequence[Message | MessageRow], *, to_queue: bool) -> None:
         """Tell live viewers about stored messages; a bus failure never undoes what is stored."""
         topic = conversation_topic(conversation.public_id)
         for message in messages:
@@ -397,7 +400,8 @@ class Router:
             except Exception:  # noqa: BLE001 - the message is stored; the console can reload
                 log.exception("event bus publish failed for conversation %s", conversation.public_id)
 
-    async def _publish_handoff(self, conversation: Conversation, request: HandoffRequest) -> None:
+    async def _publish_handoff(self, conversation: Conversation | ConversationRow,
+                               request: HandoffRequest) -> None:
         event = {"type": "handoff", "conversation_id": conversation.public_id,
                  "channel": conversation.channel, "reason": request.reason,
                  "priority": request.priority, "category": request.category}
@@ -408,7 +412,7 @@ class Router:
             log.exception("event bus publish failed for handoff of %s", conversation.public_id)
 
 
-def message_event(conversation: Conversation, message: Message) -> dict[str, Any]:
+def message_event(conversation: Conversation | ConversationRow, message: Message | MessageRow) -> dict[str, Any]:
     """The one JSON shape of a "message" event on the bus (console, in-app websocket, bench)."""
     return {
         "type": "message",

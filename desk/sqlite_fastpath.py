@@ -19,9 +19,8 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
-
-from storage.models import Conversation, Message
+from desk.store import ConversationRow, MessageRow
+from storage.models import Conversation
 
 _UPDATE = (
     "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = ?, "
@@ -88,7 +87,7 @@ class SqliteInboundWriter:
 
     async def append(self, channel: str, sender: str, *, external_id: str, text: str,
                      payload: dict[str, Any], author: str, customer_id: str | None,
-                     created_at: datetime) -> tuple[Conversation, Message] | None:
+                     created_at: datetime) -> tuple[ConversationRow, MessageRow] | None:
         """Like ``desk.store.append_inbound_one_statement``, for SQLite."""
         loop = asyncio.get_running_loop()
         result = await loop.run_in_executor(self._executor, self._append, channel, sender, external_id,
@@ -96,21 +95,15 @@ class SqliteInboundWriter:
         if result is None:
             return None
         row, message_id = result
-        conversation = Conversation(
-            id=row[0], public_id=row[1], channel=row[2], sender=row[3], sender_name=row[4],
-            customer_id=row[5], mode=row[6], last_seq=row[7], created_at=_parse_time(row[8]),
-            last_message_at=created_at,
-        )
-        message = Message(
-            id=message_id, conversation_id=row[0], seq=row[7], channel=channel, external_id=external_id,
-            direction="in", author=author, agent_id=None, text=text, payload=payload, created_at=created_at,
-        )
-        make_transient_to_detached(conversation)
-        make_transient_to_detached(message)
+        conversation = ConversationRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+                                       _parse_time(row[8]), created_at)
+        message = MessageRow(message_id, row[0], row[7], channel, external_id, "in", author, None, text,
+                             payload, created_at)
         return conversation, message
 
-    async def append_outbound(self, conversation: Conversation, replies: list[tuple[str, dict[str, Any]]],
-                              *, author: str, created_at: datetime) -> list[Message]:
+    async def append_outbound(self, conversation: Conversation | ConversationRow,
+                              replies: list[tuple[str, dict[str, Any]]],
+                              *, author: str, created_at: datetime) -> list[MessageRow]:
         """Store bot replies and queue them in the outbox: one transaction, one thread hop."""
         return await _append_outbound_async(self, conversation, replies, author=author, created_at=created_at)
 
@@ -159,20 +152,17 @@ def _append_outbound(self: SqliteInboundWriter, conversation_id: int, channel: s
         raise
 
 
-async def _append_outbound_async(self: SqliteInboundWriter, conversation: Conversation,
+async def _append_outbound_async(self: SqliteInboundWriter, conversation: Conversation | ConversationRow,
                                  replies: list[tuple[str, dict[str, Any]]], *, author: str,
-                                 created_at: datetime) -> list[Message]:
+                                 created_at: datetime) -> list[MessageRow]:
     """Store bot replies and queue them in the outbox, one transaction, one thread hop."""
     loop = asyncio.get_running_loop()
     ids = await loop.run_in_executor(self._executor, _append_outbound, self, conversation.id,
                                      conversation.channel, conversation.sender, replies, author, created_at)
-    messages = []
-    for (message_id, seq), (text, payload) in zip(ids, replies, strict=True):
-        message = Message(id=message_id, conversation_id=conversation.id, seq=seq, channel=conversation.channel,
-                          external_id=None, direction="out", author=author, agent_id=None, text=text,
-                          payload=payload, created_at=created_at)
-        make_transient_to_detached(message)
-        messages.append(message)
-    return messages
+    return [
+        MessageRow(message_id, conversation.id, seq, conversation.channel, None, "out", author, None, text,
+                   payload, created_at)
+        for (message_id, seq), (text, payload) in zip(ids, replies, strict=True)
+    ]
 
 

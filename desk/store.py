@@ -1,6 +1,7 @@
 """The conversation store's write path: open conversations and append ordered messages."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -148,6 +149,61 @@ async def conversation_by_public_id(session: AsyncSession, public_id: str) -> Co
     return await session.scalar(select(Conversation).where(Conversation.public_id == public_id))
 
 
+@dataclass(slots=True)
+class ConversationRow:
+    """A conversation as the hot path reads it: plain attributes, no ORM bookkeeping.
+
+    Building ORM objects cost more CPU than the database write itself on the
+    fast paths; ``to_orm`` makes a detached ``Conversation`` when a slower path
+    (handoff, holding reply, rating) needs one for ``session.add``.
+    """
+
+    id: int
+    public_id: str
+    channel: str
+    sender: str
+    sender_name: str | None
+    customer_id: str | None
+    mode: str
+    last_seq: int
+    created_at: datetime
+    last_message_at: datetime
+
+    def to_orm(self) -> Conversation:
+        """A detached ``Conversation`` with these values (``session.add`` attaches it without SQL)."""
+        conversation = Conversation(
+            id=self.id, public_id=self.public_id, channel=self.channel, sender=self.sender,
+            sender_name=self.sender_name, customer_id=self.customer_id, mode=self.mode,
+            last_seq=self.last_seq, created_at=self.created_at, last_message_at=self.last_message_at,
+        )
+        make_transient_to_detached(conversation)
+        return conversation
+
+
+@dataclass(slots=True)
+class MessageRow:
+    """A stored message as the hot path returns it (same attribute names as ``Message``)."""
+
+    id: int
+    conversation_id: int
+    seq: int
+    channel: str
+    external_id: str | None
+    direction: str
+    author: str
+    agent_id: int | None
+    text: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+def attached(session: AsyncSession, conversation: Conversation | ConversationRow) -> Conversation:
+    """The ORM conversation, attached to ``session`` (no SQL), from either form."""
+    orm = conversation.to_orm() if isinstance(conversation, ConversationRow) else conversation
+    session.add(orm)
+    return orm
+
+
 # One round trip for the common case on PostgreSQL: lock and number the
 # conversation, insert the message, read both back. Runs outside an explicit
 # transaction (one statement is atomic), so there is no BEGIN/COMMIT either.
@@ -183,11 +239,11 @@ async def append_inbound_one_statement(
     author: str,
     customer_id: str | None,
     created_at: datetime,
-) -> tuple[Conversation, Message] | None:
+) -> tuple[ConversationRow, MessageRow] | None:
     """PostgreSQL fast path of storing an inbound message in an existing conversation.
 
-    Returns detached ``Conversation`` and ``Message`` objects (usable with
-    ``session.add`` later), or None when the conversation does not exist yet.
+    Returns the conversation and message as plain rows, or None when the
+    conversation does not exist yet.
     Raises ``IntegrityError`` for a duplicate ``(channel, external_id)``.
     """
     row = (await conn.execute(_APPEND_INBOUND_PG, {
@@ -196,18 +252,12 @@ async def append_inbound_one_statement(
     })).first()
     if row is None:
         return None
-    conversation = Conversation(
-        id=row.id, public_id=row.public_id, channel=row.channel, sender=row.sender,
-        sender_name=row.sender_name, customer_id=row.customer_id, mode=row.mode,
-        last_seq=row.last_seq, created_at=row.created_at, last_message_at=created_at,
+    conversation = ConversationRow(
+        row.id, row.public_id, row.channel, row.sender, row.sender_name, row.customer_id, row.mode,
+        row.last_seq, row.created_at, created_at,
     )
-    message = Message(
-        id=row.message_id, conversation_id=row.id, seq=row.last_seq, channel=row.channel,
-        external_id=external_id, direction="in", author=author, agent_id=None, text=text,
-        payload=payload, created_at=created_at,
-    )
-    make_transient_to_detached(conversation)
-    make_transient_to_detached(message)
+    message = MessageRow(row.message_id, row.id, row.last_seq, row.channel, external_id, "in", author, None,
+                         text, payload, created_at)
     return conversation, message
 
 
@@ -236,15 +286,15 @@ SELECT m.id, m.seq FROM m ORDER BY m.seq
 
 async def append_outbound_one_statement(
     conn: AsyncConnection,
-    conversation: Conversation,
+    conversation: Conversation | ConversationRow,
     replies: list[tuple[str, dict[str, Any]]],
     *,
     author: str,
     created_at: datetime,
-) -> list[Message]:
+) -> list[MessageRow]:
     """PostgreSQL fast path of ``desk.outbox.enqueue`` for several replies: one statement.
 
-    Numbers, stores and queues every reply atomically; returns detached messages.
+    Numbers, stores and queues every reply atomically; returns the stored messages as rows.
     """
     import json
 
@@ -252,11 +302,8 @@ async def append_outbound_one_statement(
         "k": len(replies), "now": created_at, "conversation_id": conversation.id, "author": author,
         "texts": [t for t, _ in replies], "payloads": [json.dumps(p) for _, p in replies],
     })).all()
-    messages = []
-    for (message_id, seq), (body, payload) in zip(rows, replies, strict=True):
-        message = Message(id=message_id, conversation_id=conversation.id, seq=seq, channel=conversation.channel,
-                          external_id=None, direction="out", author=author, agent_id=None, text=body,
-                          payload=payload, created_at=created_at)
-        make_transient_to_detached(message)
-        messages.append(message)
-    return messages
+    return [
+        MessageRow(message_id, conversation.id, seq, conversation.channel, None, "out", author, None, body,
+                   payload, created_at)
+        for (message_id, seq), (body, payload) in zip(rows, replies, strict=True)
+    ]
