@@ -213,13 +213,15 @@ async def human_path(args: argparse.Namespace, desk_port: int, senders: list[str
         async def receive() -> None:
             prefix = f"hp:{run}:"
             async for frame in ws:
-                event = json.loads(frame)
-                text = event.get("text", "")
-                if event.get("type") == "message" and text.startswith(prefix):
-                    arrived[int(text[len(prefix):])] = time.perf_counter()
-                    if len(arrived) == total:
-                        all_in.set()
-                        return
+                now = time.perf_counter()
+                for line in frame.splitlines():  # JSON Lines: one or more events per frame
+                    event = json.loads(line)
+                    text = event.get("text", "")
+                    if event.get("type") == "message" and text.startswith(prefix):
+                        arrived[int(text[len(prefix):])] = now
+                if len(arrived) == total:
+                    all_in.set()
+                    return
 
         receiver = asyncio.create_task(receive())
         conns: asyncio.Queue[Connection] = asyncio.Queue()
