@@ -92,6 +92,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.blueprint(api_bp)
     app.blueprint(internal_bp)
 
+    from tickets.api import blueprints as ticket_blueprints
+    from tickets.scheduler import install as install_ticket_scheduler
+
+    for bp in ticket_blueprints:
+        app.blueprint(bp)
+    install_ticket_scheduler(app)
+
+    from connectors.wiring import install_channels
+
+    install_channels(app)
+
     @app.after_server_start
     async def _start_outbox(app: Sanic) -> None:
         if run_outbox and services.outbox is not None:
@@ -113,4 +124,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             writer.close()
         await services.db.dispose()
 
+    from reports.api import register as register_reports
+
+    register_reports(app)
     return app

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # Collective-leave days (cuti bersama) and other extra days off, a YAML file.
     calendar_file: Path = REPO_ROOT / "tickets" / "calendar" / "id_extra_days_off.yml"
 
+    # How often each desk instance checks for report due-date reminders; 0 turns the job off.
+    report_reminder_interval_seconds: float = 3600.0
+
     max_message_chars: int = 4096
     outbox_max_attempts: int = 6
     # The worker is nudged in-process when a reply is queued; polling catches

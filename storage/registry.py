@@ -6,6 +6,7 @@ listing models themselves.
 from storage import models as _conversations  # noqa: F401
 from tickets import models as _tickets  # noqa: F401
 from handoff import models as _handoff  # noqa: F401
+from reports import models as _reports  # noqa: F401
 from storage.base import Base
 
 metadata = Base.metadata

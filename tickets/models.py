@@ -61,6 +61,22 @@ class ComplainantType(str, enum.Enum):
     REPORTER = "reporter"  # not a user
 
 
+class Department(str, enum.Enum):
+    COLLECTION = "collection"
+    FINANCE = "finance"
+    IT = "it"
+    LEGAL = "legal"
+
+
+class RejectionGround(str, enum.Enum):
+    """The only grounds on which a complaint may be rejected (domain.md)."""
+
+    DOCUMENTS_NOT_SUPPLIED = "documents_not_supplied"
+    ALREADY_RESOLVED = "already_resolved"
+    NOT_OUR_PRODUCT = "not_our_product"
+    NO_FINANCIAL_LOSS = "no_financial_loss"
+
+
 class Ticket(Base):
     """One complaint. Columns the reports aggregate on are indexed."""
 
@@ -69,6 +85,8 @@ class Ticket(Base):
         Index("ix_tickets_received_at", "received_at"),
         Index("ix_tickets_status", "status"),
         Index("ix_tickets_category_product", "category", "product"),
+        # Reports and the dashboard select by closing time and scan open tickets.
+        Index("ix_tickets_closed_at", "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -114,6 +132,15 @@ class Ticket(Base):
     negative_publicity: Mapped[bool] = mapped_column(Boolean, default=False)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
 
+    # Bookkeeping of the workflow (tickets.workflow owns the rules).
+    extension_count: Mapped[int] = mapped_column(Integer, default=0)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_update_at: Mapped[datetime | None] = mapped_column()
+    # Last used TicketEvent.seq; bumped with UPDATE … RETURNING so history has no gaps.
+    last_event_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Unguessable token of the borrower's receipt link (/tickets/receipt/<token>).
+    receipt_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -142,3 +169,36 @@ class TicketConversation(Base):
     conversation_id: Mapped[int] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+class TicketNumberCounter(Base):
+    """The last sequence number issued per prefix and WIB day; one row per day."""
+
+    __tablename__ = "ticket_number_counters"
+
+    prefix: Mapped[str] = mapped_column(String(8), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TicketAlert(Base):
+    """Something the scheduler raised once: an SLA alert, a reminder, a borrower update.
+
+    ``key`` names the occurrence (e.g. ``resolution_overdue`` or
+    ``status_update:3``); the unique (ticket_id, key) makes the scheduler
+    idempotent across runs and desk instances.
+    """
+
+    __tablename__ = "ticket_alerts"
+    __table_args__ = (UniqueConstraint("ticket_id", "key"), Index("ix_ticket_alerts_created", "created_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    # Who must see it: user ids and/or roles ("supervisor", "department:legal").
+    recipients: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    message: Mapped[str] = mapped_column(Text, default="")
+    due_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column()

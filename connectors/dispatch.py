@@ -1,0 +1,55 @@
+"""The one place a connector hands a parsed message to the router (and finds its senders).
+
+Core wires the router and the senders into ``app.ctx.services``; this module
+is the only code in ``connectors/`` that knows where they live.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from connectors.base import Sender
+from connectors.rejections import Rejected
+from desk.masking import MaskingFilter, mask_text
+from desk.messages import Channel, InboundMessage
+from desk.router import ReceiveResult
+
+log = logging.getLogger("aduan.channels")
+log.addFilter(MaskingFilter())
+
+
+class Receiver(Protocol):
+    async def receive(self, inbound: InboundMessage) -> ReceiveResult: ...
+
+
+def router_of(services: Any) -> Receiver | None:
+    """The router wired into ``services`` (an attribute, or ``extra["router"]``)."""
+    router = getattr(services, "router", None)
+    if router is None:
+        router = services.extra.get("router")
+    return router
+
+
+def senders_of(services: Any) -> dict[Channel, Sender]:
+    """The channel senders wired into ``services`` (``senders`` attribute or ``extra``)."""
+    senders = getattr(services, "senders", None)
+    if senders is None:
+        senders = services.extra.setdefault("senders", {})
+    return senders
+
+
+async def route_inbound(services: Any, inbound: InboundMessage) -> ReceiveResult:
+    """Give ``inbound`` to the router; ``Rejected(503)`` when it cannot take it now.
+
+    A 503 tells a provider that retries (Telegram) to deliver again later, and
+    the in-app client to retry with the same ``client_message_id``.
+    """
+    router = router_of(services)
+    if router is None:
+        raise Rejected(503, "unavailable", "the desk is starting up; try again shortly")
+    try:
+        return await router.receive(inbound)
+    except Exception as exc:  # noqa: BLE001 - the provider must hear "not taken", not a crash
+        log.exception("router failed on %s message %s from %s: %s", inbound.channel.value,
+                      inbound.external_id, mask_text(inbound.sender), type(exc).__name__)
+        raise Rejected(503, "unavailable", "the message could not be stored; try again") from exc

@@ -1,0 +1,355 @@
+"""In-app chat: a JSON API and a websocket for the lender's app (and the web-chat page).
+
+* ``POST /chat/api/messages`` — ``{"text", "client_message_id", "button_payload"?}``;
+  answers with the bot's replies to that message.
+* ``GET /chat/api/messages?after=<id>`` — every message of the borrower's
+  in-app conversation with a larger id (both directions), oldest first.
+* ``/chat/ws`` — pushes later outbound messages (agent replies, late bot
+  replies) as ``{"type": "message", "message": {...}}``.
+* ``POST /chat/demo-token`` — demo mode only: a token for a sample borrower.
+
+Every request carries ``Authorization: Bearer <JWT>`` (HS256 with
+``INAPP_SIGNING_SECRET``; ``sub`` = the lender's customer id, ``exp``
+required). The app vouches for the borrower, so the message is verified.
+
+Delivery without duplicates: every message carries its database ``id``. The
+websocket keeps a cursor and sends each outbound message with an id above it
+exactly once; the client de-duplicates by id the replies it already got in the
+POST answer (ids only grow, so ``after=<largest id seen>`` resumes cleanly).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import jwt
+from sanic import Blueprint, Request, Websocket
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectors.base import ProviderError
+from connectors.dispatch import route_inbound
+from connectors.rejections import Rejected, check_body_size, check_text_length, reject
+from desk.auth import error
+from desk.config import Settings
+from desk.masking import MaskingFilter
+from desk.messages import Channel, InboundMessage, OutboundMessage
+from storage.models import Conversation, Direction, Message
+
+log = logging.getLogger("aduan.channels")
+log.addFilter(MaskingFilter())
+bp = Blueprint("inapp", url_prefix="/chat")
+
+CLIENT_MESSAGE_ID_MAX = 64
+PAGE_LIMIT = 200
+DEMO_TOKEN_TTL_SECONDS = 12 * 3600
+# A websocket client has this long to send {"type": "auth", "token": ...} when the
+# token is not in the query string.
+WS_AUTH_TIMEOUT_SECONDS = 10.0
+WS_CLOSE_UNAUTHORIZED = 4401
+
+
+def topic(customer_id: str) -> str:
+    """The event-bus topic that tells a borrower's open websockets to look for new messages."""
+    return f"inapp:{customer_id}"
+
+
+# -- tokens --------------------------------------------------------------
+def verify_token(settings: Settings, token: str | None) -> str:
+    """The customer id (``sub``) of a valid token; ``Rejected(401)`` for missing, bad or expired."""
+    if not token:
+        raise Rejected(401, "token_missing", "an in-app bearer token is required")
+    try:
+        claims = jwt.decode(token, settings.inapp_signing_secret, algorithms=["HS256"],
+                            options={"require": ["exp", "sub"]})
+    except jwt.ExpiredSignatureError:
+        raise Rejected(401, "token_expired", "the in-app token has expired") from None
+    except jwt.InvalidTokenError:
+        raise Rejected(401, "token_invalid", "the in-app token is not valid") from None
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > 64:
+        raise Rejected(401, "token_invalid", "the in-app token names no customer")
+    return sub
+
+
+def mint_token(settings: Settings, customer_id: str, *, ttl_seconds: int = DEMO_TOKEN_TTL_SECONDS) -> str:
+    """An in-app token for ``customer_id`` (what the lender's app backend issues; the demo uses it)."""
+    now = int(time.time())
+    return jwt.encode({"sub": customer_id, "iat": now, "exp": now + ttl_seconds},
+                      settings.inapp_signing_secret, algorithm="HS256")
+
+
+def bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+# -- message views -------------------------------------------------------
+def message_view(message: Message) -> dict[str, Any]:
+    """The JSON a client sees for one stored message."""
+    payload = message.payload or {}
+    return {
+        "id": message.id,
+        "direction": message.direction,
+        "author": message.author,
+        "text": message.text,
+        "buttons": [{"title": b["title"], "payload": b["payload"]} for b in payload.get("buttons", [])],
+        "media": payload.get("media", []),
+        "created_at": message.created_at.replace(tzinfo=message.created_at.tzinfo or timezone.utc).isoformat()
+        if message.created_at else None,
+    }
+
+
+async def _conversation_id(session: AsyncSession, customer_id: str) -> int | None:
+    return await session.scalar(select(Conversation.id).where(
+        Conversation.channel == Channel.INAPP.value, Conversation.sender == customer_id))
+
+
+async def messages_after(db: Any, customer_id: str, after: int, *, outbound_only: bool = False,
+                         limit: int = PAGE_LIMIT) -> list[dict[str, Any]]:
+    """The borrower's in-app messages with id > ``after``, oldest first."""
+    async with db.session() as session:
+        conversation_id = await _conversation_id(session, customer_id)
+        if conversation_id is None:
+            return []
+        query = select(Message).where(Message.conversation_id == conversation_id, Message.id > after)
+        if outbound_only:
+            query = query.where(Message.direction == Direction.OUTBOUND.value)
+        rows = (await session.scalars(query.order_by(Message.seq).limit(limit))).all()
+    return [message_view(m) for m in rows]
+
+
+async def replies_to(db: Any, message_id: int) -> list[dict[str, Any]]:
+    """The outbound messages that follow inbound ``message_id`` until the borrower's next message."""
+    async with db.session() as session:
+        inbound = await session.get(Message, message_id)
+        if inbound is None:
+            return []
+        rows = (await session.scalars(
+            select(Message).where(Message.conversation_id == inbound.conversation_id, Message.seq > inbound.seq)
+            .order_by(Message.seq).limit(PAGE_LIMIT))).all()
+    replies = []
+    for message in rows:
+        if message.direction == Direction.INBOUND.value:
+            break
+        replies.append(message_view(message))
+    return replies
+
+
+async def _messages_by_id(db: Any, ids: list[int]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    async with db.session() as session:
+        rows = (await session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.seq))).all()
+    return [message_view(m) for m in rows]
+
+
+# -- the API ------------------------------------------------------------
+def parse_post(body: bytes, customer_id: str, *, max_chars: int) -> InboundMessage:
+    """Validate a POST body into an ``InboundMessage``; ``Rejected(400/413)`` when it is not one."""
+    try:
+        data = json.loads(body or b"")
+    except ValueError:
+        raise Rejected(400, "malformed", "the body must be JSON") from None
+    if not isinstance(data, dict):
+        raise Rejected(400, "malformed", "the body must be a JSON object")
+    text, client_id, button = data.get("text", ""), data.get("client_message_id"), data.get("button_payload")
+    if not isinstance(text, str) or (button is not None and not isinstance(button, str)):
+        raise Rejected(400, "malformed", "text and button_payload must be strings")
+    if not isinstance(client_id, str) or not 1 <= len(client_id) <= CLIENT_MESSAGE_ID_MAX:
+        raise Rejected(400, "malformed", f"client_message_id must be a string of 1–{CLIENT_MESSAGE_ID_MAX} characters")
+    if not text.strip() and not button:
+        raise Rejected(400, "malformed", "text must not be empty")
+    check_text_length(text, max_chars)
+    if button is not None:
+        check_text_length(button, max_chars)
+    return InboundMessage(
+        channel=Channel.INAPP, sender=customer_id, customer_id=customer_id,
+        # Scoped by customer: one borrower's ids can never collide with another's.
+        external_id=f"{customer_id}:{client_id}",
+        text=text or button or "", received_at=datetime.now(timezone.utc), button_payload=button or None,
+    )
+
+
+@bp.post("/api/messages")
+async def post_message(request: Request) -> HTTPResponse:
+    """Take one borrower message; answer with the bot's replies to it."""
+    services = request.app.ctx.services
+    settings: Settings = services.settings
+    customer_id = None
+    try:
+        check_body_size(request)
+        customer_id = verify_token(settings, bearer(request))
+        inbound = parse_post(request.body, customer_id, max_chars=settings.max_message_chars)
+        result = await route_inbound(services, inbound)
+    except Rejected as exc:
+        return reject(request, Channel.INAPP.value, exc, who=customer_id)
+    if result.duplicate:
+        # A retried send: answer as the first time, from the store.
+        replies = await replies_to(services.db, result.message_id) if result.message_id else []
+    else:
+        replies = await _messages_by_id(services.db, list(result.reply_message_ids))
+    return json_response({
+        "message_id": result.message_id,
+        "conversation_id": result.conversation_public_id,
+        "duplicate": result.duplicate,
+        "mode": result.mode,
+        "replies": replies,
+    })
+
+
+@bp.get("/api/messages")
+async def list_messages(request: Request) -> HTTPResponse:
+    """Messages after ``?after=<id>`` (default 0), oldest first, at most ``limit`` (≤ 200)."""
+    services = request.app.ctx.services
+    customer_id = None
+    try:
+        customer_id = verify_token(services.settings, bearer(request))
+        try:
+            after = int(request.args.get("after", "0"))
+            limit = min(int(request.args.get("limit", str(PAGE_LIMIT))), PAGE_LIMIT)
+        except ValueError:
+            raise Rejected(400, "malformed", "after and limit must be integers") from None
+        if after < 0 or limit < 1:
+            raise Rejected(400, "malformed", "after must be ≥ 0 and limit ≥ 1")
+    except Rejected as exc:
+        return reject(request, Channel.INAPP.value, exc, who=customer_id)
+    messages = await messages_after(services.db, customer_id, after, limit=limit)
+    return json_response({"messages": messages})
+
+
+# -- the websocket -------------------------------------------------------
+async def _ws_customer(request: Request, ws: Websocket, settings: Settings) -> str:
+    """Authenticate the socket: ``?token=`` or a first frame ``{"type": "auth", "token": ...}``."""
+    token = request.args.get("token")
+    if not token:
+        try:
+            frame = await asyncio.wait_for(ws.recv(), WS_AUTH_TIMEOUT_SECONDS)
+            data = json.loads(frame or "")
+            token = data.get("token") if isinstance(data, dict) and data.get("type") == "auth" else None
+        except (asyncio.TimeoutError, ValueError):
+            token = None
+    return verify_token(settings, token)
+
+
+@bp.on_request
+async def _refuse_bad_socket_token(request: Request) -> HTTPResponse | None:
+    # A token in the query string is checked before the websocket handshake, so a
+    # bad one gets a plain 401; without one the socket must authenticate first thing.
+    if request.path == "/chat/ws" and "token" in request.args:
+        try:
+            verify_token(request.app.ctx.services.settings, request.args.get("token"))
+        except Rejected as exc:
+            return reject(request, Channel.INAPP.value, exc)
+    return None
+
+
+@bp.websocket("/ws")
+async def chat_socket(request: Request, ws: Websocket) -> None:
+    """Push the borrower's new outbound messages; ``?after=<id>`` first replays what was missed."""
+    services = request.app.ctx.services
+    try:
+        customer_id = await _ws_customer(request, ws, services.settings)
+        try:
+            cursor = max(int(request.args.get("after", "0")), 0)
+        except ValueError:
+            raise Rejected(400, "malformed", "after must be an integer") from None
+    except Rejected as exc:
+        reject(request, Channel.INAPP.value, exc)
+        await ws.close(code=WS_CLOSE_UNAUTHORIZED if exc.status == 401 else 4400, reason=exc.code)
+        return
+    await ws.send(json.dumps({"type": "ready", "customer_id": customer_id}))
+    # Subscribe before reading the backlog, so nothing published in between is missed.
+    async with services.events.subscribe(topic(customer_id)) as events:
+        incoming = asyncio.ensure_future(ws.recv())
+        poked = asyncio.ensure_future(anext(events))
+        try:
+            while True:
+                for view in await messages_after(services.db, customer_id, cursor, outbound_only=True):
+                    await ws.send(json.dumps({"type": "message", "message": view}))
+                    cursor = max(cursor, view["id"])
+                done, _ = await asyncio.wait({incoming, poked}, return_when=asyncio.FIRST_COMPLETED)
+                if incoming in done:
+                    if incoming.result() is None:  # the client went away
+                        return
+                    incoming = asyncio.ensure_future(ws.recv())  # client frames (pings) are ignored
+                if poked in done:
+                    poked = asyncio.ensure_future(anext(events))
+        finally:
+            incoming.cancel()
+            poked.cancel()
+
+
+class InAppSender:
+    """Delivers in-app messages by waking the borrower's websockets; the store keeps the message.
+
+    The outbox worker calls ``send`` after the message is committed, so an open
+    socket reads it from the database, and a closed one fetches it later with
+    ``GET /chat/api/messages?after=<id>``.
+    """
+
+    channel = Channel.INAPP
+
+    def __init__(self, events: Any) -> None:
+        self._events = events
+
+    async def send(self, recipient: str, message: OutboundMessage) -> str:
+        """Publish to ``inapp:<recipient>``; return a delivery id (the message id is in the store)."""
+        delivery = "inapp-" + uuid.uuid4().hex
+        try:
+            await self._events.publish(topic(recipient), {"type": "new_messages", "delivery": delivery})
+        except Exception as exc:  # noqa: BLE001 - the bus is down: let the outbox retry the push
+            raise ProviderError(f"event bus publish failed: {type(exc).__name__}", retryable=True) from exc
+        return delivery
+
+
+# -- demo tokens ----------------------------------------------------------
+@bp.post("/demo-token")
+async def demo_token(request: Request) -> HTTPResponse:
+    """Demo mode only: mint a token for one of the sample borrowers."""
+    services = request.app.ctx.services
+    settings: Settings = services.settings
+    if not settings.demo_mode:
+        return error(404, "not_found", "not found")
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        return error(400, "malformed", "the body must be JSON")
+    customer_id = data.get("customer_id") if isinstance(data, dict) else None
+    borrowers = {b["customer_id"] for b in demo_borrowers(services)}
+    if not isinstance(customer_id, str) or customer_id not in borrowers:
+        return error(400, "unknown_customer", "pick one of the sample borrowers")
+    return json_response({"token": mint_token(settings, customer_id), "customer_id": customer_id,
+                          "expires_in": DEMO_TOKEN_TTL_SECONDS})
+
+
+@bp.get("/demo-borrowers")
+async def demo_borrower_list(request: Request) -> HTTPResponse:
+    """Demo mode only: the sample borrowers the page offers (ids and first names, no loan data)."""
+    services = request.app.ctx.services
+    if not services.settings.demo_mode:
+        return error(404, "not_found", "not found")
+    return json_response({"borrowers": demo_borrowers(services)})
+
+
+def demo_borrowers(services: Any) -> list[dict[str, str]]:
+    """The seeded sample borrowers (``lending/demo_data.yml``), or one default before it exists."""
+    import yaml
+
+    from desk.config import REPO_ROOT
+
+    path = REPO_ROOT / "lending" / "demo_data.yml"
+    if path.is_file():
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        found = [{"customer_id": str(c["customer_id"]), "name": str(c.get("full_name", "")).split(" ")[0]}
+                 for c in data.get("customers", []) if c.get("customer_id")]
+        if found:
+            return found
+    return [{"customer_id": "CUST-0001", "name": "Budi"}]

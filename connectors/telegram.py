@@ -1,0 +1,258 @@
+"""Telegram through python-telegram-bot: verify and parse webhook updates, render and send replies.
+
+Inbound: Telegram posts each ``Update`` as JSON to ``POST /webhooks/telegram``
+with the secret we registered in ``X-Telegram-Bot-Api-Secret-Token``. Messages
+and button presses (callback queries) become ``InboundMessage``s; the update
+id is the dedup key, so Telegram's redeliveries are stored once.
+
+Outbound: ``TelegramSender`` uses ``telegram.Bot`` (base URL from
+``TELEGRAM_API_BASE``); buttons become an inline keyboard whose callback data
+is the button payload.
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Any
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, empty
+from sqlalchemy import select
+from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.request import HTTPXRequest
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+
+from connectors.base import ProviderError
+from connectors.dispatch import route_inbound, senders_of
+from connectors.rejections import Rejected, check_body_size, check_text_length, reject
+from desk.config import Settings
+from desk.masking import MaskingFilter
+from desk.messages import Channel, InboundMessage, MediaRef, OutboundMessage
+from storage.models import Message as StoredMessage
+from storage.models import OutboxItem
+
+PATH = "/webhooks/telegram"
+# Telegram limits callback_data to 64 bytes; longer payloads are sent as "#<index>"
+# and resolved from the stored message the keyboard belongs to.
+CALLBACK_DATA_LIMIT = 64
+INDEX_PREFIX = "#"
+
+log = logging.getLogger("aduan.channels")
+log.addFilter(MaskingFilter())
+bp = Blueprint("telegram")
+
+
+def api_base_url(settings: Settings) -> str:
+    """``Bot(base_url=...)`` from ``TELEGRAM_API_BASE`` (a server root or a full ``…/bot`` prefix)."""
+    base = (settings.telegram_api_base or "https://api.telegram.org").rstrip("/")
+    if base.endswith("/bot") or "{token}" in base:
+        return base
+    return base + "/bot"
+
+
+# -- inbound -------------------------------------------------------------
+def verify_secret(settings: Settings, header: str | None) -> None:
+    """Raise ``Rejected(403)`` unless the header equals ``TELEGRAM_SECRET_TOKEN`` (constant time)."""
+    if not header:
+        raise Rejected(403, "secret_missing", "X-Telegram-Bot-Api-Secret-Token header is required")
+    if not hmac.compare_digest(header.encode(), settings.telegram_secret_token.encode()):
+        raise Rejected(403, "secret_invalid", "X-Telegram-Bot-Api-Secret-Token does not match")
+
+
+def parse_update(body: bytes) -> Update:
+    """Decode the webhook body into an ``Update``; ``Rejected(400)`` when it is not one."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise Rejected(400, "malformed", "the body is not JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        raise Rejected(400, "malformed", "an Update object with an integer update_id is required")
+    try:
+        return Update.de_json(data, None)
+    except Exception:  # noqa: BLE001 - PTB raises assorted errors on wrong shapes
+        raise Rejected(400, "malformed", "the body is not a valid Telegram Update") from None
+
+
+def _media_of(message: Message) -> tuple[tuple[MediaRef, ...], dict[str, Any]]:
+    """Media as references (``telegram-file:<file_id>``); the bytes stay at Telegram."""
+    refs: list[MediaRef] = []
+    extra: dict[str, Any] = {}
+    if message.photo:
+        refs.append(MediaRef(f"telegram-file:{message.photo[-1].file_id}", "image/jpeg"))
+    for item, default_type in ((message.document, "application/octet-stream"), (message.voice, "audio/ogg"),
+                               (message.audio, "audio/mpeg"), (message.video, "video/mp4"),
+                               (message.video_note, "video/mp4"), (message.sticker, "image/webp")):
+        if item is not None:
+            refs.append(MediaRef(f"telegram-file:{item.file_id}", getattr(item, "mime_type", None) or default_type))
+    if message.location is not None:
+        extra["location"] = {"latitude": message.location.latitude, "longitude": message.location.longitude}
+    if message.contact is not None:
+        extra["contact"] = {"phone_number": message.contact.phone_number,
+                            "name": " ".join(filter(None, [message.contact.first_name, message.contact.last_name]))}
+    return tuple(refs), extra
+
+
+def _button_title(query: CallbackQuery) -> str | None:
+    markup = query.message.reply_markup if query.message is not None else None
+    for row in getattr(markup, "inline_keyboard", ()) or ():
+        for button in row:
+            if button.callback_data == query.data:
+                return button.text
+    return None
+
+
+def inbound_from_update(update: Update, *, max_chars: int) -> InboundMessage | None:
+    """The ``InboundMessage`` an update carries, or None for updates the desk does not handle."""
+    now = datetime.now(timezone.utc)
+    if update.callback_query is not None:
+        query = update.callback_query
+        chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+        data = query.data or ""
+        extra: dict[str, Any] = {"callback_query_id": query.id}
+        if query.message is not None:
+            extra["telegram_message_id"] = query.message.message_id
+        return InboundMessage(
+            channel=Channel.TELEGRAM, sender=str(chat_id), external_id=str(update.update_id),
+            text=_button_title(query) or data, received_at=now,
+            sender_name=query.from_user.full_name if query.from_user else None,
+            button_payload=data, extra=extra,
+        )
+    message = update.message
+    if message is None:
+        return None
+    body = message.text or message.caption or ""
+    check_text_length(body, max_chars)
+    media, extra = _media_of(message)
+    return InboundMessage(
+        channel=Channel.TELEGRAM, sender=str(message.chat.id), external_id=str(update.update_id),
+        text=body, received_at=now,
+        sender_name=message.from_user.full_name if message.from_user else None,
+        media=media, extra=extra,
+    )
+
+
+async def resolve_indexed_payload(services: Any, inbound: InboundMessage) -> InboundMessage:
+    """Swap a ``#<index>`` callback for the payload of that button in the message it came from."""
+    data = inbound.button_payload or ""
+    message_id = inbound.extra.get("telegram_message_id")
+    if not data.startswith(INDEX_PREFIX) or not data[1:].isdigit() or message_id is None:
+        return inbound
+    async with services.db.session() as session:
+        payload = await session.scalar(
+            select(StoredMessage.payload).join(OutboxItem, OutboxItem.message_id == StoredMessage.id).where(
+                OutboxItem.channel == Channel.TELEGRAM.value, OutboxItem.recipient == inbound.sender,
+                OutboxItem.provider_message_id == str(message_id)))
+    buttons = (payload or {}).get("buttons", [])
+    index = int(data[1:])
+    if index >= len(buttons):
+        return inbound
+    button = buttons[index]
+    return replace(inbound, button_payload=button["payload"], text=button["title"])
+
+
+@bp.post(PATH)
+async def telegram_webhook(request: Request) -> HTTPResponse:
+    """Telegram's webhook: verify the secret, parse the update, route it, answer 200."""
+    services = request.app.ctx.services
+    settings: Settings = services.settings
+    inbound: InboundMessage | None = None
+    try:
+        check_body_size(request)
+        verify_secret(settings, request.headers.get("x-telegram-bot-api-secret-token"))
+        update = parse_update(request.body)
+        inbound = inbound_from_update(update, max_chars=settings.max_message_chars)
+        if inbound is None:
+            # Telegram redelivers anything not answered 2xx; unhandled kinds are acknowledged.
+            log.info("ignored telegram update %s: no message or callback query", update.update_id)
+            return empty(200)
+        inbound = await resolve_indexed_payload(services, inbound)
+        await route_inbound(services, inbound)
+    except Rejected as exc:
+        return reject(request, Channel.TELEGRAM.value, exc, who=inbound.sender if inbound else None)
+    query_id = inbound.extra.get("callback_query_id")
+    sender = senders_of(services).get(Channel.TELEGRAM)
+    if query_id and isinstance(sender, TelegramSender):
+        # Stops the button's spinner; done after answering so a slow API can't delay the webhook.
+        sender.answer_callback_soon(str(query_id))
+    return empty(200)
+
+
+# -- outbound ------------------------------------------------------------
+def callback_data(payload: str, index: int) -> str:
+    """The callback data for one button: its payload, or ``#<index>`` if over Telegram's limit."""
+    if len(payload.encode("utf-8")) <= CALLBACK_DATA_LIMIT:
+        return payload
+    return f"{INDEX_PREFIX}{index}"
+
+
+def render_keyboard(message: OutboundMessage) -> InlineKeyboardMarkup | None:
+    """One button per row, in button order, or None when there are no buttons."""
+    if not message.buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.title, callback_data=callback_data(b.payload, i))]
+                                 for i, b in enumerate(message.buttons)])
+
+
+class TelegramSender:
+    """Sends Telegram messages and answers callback queries through the Bot API."""
+
+    channel = Channel.TELEGRAM
+
+    def __init__(self, settings: Settings, *, pool_size: int = 32) -> None:
+        # PTB's default pool has one connection, which would send the outbox's batch one by one.
+        self.bot = Bot(settings.telegram_bot_token, base_url=api_base_url(settings),
+                       request=HTTPXRequest(connection_pool_size=pool_size, connect_timeout=5.0,
+                                            read_timeout=10.0, pool_timeout=10.0))
+        self._ready = False
+        self._lock = asyncio.Lock()
+        self._pending: set[asyncio.Task[bool]] = set()
+
+    async def _ensure_ready(self) -> None:
+        async with self._lock:
+            if not self._ready:
+                await self.bot.initialize()
+                self._ready = True
+
+    async def send(self, recipient: str, message: OutboundMessage) -> str:
+        """Send to chat ``recipient``; return Telegram's message id."""
+        try:
+            await self._ensure_ready()
+            sent = await self.bot.send_message(
+                chat_id=int(recipient), text=message.text or "Silakan pilih:",
+                reply_markup=render_keyboard(message))
+        except RetryAfter as exc:
+            raise ProviderError(f"telegram rate limit, retry after {exc.retry_after}", retryable=True) from exc
+        except (BadRequest, Forbidden, InvalidToken) as exc:  # before NetworkError: BadRequest subclasses it
+            raise ProviderError(f"telegram refused: {type(exc).__name__}", retryable=False) from exc
+        except NetworkError as exc:  # timeouts, 5xx, connection errors
+            raise ProviderError(f"telegram unreachable: {type(exc).__name__}", retryable=True) from exc
+        except TelegramError as exc:
+            raise ProviderError(f"telegram error: {type(exc).__name__}", retryable=True) from exc
+        return str(sent.message_id)
+
+    async def answer_callback(self, callback_query_id: str) -> bool:
+        """Answer a button press; failures are logged, never raised (the press is already stored)."""
+        try:
+            await self._ensure_ready()
+            return bool(await self.bot.answer_callback_query(callback_query_id))
+        except TelegramError as exc:
+            log.warning("answerCallbackQuery failed: %s", type(exc).__name__)
+            return False
+
+    def answer_callback_soon(self, callback_query_id: str) -> None:
+        """Answer in the background (the task is kept referenced until it finishes)."""
+        task = asyncio.get_running_loop().create_task(self.answer_callback(callback_query_id))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def close(self) -> None:
+        """Release the HTTP client (app shutdown), after pending callback answers."""
+        if self._pending:
+            await asyncio.wait(self._pending, timeout=5)
+        if self._ready:
+            await self.bot.shutdown()
+            self._ready = False

@@ -1,0 +1,56 @@
+"""Plugs the channels into the desk app: blueprints in, senders registered with the outbox."""
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from sanic import Sanic
+
+from connectors.base import Sender
+from connectors.dispatch import senders_of
+from desk.messages import Channel
+
+
+def build_senders(services: Any) -> dict[Channel, Sender]:
+    """One sender per channel, from settings (the provider clients open lazily, in the loop)."""
+    from connectors.inapp import InAppSender
+    from connectors.telegram import TelegramSender
+    from connectors.whatsapp import TwilioSender
+
+    return {
+        Channel.WHATSAPP: TwilioSender(services.settings),
+        Channel.TELEGRAM: TelegramSender(services.settings),
+        Channel.INAPP: InAppSender(services.events),
+    }
+
+
+def install_channels(app: Sanic) -> None:
+    """Register the webhook, in-app and web-chat blueprints and the channel senders.
+
+    Senders already in ``services`` (tests inject senders pointed at fakes) are kept.
+    """
+    from connectors.inapp import bp as inapp_bp
+    from connectors.telegram import bp as telegram_bp
+    from connectors.webchat import bp as webchat_bp
+    from connectors.whatsapp import bp as whatsapp_bp
+
+    services = app.ctx.services
+    for bp in (whatsapp_bp, telegram_bp, inapp_bp, webchat_bp):
+        app.blueprint(bp)
+    senders = senders_of(services)
+    outbox = getattr(services, "outbox", None)
+    # A sender the outbox already has (tests inject recording senders) wins.
+    registered = getattr(outbox, "senders", {}) if outbox is not None else {}
+    for channel, sender in build_senders(services).items():
+        senders.setdefault(channel, registered.get(channel.value, sender))
+    if outbox is not None and hasattr(outbox, "register_sender"):
+        for sender in senders.values():
+            outbox.register_sender(sender)
+
+    @app.after_server_stop
+    async def _close_senders(app: Sanic) -> None:
+        for sender in senders.values():
+            close = getattr(sender, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()

@@ -1,0 +1,1 @@
+"""OJK and management complaint reports, and the supervisor dashboard."""

@@ -1,0 +1,126 @@
+"""``aduan report``, ``aduan report-reminders`` and ``aduan load-synthetic``."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy.exc import DBAPIError
+
+from desk.config import Settings
+from reports.periods import PeriodError, parse_period
+from reports.service import FORMATS, ReportService
+from reports.workdays import working_day_checker
+from storage.db import Database
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the reports subcommands to the ``aduan`` parser."""
+    report = sub.add_parser("report", help="write the complaint report for a period (XLSX, CSV, HTML)")
+    report.add_argument("--period", required=True, help="2026-10 (month), 2026-Q3 (quarter) or 2022 (year)")
+    report.add_argument("--out", type=Path, default=Path("var/reports"), help="output folder (default var/reports)")
+    report.add_argument("--format", default=",".join(FORMATS),
+                        help=f"comma-separated formats among {', '.join(FORMATS)} (default all)")
+    report.set_defaults(func=cmd_report)
+
+    remind = sub.add_parser("report-reminders",
+                            help="store and publish report due-date reminders (idempotent; run daily or hourly)")
+    remind.add_argument("--today", type=date.fromisoformat, help="pretend today is YYYY-MM-DD (WIB)")
+    remind.set_defaults(func=cmd_reminders)
+
+    synth = sub.add_parser("load-synthetic",
+                           help="replace one year of synthetic complaints (the published 2022 distribution)")
+    synth.add_argument("--year", type=int, default=2022)
+    synth.add_argument("--seed", type=int, default=2022)
+    synth.add_argument("--create-tables", action="store_true",
+                       help="create missing tables first (scratch databases only; production uses migrations)")
+    synth.set_defaults(func=cmd_load_synthetic)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    try:
+        period = parse_period(args.period)
+    except PeriodError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    if not formats or set(formats) - set(FORMATS):
+        print(f"error: --format takes {', '.join(FORMATS)}", file=sys.stderr)
+        return 2
+    settings = Settings()
+
+    async def run() -> list[Path]:
+        db = Database(settings.database_url)
+        try:
+            service = ReportService.from_settings(db, settings, working_day_checker(settings))
+            return await service.write(period, args.out, formats)
+        finally:
+            await db.dispose()
+
+    try:
+        paths = asyncio.run(run())
+    except DBAPIError as exc:
+        return _database_error(exc)
+    for path in paths:
+        print(path)
+    return 0
+
+
+def cmd_reminders(args: argparse.Namespace) -> int:
+    from desk.app import build_event_bus
+    from reports.reminders import run_reminders
+
+    settings = Settings()
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        # With REDIS_URL set the reminders reach the running desks' dashboards; else only the table has them.
+        events = build_event_bus(settings)
+        try:
+            created = await run_reminders(db, events, working_day_checker(settings), args.today)
+        finally:
+            await db.dispose()
+            close = getattr(events, "close", None)
+            if close is not None:
+                await close()
+        for reminder in created:
+            print(reminder.message)
+        return len(created)
+
+    count = asyncio.run(run())
+    print(f"{count} new reminder(s)")
+    return 0
+
+
+def cmd_load_synthetic(args: argparse.Namespace) -> int:
+    from reports.synthetic import load_year
+
+    settings = Settings()
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            if args.create_tables:
+                from storage.registry import metadata
+
+                async with db.engine.begin() as conn:
+                    await conn.run_sync(metadata.create_all)
+            async with db.transaction() as session:
+                return await load_year(session, args.year, seed=args.seed)
+        finally:
+            await db.dispose()
+
+    try:
+        count = asyncio.run(run())
+    except DBAPIError as exc:
+        return _database_error(exc)
+    print(f"{count} synthetic complaints loaded for {args.year}")
+    return 0
+
+
+def _database_error(exc: DBAPIError) -> int:
+    print(f"error: database: {exc.orig}. Run the migrations first (alembic upgrade head), "
+          "or pass --create-tables to load-synthetic for a scratch database.", file=sys.stderr)
+    return 1

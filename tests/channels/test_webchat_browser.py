@@ -1,0 +1,56 @@
+"""The web-chat page in Debian's Chromium (Playwright): demo login, send, buttons, agent push, no duplicates."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.channels.conftest import GREETING_TEXT, Desk
+from tests.channels.test_inapp import agent_says
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield await browser.new_page()
+        finally:
+            await browser.close()
+
+
+async def test_demo_borrower_chats_presses_a_button_and_receives_an_agent_message(desk: Desk, page: Any) -> None:
+    await page.goto(desk.url + "/")
+    await page.wait_for_selector("#demo-borrower option[value='CUST-0001']", state="attached")
+    await page.select_option("#demo-borrower", "CUST-0001")
+    await page.click("#demo-form button")
+    await page.wait_for_function("document.getElementById('status').textContent === 'Tersambung'")
+
+    await page.fill("#text", "halo min")
+    await page.press("#text", "Enter")
+    await page.wait_for_selector(f".msg.out:has-text('{GREETING_TEXT}')")
+    assert await page.locator(".msg.in").count() == 1
+
+    await page.click(".msg.out .buttons button:has-text('Buat pengaduan')")
+    await page.wait_for_function("document.querySelectorAll('.msg.out').length === 2")
+    assert desk.rasa.calls[-1]["message"] == "/complain_payment"
+    assert desk.rasa.calls[-1]["metadata"]["customer_id"] == "CUST-0001"
+
+    # The outbox now pushes the two bot replies the page already has: it must not show them again.
+    await desk.deliver()
+    await agent_says(desk, "CUST-0001", "Halo Kak Budi, saya Rina dari tim CS.")
+    await desk.deliver()
+    await page.wait_for_selector(".msg.agent:has-text('saya Rina')")
+    await page.wait_for_timeout(300)
+    assert await page.locator(".msg.out").count() == 3
+    assert await page.locator(f".msg.out:has-text('{GREETING_TEXT}')").count() == 2
+    assert await page.locator(".msg.failed").count() == 0

@@ -1,0 +1,238 @@
+"""The bot's ticket API and the staff API over HTTP (ASGI test client)."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from storage.models import Conversation
+from tests.tickets.conftest import BOT_AUTH, WA_PHONE, as_user, complaint, make_conversation
+from tickets.models import Ticket
+
+
+async def post_ticket(app, conv, key=None, **over):
+    headers = {**BOT_AUTH, "idempotency-key": key or uuid.uuid4().hex}
+    return await app.asgi_client.post("/api/v1/tickets", json=complaint(conv.public_id, **over), headers=headers)
+
+
+# --- bot API -------------------------------------------------------------------------------------
+
+async def test_create_needs_the_service_token(app, wa_conversation) -> None:
+    _, res = await app.asgi_client.post("/api/v1/tickets", json=complaint(wa_conversation.public_id),
+                                        headers={"idempotency-key": "a", "authorization": "Bearer wrong-token"})
+    assert res.status == 401 and res.json["error"] == "unauthorized"
+
+
+async def test_create_answers_with_receipt_and_is_idempotent(app, wa_conversation) -> None:
+    _, first = await post_ticket(app, wa_conversation, key="conv:1")
+    assert first.status == 201
+    body = first.json
+    assert body["ticket_number"].startswith("DCI-261119-0001-")
+    assert body["status"] == "received"
+    assert body["first_response_due"] == "2026-11-23T23:59:59+07:00"
+    assert f"*{body['ticket_number']}*" in body["receipt_text"]  # WhatsApp bold
+    assert "pengaduan@danacontoh.example" in body["receipt_text"]
+    assert "https://desk.example/tickets/receipt/" in body["receipt_text"]
+    assert "WhatsApp +62 811-0000-1234" in body["cs_contact"]
+    _, again = await post_ticket(app, wa_conversation, key="conv:1")
+    assert again.status == 200 and again.json["ticket_number"] == body["ticket_number"]
+
+
+async def test_create_without_key_or_with_bad_fields_is_refused(app, wa_conversation) -> None:
+    _, res = await app.asgi_client.post("/api/v1/tickets", json=complaint(wa_conversation.public_id),
+                                        headers=BOT_AUTH)
+    assert res.status == 422 and "Idempotency-Key" in res.json["message"]
+    _, res = await post_ticket(app, wa_conversation, full_name="", category="nope")
+    assert res.status == 422
+    assert {d["field"] for d in res.json["details"]} >= {"full_name", "category"}
+    _, res = await app.asgi_client.post("/api/v1/tickets", content=b"{not json",
+                                        headers={**BOT_AUTH, "idempotency-key": "x"})
+    assert res.status == 422 and res.json["error"] == "invalid_request"
+
+
+async def test_telegram_receipt_uses_html_bold(app, database) -> None:
+    conv = await make_conversation(database, "telegram", "555")
+    _, res = await post_ticket(app, conv, channel="default")
+    assert res.status == 201
+    assert f"<b>{res.json['ticket_number']}</b>" in res.json["receipt_text"]
+
+
+async def test_status_only_for_the_filer(app, database, wa_conversation) -> None:
+    _, created = await post_ticket(app, wa_conversation)
+    number = created.json["ticket_number"]
+    # Same WhatsApp phone: allowed.
+    _, res = await app.asgi_client.get(f"/api/v1/tickets/{number}", params={"conversation_id":
+                                       wa_conversation.public_id}, headers=BOT_AUTH)
+    assert res.status == 200
+    assert res.json["status_label"] == "Diterima" and res.json["category"] == "payment"
+    # A stranger on Telegram: verification required.
+    stranger = await make_conversation(database, "telegram", "777")
+    _, res = await app.asgi_client.get(f"/api/v1/tickets/{number}", params={"conversation_id": stranger.public_id},
+                                       headers=BOT_AUTH)
+    assert res.status == 403 and res.json["error"] == "verification_required"
+    # Another WhatsApp number: verification required.
+    other = await make_conversation(database, "whatsapp", "+6281111111111")
+    _, res = await app.asgi_client.get(f"/api/v1/tickets/{number}", params={"conversation_id": other.public_id},
+                                       headers=BOT_AUTH)
+    assert res.status == 403
+    # Unknown number: 404.
+    _, res = await app.asgi_client.get("/api/v1/tickets/DCI-261119-9999-0", params={"conversation_id":
+                                       wa_conversation.public_id}, headers=BOT_AUTH)
+    assert res.status == 404 and res.json["error"] == "not_found"
+
+
+async def test_verified_customer_may_ask_from_another_channel(app, database) -> None:
+    inapp = await make_conversation(database, "inapp", "cust-1", customer_id="cust-1")
+    _, created = await post_ticket(app, inapp, channel="inapp", customer_id="cust-1", phone=WA_PHONE)
+    number = created.json["ticket_number"]
+    telegram = await make_conversation(database, "telegram", "888")
+    _, res = await app.asgi_client.get(f"/api/v1/tickets/{number.lower()}",
+                                       params={"conversation_id": telegram.public_id}, headers=BOT_AUTH)
+    assert res.status == 403
+    async with database.transaction() as s:  # the bot verified the borrower on Telegram
+        conv = await s.get(Conversation, telegram.id)
+        conv.customer_id = "cust-1"
+    _, res = await app.asgi_client.get(f"/api/v1/tickets/{number.lower()}",
+                                       params={"conversation_id": telegram.public_id}, headers=BOT_AUTH)
+    assert res.status == 200 and res.json["ticket_number"] == number
+    # The Telegram conversation is now linked to the ticket.
+    async with database.session() as s:
+        from tickets import service
+        t = await s.scalar(select(Ticket).where(Ticket.number == number))
+        assert {c.channel for c in await service.conversations_of(s, t)} == {"inapp", "telegram"}
+
+
+async def test_office_hours(app, clock) -> None:
+    from datetime import datetime
+    from tickets.calendar import WIB
+
+    _, res = await app.asgi_client.get("/api/v1/office-hours", params={"channel": "telegram"}, headers=BOT_AUTH)
+    assert res.json == {"open": True, "next_open_at": None,
+                        "hours_text": "Senin–Jumat 09.00–17.00 WIB (tutup pada hari libur nasional dan cuti bersama)"}
+    clock.at = datetime(2026, 12, 23, 18, 0, tzinfo=WIB)  # then cuti bersama, Christmas, weekend
+    _, res = await app.asgi_client.get("/api/v1/office-hours", params={"channel": "telegram"}, headers=BOT_AUTH)
+    assert res.json["open"] is False and res.json["next_open_at"] == "2026-12-28T09:00:00+07:00"
+    _, res = await app.asgi_client.get("/api/v1/office-hours", headers={})
+    assert res.status == 401
+
+
+# --- receipt pages ---------------------------------------------------------------------------------
+
+async def test_receipt_pages(app, database, wa_conversation, staff) -> None:
+    _, created = await post_ticket(app, wa_conversation)
+    number = created.json["ticket_number"]
+    _, res = await app.asgi_client.get(f"/tickets/{number}/receipt")
+    assert res.status == 401
+    _, res = await app.asgi_client.get(f"/tickets/{number}/receipt", headers=as_user(staff["agent"]))
+    assert res.status == 200 and number in res.text and "Budi Santoso" in res.text
+    link = created.json["receipt_text"].rsplit("https://desk.example", 1)[1].strip()
+    _, res = await app.asgi_client.get(link)
+    assert res.status == 200 and number in res.text
+    assert "Budi Santoso" not in res.text and "B*** S******" in res.text
+    assert res.headers["cache-control"] == "private, no-store"
+    _, res = await app.asgi_client.get("/tickets/receipt/" + "x" * 32)
+    assert res.status == 404
+
+
+# --- staff API ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+async def number(app, wa_conversation) -> str:
+    _, res = await post_ticket(app, wa_conversation)
+    return res.json["ticket_number"]
+
+
+async def staff_post(app, user, number, action, body):
+    _, res = await app.asgi_client.post(f"/api/v1/staff/tickets/{number}/{action}", json=body,
+                                        headers=as_user(user))
+    return res
+
+
+async def test_staff_api_needs_a_signed_in_user(app, number) -> None:
+    _, res = await app.asgi_client.get("/api/v1/staff/tickets")
+    assert res.status == 401 and res.json["error"] == "login_required"
+
+
+async def test_agent_sees_own_and_unassigned_only(app, number, staff, wa_conversation) -> None:
+    agent, agent2, supervisor = staff["agent"], staff["agent2"], staff["supervisor"]
+    _, other = await post_ticket(app, wa_conversation)
+    res = await staff_post(app, supervisor, other.json["ticket_number"], "assign", {"user_id": agent2.id})
+    assert res.status == 200 and res.json["assignee_id"] == agent2.id
+    _, res = await app.asgi_client.get("/api/v1/staff/tickets", headers=as_user(agent))
+    assert [t["number"] for t in res.json["items"]] == [number]
+    assert res.json["items"][0]["phone"] == "+6281******890"  # masked in lists
+    _, res = await app.asgi_client.get("/api/v1/staff/tickets", headers=as_user(supervisor))
+    assert res.json["total"] == 2
+    _, res = await app.asgi_client.get(f"/api/v1/staff/tickets/{other.json['ticket_number']}",
+                                       headers=as_user(agent))
+    assert res.status == 403
+    _, res = await app.asgi_client.get(f"/api/v1/staff/tickets/{number}", headers=as_user(agent))
+    assert res.status == 200 and res.json["phone"] == WA_PHONE
+    assert [e["kind"] for e in res.json["events"]] == ["created", "receipt_issued"]
+    from handoff.models import AuditEntry
+    async with app.ctx.services.db.session() as s:
+        audit = list(await s.scalars(select(AuditEntry).where(AuditEntry.action == "ticket_read")))
+    assert [(a.actor_id, a.object_id) for a in audit] == [(agent.id, number)]
+    _, res = await app.asgi_client.get("/api/v1/staff/tickets", params={"assignee": "bogus"},
+                                       headers=as_user(supervisor))
+    assert res.status == 422
+
+
+async def test_role_rules(app, number, staff) -> None:
+    agent, specialist = staff["agent"], staff["specialist"]
+    res = await staff_post(app, agent, number, "reject", {"ground": "not_our_product"})
+    assert res.status == 403 and "reject" in res.json["message"]
+    res = await staff_post(app, agent, number, "extend", {"reason": "butuh data bank"})
+    assert res.status == 403
+    res = await staff_post(app, agent, number, "assign", {"user_id": staff["agent2"].id})
+    assert res.status == 403
+    res = await staff_post(app, agent, number, "escalate", {"level": "department", "department": "legal"})
+    assert res.status == 403
+    res = await staff_post(app, agent, number, "resolve", {"kind": "offer", "compensation_amount": 50000})
+    assert res.status == 403
+    # What an agent may do.
+    assert (await staff_post(app, agent, number, "assign", {"user_id": agent.id})).status == 200
+    assert (await staff_post(app, agent, number, "status", {"status": "in_progress"})).json["status"] == "in_progress"
+    assert (await staff_post(app, agent, number, "notes", {"text": "sudah telepon"})).status == 200
+    res = await staff_post(app, agent, number, "escalate", {"level": "specialist", "note": "cek mutasi"})
+    assert res.json["status"] == "escalated"
+    # A specialist may take it further, return feedback, extend and reject.
+    res = await staff_post(app, specialist, number, "escalate", {"level": "department", "department": "finance"})
+    assert res.status == 200 and res.json["department"] == "finance"
+    res = await staff_post(app, specialist, number, "feedback", {"text": "dana sudah kembali"})
+    assert res.json["status"] == "in_progress"
+    assert (await staff_post(app, specialist, number, "extend", {"reason": "menunggu bank"})).status == 200
+    assert (await staff_post(app, specialist, number, "reject", {"ground": "no_financial_loss"})).status == 200
+
+
+async def test_forbidden_changes_answer_409_or_422(app, number, staff) -> None:
+    sup = staff["supervisor"]
+    res = await staff_post(app, sup, number, "reject", {"note": "tanpa alasan"})
+    assert res.status == 422 and "grounds" in res.json["message"]
+    res = await staff_post(app, sup, number, "status", {"status": "resolved"})
+    assert res.status == 422 and "/resolve" in res.json["message"]
+    assert (await staff_post(app, sup, number, "extend", {"reason": "menunggu bank"})).status == 200
+    res = await staff_post(app, sup, number, "extend", {"reason": "lagi"})
+    assert res.status == 409 and res.json["error"] == "extension_not_allowed"
+    res = await staff_post(app, sup, number, "resolve", {"kind": "explanation"})
+    assert res.status == 422
+    res = await staff_post(app, sup, number, "resolve", {"kind": "explanation", "explanation": "Dana sudah masuk."})
+    assert res.status == 200 and res.json["status"] == "resolved"
+    res = await staff_post(app, sup, number, "escalate", {"level": "directors"})
+    assert res.status == 409 and res.json["error"] == "forbidden_transition"
+    res = await staff_post(app, sup, number, "reject", {"ground": "not_our_product"})
+    assert res.status == 409
+    res = await staff_post(app, sup, "DCI-000000-0000-0", "notes", {"text": "x"})
+    assert res.status == 404
+
+
+async def test_staff_message_is_first_response_and_goes_to_outbox(app, database, number, staff) -> None:
+    from storage.models import Message, OutboxItem
+
+    res = await staff_post(app, staff["agent"], number, "messages", {"text": "Halo Kak, kami cek dulu ya."})
+    assert res.status == 200 and res.json["first_responded_at"] is not None
+    async with database.session() as s:
+        item = await s.scalar(select(OutboxItem))
+        msg = await s.get(Message, item.message_id)
+    assert item.recipient == WA_PHONE and msg.text == "Halo Kak, kami cek dulu ya." and msg.author == "agent"

@@ -1,0 +1,56 @@
+"""``aduan tickets-tick`` (run the scheduler once) and ``aduan tickets-days-off`` (check the calendar)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import date
+
+from desk.config import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the tickets subcommands to the ``aduan`` command line."""
+    tick = subparsers.add_parser("tickets-tick", help="raise due SLA alerts, status updates and reminders once")
+    tick.set_defaults(func=_tick)
+    days = subparsers.add_parser("tickets-days-off", help="list the days off of a year (holidays + cuti bersama)")
+    days.add_argument("year", type=int, nargs="?", default=date.today().year)
+    days.set_defaults(func=_days_off)
+
+
+def _tick(args: argparse.Namespace) -> int:
+    from storage.db import Database
+    from tickets.context import build_context
+    from tickets.scheduler import tick
+
+    settings = Settings()
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            report = await tick(db, build_context(settings))
+        finally:
+            await db.dispose()
+        for kind, count in sorted(report.raised.items()):
+            print(f"{kind}\t{count}")
+        print(f"total\t{report.total}\terrors\t{report.errors}")
+        return 1 if report.errors else 0
+
+    return asyncio.run(run())
+
+
+def _days_off(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from tickets.calendar import load_working_calendar
+
+    settings = Settings()
+    cal = load_working_calendar(settings.calendar_file)
+    if args.year not in cal.extra.years:
+        print(f"WARNING: {settings.calendar_file} has no collective leave for {args.year}: update it")
+    day = date(args.year, 1, 1)
+    while day.year == args.year:
+        name = cal.holiday_name(day)
+        if name:
+            print(f"{day.isoformat()}\t{day:%a}\t{name}")
+        day += timedelta(days=1)
+    return 0

@@ -1,0 +1,68 @@
+"""The part of a lender's content file (lender/*.yml) that tickets need.
+
+Ticket prefix, office hours, CS contacts and SLA overrides. Read once per
+process; a deployment points ``LENDER_CONTENT`` at its own copy.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, field_validator
+
+_PREFIX = re.compile(r"^[A-Z]{2,5}$")
+
+
+class OfficeHoursSpec(BaseModel):
+    """Opening hours of one channel (Asia/Jakarta)."""
+
+    days: list[str] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    open: str = "09:00"
+    close: str = "17:00"
+    closed_on_holidays: bool = True
+
+
+class LenderContent(BaseModel):
+    """What tickets read from the lender file."""
+
+    name: str
+    brand: str
+    ticket_prefix: str
+    office_hours: dict[str, OfficeHoursSpec]
+    cs_contacts: dict[str, str]
+    sla_overrides: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("ticket_prefix")
+    @classmethod
+    def _prefix_is_readable(cls, value: str) -> str:
+        # Letters only, so a prefix can never be confused with the digits that follow.
+        value = value.strip().upper()
+        if not _PREFIX.match(value):
+            raise ValueError("ticket_prefix must be 2 to 5 letters A-Z")
+        return value
+
+
+def parse_lender(raw: dict[str, Any]) -> LenderContent:
+    """Build ``LenderContent`` from the parsed YAML of a lender file."""
+    lender = raw.get("lender") or {}
+    hours = raw.get("office_hours") or {}
+    if "default" not in hours:
+        hours = {"default": {}, **hours}
+    return LenderContent(
+        name=lender.get("name", ""),
+        brand=lender.get("brand", lender.get("name", "")),
+        ticket_prefix=lender.get("ticket_prefix", "ADU"),
+        office_hours={k: OfficeHoursSpec(**(v or {})) for k, v in hours.items()},
+        cs_contacts={k: str(v) for k, v in (raw.get("cs_contacts") or {}).items()},
+        sla_overrides=raw.get("sla_overrides") or {},
+    )
+
+
+@lru_cache(maxsize=8)
+def load_lender(path: Path) -> LenderContent:
+    """Read and validate a lender content file."""
+    with Path(path).open(encoding="utf-8") as fh:
+        return parse_lender(yaml.safe_load(fh) or {})

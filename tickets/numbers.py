@@ -1,0 +1,99 @@
+"""Ticket numbers borrowers can read aloud and type: ``DCI-261122-0042-7``.
+
+``<prefix>-<YYMMDD>-<sequence>-<check>``: the lender's letter prefix, the
+date received in WIB, the day's sequence (4 digits, more after 9,999 a day)
+and a Damm check digit over the date and sequence digits. Damm catches every
+single wrong digit and every swap of two neighbouring digits, so a typo is
+answered with "check the number" rather than someone else's ticket.
+
+Only digits follow the prefix, so there is nothing to confuse (O/0, I/1, S/5);
+when a borrower types a letter O, I or L among the digits we read 0 or 1.
+
+Numbers come from one counter row per prefix and day, bumped with
+``INSERT … ON CONFLICT DO UPDATE … RETURNING`` inside the transaction that
+inserts the ticket: concurrent desks queue on the row lock, a rolled-back
+ticket gives its number back, so numbers are unique and gap-free.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tickets.models import TicketNumberCounter
+
+_DAMM = (
+    (0, 3, 1, 7, 5, 9, 8, 6, 4, 2),
+    (7, 0, 9, 2, 1, 5, 4, 8, 6, 3),
+    (4, 2, 0, 6, 8, 7, 1, 3, 5, 9),
+    (1, 7, 5, 0, 9, 8, 3, 4, 2, 6),
+    (6, 1, 2, 3, 0, 4, 5, 9, 7, 8),
+    (3, 6, 7, 4, 2, 0, 9, 5, 8, 1),
+    (5, 8, 6, 9, 7, 2, 0, 1, 3, 4),
+    (8, 9, 4, 5, 3, 6, 2, 0, 1, 7),
+    (9, 4, 3, 8, 6, 1, 7, 2, 0, 5),
+    (2, 5, 8, 1, 4, 3, 6, 7, 9, 0),
+)
+_TYPED = re.compile(r"^([A-Z]{2,5})(\d{6})(\d{4,7})(\d)$")
+_LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+class InvalidTicketNumber(ValueError):
+    """The text is not a well-formed ticket number (or its check digit is wrong)."""
+
+
+def check_digit(digits: str) -> str:
+    """The Damm check digit of a string of digits."""
+    interim = 0
+    for ch in digits:
+        interim = _DAMM[interim][int(ch)]
+    return str(interim)
+
+
+def format_number(prefix: str, day: date, sequence: int) -> str:
+    """The ticket number for ``sequence`` on ``day`` (WIB)."""
+    body = f"{day:%y%m%d}"
+    seq = f"{sequence:04d}"
+    return f"{prefix}-{body}-{seq}-{check_digit(body + seq)}"
+
+
+def parse_number(text: str) -> str:
+    """Normalise what a borrower typed (any case, spaces, dashes) to the canonical number.
+
+    Raises ``InvalidTicketNumber`` when it is malformed or the check digit does not match.
+    """
+    compact = re.sub(r"[\s\-./_]", "", text or "").upper()
+    letters = re.match(r"^[A-Z]{2,5}", compact)
+    if not letters:
+        raise InvalidTicketNumber(text)
+    prefix = letters.group(0)
+    # The prefix may itself end in I/L/O; try the longest reading that parses.
+    for cut in range(len(prefix), 1, -1):
+        candidate = compact[:cut] + compact[cut:].translate(_LOOKALIKES)
+        m = _TYPED.match(candidate)
+        if m and m.group(1) == compact[:cut]:
+            p, body, seq, check = m.groups()
+            if check_digit(body + seq) != check:
+                raise InvalidTicketNumber(text)
+            return f"{p}-{body}-{seq}-{check}"
+    raise InvalidTicketNumber(text)
+
+
+async def next_sequence(session: AsyncSession, prefix: str, day: date) -> int:
+    """Allocate the next sequence number of ``prefix`` on ``day`` inside the caller's transaction."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = TicketNumberCounter.__table__
+    stmt = insert(table).values(prefix=prefix, day=day, last_value=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.prefix, table.c.day],
+        set_={"last_value": table.c.last_value + 1},
+    ).returning(table.c.last_value)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def allocate_number(session: AsyncSession, prefix: str, day: date) -> str:
+    """A new unique ticket number for ``day`` (WIB)."""
+    return format_number(prefix, day, await next_sequence(session, prefix, day))

@@ -1,0 +1,502 @@
+"""The ticket use cases: create, look up, and every change staff (or the scheduler) make.
+
+Each function runs inside the caller's transaction (``session``), checks the
+rules in ``tickets.workflow`` first, then changes the ticket, appends to its
+history and, where the borrower must be told, queues a message through
+``desk.outbox.enqueue`` — all or nothing.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk.messages import OutboundMessage
+from desk.outbox import enqueue
+from desk.phone import InvalidPhone, normalise_phone
+from handoff.models import User
+from storage.base import utcnow
+from storage.db import Database
+from storage.models import Conversation
+from tickets import workflow
+from tickets.calendar import WIB, to_wib
+from tickets.context import TicketContext
+from tickets.errors import InvalidRequest, TicketNotFound, VerificationRequired
+from tickets.models import (
+    Category, ComplainantType, EscalationLevel, RejectionGround, Status, Ticket, TicketConversation,
+    TicketEvent,
+)
+from tickets.numbers import InvalidTicketNumber, allocate_number, parse_number
+from tickets.sla import Clock, deadline, start_day
+from tickets import wording
+
+ORAL_CHANNELS = frozenset({"phone", "walk_in"})
+CHANNELS = frozenset({"whatsapp", "telegram", "inapp", "email", "phone", "walk_in", "social"})
+
+
+# --- input models ---------------------------------------------------------------------
+
+class NewTicket(BaseModel):
+    """A complaint as the bot (or a form) submits it; the fields domain.md requires."""
+
+    conversation_id: str = Field(min_length=1, max_length=64)
+    # The conversation's channel is used when this is missing or "default".
+    channel: str | None = None
+    category: Category
+    priority: str | None = None
+    complainant_type: ComplainantType = ComplainantType.USER
+    customer_id: str | None = Field(default=None, max_length=64)
+    full_name: str = Field(min_length=2, max_length=128)
+    phone: str | None = Field(default=None, max_length=32)
+    email: str | None = Field(default=None, max_length=128)
+    product: str = Field(min_length=1, max_length=64)
+    transaction_date: date | None = None
+    chronology: str = Field(min_length=1, max_length=8000)
+    id_card_address: str | None = Field(default=None, max_length=500)
+    power_of_attorney_ref: str | None = Field(default=None, max_length=256)
+    # Set by the bot when a handoff reason (fraud, collection_threat) marks the case.
+    reason: str | None = Field(default=None, max_length=32)
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, value: str | None) -> str | None:
+        if value in (None, "", "default"):
+            return None
+        if value not in CHANNELS:
+            raise ValueError(f"channel must be one of {', '.join(sorted(CHANNELS))}")
+        return value
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        try:
+            return normalise_phone(value)
+        except InvalidPhone as exc:
+            raise ValueError("phone is not a valid Indonesian number") from exc
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if "@" not in value or value.startswith("@") or "." not in value.rsplit("@", 1)[1]:
+            raise ValueError("email is not a valid address")
+        return value.strip()
+
+    @field_validator("transaction_date")
+    @classmethod
+    def _not_future(cls, value: date | None) -> date | None:
+        if value and value > to_wib(utcnow()).date():
+            raise ValueError("transaction_date is in the future")
+        return value
+
+    @model_validator(mode="after")
+    def _reachable(self) -> NewTicket:
+        if not self.phone and not self.email:
+            raise ValueError("a phone number or an e-mail address is required")
+        return self
+
+
+class Outcome(BaseModel):
+    """How a complaint was settled: an explanation, or an offer."""
+
+    kind: Literal["explanation", "offer"]
+    explanation: str | None = Field(default=None, max_length=4000)
+    apology: str | None = Field(default=None, max_length=2000)
+    service_fix: str | None = Field(default=None, max_length=2000)
+    compensation_amount: Decimal | None = Field(default=None, gt=0, max_digits=14, decimal_places=2)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Outcome:
+        if self.kind == "explanation" and not (self.explanation or "").strip():
+            raise ValueError("an explanation outcome needs the explanation text")
+        if self.kind == "offer" and not (self.apology is not None or self.service_fix
+                                         or self.compensation_amount):
+            raise ValueError("an offer names an apology, a service fix or a compensation amount")
+        return self
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change: ``user:<id>``, ``bot``, ``system`` or ``borrower``."""
+
+    name: str
+    user_id: int | None = None
+
+    @classmethod
+    def staff(cls, user_id: int) -> Actor:
+        return cls(f"user:{user_id}", user_id)
+
+
+BOT = Actor("bot")
+SYSTEM = Actor("system")
+
+
+# --- history and lookups ------------------------------------------------------------------
+
+async def record_event(session: AsyncSession, ticket: Ticket, kind: str, actor: Actor,
+                       **data: Any) -> TicketEvent:
+    """Append one event to the ticket's history with the next gap-free ``seq``."""
+    seq = (await session.execute(
+        update(Ticket).where(Ticket.id == ticket.id)
+        .values(last_event_seq=Ticket.last_event_seq + 1)
+        .returning(Ticket.last_event_seq)
+        .execution_options(synchronize_session=False)
+    )).scalar_one()
+    event = TicketEvent(ticket_id=ticket.id, seq=int(seq), kind=kind, actor=actor.name,
+                        data=_jsonable(data))
+    session.add(event)
+    await session.flush()
+    return event
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, (datetime, date)):
+            value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = str(value)
+        elif isinstance(value, dict):
+            value = _jsonable(value)
+        out[key] = value
+    return out
+
+
+async def get_ticket(session: AsyncSession, number: str, *, for_update: bool = False) -> Ticket:
+    """The ticket with ``number`` (typed loosely by a borrower is fine); TicketNotFound otherwise."""
+    try:
+        canonical = parse_number(number)
+    except InvalidTicketNumber:
+        raise TicketNotFound(f"no ticket {number!r}") from None
+    stmt = select(Ticket).where(Ticket.number == canonical)
+    if for_update:
+        stmt = stmt.with_for_update()
+    ticket = await session.scalar(stmt)
+    if ticket is None:
+        raise TicketNotFound(f"no ticket {canonical}")
+    return ticket
+
+
+async def conversations_of(session: AsyncSession, ticket: Ticket) -> list[Conversation]:
+    """The ticket's conversations, most recently active first."""
+    rows = await session.scalars(
+        select(Conversation).join(TicketConversation, TicketConversation.conversation_id == Conversation.id)
+        .where(TicketConversation.ticket_id == ticket.id)
+        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc()))
+    return list(rows)
+
+
+async def link_conversation(session: AsyncSession, ticket: Ticket, conversation: Conversation) -> bool:
+    """Link ``conversation`` to ``ticket`` once; True when the link is new."""
+    exists = await session.get(TicketConversation, (ticket.id, conversation.id))
+    if exists is not None:
+        return False
+    async with session.begin_nested():
+        session.add(TicketConversation(ticket_id=ticket.id, conversation_id=conversation.id))
+    return True
+
+
+# --- creating ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Created:
+    ticket: Ticket
+    created: bool
+
+
+async def create_ticket(db: Database, ctx: TicketContext, data: NewTicket,
+                        idempotency_key: str | None, actor: Actor = BOT) -> Created:
+    """Create a ticket (or return the one made earlier with the same idempotency key)."""
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
+        raise InvalidRequest("Idempotency-Key must be 1 to 128 characters")
+    try:
+        async with db.transaction() as session:
+            if idempotency_key:
+                found = await session.scalar(select(Ticket).where(Ticket.idempotency_key == idempotency_key))
+                if found is not None:
+                    return Created(found, False)
+            ticket = await _insert_ticket(session, ctx, data, idempotency_key, actor)
+            return Created(ticket, True)
+    except IntegrityError:
+        # Another request with the same key won the race: answer with its ticket.
+        if not idempotency_key:
+            raise
+        async with db.session() as session:
+            found = await session.scalar(select(Ticket).where(Ticket.idempotency_key == idempotency_key))
+        if found is None:
+            raise
+        return Created(found, False)
+
+
+async def _insert_ticket(session: AsyncSession, ctx: TicketContext, data: NewTicket,
+                         idempotency_key: str | None, actor: Actor) -> Ticket:
+    conversation = await session.scalar(
+        select(Conversation).where(Conversation.public_id == data.conversation_id))
+    if conversation is None:
+        raise InvalidRequest(f"unknown conversation {data.conversation_id!r}")
+    now = ctx.now()
+    policy, cal = ctx.policy, ctx.calendar
+    channel = data.channel or conversation.channel
+    form = "oral" if channel in ORAL_CHANNELS else "written"
+    day0 = start_day(now, policy=policy, calendar=cal)
+    clock_start = now if day0 == to_wib(now).date() else datetime.combine(
+        day0, cal.hours_for(policy.clock_hours).opens, WIB)
+    priority = workflow.floor_priority(data.category.value, data.priority, data.reason)
+    ticket = Ticket(
+        # Placeholder until the number is allocated, last, just before commit: the
+        # day's counter row stays locked for as short a time as possible.
+        number=f"pending-{secrets.token_hex(8)}", category=data.category.value, priority=priority, status=Status.RECEIVED.value,
+        channel=channel, form=form, complainant_type=data.complainant_type.value,
+        customer_id=data.customer_id or conversation.customer_id,
+        full_name=data.full_name.strip(), phone=data.phone, email=data.email, product=data.product,
+        transaction_date=data.transaction_date, chronology=data.chronology,
+        id_card_address=data.id_card_address, power_of_attorney_ref=data.power_of_attorney_ref,
+        received_at=now, clock_started_at=clock_start, sla_policy=policy.name,
+        first_response_due=deadline(Clock.FIRST_RESPONSE, policy=policy, calendar=cal, received_at=now),
+        resolution_due=deadline(Clock.RESOLUTION, policy=policy, calendar=cal, received_at=now, form=form),
+        escalation_level=EscalationLevel.AGENT.value, idempotency_key=idempotency_key,
+        receipt_token=secrets.token_urlsafe(24),
+        # The two creation events below take seq 1 and 2: nobody else can see the
+        # ticket before this transaction commits, so no counter round trip is needed.
+        last_event_seq=2,
+    )
+    session.add(ticket)
+    await session.flush()
+    created = _jsonable(dict(
+        status=ticket.status, channel=ticket.channel, category=ticket.category, priority=priority,
+        requested_priority=data.priority, conversation=conversation.public_id,
+        first_response_due=ticket.first_response_due, resolution_due=ticket.resolution_due,
+        sla_policy=policy.name))
+    session.add_all([
+        TicketConversation(ticket_id=ticket.id, conversation_id=conversation.id),
+        TicketEvent(ticket_id=ticket.id, seq=1, kind="created", actor=actor.name, data=created),
+        TicketEvent(ticket_id=ticket.id, seq=2, kind="receipt_issued", actor=actor.name,
+                    data={"conversation": conversation.public_id}),
+    ])
+    await session.flush()
+    ticket.number = await allocate_number(session, ctx.lender.ticket_prefix, to_wib(now).date())
+    await session.flush()
+    return ticket
+
+
+# --- borrower side ---------------------------------------------------------------------------
+
+async def lookup_for_borrower(session: AsyncSession, number: str, conversation_public_id: str) -> Ticket:
+    """The ticket, only for the person who filed it (verified customer or the same WhatsApp phone).
+
+    A conversation that passes is linked to the ticket, so the borrower can
+    continue on any channel without explaining again.
+    """
+    ticket = await get_ticket(session, number)
+    conversation = await session.scalar(
+        select(Conversation).where(Conversation.public_id == conversation_public_id))
+    if conversation is None or not _is_filer(ticket, conversation):
+        raise VerificationRequired("verify your identity on this conversation first")
+    if await link_conversation(session, ticket, conversation):
+        await record_event(session, ticket, "conversation_linked", BOT, conversation=conversation.public_id,
+                           channel=conversation.channel)
+    return ticket
+
+
+def _is_filer(ticket: Ticket, conversation: Conversation) -> bool:
+    if ticket.customer_id and conversation.customer_id and ticket.customer_id == conversation.customer_id:
+        return True
+    if ticket.phone and conversation.channel == "whatsapp":
+        try:
+            return normalise_phone(conversation.sender) == ticket.phone
+        except InvalidPhone:
+            return False
+    return False
+
+
+async def last_update(session: AsyncSession, ticket: Ticket) -> datetime:
+    """When anything last happened to the ticket (its newest event)."""
+    at = await session.scalar(select(TicketEvent.created_at).where(TicketEvent.ticket_id == ticket.id)
+                              .order_by(TicketEvent.seq.desc()).limit(1))
+    return at or ticket.received_at
+
+
+# --- messages to the borrower -------------------------------------------------------------
+
+async def message_borrower(session: AsyncSession, ticket: Ticket, text: str, actor: Actor, *,
+                           kind: str = "message_to_borrower", ctx: TicketContext | None = None,
+                           **data: Any) -> TicketEvent:
+    """Queue ``text`` to the ticket's most recent conversation and record it in the history.
+
+    A message from staff is the first response when there was none yet (for
+    an oral complaint that moves the resolution clock, when ``ctx`` is given).
+    """
+    conversations = await conversations_of(session, ticket)
+    if not conversations:
+        raise InvalidRequest(f"ticket {ticket.number} has no conversation to write to")
+    conversation = conversations[0]
+    rendered = wording.for_channel(text, conversation.channel)
+    message, _ = await enqueue(session, conversation, OutboundMessage(text=rendered),
+                               author="agent" if actor.user_id else "system", agent_id=actor.user_id)
+    # Any message keeps the borrower informed: the periodic status update restarts from here.
+    ticket.last_status_update_at = ctx.now() if ctx else utcnow()
+    if actor.user_id is not None and ticket.first_responded_at is None:
+        ticket.first_responded_at = ctx.now() if ctx else utcnow()
+        if ctx is not None and ticket.form == "oral" and ticket.extension_count == 0:
+            ticket.resolution_due = deadline(Clock.RESOLUTION, policy=ctx.policy, calendar=ctx.calendar,
+                                             received_at=ticket.received_at, form="oral",
+                                             first_response_at=ticket.first_responded_at)
+        data["first_response"] = True
+    return await record_event(session, ticket, kind, actor, conversation=conversation.public_id,
+                              message_id=message.id, text=text, **data)
+
+
+# --- staff changes ----------------------------------------------------------------------------
+
+async def start_work(session: AsyncSession, ticket: Ticket, actor: Actor) -> None:
+    """received → in_progress."""
+    if ticket.status != Status.RECEIVED.value:
+        raise workflow.ForbiddenTransition(
+            f"cannot start ticket {ticket.number}: it is {ticket.status}", status=ticket.status)
+    await _set_status(session, ticket, Status.IN_PROGRESS.value, actor)
+
+
+async def _set_status(session: AsyncSession, ticket: Ticket, target: str, actor: Actor, **data: Any) -> None:
+    previous = ticket.status
+    ticket.status = target
+    ticket.updated_at = utcnow()
+    await session.flush()
+    await record_event(session, ticket, "status_changed", actor, **{"from": previous, "to": target}, **data)
+
+
+async def assign(session: AsyncSession, ticket: Ticket, assignee_id: int | None, actor: Actor) -> None:
+    """Give the ticket to a member of staff (None: unassign)."""
+    workflow.require_open(ticket, "assign")
+    if assignee_id is not None:
+        user = await session.get(User, assignee_id)
+        if user is None or not user.active:
+            raise InvalidRequest(f"no active member of staff with id {assignee_id}")
+    previous = ticket.assignee_id
+    ticket.assignee_id = assignee_id
+    await session.flush()
+    await record_event(session, ticket, "assigned", actor, **{"from": previous, "to": assignee_id})
+
+
+async def escalate(session: AsyncSession, ticket: Ticket, level: str, department: str | None,
+                   note: str | None, actor: Actor) -> None:
+    """Send the ticket up the path: specialist → department → directors."""
+    workflow.check_escalation(ticket, level, department)
+    workflow.require_transition(ticket, Status.ESCALATED.value, "escalate")
+    previous = (ticket.escalation_level, ticket.department)
+    ticket.escalation_level = level
+    ticket.department = department if level == EscalationLevel.DEPARTMENT.value else ticket.department
+    await record_event(session, ticket, "escalated", actor, from_level=previous[0], to_level=level,
+                       department=department, note=note)
+    if ticket.status != Status.ESCALATED.value:
+        await _set_status(session, ticket, Status.ESCALATED.value, actor)
+    else:
+        await session.flush()
+
+
+async def feedback(session: AsyncSession, ticket: Ticket, note: str, actor: Actor) -> None:
+    """The answer comes back down the path to the agent, who answers the borrower."""
+    if ticket.status != Status.ESCALATED.value:
+        raise workflow.ForbiddenTransition(
+            f"ticket {ticket.number} is not escalated (it is {ticket.status}); there is no feedback to return",
+            status=ticket.status)
+    if not note.strip():
+        raise InvalidRequest("feedback needs the answer of the level that handled it")
+    await record_event(session, ticket, "feedback", actor, from_level=ticket.escalation_level,
+                       department=ticket.department, note=note)
+    ticket.escalation_level = EscalationLevel.AGENT.value
+    await _set_status(session, ticket, Status.IN_PROGRESS.value, actor)
+
+
+async def resolve(session: AsyncSession, ctx: TicketContext, ticket: Ticket, outcome: Outcome,
+                  actor: Actor) -> None:
+    """Record the outcome, close the ticket and tell the borrower."""
+    workflow.require_transition(ticket, Status.RESOLVED.value, "resolve")
+    data = outcome.model_dump(exclude_none=True, mode="json")
+    ticket.outcome = data
+    ticket.compensation_amount = outcome.compensation_amount
+    ticket.closed_at = ctx.now()
+    await _set_status(session, ticket, Status.RESOLVED.value, actor, outcome=data)
+    await message_borrower(session, ticket, wording.resolution_notice(ticket.number, data), actor,
+                           kind="resolution_sent", ctx=ctx)
+
+
+async def settlement_answer(session: AsyncSession, ctx: TicketContext, ticket: Ticket, accepted: bool,
+                            note: str | None, actor: Actor) -> None:
+    """The borrower accepts the settlement, or refuses it: then the ticket reopens and they hear about LAPS SJK."""
+    if ticket.status != Status.RESOLVED.value:
+        raise workflow.ForbiddenTransition(
+            f"ticket {ticket.number} has no settlement to answer (it is {ticket.status})", status=ticket.status)
+    if accepted:
+        await record_event(session, ticket, "settlement_accepted", actor, note=note)
+        return
+    workflow.require_transition(ticket, Status.IN_PROGRESS.value, "reopen")
+    await record_event(session, ticket, "settlement_refused", actor, note=note)
+    ticket.reopen_count += 1
+    ticket.closed_at = None
+    await _set_status(session, ticket, Status.IN_PROGRESS.value, actor, reopened=True)
+    await message_borrower(session, ticket, wording.refusal_notice(ticket.number), SYSTEM,
+                           kind="dispute_options_sent")
+
+
+async def reject(session: AsyncSession, ctx: TicketContext, ticket: Ticket, ground: str | None,
+                 note: str | None, actor: Actor) -> None:
+    """Reject on one of the grounds the rules allow, in writing, with the reason."""
+    workflow.require_transition(ticket, Status.REJECTED.value, "reject")
+    grounds = [g.value for g in RejectionGround]
+    if ground not in grounds:
+        raise InvalidRequest(f"a rejection needs one of the grounds: {', '.join(grounds)}")
+    ticket.rejection_ground = ground
+    ticket.closed_at = ctx.now()
+    await _set_status(session, ticket, Status.REJECTED.value, actor, ground=ground, note=note)
+    await message_borrower(session, ticket, wording.rejection_notice(ticket.number, ground, note), actor,
+                           kind="rejection_sent", ground=ground, ctx=ctx)
+
+
+async def extend(session: AsyncSession, ctx: TicketContext, ticket: Ticket, reason: str,
+                 actor: Actor) -> None:
+    """Extend the resolution deadline once, with notice to the borrower."""
+    workflow.check_extension(ticket, ctx.policy.extension.max)
+    if not reason.strip():
+        raise InvalidRequest("an extension needs a reason the borrower can read")
+    previous = ticket.resolution_due
+    ticket.resolution_due = deadline(Clock.EXTENDED_RESOLUTION, policy=ctx.policy, calendar=ctx.calendar,
+                                     received_at=ticket.received_at, form=ticket.form,  # type: ignore[arg-type]
+                                     first_response_at=ticket.first_responded_at, since=previous)
+    ticket.extension_count += 1
+    ticket.extended_at = ctx.now()
+    await session.flush()
+    await record_event(session, ticket, "extended", actor, previous_due=previous,
+                       resolution_due=ticket.resolution_due, reason=reason)
+    if ctx.policy.extension.notice_required:
+        await message_borrower(session, ticket, wording.extension_notice(ticket.number, ticket.resolution_due,
+                                                                         reason), actor,
+                               kind="extension_notice_sent", ctx=ctx)
+
+
+async def add_note(session: AsyncSession, ticket: Ticket, text: str, actor: Actor) -> TicketEvent:
+    """A private note in the history; the borrower never sees it."""
+    if not text.strip():
+        raise InvalidRequest("a note needs text")
+    return await record_event(session, ticket, "note", actor, text=text)
+
+
+async def change_priority(session: AsyncSession, ticket: Ticket, priority: str, actor: Actor) -> None:
+    """Set the priority; never below the category's floor."""
+    workflow.require_open(ticket, "change the priority of")
+    allowed = workflow.floor_priority(ticket.category, priority)
+    if allowed != priority:
+        raise InvalidRequest(f"{ticket.category} complaints are never below {allowed} priority")
+    previous = ticket.priority
+    ticket.priority = priority
+    await session.flush()
+    await record_event(session, ticket, "priority_changed", actor, **{"from": previous, "to": priority})
