@@ -36,6 +36,9 @@ from bench.desk.loadgen import Connection, Stats  # noqa: E402
 
 TOKEN = "bench-service-token-" + uuid.uuid4().hex[:8]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+INAPP_SECRET = "bench-inapp-secret-" + uuid.uuid4().hex
+TELEGRAM_SECRET = "bench-telegram-secret-" + uuid.uuid4().hex[:8]
+CHAT_BASE = 700_000_000
 PY = sys.executable
 
 
@@ -98,7 +101,8 @@ async def prepare_database(url: str, human_conversations: int) -> list[str]:
         await conn.run_sync(metadata.drop_all)
         await conn.run_sync(metadata.create_all)
     async with db.transaction() as session:
-        convs = [Conversation(channel="telegram", sender=f"hp-{k}", mode="human") for k in range(human_conversations)]
+        convs = [Conversation(channel="telegram", sender=str(CHAT_BASE + k), mode="human")
+                 for k in range(human_conversations)]
         session.add_all(convs)
     await db.dispose()
     return [c.sender for c in convs]
@@ -134,9 +138,21 @@ def drop_pg(name: str) -> None:
 
 # -- bot path -------------------------------------------------------------------------------
 
+def answered_by_bot(payload: bytes) -> bool:
+    """The desk's answer came from the bot (not a holding reply after a Rasa failure)."""
+    data = json.loads(payload)
+    return data.get("mode") == "bot" and bool(data.get("replies"))
+
+
 async def closed_loop(port: int, path: str, make_body, total: int, concurrency: int,
-                      headers: dict[str, str] | None, deadline: float) -> Stats:
-    conns = [await Connection("127.0.0.1", port, headers).open() for _ in range(concurrency)]
+                      headers, time_limit: float, check=None) -> Stats:
+    """``headers``: one dict for every connection, or a function of the worker number.
+
+    ``check(body) -> bool`` counts an answer as an error when false.
+    """
+    deadline = time.monotonic() + time_limit
+    conns = [await Connection("127.0.0.1", port, headers(w) if callable(headers) else headers).open()
+             for w in range(concurrency)]
     latencies: list[float] = []
     errors = 0
     counter = iter(range(total))
@@ -147,8 +163,8 @@ async def closed_loop(port: int, path: str, make_body, total: int, concurrency: 
             if time.monotonic() > deadline:
                 return
             started = time.perf_counter()
-            status, _ = await conn.post_json(path, make_body(w, i))
-            if status != 200:
+            status, payload = await conn.post_json(path, make_body(w, i))
+            if status != 200 or (check is not None and not check(payload)):
                 errors += 1
                 continue
             latencies.append(time.perf_counter() - started)
@@ -167,26 +183,51 @@ def rasa_body(w: int, i: int) -> dict:
                          "phone": None}}
 
 
-def desk_body(run: str):
-    def make(w: int, i: int) -> dict:
+def desk_body(run: str, via: str):
+    def internal(w: int, i: int) -> dict:
         return {"channel": "inapp", "sender": f"bench-{run}-{w}", "external_id": f"{run}-{w}-{i}-{uuid.uuid4().hex[:6]}",
                 "text": "halo"}
-    return make
+
+    def inapp(w: int, i: int) -> dict:
+        return {"text": "halo", "client_message_id": f"{run}-{w}-{i}-{uuid.uuid4().hex[:6]}"}
+
+    return internal if via == "internal" else inapp
+
+
+def desk_headers(run: str, via: str):
+    """The in-app endpoint needs a token per borrower (what the lender's app backend mints)."""
+    if via == "internal":
+        return AUTH
+    import jwt
+
+    def for_worker(w: int) -> dict[str, str]:
+        now = int(time.time())
+        token = jwt.encode({"sub": f"bench-{run}-{w}", "iat": now, "exp": now + 3600}, INAPP_SECRET,
+                           algorithm="HS256")
+        return {"Authorization": f"Bearer {token}"}
+
+    return for_worker
 
 
 async def bot_path(args: argparse.Namespace, rasa_port: int, desk_port: int) -> dict[str, Stats]:
-    deadline = time.monotonic() + args.time_limit
+    deadline = args.time_limit
     out: dict[str, Stats] = {}
-    path_rasa, path_desk = "/webhooks/desk/webhook", "/internal/v1/messages"
+    path_rasa = "/webhooks/desk/webhook"
+    path_desk = "/internal/v1/messages" if args.via == "internal" else "/chat/api/messages"
+    via = args.via
     # Warm both paths (connection pools, caches, Rasa's first-message work).
     await closed_loop(rasa_port, path_rasa, rasa_body, 30, 1, None, deadline)
-    await closed_loop(desk_port, path_desk, desk_body("warm"), 30, 1, AUTH, deadline)
+    warm = await closed_loop(desk_port, path_desk, desk_body("warm", via), 30, 1, desk_headers("warm", via),
+                             deadline, answered_by_bot)
+    if warm.errors:
+        print(f"warning: {warm.errors} of 30 warm-up messages were not answered by the bot", file=sys.stderr)
     out["direct_c1"] = await closed_loop(rasa_port, path_rasa, rasa_body, args.latency_n, 1, None, deadline)
-    out["desk_c1"] = await closed_loop(desk_port, path_desk, desk_body("lat"), args.latency_n, 1, AUTH, deadline)
+    out["desk_c1"] = await closed_loop(desk_port, path_desk, desk_body("lat", via), args.latency_n, 1,
+                                       desk_headers("lat", via), deadline, answered_by_bot)
     out["direct_cN"] = await closed_loop(rasa_port, path_rasa, rasa_body, args.throughput_n, args.concurrency,
                                          None, deadline)
-    out["desk_cN"] = await closed_loop(desk_port, path_desk, desk_body("tp"), args.throughput_n,
-                                       args.concurrency, AUTH, deadline)
+    out["desk_cN"] = await closed_loop(desk_port, path_desk, desk_body("tp", via), args.throughput_n,
+                                       args.concurrency, desk_headers("tp", via), deadline, answered_by_bot)
     return out
 
 
@@ -225,18 +266,30 @@ async def human_path(args: argparse.Namespace, desk_port: int, senders: list[str
 
         receiver = asyncio.create_task(receive())
         conns: asyncio.Queue[Connection] = asyncio.Queue()
+        headers = AUTH if args.via == "internal" else {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
         for _ in range(args.concurrency):
-            conns.put_nowait(await Connection("127.0.0.1", desk_port, AUTH).open())
+            conns.put_nowait(await Connection("127.0.0.1", desk_port, headers).open())
         errors = 0
+        update_base = int(uuid.uuid4().int % 1_000_000) * 100_000
+
+        def body(i: int) -> tuple[str, dict]:
+            chat = senders[i % len(senders)]
+            if args.via == "internal":
+                return "/internal/v1/messages", {"channel": "telegram", "sender": chat,
+                                                 "external_id": f"hp-{run}-{i}", "text": f"hp:{run}:{i}"}
+            return "/webhooks/telegram", {
+                "update_id": update_base + i,
+                "message": {"message_id": i + 1, "date": int(time.time()), "text": f"hp:{run}:{i}",
+                            "chat": {"id": int(chat), "type": "private"},
+                            "from": {"id": int(chat), "is_bot": False, "first_name": "Budi"}}}
 
         async def send(i: int, planned: float) -> None:
             nonlocal errors
             conn = await conns.get()
             try:
                 sent_at[i] = planned
-                status, _ = await conn.post_json("/internal/v1/messages", {
-                    "channel": "telegram", "sender": senders[i % len(senders)],
-                    "external_id": f"hp-{run}-{i}", "text": f"hp:{run}:{i}"})
+                path, payload = body(i)
+                status, _ = await conn.post_json(path, payload)
                 if status != 200:
                     errors += 1
             finally:
@@ -274,7 +327,8 @@ async def human_path(args: argparse.Namespace, desk_port: int, senders: list[str
 
 def start_desk(db_url: str, rasa_port: int, desk_port: int, workdir: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": db_url, "RASA_URL": f"http://127.0.0.1:{rasa_port}",
-           "DESK_SERVICE_TOKEN": TOKEN, "DESK_HOST": "127.0.0.1", "DESK_PORT": str(desk_port),
+           "DESK_SERVICE_TOKEN": TOKEN, "INAPP_SIGNING_SECRET": INAPP_SECRET,
+           "TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET, "DESK_HOST": "127.0.0.1", "DESK_PORT": str(desk_port),
            "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
     env.pop("REDIS_URL", None)
     log = open(workdir / "desk.log", "wb")  # noqa: SIM115 - closed with the process
@@ -307,7 +361,10 @@ def main() -> int:
     parser.add_argument("--human-n", type=int, default=5000)
     parser.add_argument("--human-rate", type=float, default=1000.0)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per phase, at most")
+    parser.add_argument("--time-limit", type=float, default=90.0, help="seconds per phase, at most")
+    parser.add_argument("--via", choices=["channels", "internal"], default="channels",
+                        help="channels: in-app API (bot path) and Telegram webhook (human path); "
+                             "internal: POST /internal/v1/messages for both")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="aduan-bench-"))
@@ -347,8 +404,11 @@ def main() -> int:
 
     added_p50 = bot["desk_c1"].pct(50) - bot["direct_c1"].pct(50)
     ratio = bot["desk_cN"].throughput / bot["direct_cN"].throughput if bot["direct_cN"].throughput else 0
+    bot_errors = bot["desk_c1"].errors + bot["desk_cN"].errors
     print()
-    print(f"desk benchmark — database: {args.db}, bot: {rasa_kind}, cores: {os.cpu_count()}, "
+    entry = ("in-app POST /chat/api/messages (bot path), Telegram webhook (human path)"
+             if args.via == "channels" else "POST /internal/v1/messages")
+    print(f"desk benchmark — database: {args.db}, bot: {rasa_kind}, entry: {entry}, cores: {os.cpu_count()}, "
           f"load average before/after: {load_before:.1f}/{os.getloadavg()[0]:.1f}")
     print()
     print("| path | runs | p50 ms | p99 ms | msg/s | errors |")
@@ -358,9 +418,9 @@ def main() -> int:
                        (f"through desk, {args.concurrency} at a time", "desk_cN")):
         s = bot[key]
         print(f"| bot: {label} | {s.count} | {s.pct(50):.2f} | {s.pct(99):.2f} | {s.throughput:.0f} | {s.errors} |")
-    print(f"| human: webhook → websocket, {args.concurrency} at a time (max) | {h_max.count} | "
+    print(f"| human: inbound → websocket, {args.concurrency} at a time (max) | {h_max.count} | "
           f"{h_max.pct(50):.2f} | {h_max.pct(99):.2f} | {h_max.throughput:.0f} | {h_max_err} |")
-    print(f"| human: webhook → websocket, offered {args.human_rate:.0f}/s | {h_rate.count} | "
+    print(f"| human: inbound → websocket, offered {args.human_rate:.0f}/s | {h_rate.count} | "
           f"{h_rate.pct(50):.2f} | {h_rate.pct(99):.2f} | {h_rate.throughput:.0f} | {h_rate_err} |")
     print()
     print("| target | measured | verdict |")
@@ -372,6 +432,7 @@ def main() -> int:
     print(f"| human path p99 < 50 ms (at {args.human_rate:.0f}/s offered) | {h_rate.pct(99):.1f} ms | "
           f"{verdict(h_rate.pct(99) < 50)} |")
     lost = h_max_lost + h_rate_lost
+    print(f"| bot path: every answer from the bot | {bot_errors} not | {verdict(bot_errors == 0)} |")
     print(f"| human path loses nothing | {lost} lost of {2 * args.human_n} | {verdict(lost == 0)} |")
     del p99
     return 0
