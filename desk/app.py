@@ -62,7 +62,7 @@ def build_services(settings: Settings, *, events: EventBus | None = None,
         max_message_chars=settings.max_message_chars,
         bot_timeout_seconds=settings.rasa_timeout_seconds,
         capture_rating=default_rating_capture(),
-        sqlite_writer=SqliteInboundWriter(settings.database_url) if db.is_sqlite else None,
+        sqlite_writer=_sqlite_writer(settings.database_url) if db.is_sqlite else None,
     )
     # Connectors register their Sender per channel (services.outbox.register_sender).
     services.outbox = OutboxWorker(db, {}, max_attempts=settings.outbox_max_attempts,
@@ -70,6 +70,14 @@ def build_services(settings: Settings, *, events: EventBus | None = None,
     on_enqueue_commit(db.engine, services.outbox.nudge)
     services.lending = lending or DemoLendingCore()
     return services
+
+
+def _sqlite_writer(url: str) -> SqliteInboundWriter | None:
+    """The SQLite fast path for a database file; None for an in-memory database."""
+    try:
+        return SqliteInboundWriter(url)
+    except ValueError:
+        return None
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None,
