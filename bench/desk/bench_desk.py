@@ -177,10 +177,14 @@ async def closed_loop(port: int, path: str, make_body, total: int, concurrency: 
     return Stats(latencies, wall, errors)
 
 
-def rasa_body(w: int, i: int) -> dict:
-    return {"sender": f"bench-direct-{w}", "message": "halo",
-            "metadata": {"channel": "inapp", "conversation_id": f"bench-direct-{w}", "customer_id": None,
-                         "phone": None}}
+def rasa_body(run: str):
+    """Direct messages, one Rasa sender per run and worker (as the desk has one conversation each),
+    so both sides see trackers of the same length."""
+    def make(w: int, i: int) -> dict:
+        sender = f"bench-direct-{run}-{w}"
+        return {"sender": sender, "message": "halo",
+                "metadata": {"channel": "inapp", "conversation_id": sender, "customer_id": None, "phone": None}}
+    return make
 
 
 def desk_body(run: str, via: str):
@@ -216,15 +220,16 @@ async def bot_path(args: argparse.Namespace, rasa_port: int, desk_port: int) -> 
     path_desk = "/internal/v1/messages" if args.via == "internal" else "/chat/api/messages"
     via = args.via
     # Warm both paths (connection pools, caches, Rasa's first-message work).
-    await closed_loop(rasa_port, path_rasa, rasa_body, 30, 1, None, deadline)
+    await closed_loop(rasa_port, path_rasa, rasa_body("warm"), 30, 1, None, deadline)
     warm = await closed_loop(desk_port, path_desk, desk_body("warm", via), 30, 1, desk_headers("warm", via),
                              deadline, answered_by_bot)
     if warm.errors:
         print(f"warning: {warm.errors} of 30 warm-up messages were not answered by the bot", file=sys.stderr)
-    out["direct_c1"] = await closed_loop(rasa_port, path_rasa, rasa_body, args.latency_n, 1, None, deadline)
+    out["direct_c1"] = await closed_loop(rasa_port, path_rasa, rasa_body("lat"), args.latency_n, 1, None, deadline)
     out["desk_c1"] = await closed_loop(desk_port, path_desk, desk_body("lat", via), args.latency_n, 1,
                                        desk_headers("lat", via), deadline, answered_by_bot)
-    out["direct_cN"] = await closed_loop(rasa_port, path_rasa, rasa_body, args.throughput_n, args.bot_concurrency,
+    out["direct_cN"] = await closed_loop(rasa_port, path_rasa, rasa_body("tp"), args.throughput_n,
+                                         args.bot_concurrency,
                                          None, deadline)
     out["desk_cN"] = await closed_loop(desk_port, path_desk, desk_body("tp", via), args.throughput_n,
                                        args.bot_concurrency, desk_headers("tp", via), deadline, answered_by_bot)
