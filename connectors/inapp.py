@@ -47,7 +47,8 @@ log = logging.getLogger("aduan.channels")
 log.addFilter(MaskingFilter())
 bp = Blueprint("inapp", url_prefix="/chat")
 
-CLIENT_MESSAGE_ID_MAX = 64
+# "<customer id ≤ 64>:<client id ≤ 63>" fits Message.external_id (128).
+CLIENT_MESSAGE_ID_MAX = 63
 PAGE_LIMIT = 200
 DEMO_TOKEN_TTL_SECONDS = 12 * 3600
 # A websocket client has this long to send {"type": "auth", "token": ...} when the
@@ -272,9 +273,13 @@ async def chat_socket(request: Request, ws: Websocket) -> None:
         poked = asyncio.ensure_future(anext(events))
         try:
             while True:
-                for view in await messages_after(services.db, customer_id, cursor, outbound_only=True):
-                    await ws.send(json.dumps({"type": "message", "message": view}))
-                    cursor = max(cursor, view["id"])
+                while True:  # everything above the cursor, page by page
+                    batch = await messages_after(services.db, customer_id, cursor, outbound_only=True)
+                    for view in batch:
+                        await ws.send(json.dumps({"type": "message", "message": view}))
+                        cursor = max(cursor, view["id"])
+                    if len(batch) < PAGE_LIMIT:
+                        break
                 done, _ = await asyncio.wait({incoming, poked}, return_when=asyncio.FIRST_COMPLETED)
                 if incoming in done:
                     if incoming.result() is None:  # the client went away

@@ -28,6 +28,7 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 
 from connectors.base import ProviderError
 from connectors.dispatch import route_inbound, senders_of
+from connectors.textsplit import split_text
 from connectors.rejections import Rejected, check_body_size, check_text_length, reject
 from desk.config import Settings
 from desk.masking import MaskingFilter
@@ -39,6 +40,8 @@ PATH = "/webhooks/telegram"
 # Telegram limits callback_data to 64 bytes; longer payloads are sent as "#<index>"
 # and resolved from the stored message the keyboard belongs to.
 CALLBACK_DATA_LIMIT = 64
+# Telegram's limit for one message's text; longer replies go in pieces, the keyboard on the last.
+MAX_TEXT_CHARS = 4096
 INDEX_PREFIX = "#"
 
 log = logging.getLogger("aduan.channels")
@@ -77,10 +80,9 @@ def parse_update(body: bytes) -> Update:
         raise Rejected(400, "malformed", "the body is not a valid Telegram Update") from None
 
 
-def _media_of(message: Message) -> tuple[tuple[MediaRef, ...], dict[str, Any]]:
+def _media_of(message: Message) -> tuple[MediaRef, ...]:
     """Media as references (``telegram-file:<file_id>``); the bytes stay at Telegram."""
     refs: list[MediaRef] = []
-    extra: dict[str, Any] = {}
     if message.photo:
         refs.append(MediaRef(f"telegram-file:{message.photo[-1].file_id}", "image/jpeg"))
     for item, default_type in ((message.document, "application/octet-stream"), (message.voice, "audio/ogg"),
@@ -88,12 +90,12 @@ def _media_of(message: Message) -> tuple[tuple[MediaRef, ...], dict[str, Any]]:
                                (message.video_note, "video/mp4"), (message.sticker, "image/webp")):
         if item is not None:
             refs.append(MediaRef(f"telegram-file:{item.file_id}", getattr(item, "mime_type", None) or default_type))
+    # Locations and shared contacts are kept as URIs beside the media, so the store keeps them too.
     if message.location is not None:
-        extra["location"] = {"latitude": message.location.latitude, "longitude": message.location.longitude}
+        refs.append(MediaRef(f"geo:{message.location.latitude},{message.location.longitude}", None))
     if message.contact is not None:
-        extra["contact"] = {"phone_number": message.contact.phone_number,
-                            "name": " ".join(filter(None, [message.contact.first_name, message.contact.last_name]))}
-    return tuple(refs), extra
+        refs.append(MediaRef(f"tel:{message.contact.phone_number}", None))
+    return tuple(refs)
 
 
 def _button_title(query: CallbackQuery) -> str | None:
@@ -126,12 +128,11 @@ def inbound_from_update(update: Update, *, max_chars: int) -> InboundMessage | N
         return None
     body = message.text or message.caption or ""
     check_text_length(body, max_chars)
-    media, extra = _media_of(message)
     return InboundMessage(
         channel=Channel.TELEGRAM, sender=str(message.chat.id), external_id=str(update.update_id),
         text=body, received_at=now,
         sender_name=message.from_user.full_name if message.from_user else None,
-        media=media, extra=extra,
+        media=_media_of(message),
     )
 
 
@@ -218,12 +219,14 @@ class TelegramSender:
                 self._ready = True
 
     async def send(self, recipient: str, message: OutboundMessage) -> str:
-        """Send to chat ``recipient``; return Telegram's message id."""
+        """Send to chat ``recipient``; return Telegram's id of the (last) message, the one with the keyboard."""
         try:
             await self._ensure_ready()
-            sent = await self.bot.send_message(
-                chat_id=int(recipient), text=message.text or "Silakan pilih:",
-                reply_markup=render_keyboard(message))
+            pieces = split_text(message.text or "Silakan pilih:", MAX_TEXT_CHARS)
+            for i, piece in enumerate(pieces):
+                last = i == len(pieces) - 1
+                sent = await self.bot.send_message(chat_id=int(recipient), text=piece,
+                                                   reply_markup=render_keyboard(message) if last else None)
         except RetryAfter as exc:
             raise ProviderError(f"telegram rate limit, retry after {exc.retry_after}", retryable=True) from exc
         except (BadRequest, Forbidden, InvalidToken) as exc:  # before NetworkError: BadRequest subclasses it

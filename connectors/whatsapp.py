@@ -25,6 +25,7 @@ from twilio.rest import Client
 
 from connectors.base import ProviderError
 from connectors.dispatch import route_inbound
+from connectors.textsplit import split_text
 from connectors.rejections import Rejected, check_body_size, check_text_length, reject
 from desk.config import Settings
 from desk.messages import Channel, InboundMessage, MediaRef, OutboundMessage
@@ -34,6 +35,8 @@ PATH = "/webhooks/whatsapp"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 # WhatsApp allows 16 media per message; Twilio numbers them MediaUrl0..N-1.
 MAX_MEDIA = 16
+# Twilio refuses WhatsApp bodies over 1600 characters (error 21617); longer replies go in pieces.
+MAX_BODY_CHARS = 1600
 
 bp = Blueprint("whatsapp")
 
@@ -95,7 +98,10 @@ def parse_form(form: dict[str, str], *, max_chars: int) -> InboundMessage:
         if not url:
             raise Rejected(400, "malformed", f"MediaUrl{i} is missing")
         media.append(MediaRef(url=url, content_type=form.get(f"MediaContentType{i}") or None))
-    extra = {k: form[k] for k in ("WaId", "ButtonPayload", "ButtonText") if form.get(k)}
+    extra = {k: form[k] for k in ("WaId", "ButtonText") if form.get(k)}
+    if form.get("Latitude") and form.get("Longitude"):
+        # A shared location has no Body and no media; a geo: URI keeps it in the stored references.
+        media.append(MediaRef(url=f"geo:{form['Latitude']},{form['Longitude']}", content_type=None))
     return InboundMessage(
         channel=Channel.WHATSAPP,
         sender=address,
@@ -104,6 +110,8 @@ def parse_form(form: dict[str, str], *, max_chars: int) -> InboundMessage:
         received_at=datetime.now(timezone.utc),
         sender_name=form.get("ProfileName") or None,
         media=tuple(media),
+        # Quick-reply buttons of approved templates come back with their payload.
+        button_payload=form.get("ButtonPayload") or None,
         extra=extra,
     )
 
@@ -190,13 +198,19 @@ class TwilioSender:
             return self._client
 
     async def send(self, recipient: str, message: OutboundMessage) -> str:
-        """Send to ``recipient`` (+62…); return Twilio's message SID."""
+        """Send to ``recipient`` (+62…); return Twilio's SID of the (last) message.
+
+        A reply over 1600 characters is sent as several messages; if a later piece
+        fails, the outbox's retry sends the earlier pieces again (a duplicate, never a loss).
+        """
         client = await self._get_client()
         to = recipient if recipient.startswith("whatsapp:") else "whatsapp:" + recipient
         try:
-            created = await client.messages.create_async(
-                from_=self._settings.twilio_whatsapp_from, to=to, body=render_text(message)
-            )
+            # The numbered list is at the end, so it stays whole in the last piece.
+            for body in split_text(render_text(message), MAX_BODY_CHARS):
+                created = await client.messages.create_async(
+                    from_=self._settings.twilio_whatsapp_from, to=to, body=body
+                )
         except TwilioRestException as exc:
             retryable = exc.status >= 500 or exc.status == 429
             raise ProviderError(f"twilio answered {exc.status} (code {exc.code})", retryable=retryable) from exc

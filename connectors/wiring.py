@@ -27,7 +27,8 @@ def build_senders(services: Any) -> dict[Channel, Sender]:
 def install_channels(app: Sanic) -> None:
     """Register the webhook, in-app and web-chat blueprints and the channel senders.
 
-    Senders already in ``services`` (tests inject senders pointed at fakes) are kept.
+    Senders already registered (in ``services`` or with the outbox worker; tests
+    inject recording senders) are kept; the others are built from settings.
     """
     from connectors.inapp import bp as inapp_bp
     from connectors.telegram import bp as telegram_bp
@@ -40,7 +41,7 @@ def install_channels(app: Sanic) -> None:
     senders = senders_of(services)
     outbox = getattr(services, "outbox", None)
     # A sender the outbox already has (tests inject recording senders) wins.
-    registered = getattr(outbox, "senders", {}) if outbox is not None else {}
+    registered: dict[str, Sender] = dict(getattr(outbox, "senders", None) or {})
     for channel, sender in build_senders(services).items():
         senders.setdefault(channel, registered.get(channel.value, sender))
     if outbox is not None and hasattr(outbox, "register_sender"):

@@ -99,6 +99,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.blueprint(health_bp)
     app.blueprint(api_bp)
     app.blueprint(internal_bp)
+    from desk.templating import static_dir
+    from handoff.console import install as install_handoff
+
+    app.static("/static", str(static_dir()), name="desk_static")
+    install_handoff(app)
 
     from tickets.api import blueprints as ticket_blueprints
     from tickets.scheduler import install as install_ticket_scheduler

@@ -64,6 +64,8 @@ def staff_required(*roles: str) -> Callable[[Handler], Handler]:
         @wraps(handler)
         async def guarded(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
             user: StaffUser | None = getattr(request.ctx, "user", None)
+            if user is None and getattr(request.ctx, "csrf_failed", False):
+                return error(403, "csrf_failed", "missing or wrong CSRF token")
             if user is None:
                 return error(401, "login_required", "sign in first")
             if roles and user.role not in roles:

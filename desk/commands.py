@@ -21,30 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     migrate.add_argument("--revision", default="head")
     migrate.set_defaults(func=cmd_migrate)
 
-    seed = sub.add_parser("seed-demo", help="load demo data of every part (only with DEMO_MODE=true)")
+    seed = sub.add_parser("seed-demo", help="create the demo staff (only when DEMO_MODE is on)")
     seed.set_defaults(func=cmd_seed_demo)
 
-    logins = sub.add_parser("demo-logins", help="print the demo staff logins and sample borrowers")
+    logins = sub.add_parser("demo-logins", help="print the demo staff logins")
     logins.set_defaults(func=cmd_demo_logins)
-
-
-# Parts that may ship demo data: ``<part>.demo`` with ``async def seed_demo(db, settings)``
-# (idempotent) and/or ``def demo_logins(settings) -> list[str]``.
-DEMO_PARTS = ("handoff.demo", "tickets.demo", "connectors.demo", "reports.demo")
-
-
-def _demo_modules() -> list[object]:
-    import importlib
-
-    modules = []
-    for name in DEMO_PARTS:
-        try:
-            modules.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
-                continue
-            raise
-    return modules
 
 
 def _factory(name: str) -> object:
@@ -87,47 +68,33 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
-    """Run every part's idempotent demo seeding; refuse outside demo mode."""
+    """Create the demo staff; refuses outside demo mode so production never gets them."""
     import asyncio
     import sys
 
+    from desk.demo import seed_demo_staff
     from storage.db import Database
 
     settings = Settings()
     if not settings.demo_mode:
-        print("seed-demo refused: DEMO_MODE is off (this would put demo accounts in production)",
-              file=sys.stderr)
+        print("seed-demo: DEMO_MODE is off; demo staff are never created in production", file=sys.stderr)
         return 2
 
-    async def run() -> None:
+    async def run() -> list[str]:
         db = Database(settings.database_url)
         try:
-            for module in _demo_modules():
-                seed = getattr(module, "seed_demo", None)
-                if seed is not None:
-                    await seed(db, settings)
-                    print(f"seeded {module.__name__}")
+            return await seed_demo_staff(db)
         finally:
             await db.dispose()
 
-    asyncio.run(run())
+    created = asyncio.run(run())
+    print(f"demo staff created: {', '.join(created)}" if created else "demo staff already present")
     return 0
 
 
 def cmd_demo_logins(args: argparse.Namespace) -> int:
-    """Print what a demo user needs: staff logins (from the parts) and the SAMPLE borrowers."""
-    from lending.demo import DemoLendingCore
+    """Print the demo logins (what `make run` shows)."""
+    from desk.demo import demo_logins_text
 
-    settings = Settings()
-    lines: list[str] = []
-    for module in _demo_modules():
-        logins = getattr(module, "demo_logins", None)
-        if logins is not None:
-            lines.extend(logins(settings))
-    lines.append("  Sample borrowers (fictional) for the identity check: name / phone / loan id")
-    core = DemoLendingCore()
-    for account, phone in core.sample_identities():
-        loan = account.loans[0].loan_id if account.loans else account.applications[0].application_id
-        lines.append(f"    {account.full_name} / {phone} / {loan}")
-    print("\n".join(lines))
+    print(demo_logins_text() if Settings().demo_mode else "  (demo mode is off: no demo logins)")
     return 0

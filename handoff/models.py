@@ -38,7 +38,22 @@ class User(Base):
     capacity: Mapped[int] = mapped_column(Integer, default=5)
     language: Mapped[str] = mapped_column(String(2), default="id")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Round-robin cursor: the agent assigned longest ago gets the next handoff.
+    last_assigned_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffSession(Base):
+    """A signed-in browser. Server-side so logout and expiry really end it."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
 
 
 class Handoff(Base):
@@ -55,12 +70,18 @@ class Handoff(Base):
     category: Mapped[str | None] = mapped_column(String(32))
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(8), default=HandoffStatus.WAITING.value)
+    # Who may take it from the queue: any agent, or only specialists after an escalation.
+    queue_role: Mapped[str] = mapped_column(String(16), default=Role.AGENT.value)
+    department: Mapped[str | None] = mapped_column(String(32))
     assigned_to: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     assigned_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closing_summary: Mapped[str | None] = mapped_column(Text)
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None] = mapped_column()
 
 
 class Note(Base):

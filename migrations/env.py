@@ -21,9 +21,21 @@ def _url() -> str:
     ) or Settings().database_url
 
 
+def render_item(type_: str, obj: object, autogen_context) -> str | bool:  # type: ignore[no-untyped-def]
+    """Render our UTC column type as a plain timezone-aware DateTime in migrations.
+
+    The UTC handling is Python-side only; the database column is the same.
+    """
+    from storage.base import UTCDateTime
+
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def run_migrations_offline() -> None:
     context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=True)
+                      render_as_batch=True, render_item=render_item)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -31,7 +43,7 @@ def run_migrations_offline() -> None:
 def _run(connection: Connection) -> None:
     # Batch mode lets ALTER TABLE work on SQLite too.
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      compare_type=True)
+                      compare_type=True, render_item=render_item)
     with context.begin_transaction():
         context.run_migrations()
 

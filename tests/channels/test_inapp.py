@@ -240,3 +240,29 @@ def test_minted_token_carries_sub_and_exp(settings: Any) -> None:
     claims = jwt.decode(mint_token(settings, CUSTOMER, ttl_seconds=60), settings.inapp_signing_secret,
                         algorithms=["HS256"])
     assert claims["sub"] == CUSTOMER and claims["exp"] - claims["iat"] == 60
+
+
+async def test_longest_ids_fit_the_store(desk: Desk) -> None:
+    customer = "C" * 64
+    response = await post_message(desk, "halo", token=token_for(desk, customer), client_id="k" * 63)
+    assert response.status_code == 200
+    [inbound] = await desk.inbound()
+    assert inbound.external_id == customer + ":" + "k" * 63
+
+
+async def test_socket_replays_a_backlog_longer_than_one_page(desk: Desk) -> None:
+    from sqlalchemy import select
+
+    from connectors.inapp import PAGE_LIMIT
+
+    token = token_for(desk)
+    await post_message(desk, "halo", token=token)
+    async with desk.db.transaction() as session:
+        conversation = await session.scalar(select(Conversation).where(Conversation.sender == CUSTOMER))
+        for i in range(PAGE_LIMIT + 5):
+            await enqueue(session, conversation, OutboundMessage(text=f"pesan {i}"), author="agent")
+    async with connect(ws_url(desk, f"token={token}")) as ws:
+        assert (await next_frame(ws))["type"] == "ready"
+        texts = [(await next_frame(ws))["message"]["text"] for _ in range(PAGE_LIMIT + 6)]
+    assert texts[0] == GREETING_TEXT and texts[-1] == f"pesan {PAGE_LIMIT + 4}"
+    assert len(set(texts)) == len(texts)

@@ -152,3 +152,11 @@ def test_keyboard_keeps_button_order() -> None:
     assert render_keyboard(OutboundMessage(text="x")) is None
 
 
+
+
+async def test_location_and_contact_are_kept_as_references(desk: Desk) -> None:
+    update = telegram_message_update(9011, CHAT_ID, None, location={"latitude": -6.2, "longitude": 106.8},
+                                     contact={"phone_number": "+6281234567890", "first_name": "Budi"})
+    assert (await post_update(desk, update)).status_code == 200
+    [inbound] = await desk.inbound()
+    assert [m["url"] for m in inbound.payload["media"]] == ["geo:-6.2,106.8", "tel:+6281234567890"]

@@ -163,3 +163,41 @@ def test_numbered_list_keeps_button_order() -> None:
     assert render_text(message) == ("Pilih kategori aduan:\n\nBalas dengan angka:\n"
                                     "1. Pembayaran\n2. Penagihan\n3. Aplikasi")
     assert render_text(OutboundMessage(text="Terima kasih, Kak.")) == "Terima kasih, Kak."
+
+
+async def test_template_quick_reply_carries_its_payload(desk: Desk) -> None:
+    form = twilio_form(Body="Ya, benar", ButtonText="Ya, benar", ButtonPayload="/affirm")
+    assert (await post_signed(desk, form)).status_code == 200
+    [inbound] = await desk.inbound()
+    assert inbound.payload["button_payload"] == "/affirm"
+    assert desk.rasa.calls[-1]["message"] == "/affirm"
+
+
+async def test_long_reply_is_sent_in_pieces_with_the_list_last(desk: Desk, fake_twilio: FakeTwilio) -> None:
+    long_text = "\n\n".join(f"Paragraf {i}: " + "informasi produk " * 20 for i in range(8))
+    desk.rasa.responder = lambda body: [{"text": long_text, "buttons": [{"title": "Ya", "payload": "/affirm"}]}]
+    assert (await post_signed(desk, twilio_form())).status_code == 200
+    [item] = await desk.deliver()
+    bodies = [m.body for m in fake_twilio.messages]
+    assert len(bodies) > 1 and all(len(b) <= 1600 for b in bodies)
+    assert bodies[-1].endswith("Balas dengan angka:\n1. Ya")
+    assert item.provider_message_id == fake_twilio.messages[-1].sid
+
+
+async def test_shared_location_is_kept_as_a_geo_reference(desk: Desk) -> None:
+    form = twilio_form(Body="", Latitude="-6.2088", Longitude="106.8456", Address="Jakarta")
+    assert (await post_signed(desk, form)).status_code == 200
+    [inbound] = await desk.inbound()
+    assert inbound.payload["media"] == [{"url": "geo:-6.2088,106.8456", "content_type": None}]
+
+
+async def test_store_failure_answers_503_so_the_provider_can_redeliver(desk: Desk, monkeypatch: pytest.MonkeyPatch,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    async def broken(inbound: object) -> None:
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(desk.services.router, "receive", broken)
+    response = await post_signed(desk, twilio_form())
+    assert response.status_code == 503
+    assert response.json()["error"] == "unavailable"
+    assert any("router failed" in r.getMessage() for r in caplog.records)

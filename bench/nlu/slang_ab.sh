@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# A/B of the slang-normalising tokenizer: the same 80/20 split of the NLU
+# data (fixed seed), trained and tested with bot/config.yml and with the same
+# config using Rasa's plain WhitespaceTokenizer. Prints macro-F1 of both.
+# Run from bot/ with its venv: bash ../bench/nlu/slang_ab.sh
+set -euo pipefail
+RASA=${RASA:-.venv/bin/rasa}
+PY=${PY:-.venv/bin/python}
+out=${OUT:-results/slang-ab}
+rm -rf "$out" && mkdir -p "$out"
+"$RASA" data split nlu --nlu data/nlu --training-fraction 0.8 --random-seed 42 --out "$out/split" >/dev/null
+sed 's/components.slang_tokenizer.SlangNormalizingTokenizer/WhitespaceTokenizer/' config.yml > "$out/config-plain.yml"
+for variant in slang plain; do
+  cfg=config.yml; [ "$variant" = plain ] && cfg="$out/config-plain.yml"
+  "$RASA" train nlu --config "$cfg" --nlu "$out/split/training_data.yml" --out "$out/models" \
+    --fixed-model-name "$variant" >"$out/train-$variant.log" 2>&1
+  "$RASA" test nlu --model "$out/models/$variant.tar.gz" --nlu "$out/split/test_data.yml" \
+    --out "$out/$variant" >"$out/test-$variant.log" 2>&1
+done
+for variant in slang plain; do
+  "$PY" - "$out/$variant/intent_report.json" "$variant" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"{sys.argv[2]:6} intent accuracy {r['accuracy']:.3f}  macro-F1 {r['macro avg']['f1-score']:.3f}")
+PY
+done

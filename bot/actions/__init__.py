@@ -1,0 +1,1 @@
+"""Custom actions of the Aduan assistant (rasa-sdk action server)."""

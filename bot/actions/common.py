@@ -1,0 +1,158 @@
+"""Helpers shared by the actions: metadata, office hours, handoff payloads."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import desk_client
+from actions.content import CATEGORY_LABELS, contacts_text
+from actions.dates import JAKARTA, format_date_id
+from actions.phone import mask_phone
+
+logger = logging.getLogger(__name__)
+
+# Intents that start a complaint, the category proposed for each, and the
+# priority the ticket starts with. Fraud and collection threats are never
+# below "high" (shared/domain.md).
+COMPLAINT_INTENTS: Dict[str, Dict[str, str]] = {
+    "complain_payment": {"category": "payment", "priority": "medium"},
+    "complain_fraud": {"category": "fraud", "priority": "high"},
+    "complain_collection": {"category": "unethical_collection", "priority": "high"},
+    "request_relief": {"category": "relief", "priority": "medium"},
+    "change_phone_number": {"category": "phone_change", "priority": "medium"},
+    "complain_app": {"category": "app", "priority": "low"},
+    "lodge_complaint": {"category": "other", "priority": "medium"},
+}
+
+# Words that make a fraud or collection report urgent (threats, data spread).
+URGENT_WORDS = ("ancam", "sebar", "teror", "bunuh", "viral", "malu", "pukul", "kekerasan", "polisi")
+
+
+def latest_metadata(tracker: Tracker) -> Dict[str, Any]:
+    """Metadata of the newest user message that carried any (desk channel)."""
+    latest = tracker.latest_message or {}
+    if latest.get("metadata"):
+        return dict(latest["metadata"])
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and event.get("metadata"):
+            return dict(event["metadata"])
+    return {}
+
+
+def conversation_id(tracker: Tracker) -> str:
+    """The desk's conversation id (metadata), else the Rasa sender id."""
+    return str(latest_metadata(tracker).get("conversation_id") or tracker.sender_id)
+
+
+def channel_of(tracker: Tracker) -> str:
+    """The channel the borrower writes on (whatsapp, telegram, inapp, …)."""
+    return str(latest_metadata(tracker).get("channel") or "default")
+
+
+def verified_customer(tracker: Tracker) -> Optional[str]:
+    """Customer id verified by the desk (in-app metadata) or by our check."""
+    return latest_metadata(tracker).get("customer_id") or tracker.get_slot("verified_customer_id")
+
+
+def format_wib(iso_text: Optional[str]) -> Optional[str]:
+    """Render an ISO-8601 timestamp as '5 Januari 2024 pukul 09.00 WIB'."""
+    if not iso_text:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(str(iso_text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=JAKARTA)
+    local = moment.astimezone(JAKARTA)
+    return f"{format_date_id(local.date())} pukul {local:%H.%M} WIB"
+
+
+async def office_status(tracker: Tracker) -> Optional[Dict[str, Any]]:
+    """Ask the desk whether a person is available now on this channel."""
+    result = await desk_client.office_hours(channel_of(tracker))
+    if not result.ok:
+        return None
+    return result.data
+
+
+def form_summary(tracker: Tracker, reason: str) -> str:
+    """A short English summary for the agent of what the bot already knows."""
+    parts = [f"reason={reason}", f"last_intent={(tracker.latest_message or {}).get('intent', {}).get('name')}"]
+    for slot in ("full_name", "product", "transaction_date", "complaint_category", "proposed_category",
+                 "ticket_number", "account_query"):
+        value = tracker.get_slot(slot)
+        if value:
+            parts.append(f"{slot}={value}")
+    if tracker.get_slot("phone"):
+        parts.append(f"phone={mask_phone(tracker.get_slot('phone'))}")
+    if tracker.get_slot("verified_customer_id") or latest_metadata(tracker).get("customer_id"):
+        parts.append("verified=yes")
+    chronology = tracker.get_slot("chronology")
+    if chronology:
+        parts.append(f"chronology={chronology[:200]}")
+    text = (tracker.latest_message or {}).get("text")
+    if text and not chronology:
+        parts.append(f"last_message={text[:200]}")
+    return "; ".join(parts)
+
+
+async def hand_off(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    reason: str,
+    priority: str = "medium",
+    category: Optional[str] = None,
+    ticket_number: Optional[str] = None,
+    intro: Optional[str] = None,
+) -> List[EventType]:
+    """Tell the borrower a person takes over and emit the handoff payload.
+
+    The desk switches the conversation to a human when a bot message carries
+    ``{"handoff": {...}}`` (docs/architecture.md). Outside office hours we say
+    when a person will reply, from the desk's ``next_open_at``.
+    """
+    status = await office_status(tracker)
+    lines = [intro or "Baik, Kak, saya hubungkan Anda dengan petugas CS kami."]
+    if status is None:
+        lines.append("Petugas kami akan membalas secepatnya di percakapan ini. "
+                     f"Anda juga bisa menghubungi CS lewat {contacts_text()}.")
+    elif status.get("open"):
+        lines.append("Mohon tunggu sebentar, petugas akan segera membalas di percakapan ini.")
+    else:
+        when = format_wib(status.get("next_open_at"))
+        if when:
+            lines.append(f"Saat ini di luar jam layanan, petugas akan membalas mulai {when}. "
+                         "Pesan Anda sudah kami teruskan, jadi tidak perlu mengulang cerita.")
+        else:
+            lines.append("Saat ini di luar jam layanan; petugas akan membalas pada jam kerja berikutnya.")
+    if ticket_number:
+        lines.append(f"Nomor tiket Anda: {ticket_number}.")
+    dispatcher.utter_message(text=" ".join(lines))
+    payload = {
+        "handoff": {
+            "reason": reason,
+            "priority": priority,
+            "category": category,
+            "summary": form_summary(tracker, reason),
+            "ticket_number": ticket_number,
+        }
+    }
+    dispatcher.utter_message(json_message=payload)
+    logger.info("handoff conversation=%s reason=%s priority=%s", conversation_id(tracker), reason, priority)
+    return []
+
+
+def category_label(code: Optional[str]) -> str:
+    """Indonesian label of a complaint category code."""
+    return CATEGORY_LABELS.get(code or "", CATEGORY_LABELS["other"])
+
+
+def reset_slots(names: List[str]) -> List[EventType]:
+    """SlotSet(None) for each name."""
+    return [SlotSet(name, None) for name in names]

@@ -1,0 +1,319 @@
+"""Actions against a desk faked at the HTTP level (aioresponses)."""
+import pytest
+
+from actions import actions as a
+from conftest import DESK, handoffs, make_tracker, run, slot_events, texts, url
+
+DOMAIN = {}
+OPEN = {"open": True, "next_open_at": None, "hours_text": "08:00–20:00"}
+CLOSED = {"open": False, "next_open_at": "2024-03-18T09:00:00+07:00", "hours_text": "Senin–Jumat"}
+IDENTITY = {"full_name": "Budi Santoso", "phone": "+6281234567890", "loan_id": "LN-1234567"}
+
+
+def sent_requests(desk, method, path):
+    return [calls for (m, u), calls in desk.requests.items() if m == method and str(u).startswith(DESK + path)]
+
+
+# --- FAQ --------------------------------------------------------------------
+
+def test_faq_answers_from_lender_content(dispatcher, desk):
+    run(a.ActionAnswerFaq().run(dispatcher, make_tracker(intent="ask_payment_method"), DOMAIN))
+    assert "Indomaret" in texts(dispatcher)
+
+
+def test_product_faq_uses_the_product_entity(dispatcher, desk):
+    tracker = make_tracker(intent="ask_product_info", entities=[{"entity": "product", "value": "PayLater"}])
+    run(a.ActionAnswerFaq().run(dispatcher, tracker, DOMAIN))
+    assert texts(dispatcher).startswith("PayLater DanaContoh")
+
+
+def test_faq_content_path_can_be_overridden(dispatcher, desk, tmp_path, monkeypatch):
+    custom = tmp_path / "lender.yml"
+    custom.write_text("faq:\n  how_to_apply: Daftar lewat aplikasi XYZ.\n")
+    monkeypatch.setenv("LENDER_CONTENT", str(custom))
+    run(a.ActionAnswerFaq().run(dispatcher, make_tracker(intent="ask_how_to_apply"), DOMAIN))
+    assert texts(dispatcher) == "Daftar lewat aplikasi XYZ."
+
+
+def test_office_hours_open_now(dispatcher, desk):
+    desk.get(url("/api/v1/office-hours"), payload=OPEN)
+    tracker = make_tracker(intent="ask_operating_hours", metadata={"channel": "whatsapp"})
+    run(a.ActionAnswerFaq().run(dispatcher, tracker, DOMAIN))
+    out = texts(dispatcher)
+    assert "WhatsApp: Setiap hari, 08:00–20:00 WIB" in out and "sedang bertugas" in out
+    assert "channel=whatsapp" in str(list(desk.requests)[0][1])
+
+
+def test_office_hours_closed_says_when(dispatcher, desk):
+    desk.get(url("/api/v1/office-hours"), payload=CLOSED)
+    run(a.ActionAnswerFaq().run(dispatcher, make_tracker(intent="ask_operating_hours"), DOMAIN))
+    assert "18 Maret 2024 pukul 09.00 WIB" in texts(dispatcher)
+
+
+def test_office_hours_desk_down_still_answers(dispatcher, desk):
+    desk.get(url("/api/v1/office-hours"), status=503)
+    run(a.ActionAnswerFaq().run(dispatcher, make_tracker(intent="ask_operating_hours"), DOMAIN))
+    out = texts(dispatcher)
+    assert "Jam layanan CS" in out and "1500-000" in out
+
+
+# --- account data -------------------------------------------------------------
+
+def test_prepare_uses_verified_customer_from_metadata(dispatcher):
+    tracker = make_tracker(intent="ask_bill_amount", metadata={"customer_id": "C-9", "channel": "inapp"})
+    events = slot_events(run(a.ActionPrepareAccountQuery().run(dispatcher, tracker, DOMAIN)))
+    assert events == {"account_query": "bill", "verified_customer_id": "C-9", "verification_status": "verified"}
+
+
+def test_prepare_metadata_found_on_an_earlier_user_event(dispatcher):
+    earlier = [{"event": "user", "text": "hi", "metadata": {"customer_id": "C-7"}}]
+    tracker = make_tracker(intent="ask_application_status", events=earlier)
+    tracker.latest_message["metadata"] = {}
+    events = slot_events(run(a.ActionPrepareAccountQuery().run(dispatcher, tracker, DOMAIN)))
+    assert events["verified_customer_id"] == "C-7" and events["account_query"] == "application"
+
+
+def test_prepare_unverified_asks_for_identity(dispatcher):
+    events = slot_events(run(a.ActionPrepareAccountQuery().run(dispatcher, make_tracker(intent="ask_bill_amount"), DOMAIN)))
+    assert events["verification_status"] == "unverified"
+    assert "memastikan identitas" in texts(dispatcher)
+
+
+def test_verify_success(dispatcher, desk):
+    desk.post(url("/api/v1/customers/verify"), payload={"verified": True, "customer_id": "C-1"})
+    events = slot_events(run(a.ActionVerifyCustomer().run(dispatcher, make_tracker(slots=IDENTITY), DOMAIN)))
+    assert events == {"verified_customer_id": "C-1", "verification_status": "verified", "verify_attempts": 0}
+    (call,) = sent_requests(desk, "POST", "/api/v1/customers/verify")[0]
+    assert call.kwargs["json"] == {"conversation_id": "conv-1", **IDENTITY}
+    assert call.kwargs["headers"]["Authorization"] == "Bearer test-token"
+
+
+def test_verify_failure_never_says_which_part(dispatcher, desk):
+    desk.post(url("/api/v1/customers/verify"), payload={"verified": False})
+    events = slot_events(run(a.ActionVerifyCustomer().run(
+        dispatcher, make_tracker(slots={**IDENTITY, "verify_attempts": 0}), DOMAIN)))
+    assert events["verification_status"] == "retry" and events["verify_attempts"] == 1
+    assert events["full_name"] is None and events["phone"] is None and events["loan_id"] is None
+    out = texts(dispatcher).lower()
+    assert "1 dari 3" in out
+    for leak in ("tidak terdaftar", "nomor hp salah", "nama salah", "nomor tidak"):
+        assert leak not in out
+    assert not handoffs(dispatcher)
+
+
+def test_third_failure_hands_off(dispatcher, desk):
+    desk.post(url("/api/v1/customers/verify"), payload={"verified": False})
+    desk.get(url("/api/v1/office-hours"), payload=OPEN)
+    events = slot_events(run(a.ActionVerifyCustomer().run(
+        dispatcher, make_tracker(slots={**IDENTITY, "verify_attempts": 2}), DOMAIN)))
+    assert events["verification_status"] == "locked"
+    (handoff,) = handoffs(dispatcher)
+    assert handoff["reason"] == "verification_failed"
+    assert "81234567890" not in handoff["summary"]  # phone masked in the summary
+
+
+def test_verify_desk_down_hands_off_politely(dispatcher, desk):
+    desk.post(url("/api/v1/customers/verify"), exception=TimeoutError())
+    desk.get(url("/api/v1/office-hours"), status=500)
+    events = slot_events(run(a.ActionVerifyCustomer().run(dispatcher, make_tracker(slots=IDENTITY), DOMAIN)))
+    assert events["verification_status"] == "locked"
+    assert handoffs(dispatcher) and "gangguan" in texts(dispatcher)
+
+
+def test_bill_answer_for_verified_customer(dispatcher, desk):
+    desk.get(url("/api/v1/customers/C-1/account"), payload={
+        "customer_id": "C-1", "full_name": "Budi", "sample": True, "applications": [],
+        "loans": [{"loan_id": "LN-1", "product": "PayLater", "status": "active", "bill_amount": 1250000,
+                   "due_date": "2024-03-25", "late_fee": 15000, "outstanding": 3000000}]})
+    tracker = make_tracker(slots={"verified_customer_id": "C-1", "account_query": "bill"})
+    run(a.ActionAnswerAccountQuery().run(dispatcher, tracker, DOMAIN))
+    out = texts(dispatcher)
+    assert "Rp1.250.000" in out and "25 Maret 2024" in out and "Rp15.000" in out
+
+
+def test_application_status_answer(dispatcher, desk):
+    desk.get(url("/api/v1/customers/C-1/account"), payload={"loans": [], "applications": [
+        {"application_id": "AP-9", "product": "Pinjaman Tunai", "status": "review", "status_label": "Sedang ditinjau"}]})
+    tracker = make_tracker(slots={"verified_customer_id": "C-1", "account_query": "application"})
+    run(a.ActionAnswerAccountQuery().run(dispatcher, tracker, DOMAIN))
+    assert "Sedang ditinjau" in texts(dispatcher)
+
+
+def test_account_answer_refuses_without_verification(dispatcher, desk):
+    run(a.ActionAnswerAccountQuery().run(dispatcher, make_tracker(slots={"account_query": "bill"}), DOMAIN))
+    assert "memastikan identitas" in texts(dispatcher)
+    assert not desk.requests
+
+
+# --- complaints ---------------------------------------------------------------
+
+def test_start_complaint_proposes_category_and_prefills(dispatcher):
+    tracker = make_tracker(intent="complain_payment", text="udh bayar paylater tp blm masuk",
+                           metadata={"phone": "0812-3456-7890"})
+    events = slot_events(run(a.ActionStartComplaint().run(dispatcher, tracker, DOMAIN)))
+    assert events["proposed_category"] == "payment" and events["complaint_route"] == "form"
+    assert events["phone"] == "+6281234567890" and events["product"] == "PayLater"
+    assert events["complaint_id"]
+    assert not handoffs(dispatcher)
+
+
+@pytest.mark.parametrize("intent, text, reason, priority", [
+    ("complain_fraud", "ada yang pinjam atas nama saya", "fraud", "high"),
+    ("complain_collection", "dc ngancam sebar data saya", "collection_threat", "urgent"),
+    ("complain_collection", "penagih nelpon keluarga saya", "collection_threat", "high"),
+])
+def test_fraud_and_collection_hand_off_at_once(dispatcher, desk, intent, text, reason, priority):
+    desk.get(url("/api/v1/office-hours"), payload=CLOSED)
+    events = slot_events(run(a.ActionStartComplaint().run(dispatcher, make_tracker(intent=intent, text=text), DOMAIN)))
+    assert events["complaint_route"] == "handoff"
+    (handoff,) = handoffs(dispatcher)
+    assert handoff["reason"] == reason and handoff["priority"] == priority
+    assert "18 Maret 2024" in texts(dispatcher)  # outside hours: when a person replies
+
+
+COMPLAINT = {"full_name": "Budi Santoso", "phone": "+6281234567890", "product": "PayLater",
+             "transaction_date": "2024-03-12", "chronology": "Saya bayar lewat Indomaret tapi belum masuk sampai sekarang.",
+             "complaint_category": "payment", "priority": "medium", "complaint_id": "abc123"}
+
+
+def test_submit_creates_ticket_idempotently_and_shows_receipt(dispatcher, desk):
+    body = {"ticket_number": "DCI-20240315-0001", "status": "received", "receipt_text": "TANDA BUKTI TERIMA DCI-20240315-0001"}
+    desk.post(url("/api/v1/tickets"), payload=body, status=201)
+    desk.post(url("/api/v1/tickets"), payload=body, status=201)
+    tracker = make_tracker(slots=COMPLAINT, metadata={"conversation_id": "desk-42", "channel": "whatsapp"})
+    events = slot_events(run(a.ActionSubmitComplaint().run(dispatcher, tracker, DOMAIN)))
+    run(a.ActionSubmitComplaint().run(dispatcher, tracker, DOMAIN))  # a retry
+    calls = sent_requests(desk, "POST", "/api/v1/tickets")[0]
+    keys = {c.kwargs["headers"]["Idempotency-Key"] for c in calls}
+    assert len(calls) == 2 and keys == {"desk-42:abc123"}
+    payload = calls[0].kwargs["json"]
+    assert payload["transaction_date"] == "2024-03-12" and payload["channel"] == "whatsapp"
+    assert payload["category"] == "payment" and payload["conversation_id"] == "desk-42"
+    assert "TANDA BUKTI TERIMA DCI-20240315-0001" in texts(dispatcher)
+    assert events["ticket_number"] == "DCI-20240315-0001"
+
+
+def test_submit_desk_error_hands_off_and_keeps_data(dispatcher, desk):
+    desk.post(url("/api/v1/tickets"), status=500, payload={"error": "boom"})
+    desk.get(url("/api/v1/office-hours"), payload=OPEN)
+    events = slot_events(run(a.ActionSubmitComplaint().run(dispatcher, make_tracker(slots=COMPLAINT), DOMAIN)))
+    (handoff,) = handoffs(dispatcher)
+    assert handoff["category"] == "payment" and "Indomaret" in handoff["summary"]
+    assert "chronology" not in events and events["complaint_id"] == "abc123"
+    assert "tidak hilang" in texts(dispatcher)
+
+
+def test_ask_category_offers_confirmation_then_list(dispatcher):
+    tracker = make_tracker(slots={"proposed_category": "relief"}, intent="request_relief")
+    run(a.ActionAskComplaintCategory().run(dispatcher, tracker, DOMAIN))
+    assert "Keringanan" in texts(dispatcher) and len(dispatcher.messages[0]["buttons"]) == 2
+    other = type(dispatcher)()
+    run(a.ActionAskComplaintCategory().run(other, make_tracker(slots={"proposed_category": "relief"}, intent="deny"), DOMAIN))
+    assert len(other.messages[0]["buttons"]) == 7
+
+
+def test_summary_and_field_choice(dispatcher):
+    run(a.ActionAskComplaintConfirmed().run(dispatcher, make_tracker(slots=COMPLAINT, intent="inform"), DOMAIN))
+    assert "12 Maret 2024" in texts(dispatcher) and "Pembayaran" in texts(dispatcher)
+    other = type(dispatcher)()
+    run(a.ActionAskComplaintConfirmed().run(other, make_tracker(slots=COMPLAINT, intent="deny"), DOMAIN))
+    assert [b["title"] for b in other.messages[0]["buttons"]][:2] == ["Nama", "Nomor HP"]
+
+
+def test_ask_product_buttons_come_from_content(dispatcher):
+    run(a.ActionAskProduct().run(dispatcher, make_tracker(), DOMAIN))
+    assert [b["title"] for b in dispatcher.messages[0]["buttons"]] == \
+        ["Pinjaman Tunai", "PayLater", "Pinjaman Produktif UMKM"]
+
+
+def test_cancel_resets_form(dispatcher):
+    events = slot_events(run(a.ActionCancelForm().run(dispatcher, make_tracker(slots=COMPLAINT), DOMAIN)))
+    assert events["chronology"] is None and events["complaint_id"] is None
+    assert "batalkan" in texts(dispatcher)
+
+
+# --- tickets ------------------------------------------------------------------
+
+def test_ticket_found(dispatcher, desk):
+    desk.get(url("/api/v1/tickets/DCI-20240105-0001"), payload={
+        "ticket_number": "DCI-20240105-0001", "status": "in_progress", "status_label": "Sedang diproses",
+        "category": "payment", "resolution_due": "2024-02-02T17:00:00+07:00", "last_update": "Menunggu konfirmasi bank."})
+    tracker = make_tracker(slots={"ticket_number": "DCI-20240105-0001"}, metadata={"conversation_id": "desk-42"})
+    events = slot_events(run(a.ActionCheckTicket().run(dispatcher, tracker, DOMAIN)))
+    assert events["ticket_lookup"] == "found"
+    assert "Sedang diproses" in texts(dispatcher) and "2 Februari 2024" in texts(dispatcher)
+    assert "conversation_id=desk-42" in str(list(desk.requests)[0][1])
+
+
+def test_ticket_not_found(dispatcher, desk):
+    desk.get(url("/api/v1/tickets/DCI-1-1"), status=404, payload={"error": "not_found"})
+    events = slot_events(run(a.ActionCheckTicket().run(dispatcher, make_tracker(slots={"ticket_number": "DCI-1-1"}), DOMAIN)))
+    assert events["ticket_lookup"] == "not_found" and "tidak kami temukan" in texts(dispatcher)
+
+
+def test_ticket_forbidden_asks_to_verify(dispatcher, desk):
+    desk.get(url("/api/v1/tickets/DCI-1-1"), status=403, payload={"error": "verification_required"})
+    events = slot_events(run(a.ActionCheckTicket().run(dispatcher, make_tracker(slots={"ticket_number": "DCI-1-1"}), DOMAIN)))
+    assert events["ticket_lookup"] == "forbidden" and events["account_query"] == "ticket"
+    assert "memastikan" in texts(dispatcher)
+
+
+def test_ticket_after_verification_is_looked_up_again(dispatcher, desk):
+    desk.get(url("/api/v1/tickets/DCI-1-1"), payload={"ticket_number": "DCI-1-1", "status": "received"})
+    tracker = make_tracker(slots={"ticket_number": "DCI-1-1", "account_query": "ticket", "verified_customer_id": "C-1"})
+    events = slot_events(run(a.ActionAnswerAccountQuery().run(dispatcher, tracker, DOMAIN)))
+    assert events["ticket_lookup"] == "found"
+
+
+def test_ticket_desk_down_hands_off(dispatcher, desk):
+    desk.get(url("/api/v1/tickets/DCI-1-1"), exception=ConnectionError())
+    desk.get(url("/api/v1/office-hours"), exception=ConnectionError())
+    events = slot_events(run(a.ActionCheckTicket().run(dispatcher, make_tracker(slots={"ticket_number": "DCI-1-1"}), DOMAIN)))
+    assert events["ticket_lookup"] == "error"
+    assert handoffs(dispatcher)[0]["ticket_number"] == "DCI-1-1"
+
+
+# --- handoff and fallback -----------------------------------------------------
+
+def test_request_human_payload(dispatcher, desk):
+    desk.get(url("/api/v1/office-hours"), payload=OPEN)
+    tracker = make_tracker(intent="request_human", slots={"proposed_category": "app", "full_name": "Budi"})
+    run(a.ActionHandoff().run(dispatcher, tracker, DOMAIN))
+    (handoff,) = handoffs(dispatcher)
+    assert set(handoff) == {"reason", "priority", "category", "summary", "ticket_number"}
+    assert handoff["reason"] == "request_human" and handoff["category"] == "app"
+    assert "full_name=Budi" in handoff["summary"]
+    assert "segera membalas" in texts(dispatcher)
+
+
+def test_fallback_offers_top_topics(dispatcher):
+    ranking = [{"name": "nlu_fallback"}, {"name": "ask_bill_amount"}, {"name": "greet"},
+               {"name": "ask_payment_method"}, {"name": "complain_payment"}, {"name": "ask_product_info"}]
+    tracker = make_tracker(intent="nlu_fallback", ranking=ranking)
+    assert run(a.ActionSuggestTopics().run(dispatcher, tracker, DOMAIN)) == []
+    buttons = dispatcher.messages[0]["buttons"]
+    assert [b["payload"] for b in buttons] == ["/ask_bill_amount", "/ask_payment_method", "/complain_payment"]
+
+
+def test_second_fallback_in_a_row_hands_off(dispatcher, desk):
+    desk.get(url("/api/v1/office-hours"), payload=OPEN)
+    earlier = [{"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}},
+               {"event": "bot", "text": "..."}]
+    run(a.ActionSuggestTopics().run(dispatcher, make_tracker(intent="nlu_fallback", events=earlier), DOMAIN))
+    assert handoffs(dispatcher)[0]["reason"] == "fallback"
+
+
+def test_fallback_counter_resets_after_understood_message(dispatcher):
+    earlier = [{"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}},
+               {"event": "user", "parse_data": {"intent": {"name": "greet"}}}]
+    run(a.ActionSuggestTopics().run(dispatcher, make_tracker(intent="nlu_fallback", events=earlier), DOMAIN))
+    assert not handoffs(dispatcher) and dispatcher.messages[0]["buttons"]
+
+
+@pytest.mark.parametrize("cls, needle", [(a.ActionAskFullName, "nama lengkap"), (a.ActionAskPhone, "nomor HP"),
+                                         (a.ActionAskLoanId, "LN-"), (a.ActionAskTransactionDate, "kemarin"),
+                                         (a.ActionAskChronology, "kronologi"), (a.ActionAskTicketNumber, "DCI-")])
+def test_form_prompts_come_from_content(dispatcher, cls, needle):
+    assert cls().name().startswith("action_ask_")
+    run(cls().run(dispatcher, make_tracker(), DOMAIN))
+    assert needle in texts(dispatcher)

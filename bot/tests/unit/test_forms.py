@@ -1,0 +1,141 @@
+"""Form validators: good values are cleaned, bad ones get a helpful re-prompt."""
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from actions import validators as v
+from actions.forms import ValidateComplaintForm, ValidateTicketForm, ValidateVerifyForm
+from conftest import BOT_DIR, make_tracker, run, texts
+
+DOMAIN = yaml.safe_load(Path(BOT_DIR, "domain.yml").read_text())
+
+
+@pytest.mark.parametrize("raw, clean", [
+    ("nama saya budi santoso", "Budi Santoso"),
+    ("Siti Aminah", "Siti Aminah"),
+    ("sy andi wijaya", "Andi Wijaya"),
+    ("a.n. Dewi Lestari", "Dewi Lestari"),
+    ("Budi Santoso, 0812 3456 7890", "Budi Santoso"),
+])
+def test_full_name_cleaned(raw, clean):
+    assert v.check_full_name(raw) == (clean, None)
+
+
+@pytest.mark.parametrize("raw", ["08123456789", "ab", "", "!!!"])
+def test_full_name_rejected_with_reprompt(raw):
+    value, reprompt = v.check_full_name(raw)
+    assert value is None and "nama lengkap" in reprompt
+
+
+def test_phone_reprompt_gives_an_example():
+    value, reprompt = v.check_phone("nomor saya 12345")
+    assert value is None and "0812" in reprompt
+
+
+@pytest.mark.parametrize("raw, code", [("paylater", "PayLater"), ("yang pay later kak", "PayLater"),
+                                       ("KTA", "Pinjaman Tunai"), ("modal usaha", "Pinjaman Produktif UMKM")])
+def test_product_maps_synonyms_to_lender_products(raw, code):
+    assert v.check_product(raw) == (code, None)
+
+
+def test_unknown_product_lists_the_choices():
+    value, reprompt = v.check_product("kartu kredit")
+    assert value is None
+    assert "PayLater" in reprompt and "Pinjaman Tunai" in reprompt
+
+
+def test_transaction_date_future_and_unknown_reprompts():
+    today = dt.date(2024, 3, 15)
+    assert v.check_transaction_date("3 hari lalu", today) == ("2024-03-12", None)
+    future, msg = v.check_transaction_date("besok", today)
+    assert future is None and "masa depan" in msg
+    unknown, msg = v.check_transaction_date("nggak inget", today)
+    assert unknown is None and "12 Januari" in msg
+    assert "masa depan" in v.check_transaction_date("20 Desember 2030", today)[1]
+
+
+def test_chronology_needs_detail():
+    assert v.check_chronology("gagal bayar")[0] is None
+    long_text = "Saya bayar cicilan lewat Indomaret kemarin sore tapi status di aplikasi masih belum lunas."
+    assert v.check_chronology(long_text) == (long_text, None)
+
+
+@pytest.mark.parametrize("raw, clean", [("LN-1234567", "LN-1234567"), ("ln 1234567", "LN-1234567"),
+                                       ("nomornya ORD88012345", "ORD-88012345"), ("88012345", "88012345")])
+def test_loan_id(raw, clean):
+    assert v.check_loan_id(raw) == (clean, None)
+
+
+def test_ticket_number_normalised():
+    assert v.check_ticket_number("dci 20240105 0001") == ("DCI-20240105-0001", None)
+    assert v.check_ticket_number("tiket saya")[0] is None
+
+
+def test_category_from_code_or_label():
+    assert v.check_category("fraud") == "fraud"
+    assert v.check_category("Keringanan") == "relief"
+    assert v.check_category("penipuan") == "fraud"
+    assert v.check_category("entah") is None
+
+
+def test_validate_phone_in_form_reprompts(dispatcher):
+    form = ValidateComplaintForm()
+    out = run(form.validate_phone("12", dispatcher, make_tracker(), DOMAIN))
+    assert out == {"phone": None}
+    assert "format" in texts(dispatcher)
+
+
+def test_validate_date_in_form(dispatcher):
+    out = run(ValidateComplaintForm().validate_transaction_date("kemarin", dispatcher, make_tracker(), DOMAIN))
+    from actions.dates import today_jakarta
+    assert out["transaction_date"] == (today_jakarta() - dt.timedelta(days=1)).isoformat()
+    assert dispatcher.messages == []
+
+
+def test_category_confirmed_takes_the_proposal(dispatcher):
+    tracker = make_tracker(slots={"proposed_category": "relief"})
+    out = run(ValidateComplaintForm().validate_complaint_category("confirmed", dispatcher, tracker, DOMAIN))
+    assert out == {"complaint_category": "relief"}
+    out = run(ValidateComplaintForm().validate_complaint_category("rejected", dispatcher, tracker, DOMAIN))
+    assert out == {"complaint_category": None}
+    out = run(ValidateComplaintForm().validate_complaint_category("app", dispatcher, tracker, DOMAIN))
+    assert out == {"complaint_category": "app"}
+
+
+def test_summary_change_clears_confirmation(dispatcher):
+    form = ValidateComplaintForm()
+    assert run(form.validate_complaint_confirmed("change", dispatcher, make_tracker(), DOMAIN)) == \
+        {"complaint_confirmed": None}
+    assert run(form.validate_complaint_confirmed("submit", dispatcher, make_tracker(), DOMAIN)) == \
+        {"complaint_confirmed": "submit"}
+
+
+def test_field_button_on_summary_clears_that_field(dispatcher):
+    tracker = make_tracker(slots={"requested_slot": "complaint_confirmed", "phone": "+6281234567890"},
+                           intent="inform", entities=[{"entity": "correct_field", "value": "phone"}])
+    out = run(ValidateComplaintForm().extract_complaint_confirmed(dispatcher, tracker, DOMAIN))
+    assert out == {"phone": None, "complaint_confirmed": None, "correct_field": None}
+
+
+def test_form_run_applies_a_correction_and_reasks_the_field(dispatcher):
+    slots = {"requested_slot": "complaint_confirmed", "full_name": "Budi Santoso", "phone": "+6281234567890",
+             "product": "PayLater", "transaction_date": "2024-03-12", "chronology": "x" * 40,
+             "complaint_category": "payment", "complaint_confirmed": None}
+    tracker = make_tracker(slots=slots, intent="inform", active_loop="complaint_form",
+                           entities=[{"entity": "correct_field", "value": "transaction_date"}])
+    events = run(ValidateComplaintForm().run(dispatcher, tracker, DOMAIN))
+    set_slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert set_slots.get("transaction_date", "kept") is None
+
+
+def test_verify_form_loan_id_reprompt(dispatcher):
+    out = run(ValidateVerifyForm().validate_loan_id("gak tau", dispatcher, make_tracker(), DOMAIN))
+    assert out == {"loan_id": None}
+    assert "belum sesuai format" in texts(dispatcher)
+
+
+def test_ticket_form(dispatcher):
+    out = run(ValidateTicketForm().validate_ticket_number("DCI-20240105-0001", dispatcher, make_tracker(), DOMAIN))
+    assert out == {"ticket_number": "DCI-20240105-0001"}

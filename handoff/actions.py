@@ -1,0 +1,224 @@
+"""What staff do inside a conversation: reply, note, set fields, transfer, escalate, close.
+
+Each function runs in the caller's transaction, checks ``handoff.access``,
+writes the audit log, and returns what the caller should publish after commit.
+Replies leave only through ``desk.outbox.enqueue``; notes are never queued.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk.auth import StaffUser
+from desk.messages import Button, OutboundMessage
+from desk.outbox import enqueue as enqueue_outbound
+from handoff import access, canned
+from handoff.audit import record
+from handoff.models import Handoff, HandoffStatus, Note, Role, User
+from handoff.queue import PRIORITY_RANK, effective_priority
+from storage.base import utcnow
+from storage.models import Author, Conversation, ConversationMode, Message
+from tickets import service as ticket_service
+from tickets.errors import TicketError
+from tickets.models import CATEGORY_LABELS, Department, EscalationLevel, Status, Ticket
+
+DEPARTMENTS = tuple(d.value for d in Department)
+# Statuses the console sets directly; resolving or rejecting needs the outcome or the
+# ground the ticket pages collect (tickets.service.resolve / reject).
+CONSOLE_STATUSES = (Status.IN_PROGRESS.value,)
+RATING_PAYLOAD_PREFIX = "rating:"
+MAX_REPLY_CHARS = 4096
+
+
+class ActionRefused(Exception):
+    """The user may not do this to this conversation, or the input is invalid."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.status = code, status
+
+
+def require_act(user: StaffUser, handoff: Handoff | None) -> Handoff:
+    if not access.can_act(user, handoff):
+        raise ActionRefused("not_yours", "only the agent who holds this conversation can do that", 403)
+    assert handoff is not None
+    return handoff
+
+
+async def _ticket(session: AsyncSession, handoff: Handoff) -> Ticket | None:
+    return await session.get(Ticket, handoff.ticket_id) if handoff.ticket_id else None
+
+
+def _refusal(exc: TicketError) -> ActionRefused:
+    return ActionRefused(getattr(exc, "code", "ticket"), str(exc), getattr(exc, "status", 400))
+
+
+async def reply(session: AsyncSession, user: StaffUser, conversation: Conversation, handoff: Handoff | None,
+                *, text: str = "", canned_id: int | None = None) -> Message:
+    """Send the borrower a reply (free text or an approved canned response)."""
+    handoff = require_act(user, handoff)
+    if canned_id is not None:
+        template = await canned.usable(session, canned_id)
+        ticket = await _ticket(session, handoff)
+        text = canned.render(template.body, {
+            "nama": conversation.sender_name or (ticket.full_name if ticket else None),
+            "nomor_tiket": ticket.number if ticket else (handoff.summary or {}).get("ticket_number"),
+            "agen": user.display_name, "kanal": conversation.channel})
+    text = text.strip()
+    if not text:
+        raise ActionRefused("empty", "write a reply first")
+    if len(text) > MAX_REPLY_CHARS:
+        raise ActionRefused("too_long", f"a reply holds at most {MAX_REPLY_CHARS} characters")
+    message, _ = await enqueue_outbound(session, conversation, OutboundMessage(text=text),
+                                        author=Author.AGENT.value, agent_id=user.id)
+    ticket = await _ticket(session, handoff)
+    if ticket is not None and ticket.first_responded_at is None:
+        ticket.first_responded_at = utcnow()
+    return message
+
+
+async def add_note(session: AsyncSession, user: StaffUser, conversation: Conversation, handoff: Handoff | None,
+                   text: str) -> Note:
+    """A private note: stored beside the transcript, never queued for the borrower."""
+    if not (access.can_act(user, handoff) or access.supervises(user)):
+        raise ActionRefused("not_yours", "only the agent who holds this conversation or a supervisor", 403)
+    text = text.strip()
+    if not text:
+        raise ActionRefused("empty", "write the note first")
+    note = Note(conversation_id=conversation.id, author_id=user.id, text=text[:8000])
+    session.add(note)
+    await session.flush()
+    await record(session, user.id, "note.added", "conversation", conversation.public_id, note_id=note.id)
+    return note
+
+
+async def update_fields(session: AsyncSession, user: StaffUser, handoff: Handoff | None, *,
+                        category: str | None, priority: str | None, status: str | None) -> dict[str, Any]:
+    """Set category and priority (handoff and ticket) and the ticket's status."""
+    handoff = require_act(user, handoff)
+    changes: dict[str, Any] = {}
+    if category:
+        if category not in CATEGORY_LABELS:
+            raise ActionRefused("bad_category", "unknown category")
+        handoff.category = category
+        changes["category"] = category
+    if priority:
+        if priority not in PRIORITY_RANK:
+            raise ActionRefused("bad_priority", "unknown priority")
+        handoff.priority = effective_priority(priority, handoff.category, handoff.reason)
+        changes["priority"] = handoff.priority
+    ticket = await _ticket(session, handoff)
+    if status:
+        if status not in CONSOLE_STATUSES:
+            raise ActionRefused("bad_status", "the console sets 'in_progress'; resolve or reject on the ticket page")
+        if ticket is None:
+            raise ActionRefused("no_ticket", "this conversation has no ticket to set a status on")
+        changes["status"] = status
+    if ticket is not None:
+        actor = ticket_service.Actor.staff(user.id)
+        try:
+            if "priority" in changes and ticket.priority != changes["priority"]:
+                await ticket_service.change_priority(session, ticket, changes["priority"], actor)
+            if "category" in changes and ticket.category != changes["category"]:
+                previous, ticket.category = ticket.category, changes["category"]
+                await ticket_service.record_event(session, ticket, "category_changed", actor,
+                                                  **{"from": previous, "to": ticket.category})
+            if changes.get("status") == Status.IN_PROGRESS.value and ticket.status != Status.IN_PROGRESS.value:
+                if ticket.status == Status.RECEIVED.value:
+                    await ticket_service.start_work(session, ticket, actor)
+                else:
+                    raise ActionRefused("forbidden_transition",
+                                        f"the ticket is {ticket.status}; escalations come back through feedback", 409)
+        except TicketError as exc:
+            raise _refusal(exc) from exc
+    await session.flush()
+    await record(session, user.id, "handoff.updated", "handoff", handoff.id, **changes)
+    return changes
+
+
+async def transfer(session: AsyncSession, user: StaffUser, handoff: Handoff | None, to_user_id: int) -> Handoff:
+    """Hand the conversation to another agent or specialist directly."""
+    handoff = require_act(user, handoff) if not access.supervises(user) else handoff
+    if handoff is None or handoff.status == HandoffStatus.CLOSED.value:
+        raise ActionRefused("closed", "this conversation is not open")
+    target = await session.get(User, to_user_id)
+    if target is None or not target.active or target.role not in (Role.AGENT.value, Role.SPECIALIST.value,
+                                                                  Role.SUPERVISOR.value):
+        raise ActionRefused("bad_target", "choose an active agent, specialist or supervisor")
+    before = handoff.assigned_to
+    won = await session.scalar(
+        update(Handoff).where(Handoff.id == handoff.id, Handoff.status.in_(("waiting", "assigned")))
+        .values(status=HandoffStatus.ASSIGNED.value, assigned_to=target.id, assigned_at=utcnow())
+        .returning(Handoff.id))
+    if won is None:
+        raise ActionRefused("closed", "this conversation was closed meanwhile", 409)
+    await session.refresh(handoff)
+    await record(session, user.id, "handoff.transferred", "handoff", handoff.id, before=before, to=target.id)
+    return handoff
+
+
+async def take_over(session: AsyncSession, user: StaffUser, handoff: Handoff | None) -> Handoff:
+    """A supervisor takes the conversation themselves."""
+    if not access.supervises(user):
+        raise ActionRefused("forbidden", "only supervisors take over", 403)
+    return await transfer(session, user, handoff, user.id)
+
+
+async def escalate(session: AsyncSession, user: StaffUser, handoff: Handoff | None, target: str) -> Handoff:
+    """Escalate to the specialist queue, or to a department (the agent keeps the chat)."""
+    handoff = require_act(user, handoff)
+    ticket = await _ticket(session, handoff)
+    if target == Role.SPECIALIST.value:
+        # Back to the queue, for specialists only; the agent's hands are free again.
+        handoff.status, handoff.queue_role, handoff.assigned_to = HandoffStatus.WAITING.value, Role.SPECIALIST.value, None
+        level, department = EscalationLevel.SPECIALIST.value, None
+    elif target in DEPARTMENTS:
+        handoff.department = target
+        level, department = EscalationLevel.DEPARTMENT.value, target
+    else:
+        raise ActionRefused("bad_target", "escalate to 'specialist' or a department")
+    if ticket is not None:
+        try:
+            await ticket_service.escalate(session, ticket, level, department, None,
+                                          ticket_service.Actor.staff(user.id))
+        except TicketError as exc:
+            raise _refusal(exc) from exc
+    await session.flush()
+    await record(session, user.id, "handoff.escalated", "handoff", handoff.id, level=level, department=department)
+    return handoff
+
+
+def closing_message(summary: str) -> OutboundMessage:
+    """The borrower's closing summary with the 1–5 rating buttons (payload ``rating:N``)."""
+    text = (f"Terima kasih sudah menghubungi kami, Kak. Ringkasan penanganan: {summary}\n\n"
+            "Percakapan dengan petugas kami akhiri di sini; asisten virtual kami siap membantu lagi kapan saja. "
+            "Bagaimana penilaian Anda atas layanan kami? Pilih 1 (sangat buruk) sampai 5 (sangat baik), "
+            "atau balas dengan angka dan komentar, misalnya: 5 cepat dan ramah.")
+    buttons = tuple(Button(title=str(n), payload=f"{RATING_PAYLOAD_PREFIX}{n}") for n in range(1, 6))
+    return OutboundMessage(text=text, buttons=buttons, custom={"rating_request": True})
+
+
+async def close(session: AsyncSession, user: StaffUser, conversation: Conversation, handoff: Handoff | None,
+                summary: str) -> Message:
+    """Close: send the summary and the rating question, and give the conversation back to the bot."""
+    handoff = require_act(user, handoff)
+    summary = summary.strip()
+    if not summary:
+        raise ActionRefused("empty", "write what was done for the borrower")
+    won = await session.scalar(
+        update(Handoff).where(Handoff.id == handoff.id, Handoff.status == HandoffStatus.ASSIGNED.value)
+        .values(status=HandoffStatus.CLOSED.value, closed_at=utcnow(), closed_by=user.id,
+                closing_summary=summary[:4000]).returning(Handoff.id))
+    if won is None:
+        raise ActionRefused("closed", "this conversation was closed meanwhile", 409)
+    message, _ = await enqueue_outbound(session, conversation, closing_message(summary),
+                                        author=Author.AGENT.value, agent_id=user.id)
+    await session.execute(update(Conversation).where(Conversation.id == conversation.id)
+                          .values(mode=ConversationMode.BOT.value))
+    await session.refresh(handoff)
+    await session.refresh(conversation)
+    await record(session, user.id, "handoff.closed", "handoff", handoff.id)
+    return message

@@ -1,0 +1,590 @@
+"""The agent console: login, queue, conversation panels, supervision, audit, and ``/console/ws``.
+
+Pages are server-rendered; ``handoff/static/console.js`` adds live updates
+and lets an agent keep several conversations open as tabs beside the queue.
+Every form works without JavaScript too (POST, then redirect).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from sanic import Blueprint, Request, Sanic
+from sanic.response import HTTPResponse, redirect
+from sqlalchemy import select
+
+from desk.auth import StaffUser, error, staff_required
+from desk.templating import render
+from handoff import access, actions, audit, auth, canned, hours, i18n, queue, transcripts
+from handoff.config import HandoffSettings
+from handoff.models import Handoff, Role, User
+from storage.base import utcnow
+from tickets.models import CATEGORY_LABELS, Priority
+
+log = logging.getLogger(__name__)
+bp = Blueprint("handoff_console")
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+bp.static("/static/handoff", str(STATIC_DIR), name="handoff_static")
+LANG_COOKIE = "aduan_lang"
+FRONT = (Role.AGENT.value, Role.SPECIALIST.value, Role.SUPERVISOR.value, Role.ADMIN.value)
+
+
+def _settings(request: Request) -> HandoffSettings:
+    return request.app.ctx.services.extra.setdefault("handoff_settings", HandoffSettings())
+
+
+def _lang(request: Request) -> str:
+    return i18n.pick(request.args.get("lang"), request.cookies.get(LANG_COOKIE),
+                     getattr(request.ctx, "staff_language", None))
+
+
+def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTTPResponse:
+    lang = _lang(request)
+    response = render(template, status=status, t=i18n.translator(lang), lang=lang,
+                      user=getattr(request.ctx, "user", None), csrf=getattr(request.ctx, "csrf_token", ""),
+                      now=utcnow(), categories=CATEGORY_LABELS, priorities=[p.value for p in Priority],
+                      statuses=list(actions.CONSOLE_STATUSES), departments=actions.DEPARTMENTS,
+                      path=request.path, fmt=fmt_wib,
+                      label=lambda key: i18n.field_label(lang, key), **context)
+    if request.args.get("lang") in i18n.LANGUAGES:
+        response.add_cookie(LANG_COOKIE, request.args.get("lang"), path="/", samesite="Lax", httponly=True,
+                            secure=auth.is_https(request), max_age=365 * 86400)
+    return response
+
+
+def fmt_wib(at: datetime | None) -> str:
+    """Times in Asia/Jakarta for the pages."""
+    return at.astimezone(hours.WIB).strftime("%d-%m-%Y %H:%M") if at else ""
+
+
+def _wants_json(request: Request) -> bool:
+    return request.headers.get("x-requested-with") == "fetch"
+
+
+def _done(request: Request, to: str, **data: Any) -> HTTPResponse:
+    if _wants_json(request):
+        from sanic.response import json as json_response
+        return json_response({"ok": True, **data})
+    return redirect(to)
+
+
+def _refused(request: Request, exc: actions.ActionRefused) -> HTTPResponse:
+    return error(exc.status, exc.code, str(exc))
+
+
+async def _publish(request: Request, topics: list[str], event: dict[str, Any]) -> None:
+    events = request.app.ctx.services.events
+    for topic in topics:
+        try:
+            await events.publish(topic, event)
+        except Exception:  # noqa: BLE001 - the change is committed; consoles can reload
+            log.exception("event publish failed on %s", topic)
+
+
+async def run_auto_assign(app: Sanic) -> None:
+    """Round-robin whatever waits, then tell the consoles (no-op when switched off)."""
+    services = app.ctx.services
+    settings: HandoffSettings = services.extra.setdefault("handoff_settings", HandoffSettings())
+    if not settings.handoff_auto_assign:
+        return
+    lock: asyncio.Lock = services.extra.setdefault("handoff_assign_lock", asyncio.Lock())
+    async with lock:
+        assigned = await queue.auto_assign(services.db)
+    for handoff_id, user_id in assigned:
+        async with services.db.session() as session:
+            row = await session.execute(select(Handoff, transcripts.Conversation.public_id)
+                                        .join(transcripts.Conversation,
+                                              transcripts.Conversation.id == Handoff.conversation_id)
+                                        .where(Handoff.id == handoff_id))
+            handoff, public_id = row.one()
+        event = queue.handoff_event("assigned", handoff, public_id)
+        for topic in (queue.QUEUE_TOPIC, queue.agent_topic(user_id)):
+            await services.events.publish(topic, event)
+
+
+# -- sign in -----------------------------------------------------------------------------
+
+
+@bp.get("/login")
+async def login_page(request: Request) -> HTTPResponse:
+    token = secrets.token_urlsafe(24)
+    response = _page(request, "handoff/login.html", login_csrf=token, failed=False)
+    response.add_cookie(auth.LOGIN_CSRF_COOKIE, token, path="/login", httponly=True, samesite="Strict",
+                        secure=auth.is_https(request), max_age=3600)
+    return response
+
+
+@bp.post("/login")
+async def login(request: Request) -> HTTPResponse:
+    username = (request.form.get("username") or "").strip()
+    password = request.form.get("password") or ""
+    services = request.app.ctx.services
+    hours_ = _settings(request).staff_session_hours
+    async with services.db.transaction() as session:
+        user = await auth.authenticate(session, username, password)
+        if user is None:
+            await audit.record(session, None, "login.failed", "user", username[:64])
+        else:
+            token, _ = await auth.start_session(session, user, hours=hours_)
+            await audit.record(session, user.id, "login", "user", user.id)
+    if user is None:
+        fresh = secrets.token_urlsafe(24)
+        response = _page(request, "handoff/login.html", status=401, login_csrf=fresh, failed=True)
+        response.add_cookie(auth.LOGIN_CSRF_COOKIE, fresh, path="/login", httponly=True, samesite="Strict",
+                            secure=auth.is_https(request), max_age=3600)
+        return response
+    target = "/console/admin/audit" if user.role == Role.ADMIN.value else (
+        "/console/supervisor" if user.role == Role.SUPERVISOR.value else "/console")
+    response = redirect(target)
+    auth.set_session_cookie(request, response, auth.cookie_value(services.settings.session_secret, token), hours_)
+    auth.expire_cookie(request, response, auth.LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@bp.post("/logout")
+@staff_required()
+async def logout(request: Request) -> HTTPResponse:
+    async with request.app.ctx.services.db.transaction() as session:
+        await auth.end_session(session, request.ctx.session_token)
+        await audit.record(session, request.ctx.user.id, "logout", "user", request.ctx.user.id)
+    response = redirect("/login")
+    auth.clear_session_cookie(request, response)
+    return response
+
+
+def _login_redirect(request: Request) -> HTTPResponse | None:
+    if getattr(request.ctx, "user", None) is None:
+        return redirect("/login")
+    return None
+
+
+# -- queue and the console page ------------------------------------------------------------
+
+
+async def _queue_context(request: Request, user: StaffUser) -> dict[str, Any]:
+    async with request.app.ctx.services.db.session() as session:
+        entries = await queue.waiting(session, roles=None if access.supervises(user) else access.queue_roles(user))
+        mine = await transcripts.my_conversations(session, user)
+        me = await session.get(User, user.id)
+        agents = [a for a in await queue.loads(session) if a.user_id != user.id]
+    return {"entries": entries, "mine": mine, "me": me, "agents": agents,
+            "can_take": access.queue_roles(user)}
+
+
+@bp.get("/console")
+async def console_page(request: Request) -> HTTPResponse:
+    if (r := _login_redirect(request)) is not None:
+        return r
+    user: StaffUser = request.ctx.user
+    return _page(request, "handoff/console.html", **await _queue_context(request, user))
+
+
+@bp.get("/console/queue")
+@staff_required()
+async def queue_fragment(request: Request) -> HTTPResponse:
+    return _page(request, "handoff/_queue.html", **await _queue_context(request, request.ctx.user))
+
+
+@bp.post("/console/availability")
+@staff_required(*FRONT)
+async def availability(request: Request) -> HTTPResponse:
+    available = request.form.get("available") == "1"
+    async with request.app.ctx.services.db.transaction() as session:
+        await queue.set_available(session, request.ctx.user, available)
+    if available:
+        await run_auto_assign(request.app)
+    return _done(request, "/console", available=available)
+
+
+@bp.post("/console/c/<public_id:str>/pickup")
+@staff_required(*FRONT)
+async def pick_up(request: Request, public_id: str) -> HTTPResponse:
+    user: StaffUser = request.ctx.user
+    async with request.app.ctx.services.db.transaction() as session:
+        conversation = await transcripts.conversation_by_public_id(session, public_id)
+        handoff = await queue.open_handoff(session, conversation.id) if conversation else None
+        if handoff is None:
+            return error(404, "not_found", "no waiting handoff for this conversation")
+        try:
+            handoff = await queue.pick_up(session, user, handoff.id)
+        except queue.PickUpRefused as exc:
+            return error(409, "taken", str(exc))
+    await _publish(request, [queue.QUEUE_TOPIC, transcripts_topic(public_id)],
+                   queue.handoff_event("assigned", handoff, public_id))
+    return _done(request, f"/console/c/{public_id}", conversation_id=public_id)
+
+
+def transcripts_topic(public_id: str) -> str:
+    return f"conversation:{public_id}"
+
+
+# -- one conversation -----------------------------------------------------------------------
+
+
+async def _view(request: Request, public_id: str) -> transcripts.ConversationView | HTTPResponse:
+    user: StaffUser = request.ctx.user
+    services = request.app.ctx.services
+    async with services.db.transaction() as session:
+        try:
+            view = await transcripts.open_transcript(session, user, public_id,
+                                                     lending=getattr(services, "lending", None))
+        except LookupError:
+            return _page(request, "handoff/error.html", status=404, message_key="not_found")
+        except transcripts.TranscriptForbidden:
+            view = None
+        if view is not None:
+            canned_rows = await canned.approved(session)
+            agents = await queue.loads(session)
+    if view is None:
+        return _page(request, "handoff/error.html", status=403, message_key="forbidden")
+    request.ctx.panel_extra = {"canned": canned_rows, "agents": [a for a in agents if a.user_id != user.id]}
+    return view
+
+
+def _panel_context(request: Request, view: transcripts.ConversationView) -> dict[str, Any]:
+    user: StaffUser = request.ctx.user
+    return {"v": view, "can_act": access.can_act(user, view.handoff),
+            "can_take": view.handoff is not None and access.can_take(user, view.handoff),
+            "supervises": access.supervises(user), **request.ctx.panel_extra}
+
+
+@bp.get("/console/c/<public_id:str>")
+async def conversation_page(request: Request, public_id: str) -> HTTPResponse:
+    if (r := _login_redirect(request)) is not None:
+        return r
+    view = await _view(request, public_id)
+    if isinstance(view, HTTPResponse):
+        return view
+    return _page(request, "handoff/conversation.html", **_panel_context(request, view))
+
+
+@bp.get("/console/c/<public_id:str>/panel")
+@staff_required()
+async def conversation_panel(request: Request, public_id: str) -> HTTPResponse:
+    view = await _view(request, public_id)
+    if isinstance(view, HTTPResponse):
+        return view
+    return _page(request, "handoff/_panel.html", **_panel_context(request, view))
+
+
+@bp.get("/console/c/<public_id:str>/messages")
+@staff_required()
+async def new_messages(request: Request, public_id: str) -> HTTPResponse:
+    """Messages after ``?after=<seq>`` for an open panel (access re-checked, not a new opening)."""
+    try:
+        after = int(request.args.get("after", "0"))
+    except ValueError:
+        return error(400, "bad_after", "after must be a message sequence number")
+    async with request.app.ctx.services.db.session() as session:
+        conversation = await transcripts.conversation_by_public_id(session, public_id)
+        if conversation is None:
+            return error(404, "not_found", "no such conversation")
+        if not access.can_read(request.ctx.user, await queue.latest_handoff(session, conversation.id)):
+            return error(403, "forbidden", "you may not read this conversation")
+        lines = await transcripts.items(session, conversation, after_seq=after, with_notes=False)
+    return _page(request, "handoff/_messages.html", items=lines, handoff_seq=None)
+
+
+async def _act(request: Request, public_id: str, fn: Any) -> HTTPResponse:
+    """Run one conversation action in a transaction, then publish and answer."""
+    user: StaffUser = request.ctx.user
+    async with request.app.ctx.services.db.transaction() as session:
+        conversation = await transcripts.conversation_by_public_id(session, public_id)
+        if conversation is None:
+            return error(404, "not_found", "no such conversation")
+        handoff = await queue.latest_handoff(session, conversation.id)
+        try:
+            event = await fn(session, user, conversation, handoff)
+        except actions.ActionRefused as exc:
+            return _refused(request, exc)
+        except (canned.CannedError, PermissionError) as exc:
+            return error(400, "canned", str(exc))
+    if event:
+        await _publish(request, event.pop("_topics", [transcripts_topic(public_id)]), event)
+    await run_auto_assign(request.app)
+    return _done(request, f"/console/c/{public_id}" if not event or event.get("type") != "closed" else "/console",
+                 conversation_id=public_id)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+@bp.post("/console/c/<public_id:str>/reply")
+@staff_required(*FRONT)
+async def reply(request: Request, public_id: str) -> HTTPResponse:
+    async def run(session, user, conversation, handoff):  # type: ignore[no-untyped-def]
+        message = await actions.reply(session, user, conversation, handoff, text=request.form.get("text") or "",
+                                      canned_id=_int(request.form.get("canned_id")))
+        return {"type": "message", "conversation_id": public_id, "seq": message.seq, "message_id": message.id,
+                "author": "agent", "_topics": [transcripts_topic(public_id)]}
+    return await _act(request, public_id, run)
+
+
+@bp.post("/console/c/<public_id:str>/note")
+@staff_required(*FRONT)
+async def note(request: Request, public_id: str) -> HTTPResponse:
+    async def run(session, user, conversation, handoff):  # type: ignore[no-untyped-def]
+        await actions.add_note(session, user, conversation, handoff, request.form.get("text") or "")
+        # Notes go to the staff-only topic; the borrower's channel never subscribes to it.
+        return {"type": "note", "conversation_id": public_id, "_topics": [f"staff:{public_id}"]}
+    return await _act(request, public_id, run)
+
+
+@bp.post("/console/c/<public_id:str>/fields")
+@staff_required(*FRONT)
+async def fields(request: Request, public_id: str) -> HTTPResponse:
+    async def run(session, user, conversation, handoff):  # type: ignore[no-untyped-def]
+        await actions.update_fields(session, user, handoff, category=request.form.get("category") or None,
+                                    priority=request.form.get("priority") or None,
+                                    status=request.form.get("status") or None)
+        return None
+    return await _act(request, public_id, run)
+
+
+@bp.post("/console/c/<public_id:str>/transfer")
+@staff_required(*FRONT)
+async def transfer(request: Request, public_id: str) -> HTTPResponse:
+    async def run(session, user, conversation, handoff):  # type: ignore[no-untyped-def]
+        target = request.form.get("to") or ""
+        if target == Role.SPECIALIST.value or target in actions.DEPARTMENTS:
+            h = await actions.escalate(session, user, handoff, target)
+        else:
+            to = _int(target)
+            if to is None:
+                raise actions.ActionRefused("bad_target", "choose someone to transfer to")
+            h = await actions.transfer(session, user, handoff, to)
+        return {**queue.handoff_event("transferred", h, public_id),
+                "_topics": [queue.QUEUE_TOPIC, transcripts_topic(public_id)]
+                + ([queue.agent_topic(h.assigned_to)] if h.assigned_to else [])}
+    return await _act(request, public_id, run)
+
+
+@bp.post("/console/c/<public_id:str>/takeover")
+@staff_required(Role.SUPERVISOR.value, Role.ADMIN.value)
+async def take_over(request: Request, public_id: str) -> HTTPResponse:
+    async def run(session, user, conversation, handoff):  # type: ignore[no-untyped-def]
+        h = await actions.take_over(session, user, handoff)
+        return {**queue.handoff_event("transferred", h, public_id),
+                "_topics": [queue.QUEUE_TOPIC, transcripts_topic(public_id)]}
+    return await _act(request, public_id, run)
+
+
+@bp.post("/console/c/<public_id:str>/close")
+@staff_required(*FRONT)
+async def close(request: Request, public_id: str) -> HTTPResponse:
+    async def run(session, user, conversation, handoff):  # type: ignore[no-untyped-def]
+        message = await actions.close(session, user, conversation, handoff, request.form.get("summary") or "")
+        return {"type": "closed", "conversation_id": public_id, "seq": message.seq, "message_id": message.id,
+                "handoff_id": handoff.id if handoff else None,
+                "_topics": [transcripts_topic(public_id), queue.QUEUE_TOPIC]}
+    return await _act(request, public_id, run)
+
+
+# -- supervision, canned responses, audit ---------------------------------------------------
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.get("/console/supervisor")
+async def supervisor(request: Request) -> HTTPResponse:
+    if (r := _login_redirect(request)) is not None:
+        return r
+    if not access.supervises(request.ctx.user):
+        return _page(request, "handoff/error.html", status=403, message_key="forbidden")
+    a = request.args
+    filters = transcripts.Filters(
+        channel=a.get("channel") or None, category=a.get("category") or None, agent_id=_int(a.get("agent")),
+        sla_state=a.get("sla") or None, rating=_int(a.get("rating")), date_from=_date(a.get("from")),
+        date_to=_date(a.get("to")), q=(a.get("q") or "").strip()[:200] or None, status=a.get("status") or None)
+    async with request.app.ctx.services.db.session() as session:
+        rows = await transcripts.search(session, filters)
+        agents = await queue.loads(session)
+    return _page(request, "handoff/supervisor.html", rows=rows, agents=agents, f=filters)
+
+
+@bp.get("/console/canned")
+@staff_required()
+async def canned_page(request: Request) -> HTTPResponse:
+    async with request.app.ctx.services.db.session() as session:
+        rows = await canned.all_responses(session)
+    return _page(request, "handoff/canned.html", rows=rows, placeholders=canned.PLACEHOLDERS,
+                 can_approve=access.can_approve_canned(request.ctx.user))
+
+
+@bp.post("/console/canned")
+@staff_required()
+async def canned_propose(request: Request) -> HTTPResponse:
+    async with request.app.ctx.services.db.transaction() as session:
+        try:
+            row = await canned.propose(session, request.ctx.user, request.form.get("title") or "",
+                                       request.form.get("body") or "")
+        except canned.CannedError as exc:
+            return error(400, "canned", str(exc))
+        await audit.record(session, request.ctx.user.id, "canned.proposed", "canned", row.id)
+    return _done(request, "/console/canned", id=row.id)
+
+
+@bp.post("/console/canned/<canned_id:int>/approve")
+@staff_required(Role.SUPERVISOR.value, Role.ADMIN.value)
+async def canned_approve(request: Request, canned_id: int) -> HTTPResponse:
+    async with request.app.ctx.services.db.transaction() as session:
+        try:
+            await canned.approve(session, request.ctx.user, canned_id)
+        except canned.CannedError as exc:
+            return error(404, "not_found", str(exc))
+        await audit.record(session, request.ctx.user.id, "canned.approved", "canned", canned_id)
+    return _done(request, "/console/canned")
+
+
+@bp.get("/console/admin/audit")
+async def audit_page(request: Request) -> HTTPResponse:
+    if (r := _login_redirect(request)) is not None:
+        return r
+    if not access.can_read_audit(request.ctx.user):
+        return _page(request, "handoff/error.html", status=403, message_key="forbidden")
+    async with request.app.ctx.services.db.session() as session:
+        rows = await audit.recent(session, action=request.args.get("action") or None,
+                                  object_id=request.args.get("object") or None)
+    return _page(request, "handoff/audit.html", rows=rows)
+
+
+# -- live updates -------------------------------------------------------------------------------
+
+# What a console may learn from an event: ids and queue metadata, never message text.
+_EVENT_KEYS = ("type", "conversation_id", "handoff_id", "status", "assigned_to", "seq", "message_id",
+               "priority", "channel", "category", "author")
+
+
+def _safe_event(event: dict[str, Any]) -> dict[str, Any]:
+    data = {k: event[k] for k in _EVENT_KEYS if k in event}
+    if "conversation_id" not in data and isinstance(event.get("conversation"), str):
+        data["conversation_id"] = event["conversation"]
+    return data
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if not origin:
+        return True  # non-browser clients send none; the session cookie still authenticates
+    return urlparse(origin).netloc == request.host
+
+
+@bp.websocket("/console/ws")
+async def console_ws(request: Request, ws: Any) -> None:
+    """Pushes queue changes, assignments and new messages of watched conversations."""
+    user: StaffUser | None = getattr(request.ctx, "user", None)
+    if user is None or not _same_origin(request):
+        await ws.close(code=4401, reason="sign in first")
+        return
+    services = request.app.ctx.services
+    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    pumps: dict[str, asyncio.Task[None]] = {}
+
+    async def pump(topic: str, kind: str) -> None:
+        async with services.events.subscribe(topic) as stream:
+            async for event in stream:
+                if kind == "queue" and event.get("type") == "message":
+                    continue  # borrower messages reach consoles through the watched conversation topics
+                await outbox.put({**_safe_event(event), "topic": kind})
+
+    def watch(topic: str, kind: str) -> None:
+        if topic not in pumps:
+            pumps[topic] = asyncio.create_task(pump(topic, kind))
+
+    async def reader() -> None:
+        async for raw in ws:
+            try:
+                wanted = json.loads(raw).get("watch", [])
+            except (ValueError, AttributeError):
+                continue
+            for public_id in [p for p in wanted if isinstance(p, str)][:50]:
+                async with services.db.session() as session:
+                    conversation = await transcripts.conversation_by_public_id(session, public_id)
+                    handoff = await queue.latest_handoff(session, conversation.id) if conversation else None
+                if conversation is not None and access.can_read(user, handoff):
+                    watch(transcripts_topic(public_id), "conversation")
+                    watch(f"staff:{public_id}", "conversation")
+
+    watch(queue.QUEUE_TOPIC, "queue")
+    watch(queue.agent_topic(user.id), "agent")
+    await asyncio.sleep(0)  # let the subscriptions register before announcing readiness
+    await ws.send(json.dumps({"topic": "hello", "user": user.id}))
+    read_task = asyncio.create_task(reader())
+    try:
+        while not read_task.done():
+            getter = asyncio.create_task(outbox.get())
+            done, _ = await asyncio.wait({getter, read_task}, return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                await ws.send(json.dumps(getter.result()))
+            else:
+                getter.cancel()
+    finally:
+        read_task.cancel()
+        for task in pumps.values():
+            task.cancel()
+        for task in [read_task, *pumps.values()]:
+            with contextlib.suppress(BaseException):
+                await task
+
+
+# -- wiring ------------------------------------------------------------------------------------
+
+
+async def _assign_on_handoff(app: Sanic) -> None:
+    """Background: every queue event may free or need an agent; run round-robin on handoffs."""
+    services = app.ctx.services
+    while True:
+        try:
+            async with services.events.subscribe(queue.QUEUE_TOPIC) as stream:
+                async for event in stream:
+                    if event.get("type") == "handoff":
+                        await run_auto_assign(app)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - keep assigning after a database hiccup
+            log.exception("auto-assignment failed; retrying")
+            await asyncio.sleep(1)
+
+
+def install(app: Sanic) -> None:
+    """Register the console, the staff middleware and the round-robin task on ``app``."""
+    app.register_middleware(auth.staff_middleware, "request")
+    app.blueprint(bp)
+    services = app.ctx.services
+    services.extra.setdefault("handoff_settings", HandoffSettings())
+    try:
+        from tickets.context import ticket_context
+
+        hours.configure_default(ticket_context(services).calendar)
+    except Exception:  # noqa: BLE001 - no calendar: the queue still works, without hours notices
+        log.exception("office hours unavailable; borrowers will not be told when people answer")
+
+    @app.after_server_start
+    async def _start_assigner(app_: Sanic) -> None:
+        # A plain task: servers started with create_server() cannot name Sanic tasks.
+        app_.ctx.handoff_assigner = asyncio.create_task(_assign_on_handoff(app_))
+        await run_auto_assign(app_)
+
+    @app.before_server_stop
+    async def _stop_assigner(app_: Sanic) -> None:
+        task = getattr(app_.ctx, "handoff_assigner", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task

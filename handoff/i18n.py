@@ -1,0 +1,135 @@
+"""The console's words in Indonesian (default) and English: a small dict catalogue."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+LANGUAGES = ("id", "en")
+DEFAULT = "id"
+
+CATALOGUE: dict[str, dict[str, str]] = {
+    "login": {"id": "Masuk", "en": "Sign in"},
+    "logout": {"id": "Keluar", "en": "Sign out"},
+    "username": {"id": "Nama pengguna", "en": "Username"},
+    "password": {"id": "Kata sandi", "en": "Password"},
+    "bad_login": {"id": "Nama pengguna atau kata sandi salah.", "en": "Wrong username or password."},
+    "queue": {"id": "Antrean", "en": "Queue"},
+    "mine": {"id": "Percakapan saya", "en": "My conversations"},
+    "empty_queue": {"id": "Antrean kosong.", "en": "The queue is empty."},
+    "pick_up": {"id": "Ambil", "en": "Pick up"},
+    "open": {"id": "Buka", "en": "Open"},
+    "available": {"id": "Tersedia", "en": "Available"},
+    "away": {"id": "Istirahat", "en": "Away"},
+    "set_available": {"id": "Set tersedia", "en": "Set available"},
+    "set_away": {"id": "Set istirahat", "en": "Set away"},
+    "channel": {"id": "Kanal", "en": "Channel"},
+    "category": {"id": "Kategori", "en": "Category"},
+    "priority": {"id": "Prioritas", "en": "Priority"},
+    "status": {"id": "Status", "en": "Status"},
+    "waiting": {"id": "Menunggu", "en": "Waiting"},
+    "sla": {"id": "SLA", "en": "SLA"},
+    "no_sla": {"id": "tanpa tiket", "en": "no ticket"},
+    "late": {"id": "lewat", "en": "late"},
+    "transcript": {"id": "Transkrip", "en": "Transcript"},
+    "bot_part": {"id": "Percakapan dengan bot sebelum dialihkan", "en": "Bot conversation before the handoff"},
+    "handoff_marker": {"id": "Dialihkan ke petugas", "en": "Handed to people"},
+    "fields": {"id": "Data aduan", "en": "Complaint fields"},
+    "identity": {"id": "Identitas", "en": "Identity"},
+    "account": {"id": "Ringkasan akun", "en": "Account summary"},
+    "verified": {"id": "Terverifikasi", "en": "Verified"},
+    "not_verified": {"id": "Belum terverifikasi", "en": "Not verified"},
+    "ticket": {"id": "Tiket", "en": "Ticket"},
+    "first_response_due": {"id": "Batas respons pertama", "en": "First response due"},
+    "resolution_due": {"id": "Batas penyelesaian", "en": "Resolution due"},
+    "reply": {"id": "Balas", "en": "Reply"},
+    "send": {"id": "Kirim", "en": "Send"},
+    "canned": {"id": "Template jawaban", "en": "Canned responses"},
+    "use_canned": {"id": "Kirim template", "en": "Send template"},
+    "note": {"id": "Catatan internal", "en": "Private note"},
+    "add_note": {"id": "Simpan catatan", "en": "Save note"},
+    "note_hint": {"id": "Tidak terlihat oleh peminjam", "en": "The borrower never sees this"},
+    "save": {"id": "Simpan", "en": "Save"},
+    "transfer": {"id": "Alihkan ke", "en": "Transfer to"},
+    "escalate": {"id": "Eskalasi", "en": "Escalate"},
+    "specialist": {"id": "Spesialis aduan", "en": "Complaint specialist"},
+    "close": {"id": "Tutup percakapan", "en": "Close conversation"},
+    "close_summary": {"id": "Ringkasan penanganan untuk peminjam", "en": "Summary for the borrower"},
+    "take_over": {"id": "Ambil alih", "en": "Take over"},
+    "reassign": {"id": "Alihkan", "en": "Reassign"},
+    "supervisor": {"id": "Supervisi", "en": "Supervision"},
+    "audit": {"id": "Log audit", "en": "Audit log"},
+    "agents_load": {"id": "Beban agen", "en": "Agents' load"},
+    "search": {"id": "Cari", "en": "Search"},
+    "agent": {"id": "Agen", "en": "Agent"},
+    "rating": {"id": "Nilai", "en": "Rating"},
+    "date_from": {"id": "Dari", "en": "From"},
+    "date_to": {"id": "Sampai", "en": "To"},
+    "all": {"id": "Semua", "en": "All"},
+    "closed": {"id": "Ditutup", "en": "Closed"},
+    "assigned": {"id": "Ditangani", "en": "Assigned"},
+    "propose": {"id": "Usulkan", "en": "Propose"},
+    "approve": {"id": "Setujui", "en": "Approve"},
+    "approved": {"id": "Disetujui", "en": "Approved"},
+    "pending_approval": {"id": "Menunggu persetujuan", "en": "Awaiting approval"},
+    "title": {"id": "Judul", "en": "Title"},
+    "body": {"id": "Isi", "en": "Body"},
+    "when": {"id": "Waktu", "en": "When"},
+    "who": {"id": "Siapa", "en": "Who"},
+    "action": {"id": "Aksi", "en": "Action"},
+    "object": {"id": "Objek", "en": "Object"},
+    "forbidden": {"id": "Anda tidak berhak membuka percakapan ini.", "en": "You may not open this conversation."},
+    "not_found": {"id": "Percakapan tidak ditemukan.", "en": "Conversation not found."},
+    "live": {"id": "terhubung", "en": "live"},
+    "offline": {"id": "terputus, menyambung ulang…", "en": "disconnected, reconnecting…"},
+    "you_hold": {"id": "Ditangani oleh", "en": "Held by"},
+    "department": {"id": "Departemen", "en": "Department"},
+    "load": {"id": "Beban", "en": "Load"},
+    "author_borrower": {"id": "Peminjam", "en": "Borrower"},
+    "author_bot": {"id": "Bot", "en": "Bot"},
+    "author_agent": {"id": "Agen", "en": "Agent"},
+    "author_system": {"id": "Sistem", "en": "System"},
+    "pick_hint": {"id": "Pilih percakapan dari antrean atau daftar Anda untuk membukanya di sini; beberapa percakapan bisa dibuka sebagai tab.",
+                  "en": "Pick a conversation from the queue or your list to open it here; several can stay open as tabs."},
+    "dashboard": {"id": "Dasbor", "en": "Dashboard"},
+    "reports": {"id": "Laporan", "en": "Reports"},
+    "language": {"id": "English", "en": "Bahasa Indonesia"},
+}
+
+
+def translate(lang: str, key: str) -> str:
+    """The text of ``key`` in ``lang`` (falls back to Indonesian, then the key)."""
+    entry = CATALOGUE.get(key)
+    if entry is None:
+        return key
+    return entry.get(lang) or entry[DEFAULT]
+
+
+FIELD_LABELS: dict[str, dict[str, str]] = {
+    "full_name": {"id": "Nama lengkap", "en": "Full name"},
+    "phone": {"id": "Telepon", "en": "Phone"},
+    "email": {"id": "E-mail", "en": "E-mail"},
+    "product": {"id": "Produk", "en": "Product"},
+    "transaction_date": {"id": "Tanggal transaksi", "en": "Transaction date"},
+    "chronology": {"id": "Kronologi", "en": "Chronology"},
+    "ticket_number": {"id": "Nomor tiket", "en": "Ticket number"},
+    "intent": {"id": "Intent", "en": "Intent"},
+    "note": {"id": "Catatan bot", "en": "Bot note"},
+}
+
+
+def field_label(lang: str, key: str) -> str:
+    """A complaint field's label; unknown fields from the bot show their own name."""
+    entry = FIELD_LABELS.get(key)
+    return (entry.get(lang) or entry[DEFAULT]) if entry else key.replace("_", " ")
+
+
+def translator(lang: str) -> Callable[[str], str]:
+    lang = lang if lang in LANGUAGES else DEFAULT
+    return lambda key: translate(lang, key)
+
+
+def pick(query_lang: str | None, cookie_lang: str | None, user_lang: str | None) -> str:
+    """The language to show: ``?lang=``, then the cookie, then the user's setting, then Indonesian."""
+    for candidate in (query_lang, cookie_lang, user_lang):
+        if candidate in LANGUAGES:
+            return candidate  # type: ignore[return-value]
+    return DEFAULT

@@ -1,0 +1,291 @@
+"""The CS queue: enqueueing handoffs, their order, pick-up and round-robin assignment.
+
+Order: priority (urgent first), then the nearest SLA deadline of the linked
+ticket (first response until answered, then resolution), then waiting time.
+
+No double assignment: every transition out of ``waiting`` is one conditional
+``UPDATE handoffs … WHERE id = :id AND status = 'waiting'``; the database
+lets exactly one of two racing transactions change the row.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk.auth import StaffUser
+from desk.messages import OutboundMessage
+from desk.outbox import enqueue as enqueue_outbound
+from handoff import access, hours
+from handoff.audit import record
+from handoff.models import Handoff, HandoffStatus, Role, User
+from storage.base import utcnow
+from storage.models import Author, Conversation
+from tickets.models import Priority, Ticket
+
+log = logging.getLogger(__name__)
+
+QUEUE_TOPIC = "queue"
+PRIORITY_RANK = {Priority.URGENT.value: 0, Priority.HIGH.value: 1, Priority.MEDIUM.value: 2, Priority.LOW.value: 3}
+OPEN_STATUSES = (HandoffStatus.WAITING.value, HandoffStatus.ASSIGNED.value)
+# Fraud and collector threats are never below high (domain.md).
+_FLOOR_HIGH_CATEGORIES = {"fraud", "unethical_collection"}
+_FLOOR_HIGH_REASONS = {"fraud", "collection_threat"}
+
+priority_rank = case(PRIORITY_RANK, value=Handoff.priority, else_=4)
+sla_due = case((Ticket.first_responded_at.is_(None), Ticket.first_response_due), else_=Ticket.resolution_due)
+
+
+def agent_topic(user_id: int) -> str:
+    """Events for one member of staff (assignments, transfers)."""
+    return f"agent:{user_id}"
+
+
+def _field(request: Any, name: str) -> Any:
+    if isinstance(request, Mapping):
+        return request.get(name)
+    return getattr(request, name, None)
+
+
+def effective_priority(priority: str | None, category: str | None, reason: str | None) -> str:
+    """The requested priority, raised to ``high`` where the rules demand it."""
+    value = priority if priority in PRIORITY_RANK else Priority.MEDIUM.value
+    if (category in _FLOOR_HIGH_CATEGORIES or reason in _FLOOR_HIGH_REASONS) and PRIORITY_RANK[value] > 1:
+        value = Priority.HIGH.value
+    return value
+
+
+async def open_handoff(session: AsyncSession, conversation_id: int) -> Handoff | None:
+    """The conversation's waiting or assigned handoff, if any."""
+    return await session.scalar(
+        select(Handoff).where(Handoff.conversation_id == conversation_id, Handoff.status.in_(OPEN_STATUSES))
+        .order_by(Handoff.id.desc()).limit(1))
+
+
+async def latest_handoff(session: AsyncSession, conversation_id: int) -> Handoff | None:
+    """The conversation's newest handoff, open or closed."""
+    return await session.scalar(
+        select(Handoff).where(Handoff.conversation_id == conversation_id).order_by(Handoff.id.desc()).limit(1))
+
+
+async def enqueue_handoff(session: AsyncSession, conversation: Conversation, request: Any) -> Handoff:
+    """Put ``conversation`` in the human queue, in the caller's transaction (no commit).
+
+    ``request`` is a ``desk.handoff_request.HandoffRequest`` (or anything with
+    reason, priority, category, summary, ticket_number). A conversation that is
+    already queued or with an agent keeps its handoff: the new request only
+    raises its priority and fills what was missing. Outside office hours the
+    borrower is told when a person will answer.
+    """
+    reason = str(_field(request, "reason") or "complex_case")
+    category = _field(request, "category") or None
+    priority = effective_priority(_field(request, "priority"), category, reason)
+    summary = dict(_field(request, "summary") or {})
+    ticket_number = _field(request, "ticket_number") or summary.get("ticket_number")
+    ticket_id = None
+    if ticket_number:
+        summary.setdefault("ticket_number", ticket_number)
+        ticket = await session.scalar(select(Ticket).where(Ticket.number == str(ticket_number)))
+        if ticket is not None:
+            ticket_id = ticket.id
+            category = category or ticket.category
+        else:
+            log.warning("handoff names unknown ticket %s; kept in the summary only", ticket_number)
+
+    existing = await open_handoff(session, conversation.id)
+    if existing is not None:
+        if PRIORITY_RANK[priority] < PRIORITY_RANK.get(existing.priority, 4):
+            existing.priority = priority
+        existing.category = existing.category or category
+        existing.ticket_id = existing.ticket_id or ticket_id
+        existing.summary = {**(existing.summary or {}), **summary}
+        await session.flush()
+        return existing
+
+    handoff = Handoff(conversation_id=conversation.id, ticket_id=ticket_id, reason=reason, priority=priority,
+                      category=category, summary=summary, status=HandoffStatus.WAITING.value,
+                      queue_role=Role.AGENT.value, requested_at=utcnow())
+    session.add(handoff)
+    await session.flush()
+    notice = hours.out_of_hours_notice(conversation.channel, utcnow())
+    if notice:
+        await enqueue_outbound(session, conversation, OutboundMessage(text=notice), author=Author.SYSTEM.value)
+        handoff.summary = {**summary, "out_of_hours_notice": True}
+    return handoff
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """One waiting conversation as the queue column shows it."""
+
+    handoff_id: int
+    public_id: str
+    channel: str
+    sender_name: str | None
+    category: str | None
+    priority: str
+    reason: str
+    queue_role: str
+    requested_at: datetime
+    sla_due: datetime | None
+    ticket_number: str | None
+
+    def waiting_seconds(self, now: datetime) -> int:
+        return max(0, int((now - self.requested_at).total_seconds()))
+
+    def sla_seconds(self, now: datetime) -> int | None:
+        return None if self.sla_due is None else int((self.sla_due - now).total_seconds())
+
+
+def _queue_query():  # type: ignore[no-untyped-def]
+    return (select(Handoff, Conversation.public_id, Conversation.channel, Conversation.sender_name,
+                   sla_due.label("sla_due"), Ticket.number)
+            .join(Conversation, Conversation.id == Handoff.conversation_id)
+            .outerjoin(Ticket, Ticket.id == Handoff.ticket_id)
+            .where(Handoff.status == HandoffStatus.WAITING.value)
+            .order_by(priority_rank, sla_due.is_(None), sla_due, Handoff.requested_at, Handoff.id))
+
+
+def _entry(row: Any) -> QueueEntry:
+    h, public_id, channel, sender_name, due, number = row
+    return QueueEntry(h.id, public_id, channel, sender_name, h.category, h.priority, h.reason, h.queue_role,
+                      h.requested_at, due, number)
+
+
+async def waiting(session: AsyncSession, *, roles: frozenset[str] | None = None, limit: int = 500) -> list[QueueEntry]:
+    """The waiting conversations in queue order, only those ``roles`` may take when given."""
+    query = _queue_query().limit(limit)
+    if roles is not None:
+        query = query.where(Handoff.queue_role.in_(roles))
+    return [_entry(r) for r in (await session.execute(query)).all()]
+
+
+async def queue_entry(session: AsyncSession, handoff_id: int) -> QueueEntry | None:
+    row = (await session.execute(_queue_query().where(Handoff.id == handoff_id))).first()
+    return _entry(row) if row else None
+
+
+class PickUpRefused(Exception):
+    """The conversation is no longer waiting, or this user may not take it."""
+
+
+async def pick_up(session: AsyncSession, user: StaffUser, handoff_id: int) -> Handoff:
+    """Assign a waiting handoff to ``user``; exactly one of several racing callers wins."""
+    roles = access.queue_roles(user)
+    now = utcnow()
+    won = await session.scalar(
+        update(Handoff)
+        .where(Handoff.id == handoff_id, Handoff.status == HandoffStatus.WAITING.value,
+               Handoff.queue_role.in_(roles))
+        .values(status=HandoffStatus.ASSIGNED.value, assigned_to=user.id, assigned_at=now)
+        .returning(Handoff.id))
+    if won is None:
+        raise PickUpRefused("this conversation was already taken or is not in your queue")
+    await session.execute(update(User).where(User.id == user.id).values(last_assigned_at=now))
+    handoff = await session.get(Handoff, handoff_id, populate_existing=True)
+    assert handoff is not None
+    await record(session, user.id, "handoff.picked_up", "handoff", handoff.id)
+    return handoff
+
+
+async def agent_load(session: AsyncSession, user_id: int) -> int:
+    """How many conversations ``user_id`` holds now."""
+    return int(await session.scalar(
+        select(func.count()).select_from(Handoff)
+        .where(Handoff.assigned_to == user_id, Handoff.status == HandoffStatus.ASSIGNED.value)) or 0)
+
+
+async def _assign_one(session: AsyncSession, user: User) -> Handoff | None:
+    """Give ``user`` the first waiting handoff they may take, if under capacity."""
+    now = utcnow()
+    # Writing the agent's row first serialises assignments to one agent (row lock on
+    # PostgreSQL, the write lock on SQLite) before the load is counted.
+    locked = await session.scalar(
+        update(User).where(User.id == user.id, User.available.is_(True), User.active.is_(True))
+        .values(last_assigned_at=now).returning(User.id))
+    if locked is None or await agent_load(session, user.id) >= user.capacity:
+        return None
+    roles = access.queue_roles(StaffUser(user.id, user.username, user.display_name, user.role))
+    candidates = (await session.execute(_queue_query().where(Handoff.queue_role.in_(roles)).limit(20))).all()
+    for row in candidates:
+        handoff_id = row[0].id
+        won = await session.scalar(
+            update(Handoff).where(Handoff.id == handoff_id, Handoff.status == HandoffStatus.WAITING.value)
+            .values(status=HandoffStatus.ASSIGNED.value, assigned_to=user.id, assigned_at=now)
+            .returning(Handoff.id))
+        if won is not None:
+            await record(session, None, "handoff.auto_assigned", "handoff", handoff_id, to=user.id)
+            return await session.get(Handoff, handoff_id, populate_existing=True)
+    return None
+
+
+async def auto_assign(db: Any, *, limit: int = 1000) -> list[tuple[int, int]]:
+    """Round-robin: hand waiting conversations to available agents under capacity.
+
+    The agent assigned longest ago goes first; each assignment is its own short
+    transaction. Returns (handoff_id, user_id) pairs.
+    """
+    done: list[tuple[int, int]] = []
+    while len(done) < limit:
+        async with db.session() as session:
+            has_waiting = await session.scalar(
+                select(Handoff.id).where(Handoff.status == HandoffStatus.WAITING.value).limit(1))
+            if has_waiting is None:
+                return done
+            load = (select(func.count()).select_from(Handoff)
+                    .where(Handoff.assigned_to == User.id, Handoff.status == HandoffStatus.ASSIGNED.value)
+                    .correlate(User).scalar_subquery())
+            agents = list(await session.scalars(
+                select(User).where(User.available.is_(True), User.active.is_(True),
+                                   User.role.in_([Role.AGENT.value, Role.SPECIALIST.value]), load < User.capacity)
+                .order_by(User.last_assigned_at.is_not(None), User.last_assigned_at, User.id)))
+        progressed = False
+        for agent in agents:
+            async with db.transaction() as session:
+                handoff = await _assign_one(session, agent)
+            if handoff is not None:
+                done.append((handoff.id, agent.id))
+                progressed = True
+                break  # re-read the order: this agent is now the most recently assigned
+        if not progressed:
+            return done
+    return done
+
+
+async def set_available(session: AsyncSession, user: StaffUser, available: bool) -> None:
+    """An agent marks themselves available (takes auto-assigned chats) or away."""
+    await session.execute(update(User).where(User.id == user.id).values(available=available))
+    await record(session, user.id, "agent.available" if available else "agent.away", "user", user.id)
+
+
+@dataclass(frozen=True)
+class AgentLoad:
+    user_id: int
+    username: str
+    display_name: str
+    role: str
+    available: bool
+    load: int
+    capacity: int
+
+
+async def loads(session: AsyncSession) -> list[AgentLoad]:
+    """Every active front-line user with their current load, for supervisors."""
+    load = (select(func.count()).select_from(Handoff)
+            .where(Handoff.assigned_to == User.id, Handoff.status == HandoffStatus.ASSIGNED.value)
+            .correlate(User).scalar_subquery())
+    rows = (await session.execute(
+        select(User, load.label("load")).where(User.active.is_(True), User.role != Role.ADMIN.value)
+        .order_by(User.role, User.username))).all()
+    return [AgentLoad(u.id, u.username, u.display_name, u.role, u.available, int(n), u.capacity) for u, n in rows]
+
+
+def handoff_event(kind: str, handoff: Handoff, public_id: str, **extra: Any) -> dict[str, Any]:
+    """The JSON shape of the queue events this part publishes."""
+    return {"type": kind, "conversation_id": public_id, "handoff_id": handoff.id, "status": handoff.status,
+            "assigned_to": handoff.assigned_to, **extra}

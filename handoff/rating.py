@@ -1,0 +1,82 @@
+"""The borrower's rating after a closed handoff, taken before the bot sees the message.
+
+Design: the closing message carries buttons 1–5 whose payload is
+``rating:N`` (desk-handled, never sent to Rasa). On WhatsApp the buttons are a
+numbered list, so a bare digit works too; a digit followed by text
+("5 cepat dan ramah") is a score with a comment. After a score alone the next
+message within ``handoff_comment_window_minutes`` is taken as the optional
+comment. The router calls ``capture`` for every bot-mode inbound message;
+when it returns a reply, the message was a rating and the bot is not asked.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk.messages import OutboundMessage
+from handoff.actions import RATING_PAYLOAD_PREFIX
+from handoff.config import HandoffSettings
+from handoff.models import Handoff, HandoffStatus
+from storage.base import utcnow
+from storage.models import Conversation
+
+_SCORE_TEXT = re.compile(r"^\s*([1-5])(?:\s*[.)/-]?\s*(?:dari\s*5)?)?(?:\s+(.+))?\s*$", re.S)
+THANKS_SCORE = ("Terima kasih atas penilaian Anda, Kak. Jika berkenan, balas dengan komentar singkat "
+                "tentang layanan kami (opsional).")
+THANKS_COMMENT = "Terima kasih atas masukan Anda, Kak. Ada lagi yang bisa kami bantu?"
+THANKS_BOTH = "Terima kasih atas penilaian dan masukan Anda, Kak. Ada lagi yang bisa kami bantu?"
+
+
+@dataclass(frozen=True)
+class Rating:
+    score: int | None
+    comment: str | None
+
+
+def parse(text: str, button_payload: str | None) -> Rating | None:
+    """A score (and comment) from a ``rating:N`` payload or a message like "4" or "5 ramah"."""
+    if button_payload and button_payload.startswith(RATING_PAYLOAD_PREFIX):
+        digits = button_payload[len(RATING_PAYLOAD_PREFIX):].strip()
+        if digits in {"1", "2", "3", "4", "5"}:
+            return Rating(int(digits), None)
+        return None
+    match = _SCORE_TEXT.match(text or "")
+    if not match:
+        return None
+    comment = (match.group(2) or "").strip() or None
+    return Rating(int(match.group(1)), comment[:2000] if comment else None)
+
+
+async def capture(session: AsyncSession, conversation: Conversation, text: str, button_payload: str | None = None,
+                  *, settings: HandoffSettings | None = None) -> OutboundMessage | None:
+    """Record a rating or comment for the conversation's last closed handoff; the thank-you reply, or None."""
+    settings = settings or HandoffSettings()
+    handoff = await session.scalar(select(Handoff).where(Handoff.conversation_id == conversation.id)
+                                   .order_by(Handoff.id.desc()).limit(1))
+    if handoff is None or handoff.status != HandoffStatus.CLOSED.value or handoff.closed_at is None:
+        return None
+    now = utcnow()
+    if handoff.rating is None:
+        if now - handoff.closed_at > timedelta(minutes=settings.handoff_rating_window_minutes):
+            return None
+        rating = parse(text, button_payload)
+        if rating is None or rating.score is None:
+            return None
+        handoff.rating, handoff.rated_at = rating.score, now
+        if rating.comment:
+            handoff.rating_comment = rating.comment
+            await session.flush()
+            return OutboundMessage(text=THANKS_BOTH)
+        await session.flush()
+        return OutboundMessage(text=THANKS_SCORE)
+    if (handoff.rating_comment is None and handoff.rated_at is not None and not button_payload
+            and now - handoff.rated_at <= timedelta(minutes=settings.handoff_comment_window_minutes)
+            and (text or "").strip()):
+        handoff.rating_comment = text.strip()[:2000]
+        await session.flush()
+        return OutboundMessage(text=THANKS_COMMENT)
+    return None

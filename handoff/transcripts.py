@@ -1,0 +1,258 @@
+"""Transcripts: what staff read about a conversation, and the supervisors' search.
+
+Opening a transcript always goes through ``open_transcript``, which checks
+``handoff.access`` and writes the audit entry in the same transaction.
+Search is one interface over both engines: PostgreSQL full-text search
+(``to_tsvector('simple', …)``) where available, ``LIKE`` on SQLite.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk import masking
+from desk.auth import StaffUser
+from handoff import access
+from handoff.audit import TRANSCRIPT_OPENED, record
+from handoff.hours import WIB
+from handoff.models import Handoff, Note, User
+from handoff.queue import latest_handoff
+from storage.base import utcnow
+from storage.models import Conversation, Message
+from tickets.models import Ticket
+
+DUE_SOON = timedelta(hours=24)
+
+
+class TranscriptForbidden(Exception):
+    """The user may not read this conversation (403)."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One line of the transcript: a message, or a private note (``note=True``)."""
+
+    at: datetime
+    seq: int
+    author: str
+    text: str
+    note: bool = False
+    agent: str | None = None
+    buttons: tuple[str, ...] = ()
+
+
+@dataclass
+class ConversationView:
+    """Everything the conversation panel shows."""
+
+    conversation: Conversation
+    handoff: Handoff | None
+    ticket: Ticket | None
+    items: list[Item]
+    handoff_seq: int | None
+    assignee: str | None
+    fields: dict[str, str] = field(default_factory=dict)
+    identity: dict[str, str] = field(default_factory=dict)
+    account: dict[str, Any] | None = None
+    full_personal_data: bool = False
+
+
+async def conversation_by_public_id(session: AsyncSession, public_id: str) -> Conversation | None:
+    return await session.scalar(select(Conversation).where(Conversation.public_id == public_id))
+
+
+async def items(session: AsyncSession, conversation: Conversation, *, after_seq: int = 0,
+                with_notes: bool = True, mask: bool = False) -> list[Item]:
+    """Messages (and notes) in order; ``after_seq`` returns only newer messages."""
+    names = dict((await session.execute(select(User.id, User.display_name))).all())
+    messages = list(await session.scalars(
+        select(Message).where(Message.conversation_id == conversation.id, Message.seq > after_seq)
+        .order_by(Message.seq)))
+    result = [Item(m.created_at, m.seq, m.author, masking.mask_text(m.text) if mask else m.text,
+                   agent=names.get(m.agent_id) if m.agent_id else None,
+                   buttons=tuple(b.get("title", "") for b in (m.payload or {}).get("buttons", [])))
+              for m in messages]
+    if with_notes and after_seq == 0:
+        notes = (await session.execute(select(Note).where(Note.conversation_id == conversation.id))).scalars()
+        # A note sorts after the message it follows in time, with that message's seq.
+        for note in notes:
+            seq = max((i.seq for i in result if i.at <= note.created_at), default=0)
+            result.append(Item(note.created_at, seq, "note", note.text, note=True, agent=names.get(note.author_id)))
+        result.sort(key=lambda i: (i.seq, i.note, i.at))
+    return result
+
+
+def _fields(handoff: Handoff | None, ticket: Ticket | None, mask: bool) -> dict[str, str]:
+    """The complaint fields the bot collected: the ticket's, then the handoff summary's."""
+    out: dict[str, str] = {}
+    if ticket is not None:
+        out.update({
+            "full_name": masking.mask_name(ticket.full_name) if mask else ticket.full_name,
+            "phone": masking.mask_phone(ticket.phone) if mask else (ticket.phone or ""),
+            "email": masking.mask_text(ticket.email or "") if mask else (ticket.email or ""),
+            "product": ticket.product,
+            "transaction_date": ticket.transaction_date.isoformat() if ticket.transaction_date else "",
+            "chronology": masking.mask_text(ticket.chronology) if mask else ticket.chronology,
+        })
+    for key, value in ((handoff.summary or {}) if handoff else {}).items():
+        if key in out or value in (None, "", [], {}) or key == "out_of_hours_notice":
+            continue
+        text = value if isinstance(value, str) else str(value)
+        if mask:
+            text = masking.mask_name(text) if key in ("full_name", "name", "nama") else masking.mask_text(text)
+        out[key] = text
+    return {k: v for k, v in out.items() if v}
+
+
+async def _account(lending: Any, customer_id: str | None) -> dict[str, Any] | None:
+    if not customer_id or lending is None:
+        return None
+    try:
+        account = await lending.account(customer_id)
+    except Exception:  # noqa: BLE001 - the lending core being down must not hide the chat
+        return {"error": True}
+    if account is None:
+        return None
+    return account.to_json() if hasattr(account, "to_json") else dict(account)
+
+
+async def open_transcript(session: AsyncSession, user: StaffUser, public_id: str, *, lending: Any = None,
+                          audit: bool = True) -> ConversationView:
+    """Check access, write the audit entry, and gather the conversation panel."""
+    conversation = await conversation_by_public_id(session, public_id)
+    if conversation is None:
+        raise LookupError(public_id)
+    handoff = await latest_handoff(session, conversation.id)
+    if not access.can_read(user, handoff):
+        await record(session, user.id, "transcript.denied", "conversation", public_id)
+        raise TranscriptForbidden(public_id)
+    if audit:
+        await record(session, user.id, TRANSCRIPT_OPENED, "conversation", public_id,
+                     handoff_id=handoff.id if handoff else None)
+    full = access.sees_full_personal_data(user)
+    ticket = await session.get(Ticket, handoff.ticket_id) if handoff and handoff.ticket_id else None
+    lines = await items(session, conversation, mask=False)
+    handoff_seq = None
+    if handoff is not None:
+        handoff_seq = max((i.seq for i in lines if not i.note and i.at <= handoff.requested_at), default=None)
+    assignee = None
+    if handoff is not None and handoff.assigned_to:
+        assignee = await session.scalar(select(User.display_name).where(User.id == handoff.assigned_to))
+    identity = {
+        "channel": conversation.channel,
+        "sender": conversation.sender if full or conversation.channel != "whatsapp"
+        else masking.mask_phone(conversation.sender),
+        "name": (conversation.sender_name or "") if full else masking.mask_name(conversation.sender_name),
+        "customer_id": conversation.customer_id or "",
+        "verified": "yes" if conversation.customer_id else "no",
+    }
+    account = await _account(lending, conversation.customer_id)
+    if account and not full and not account.get("error"):
+        account = {**account, "full_name": masking.mask_name(account.get("full_name"))}
+    return ConversationView(conversation, handoff, ticket, lines, handoff_seq, assignee,
+                            _fields(handoff, ticket, not full), identity, account, full)
+
+
+# -- supervisors' list and search ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    channel: str | None = None
+    category: str | None = None
+    agent_id: int | None = None
+    sla_state: str | None = None  # late | due_soon | ok | none
+    rating: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    q: str | None = None
+    status: str | None = None  # waiting | assigned | closed
+
+
+@dataclass(frozen=True)
+class Row:
+    public_id: str
+    channel: str
+    sender_name: str | None
+    category: str | None
+    priority: str
+    status: str
+    agent: str | None
+    requested_at: datetime
+    closed_at: datetime | None
+    rating: int | None
+    ticket_number: str | None
+    resolution_due: datetime | None
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, WIB).astimezone(timezone.utc)
+
+
+def text_match(dialect: str, q: str):  # type: ignore[no-untyped-def]
+    """The condition "some message of the conversation matches ``q``", per engine."""
+    if dialect == "postgresql":
+        cond = func.to_tsvector("simple", Message.text).op("@@")(func.plainto_tsquery("simple", q))
+    else:
+        escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        cond = func.lower(Message.text).like(f"%{escaped}%", escape="\\")
+    return exists().where(Message.conversation_id == Conversation.id, cond)
+
+
+def search_query(filters: Filters, dialect: str, now: datetime | None = None) -> Select[Any]:
+    """Latest handoff per conversation, filtered; newest first."""
+    now = now or utcnow()
+    latest = select(func.max(Handoff.id)).group_by(Handoff.conversation_id).scalar_subquery()
+    query = (select(Conversation.public_id, Conversation.channel, Conversation.sender_name, Handoff.category,
+                    Handoff.priority, Handoff.status, User.display_name, Handoff.requested_at, Handoff.closed_at,
+                    Handoff.rating, Ticket.number, Ticket.resolution_due)
+             .join(Handoff, Handoff.conversation_id == Conversation.id)
+             .outerjoin(User, User.id == Handoff.assigned_to)
+             .outerjoin(Ticket, Ticket.id == Handoff.ticket_id)
+             .where(Handoff.id.in_(latest))
+             .order_by(Handoff.requested_at.desc(), Handoff.id.desc()))
+    f = filters
+    if f.channel:
+        query = query.where(Conversation.channel == f.channel)
+    if f.category:
+        query = query.where(Handoff.category == f.category)
+    if f.agent_id:
+        query = query.where(Handoff.assigned_to == f.agent_id)
+    if f.status:
+        query = query.where(Handoff.status == f.status)
+    if f.rating:
+        query = query.where(Handoff.rating == f.rating)
+    if f.date_from:
+        query = query.where(Handoff.requested_at >= _day_start(f.date_from))
+    if f.date_to:
+        query = query.where(Handoff.requested_at < _day_start(f.date_to + timedelta(days=1)))
+    if f.sla_state:
+        due, open_ = Ticket.resolution_due, Ticket.closed_at.is_(None)
+        states = {
+            "late": and_(due.is_not(None), open_, due < now),
+            "due_soon": and_(due.is_not(None), open_, due >= now, due < now + DUE_SOON),
+            "ok": and_(due.is_not(None), or_(Ticket.closed_at.is_not(None), due >= now + DUE_SOON)),
+            "none": Ticket.id.is_(None),
+        }
+        if f.sla_state in states:
+            query = query.where(states[f.sla_state])
+    if f.q and f.q.strip():
+        query = query.where(text_match(dialect, f.q.strip()))
+    return query
+
+
+async def search(session: AsyncSession, filters: Filters, *, limit: int = 200) -> list[Row]:
+    """Conversations that reached people, filtered (supervisors only — the caller checks)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    rows = (await session.execute(search_query(filters, dialect).limit(limit))).all()
+    return [Row(*r) for r in rows]
+
+
+async def my_conversations(session: AsyncSession, user: StaffUser) -> list[Row]:
+    """The conversations ``user`` holds now."""
+    rows = await search(session, Filters(agent_id=user.id, status="assigned"))
+    return rows

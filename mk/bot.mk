@@ -1,0 +1,67 @@
+# The Rasa assistant (bot/): Python 3.10 venv at bot/.venv.
+# Targets: bot-setup bot-train bot-test bot-run nlu-eval bench-nlu (see docs/bot.md).
+
+BOT        := $(ROOT)/bot
+BOT_VENV   := $(BOT)/.venv
+BOT_PY     := $(BOT_VENV)/bin/python
+BOT_RASA   := $(BOT_VENV)/bin/rasa
+BOT_STAMP  := $(BOT_VENV)/.aduan-installed
+BOT_MODEL  := $(BOT)/models/aduan.tar.gz
+BOT_INPUTS := $(BOT)/config.yml $(BOT)/domain.yml $(wildcard $(BOT)/data/*.yml $(BOT)/data/*/*.yml $(BOT)/components/*.py)
+# Rasa imports our custom channel and NLU component from bot/.
+BOT_ENV    := cd "$(BOT)" && export PYTHONPATH="$(BOT)" SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2 &&
+BOT_PORT   ?= 5005
+BOT_ACTIONS_PORT ?= 5055
+
+.PHONY: bot-setup bot-train bot-test bot-run bot-actions bot-server nlu-eval bench-nlu
+
+bot-setup: $(BOT_STAMP)
+
+# Rebuilt when the pins change or the venv is not a 3.10 one.
+$(BOT_STAMP): $(BOT)/requirements.txt $(BOT)/requirements-dev.txt
+	@if ! [ -x "$(BOT_PY)" ] || ! "$(BOT_PY)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then \
+	  rm -rf "$(BOT_VENV)"; py=$$("$(ROOT)/scripts/find-python" 3.10) && "$$py" -m venv "$(BOT_VENV)"; fi
+	"$(BOT_PY)" -m pip install -q --disable-pip-version-check "pip==24.0"
+	"$(BOT_PY)" -m pip install -q --disable-pip-version-check -r "$(BOT)/requirements-dev.txt"
+	@touch "$@"
+
+# Trains only when data, domain, config or the custom component changed.
+bot-train: $(BOT_MODEL)
+
+$(BOT_MODEL): $(BOT_STAMP) $(BOT_INPUTS)
+	$(BOT_ENV) "$(BOT_RASA)" train --fixed-model-name aduan --out models --augmentation 0
+	@touch "$@"
+
+# Data validation, Rasa test stories (fail on any wrong prediction), pytest of the actions.
+bot-test: bot-train
+	$(BOT_ENV) "$(BOT_RASA)" data validate --fail-on-warnings
+	$(BOT_ENV) rm -rf results/core && "$(BOT_RASA)" test core --model models/aduan.tar.gz \
+	  --stories tests/test_stories.yml --out results/core --fail-on-prediction-errors
+	@$(BOT_ENV) if [ -s results/core/failed_test_stories.yml ] && grep -q "story:" results/core/failed_test_stories.yml; then \
+	  echo "bot-test: failing test stories in bot/results/core/failed_test_stories.yml"; exit 1; fi
+	$(BOT_ENV) "$(BOT_PY)" -m pytest -q tests/unit
+
+# Foreground: action server on $(BOT_ACTIONS_PORT) in the background, Rasa on
+# $(BOT_PORT) in the foreground; Ctrl-C (or SIGTERM) stops both.
+bot-run: bot-train
+	@$(BOT_ENV) set -m; "$(BOT_RASA)" run actions --actions actions --port $(BOT_ACTIONS_PORT) & act=$$!; \
+	  trap 'kill $$act 2>/dev/null' EXIT INT TERM; \
+	  "$(BOT_RASA)" run --model models/aduan.tar.gz --port $(BOT_PORT) --credentials credentials.yml \
+	    --endpoints endpoints.yml --interface 127.0.0.1
+
+bot-actions: bot-setup
+	$(BOT_ENV) "$(BOT_RASA)" run actions --actions actions --port $(BOT_ACTIONS_PORT)
+
+bot-server: bot-train
+	$(BOT_ENV) "$(BOT_RASA)" run --model models/aduan.tar.gz --port $(BOT_PORT) --credentials credentials.yml \
+	  --endpoints endpoints.yml --interface 127.0.0.1
+
+# 5-fold cross-validation of the NLU data; prints accuracy and macro-F1 per intent.
+nlu-eval: bot-setup
+	$(BOT_ENV) rm -rf results/nlu-cv && "$(BOT_RASA)" test nlu --cross-validation --folds 5 \
+	  --config config.yml --nlu data/nlu --out results/nlu-cv
+	$(BOT_ENV) "$(BOT_PY)" "$(ROOT)/bench/nlu/cv_report.py" results/nlu-cv/intent_report.json
+
+# Parse latency and throughput through the REST channel vs. an untouched `rasa init` bot.
+bench-nlu: bot-train
+	$(BOT_ENV) "$(BOT_PY)" "$(ROOT)/bench/nlu/bench_nlu.py" --bot "$(BOT)" --rasa "$(BOT_RASA)"

@@ -1,0 +1,17 @@
+# The human side: console browser tests, handoff benchmark.
+.PHONY: browser-setup test-browser test-handoff bench-handoff
+
+# Debian's Chromium for Playwright (never `playwright install`: no browser downloads).
+browser-setup:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+test-handoff: desk-setup
+	$(PY) -m pytest -q tests/handoff --db=sqlite
+	$(PY) -m pytest -q tests/handoff --db=postgres
+
+test-browser: desk-setup browser-setup
+	mkdir -p artifacts/browser
+	$(PY) -m pytest -q -m browser tests --db=sqlite
+
+bench-handoff: desk-setup
+	$(PY) -m bench.handoff.latency --conversations 100
