@@ -19,6 +19,7 @@ from desk.handoff_request import default_enqueuer
 from desk.outbox import on_enqueue_commit
 from desk.outbox_worker import OutboxWorker
 from desk.router import Router, default_rating_capture
+from desk.sqlite_fastpath import SqliteInboundWriter
 from lending.adapter import LendingCore
 from lending.demo import DemoLendingCore
 from storage.db import Database
@@ -61,6 +62,7 @@ def build_services(settings: Settings, *, events: EventBus | None = None,
         max_message_chars=settings.max_message_chars,
         bot_timeout_seconds=settings.rasa_timeout_seconds,
         capture_rating=default_rating_capture(),
+        sqlite_writer=_sqlite_writer(settings.database_url) if db.is_sqlite else None,
     )
     # Connectors register their Sender per channel (services.outbox.register_sender).
     services.outbox = OutboxWorker(db, {}, max_attempts=settings.outbox_max_attempts,
@@ -68,6 +70,14 @@ def build_services(settings: Settings, *, events: EventBus | None = None,
     on_enqueue_commit(db.engine, services.outbox.nudge)
     services.lending = lending or DemoLendingCore()
     return services
+
+
+def _sqlite_writer(url: str) -> SqliteInboundWriter | None:
+    """The SQLite fast path for a database file; None for an in-memory database."""
+    try:
+        return SqliteInboundWriter(url)
+    except ValueError:
+        return None
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None,
@@ -122,6 +132,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if close is not None:
             with contextlib.suppress(Exception):
                 await close()
+        writer = services.router.sqlite_writer if services.router is not None else None
+        if writer is not None:
+            writer.close()
         await services.db.dispose()
 
     from reports.api import register as register_reports

@@ -84,3 +84,9 @@ def _after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop(_ENQUEUED, None)
+
+
+def notify_enqueued(engine: AsyncEngine) -> None:
+    """Run the commit callbacks of ``engine`` after a write that bypassed the ORM session."""
+    for callback in list(_commit_callbacks.get(engine.sync_engine, ())):
+        callback()

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from connectors.base import ProviderError, Sender
@@ -108,10 +108,12 @@ class OutboxWorker:
     # -- one round ---------------------------------------------------------------------
 
     async def run_once(self) -> int:
-        """Claim one batch of due items and send them concurrently; return how many were claimed."""
+        """Claim one batch of due items, send them concurrently, record every outcome in one
+        transaction; return how many were claimed."""
         claimed = await self._claim()
         if claimed:
-            await asyncio.gather(*(self._deliver(item) for item in claimed))
+            outcomes = await asyncio.gather(*(self._deliver(item) for item in claimed))
+            await self._record(outcomes)
         return len(claimed)
 
     async def drain(self, max_rounds: int = 1000) -> int:
@@ -175,42 +177,55 @@ class OutboxWorker:
             for r in sorted(rows, key=lambda r: r.id)
         ]
 
-    async def _deliver(self, item: _Claimed) -> None:
+    async def _deliver(self, item: _Claimed) -> tuple[int, dict[str, Any]]:
+        """Send one item; return (item id, the column values that record the outcome)."""
         sender = self.senders[item.channel]
         message = OutboundMessage.from_payload(item.text, item.payload)
         try:
             provider_id = await asyncio.wait_for(sender.send(item.recipient, message), self.send_timeout)
         except ProviderError as exc:
-            await self._failed_attempt(item, str(exc), retryable=exc.retryable)
+            return item.id, self._failed_attempt(item, str(exc), retryable=exc.retryable)
         except TimeoutError:
-            await self._failed_attempt(item, f"provider timed out after {self.send_timeout}s", retryable=True)
+            return item.id, self._failed_attempt(item, f"provider timed out after {self.send_timeout}s",
+                                                 retryable=True)
         except Exception as exc:  # noqa: BLE001 - an unknown failure is retried, then reported
             log.exception("outbox item %s: unexpected error from the %s sender", item.id, item.channel)
-            await self._failed_attempt(item, f"{type(exc).__name__}: {exc}", retryable=True)
-        else:
-            await self._mark(item.id, status=OutboxStatus.SENT.value, provider_message_id=str(provider_id),
-                             sent_at=self.clock(), last_error=None)
+            return item.id, self._failed_attempt(item, f"{type(exc).__name__}: {exc}", retryable=True)
+        return item.id, {"status": OutboxStatus.SENT.value, "provider_message_id": str(provider_id),
+                         "sent_at": self.clock(), "last_error": None, "next_attempt_at": self.clock()}
 
-    async def _failed_attempt(self, item: _Claimed, reason: str, *, retryable: bool) -> None:
+    def _failed_attempt(self, item: _Claimed, reason: str, *, retryable: bool) -> dict[str, Any]:
         if retryable and item.attempts < self.max_attempts:
             delay = self.backoff.delay(item.attempts, self.rand())
             log.warning("outbox item %s attempt %d failed, retry in %.1fs: %s",
                         item.id, item.attempts, delay, reason)
-            await self._mark(item.id, status=OutboxStatus.PENDING.value, last_error=reason,
-                             next_attempt_at=self.clock() + timedelta(seconds=delay))
-            return
+            return {"status": OutboxStatus.PENDING.value, "provider_message_id": None, "sent_at": None,
+                    "last_error": reason, "next_attempt_at": self.clock() + timedelta(seconds=delay)}
         log.error("outbox item %s failed for good after %d attempts: %s", item.id, item.attempts, reason)
-        await self._mark(item.id, status=OutboxStatus.FAILED.value,
-                         last_error=f"after {item.attempts} attempt(s): {reason}")
+        return {"status": OutboxStatus.FAILED.value, "provider_message_id": None, "sent_at": None,
+                "last_error": f"after {item.attempts} attempt(s): {reason}", "next_attempt_at": self.clock()}
 
-    async def _mark(self, item_id: int, **values: Any) -> None:
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(OutboxItem)
-                .where(OutboxItem.id == item_id, OutboxItem.status == OutboxStatus.SENDING.value)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+    async def _record(self, outcomes: list[tuple[int, dict[str, Any]]]) -> None:
+        """Write every outcome of a round in one transaction (one executemany).
+
+        Only rows still ``sending`` are touched: an item whose lease ran out and
+        was claimed again elsewhere is left to that claim.
+        """
+        table = OutboxItem.__table__
+        statement = (
+            table.update()
+            .where(table.c.id == bindparam("item_id"), table.c.status == OutboxStatus.SENDING.value)
+            .values(status=bindparam("new_status"), provider_message_id=bindparam("new_provider_id"),
+                    sent_at=bindparam("new_sent_at"), last_error=bindparam("new_error"),
+                    next_attempt_at=bindparam("new_next_at"))
+        )
+        params = [
+            {"item_id": item_id, "new_status": v["status"], "new_provider_id": v["provider_message_id"],
+             "new_sent_at": v["sent_at"], "new_error": v["last_error"], "new_next_at": v["next_attempt_at"]}
+            for item_id, v in outcomes
+        ]
+        async with self.db.engine.begin() as conn:
+            await conn.execute(statement, params)
 
     # -- background task -----------------------------------------------------------------
 

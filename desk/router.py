@@ -25,7 +25,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,8 +39,20 @@ from desk.botclient import BotClient, BotUnavailable
 from desk.events import EventBus
 from desk.handoff_request import BOT_UNAVAILABLE, HandoffEnqueuer, HandoffRequest
 from desk.messages import Channel, InboundMessage, OutboundMessage
-from desk.outbox import enqueue
-from desk.store import append_message, find_or_open_conversation, set_mode
+from desk.outbox import enqueue, notify_enqueued
+from desk.sqlite_fastpath import SqliteInboundWriter
+from desk.store import (
+    ConversationRow,
+    MessageRow,
+    attached,
+    append_inbound_one_statement,
+    append_outbound_one_statement,
+    find_or_open_conversation,
+    insert_message,
+    lock_for_append,
+    next_seq,
+    set_mode,
+)
 from storage.base import utcnow
 from storage.models import Author, Conversation, ConversationMode, Direction, Message
 
@@ -57,17 +69,24 @@ QUEUE_TOPIC = "queue"
 _NUMBERED_CHOICE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 
-RatingCapture = Callable[..., Any]
-"""``handoff.rating.capture(session, conversation, text, button_payload) -> OutboundMessage | None``."""
+RatingCapture = Callable[..., Awaitable[OutboundMessage | None]]
+"""``handoff.rating.capture(session, conversation, text, button_payload) -> OutboundMessage | None``.
+
+Called for every bot-mode message inside the transaction that stores it; a
+reply means the message was the borrower's rating of a closed handoff, so it
+is answered by the desk and never reaches Rasa.
+"""
 
 
 def default_rating_capture() -> RatingCapture | None:
     """The handoff part's rating hook when it is installed."""
     try:
-        from handoff.rating import capture
-    except ImportError:
+        from handoff.rating import capture  # type: ignore[import-not-found]
+    except ImportError as exc:
+        if exc.name not in ("handoff.rating", "handoff"):
+            raise
         return None
-    return capture
+    return capture  # type: ignore[no-any-return]
 
 
 def conversation_topic(public_id: str) -> str:
@@ -120,9 +139,10 @@ class ConversationLocks:
 
 @dataclass(slots=True)
 class _Stored:
-    conversation: Conversation
-    message: Message
+    conversation: Conversation | ConversationRow
+    message: Message | MessageRow
     bot_text: str
+    rating_reply: tuple[OutboundMessage, Message | MessageRow] | None = None
 
 
 class Router:
@@ -140,6 +160,7 @@ class Router:
         bot_timeout_seconds: float = 10.0,
         locks: ConversationLocks | None = None,
         capture_rating: RatingCapture | None = None,
+        sqlite_writer: SqliteInboundWriter | None = None,
     ) -> None:
         self.db = db
         # The handoff part's rating hook: a closed handoff's 1–5 rating never reaches Rasa.
@@ -151,6 +172,7 @@ class Router:
         self.max_message_chars = max_message_chars
         self.bot_timeout_seconds = bot_timeout_seconds
         self.locks = locks or ConversationLocks()
+        self.sqlite_writer = sqlite_writer
 
     async def receive(self, inbound: InboundMessage) -> ReceiveResult:
         """Store ``inbound``, then answer it with the bot or pass it to the human side.
@@ -170,67 +192,100 @@ class Router:
                 if duplicate is None:
                     raise
                 return duplicate
-            if stored is None:
-                duplicate = await self._duplicate_result(channel, inbound.external_id)
-                assert duplicate is not None
-                return duplicate
             conversation, message = stored.conversation, stored.message
             if conversation.mode == ConversationMode.HUMAN.value:
                 await self._publish(conversation, [message], to_queue=True)
                 return ReceiveResult(False, conversation.public_id, message.id, conversation.mode)
+            if stored.rating_reply is not None:
+                reply, reply_message = stored.rating_reply
+                await self._publish(conversation, [message, reply_message], to_queue=False)
+                return ReceiveResult(False, conversation.public_id, message.id, conversation.mode,
+                                     [reply], [reply_message.id])
             await self._publish(conversation, [message], to_queue=False)
-            rated = await self._rating_reply(stored, inbound)
-            if rated is not None:
-                return rated
             return await self._ask_bot(stored)
-
-    async def _rating_reply(self, stored: _Stored, inbound: InboundMessage) -> ReceiveResult | None:
-        """Let the handoff part take a rating (or its comment) after a closed handoff."""
-        if self.capture_rating is None:
-            return None
-        conversation = stored.conversation
-        payload = (stored.message.payload or {}).get("button_payload") or inbound.button_payload
-        async with self.db.transaction() as session:
-            session.add(conversation)
-            reply = await self.capture_rating(session, conversation, inbound.text, payload)
-            if reply is None:
-                return None
-            message, _ = await enqueue(session, conversation, reply, author=Author.SYSTEM.value)
-        await self._publish(conversation, [message], to_queue=False)
-        return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
-                             [reply], [message.id])
 
     # -- storing the inbound message -------------------------------------------------
 
-    async def _store_inbound(self, inbound: InboundMessage, channel: str) -> _Stored | None:
-        """Store the message in its conversation; None if it is a known duplicate."""
+    async def _store_inbound(self, inbound: InboundMessage, channel: str) -> _Stored:
+        """Store the message at the end of its conversation (IntegrityError if it is a duplicate).
+
+        Deduplication is the unique constraint on (channel, external_id): no
+        read before the write, and a concurrent duplicate on another instance
+        is refused the same way as a sequential one.
+        """
+        payload: dict[str, Any] = {}
+        if inbound.button_payload is not None:
+            payload["button_payload"] = inbound.button_payload
+        if inbound.media:
+            payload["media"] = [{"url": m.url, "content_type": m.content_type} for m in inbound.media]
+        may_be_choice = inbound.button_payload is None and channel == Channel.WHATSAPP.value \
+            and _NUMBERED_CHOICE.match(inbound.text) is not None
+        if not may_be_choice:
+            fast = await self._append_fast(inbound, channel, payload)
+            if fast is not None:
+                conversation, message = fast
+                rating_reply = None
+                if self._wants_rating(conversation):
+                    async with self.db.transaction() as session:
+                        rating_reply = await self._capture_rating(session, attached(session, conversation),
+                                                                  inbound.text, inbound.button_payload)
+                return _Stored(conversation, message, inbound.button_payload or inbound.text, rating_reply)
         async with self.db.transaction() as session:
-            if await session.scalar(
-                select(Message.id).where(Message.channel == channel,
-                                         Message.external_id == inbound.external_id)
-            ) is not None:
-                return None
-            conversation = await find_or_open_conversation(
-                session, channel, inbound.sender, sender_name=inbound.sender_name
-            )
-            if inbound.customer_id and conversation.customer_id != inbound.customer_id:
-                # Only a channel that verified the borrower (in-app token) sets this.
-                conversation.customer_id = inbound.customer_id
-            payload: dict[str, Any] = {}
+            conversation = await lock_for_append(session, channel, inbound.sender,
+                                                 customer_id=inbound.customer_id)
+            if conversation is not None:
+                seq = conversation.last_seq
+            else:
+                conversation = await find_or_open_conversation(
+                    session, channel, inbound.sender, sender_name=inbound.sender_name
+                )
+                if inbound.customer_id and conversation.customer_id != inbound.customer_id:
+                    # Only a channel that verified the borrower (in-app token) sets this.
+                    conversation.customer_id = inbound.customer_id
+                seq = await next_seq(session, conversation.id)
             choice = inbound.button_payload
-            if choice is None and channel == Channel.WHATSAPP.value:
+            if may_be_choice:
                 choice = await _numbered_choice(session, conversation.id, inbound.text)
-            if choice is not None:
-                payload["button_payload"] = choice
-            if inbound.media:
-                payload["media"] = [{"url": m.url, "content_type": m.content_type} for m in inbound.media]
-            message = await append_message(
-                session, conversation,
+                if choice is not None:
+                    payload["button_payload"] = choice
+            message = await insert_message(
+                session, conversation, seq,
                 direction=Direction.INBOUND.value, author=Author.BORROWER.value,
                 text=inbound.text, payload=payload, external_id=inbound.external_id,
                 created_at=self.clock(),
             )
-        return _Stored(conversation, message, choice if choice is not None else inbound.text)
+            rating_reply = None
+            if self._wants_rating(conversation):
+                # Same transaction as the message: one commit, and the rating and
+                # its thank-you are stored together or not at all.
+                rating_reply = await self._capture_rating(session, conversation, inbound.text, choice)
+        return _Stored(conversation, message, choice if choice is not None else inbound.text, rating_reply)
+
+    async def _append_fast(self, inbound: InboundMessage, channel: str,
+                           payload: dict[str, Any]) -> tuple[ConversationRow, MessageRow] | None:
+        """Store the message of an existing conversation in one statement (PostgreSQL) or one
+        thread hop (SQLite); None when the conversation does not exist yet."""
+        kwargs = dict(external_id=inbound.external_id, text=inbound.text, payload=payload,
+                      author=Author.BORROWER.value, customer_id=inbound.customer_id, created_at=self.clock())
+        if self.db.is_sqlite:
+            if self.sqlite_writer is None:
+                return None
+            return await self.sqlite_writer.append(channel, inbound.sender, **kwargs)
+        async with self.db.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await append_inbound_one_statement(conn, channel, inbound.sender, **kwargs)
+
+    def _wants_rating(self, conversation: Conversation | ConversationRow) -> bool:
+        return self.capture_rating is not None and conversation.mode == ConversationMode.BOT.value
+
+    async def _capture_rating(self, session: AsyncSession, conversation: Conversation, text: str,
+                              choice: str | None) -> tuple[OutboundMessage, Message] | None:
+        assert self.capture_rating is not None
+        reply = await self.capture_rating(session, conversation, text, choice)
+        if reply is None:
+            return None
+        reply_message, _ = await enqueue(session, conversation, reply, author=Author.SYSTEM.value)
+        return reply, reply_message
 
     async def _duplicate_result(self, channel: str, external_id: str) -> ReceiveResult | None:
         async with self.db.session() as session:
@@ -270,18 +325,26 @@ class Router:
         conversation = stored.conversation
         handoff: HandoffRequest | None = None
         sent: list[OutboundMessage] = []
-        messages: list[Message] = []
+        for reply in replies:
+            marker = (reply.custom or {}).get("handoff")
+            if isinstance(marker, dict) and handoff is None:
+                handoff = HandoffRequest.from_custom(marker)
+            if _worth_sending(reply):
+                sent.append(reply)
+        if handoff is None and sent:
+            # The common case: plain replies, no handoff. One statement / one hop.
+            messages = await self._append_replies_fast(conversation, sent)
+            if messages is not None:
+                notify_enqueued(self.db.engine)
+                await self._publish(conversation, messages, to_queue=False)
+                return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
+                                     sent, [m.id for m in messages])
+        messages = []
         async with self.db.transaction() as session:
-            session.add(conversation)
-            for reply in replies:
-                marker = (reply.custom or {}).get("handoff")
-                if isinstance(marker, dict) and handoff is None:
-                    handoff = HandoffRequest.from_custom(marker)
-                if not _worth_sending(reply):
-                    continue
+            conversation = attached(session, conversation)
+            for reply in sent:
                 message, _ = await enqueue(session, conversation, reply, author=Author.BOT.value)
                 messages.append(message)
-                sent.append(reply)
             if handoff is not None:
                 await set_mode(session, conversation, ConversationMode.HUMAN.value)
                 await self.enqueue_handoff(session, conversation, handoff)
@@ -293,6 +356,19 @@ class Router:
         return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
                              sent, [m.id for m in messages])
 
+    async def _append_replies_fast(self, conversation: Conversation | ConversationRow,
+                                   replies: list[OutboundMessage]) -> list[MessageRow] | None:
+        rows = [(r.text, r.to_payload()) for r in replies]
+        if self.db.is_sqlite:
+            if self.sqlite_writer is None:
+                return None
+            return await self.sqlite_writer.append_outbound(conversation, rows, author=Author.BOT.value,
+                                                            created_at=self.clock())
+        async with self.db.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await append_outbound_one_statement(conn, conversation, rows, author=Author.BOT.value,
+                                                       created_at=self.clock())
+
     async def _hold_for_people(self, stored: _Stored) -> ReceiveResult:
         """Rasa failed: a polite holding reply, and the conversation joins the human queue."""
         conversation = stored.conversation
@@ -300,7 +376,7 @@ class Router:
         request = HandoffRequest(reason=BOT_UNAVAILABLE, priority="medium",
                                  summary={"note": "the bot did not answer; the borrower's last message is waiting"})
         async with self.db.transaction() as session:
-            session.add(conversation)
+            conversation = attached(session, conversation)
             message, _ = await enqueue(session, conversation, holding, author=Author.SYSTEM.value)
             await set_mode(session, conversation, ConversationMode.HUMAN.value)
             await self.enqueue_handoff(session, conversation, request)
@@ -311,7 +387,8 @@ class Router:
 
     # -- events -----------------------------------------------------------------------
 
-    async def _publish(self, conversation: Conversation, messages: list[Message], *, to_queue: bool) -> None:
+    async def _publish(self, conversation: Conversation | ConversationRow,
+                       messages: Sequence[Message | MessageRow], *, to_queue: bool) -> None:
         """Tell live viewers about stored messages; a bus failure never undoes what is stored."""
         topic = conversation_topic(conversation.public_id)
         for message in messages:
@@ -323,7 +400,8 @@ class Router:
             except Exception:  # noqa: BLE001 - the message is stored; the console can reload
                 log.exception("event bus publish failed for conversation %s", conversation.public_id)
 
-    async def _publish_handoff(self, conversation: Conversation, request: HandoffRequest) -> None:
+    async def _publish_handoff(self, conversation: Conversation | ConversationRow,
+                               request: HandoffRequest) -> None:
         event = {"type": "handoff", "conversation_id": conversation.public_id,
                  "channel": conversation.channel, "reason": request.reason,
                  "priority": request.priority, "category": request.category}
@@ -334,7 +412,7 @@ class Router:
             log.exception("event bus publish failed for handoff of %s", conversation.public_id)
 
 
-def message_event(conversation: Conversation, message: Message) -> dict[str, Any]:
+def message_event(conversation: Conversation | ConversationRow, message: Message | MessageRow) -> dict[str, Any]:
     """The one JSON shape of a "message" event on the bus (console, in-app websocket, bench)."""
     return {
         "type": "message",

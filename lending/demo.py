@@ -25,12 +25,14 @@ class DemoLendingCore:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         self.sample = bool(data.get("sample", True))
         self._accounts: dict[str, Account] = {}
+        self._phones: dict[str, str] = {}
         # (normalised name, +62 phone, loan id) → customer id
         self._identities: dict[tuple[str, str, str], str] = {}
         for raw in data.get("customers", []):
             account = _account(raw, self.sample)
             self._accounts[account.customer_id] = account
             phone = normalise_phone(str(raw["phone"]))
+            self._phones[account.customer_id] = phone
             ids = [loan.loan_id for loan in account.loans] + [a.application_id for a in account.applications]
             for loan_id in ids:
                 self._identities[(normalise_name(account.full_name), phone, loan_id.upper())] = account.customer_id
@@ -42,6 +44,10 @@ class DemoLendingCore:
         except InvalidPhone:
             return None
         return self._identities.get((normalise_name(full_name), normalised_phone, loan_id.strip().upper()))
+
+    def sample_identities(self) -> list[tuple[Account, str]]:
+        """Every sample account with its registered phone (demo pages and ``aduan demo-logins``)."""
+        return [(account, self._phones[cid]) for cid, account in self._accounts.items()]
 
     async def account(self, customer_id: str) -> Account | None:
         """The sample account of ``customer_id``."""

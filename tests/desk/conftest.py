@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +12,7 @@ from desk.botclient import BotClient
 from desk.events import InMemoryEventBus
 from desk.handoff_request import HandoffRequest
 from desk.router import Router
+from desk.sqlite_fastpath import SqliteInboundWriter
 from tests.desk.fake_rasa import FakeRasa
 
 
@@ -46,9 +47,14 @@ async def bot(fake_rasa: FakeRasa) -> AsyncIterator[BotClient]:
 
 
 @pytest.fixture
-def router(database, bot, event_bus: InMemoryEventBus, handoff_queue: FakeHandoffQueue) -> Router:
-    return Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue,
-                  max_message_chars=4096, bot_timeout_seconds=2.0)
+def router(database, database_url, bot, event_bus: InMemoryEventBus,
+           handoff_queue: FakeHandoffQueue) -> Iterator[Router]:
+    """The router as the app wires it (with the SQLite fast path on SQLite)."""
+    writer = SqliteInboundWriter(database_url) if database.is_sqlite else None
+    yield Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue,
+                 max_message_chars=4096, bot_timeout_seconds=2.0, sqlite_writer=writer)
+    if writer is not None:
+        writer.close()
 
 
 @pytest.fixture

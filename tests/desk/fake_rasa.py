@@ -35,13 +35,22 @@ def echo_responder(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"recipient_id": body.get("sender"), "text": f"echo: {text}"}]
 
 
+class _Discard(list):  # type: ignore[type-arg]
+    def append(self, item: object) -> None:
+        pass
+
+
 class FakeRasa:
     """The fake server. ``calls`` records every webhook body, in arrival order."""
 
-    def __init__(self, responder: Responder = echo_responder, *, delay: float = 0.0) -> None:
+    def __init__(self, responder: Responder = echo_responder, *, delay: float = 0.0,
+                 capacity: int | None = None) -> None:
         self.responder = responder
         self.delay = delay
+        # Like a real Rasa process (CPU-bound NLU), handle at most ``capacity`` messages at once.
+        self._slots = asyncio.Semaphore(capacity) if capacity else None
         self.status = 200
+        self.raw_body: bytes | None = None  # answer this instead of JSON (a broken Rasa)
         self.calls: list[dict[str, Any]] = []
         self.port = 0
         self._server: asyncio.base_events.Server | None = None
@@ -99,17 +108,23 @@ class FakeRasa:
             return 404, b'{"error": "not found"}'
         data = json.loads(body or b"{}")
         self.calls.append(data)
-        if self.delay:
+        if self._slots is not None:
+            async with self._slots:
+                await asyncio.sleep(self.delay)
+        elif self.delay:
             await asyncio.sleep(self.delay)
         if self.status != 200:
             return self.status, b'{"error": "fake failure"}'
+        if self.raw_body is not None:
+            return 200, self.raw_body
         return 200, json.dumps(self.responder(data)).encode()
 
 
-async def _main(port: int, delay: float) -> None:
-    fake = FakeRasa(delay=delay)
+async def _main(port: int, delay: float, capacity: int | None) -> None:
+    fake = FakeRasa(delay=delay, capacity=capacity)
+    fake.calls = _Discard()  # long benchmark runs must not grow memory
     await fake.start(port)
-    print(f"fake rasa on {fake.url} delay={delay}", flush=True)
+    print(f"fake rasa on {fake.url} delay={delay} capacity={capacity}", flush=True)
     await asyncio.Event().wait()
 
 
@@ -117,5 +132,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--capacity", type=int, default=None)
     args = parser.parse_args()
-    asyncio.run(_main(args.port, args.delay))
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(_main(args.port, args.delay, args.capacity))

@@ -73,10 +73,14 @@ async def test_message_reply_and_live_console_over_real_http(served, fake_rasa) 
         async with websockets.connect(f"ws://{address}/internal/ws/conversations?topic=queue",
                                       additional_headers=TOKEN) as ws:
             assert json.loads(await ws.recv()) == {"type": "subscribed", "topic": "queue"}
-            await http.post("/internal/v1/messages", json={**msg, "external_id": "e3", "text": "tolong"})
-            event = json.loads(await asyncio.wait_for(ws.recv(), 2))
-        assert event["type"] == "message" and event["text"] == "tolong"
-        assert event["conversation_id"] == body["conversation_id"]
+            for n in range(3):
+                await http.post("/internal/v1/messages", json={**msg, "external_id": f"e3-{n}", "text": f"tolong {n}"})
+            events: list[dict] = []
+            while len(events) < 3:
+                frame = await asyncio.wait_for(ws.recv(), 2)
+                events.extend(json.loads(line) for line in frame.splitlines())
+        assert [e["text"] for e in events] == ["tolong 0", "tolong 1", "tolong 2"]
+        assert all(e["type"] == "message" and e["conversation_id"] == body["conversation_id"] for e in events)
         # A provider retry of the same delivery: no second reply.
         again = await http.post("/internal/v1/messages", json=msg)
         assert again.json()["duplicate"] is True

@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timezone
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -179,27 +178,21 @@ async def test_rasa_stopped_mid_conversation(router, database, fake_rasa, handof
     assert again.mode == "bot" and again.replies[0].text == "echo: halo lagi"
 
 
-@pytest.mark.parametrize("failure", ["status_500", "slow", "garbage"])
-async def test_rasa_failure_modes_hold_and_queue(database, event_bus, handoff_queue, failure) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if failure == "status_500":
-            return httpx.Response(500, json={"error": "boom"})
-        if failure == "garbage":
-            return httpx.Response(200, text="<html>")
-        raise httpx.ReadTimeout("slow", request=request)
-
-    bot = BotClient("http://rasa.invalid", transport=httpx.MockTransport(handler))
-    router = Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue)
+@pytest.mark.parametrize("failure", ["status_500", "status_404", "garbage", "not_a_list"])
+async def test_rasa_failure_modes_hold_and_queue(router, database, handoff_queue, fake_rasa, failure) -> None:
+    if failure.startswith("status_"):
+        fake_rasa.status = int(failure[-3:])
+    else:
+        fake_rasa.raw_body = b"<html>oops" if failure == "garbage" else b'{"text": "not a list"}'
     result = await router.receive(inbound("halo", external_id=f"f-{failure}"))
     assert result.mode == "human" and result.replies[0].text == HOLDING_REPLY
     assert handoff_queue.calls[0][1].reason == BOT_UNAVAILABLE
     assert ("in", "halo") in await transcript(database)
-    await bot.aclose()
 
 
 async def test_rasa_slower_than_the_timeout(database, event_bus, handoff_queue, fake_rasa) -> None:
     fake_rasa.delay = 1.0
-    bot = BotClient(fake_rasa.url, timeout_seconds=5)
+    bot = BotClient(fake_rasa.url, timeout_seconds=0.3)
     router = Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue,
                     bot_timeout_seconds=0.2)
     result = await router.receive(inbound("halo", external_id="slow"))
@@ -219,3 +212,47 @@ async def test_default_enqueuer_writes_a_waiting_handoff(database, bot, event_bu
     async with database.session() as s:
         row = await s.scalar(select(Handoff))
     assert (row.reason, row.priority, row.status) == ("request_human", "high", "waiting")
+
+
+async def test_rating_hook_answers_instead_of_the_bot(database, bot, event_bus, handoff_queue, fake_rasa) -> None:
+    """The handoff part's rating hook sees each bot-mode message in its storing transaction."""
+    from desk.messages import OutboundMessage
+
+    seen: list[tuple[str, str | None]] = []
+
+    async def capture(session, conversation, text, button_payload):
+        seen.append((text, button_payload))
+        return OutboundMessage(text="Terima kasih atas penilaian Anda, Kak.") if text == "5" else None
+
+    router = Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue,
+                    capture_rating=capture)
+    rated = await router.receive(inbound("5", external_id="rate1"))
+    assert [r.text for r in rated.replies] == ["Terima kasih atas penilaian Anda, Kak."]
+    assert fake_rasa.calls == []
+    normal = await router.receive(inbound("halo", external_id="rate2"))
+    assert normal.replies[0].text == "echo: halo" and len(fake_rasa.calls) == 1
+    assert seen == [("5", None), ("halo", None)]
+    assert await transcript(database) == [("in", "5"), ("out", "Terima kasih atas penilaian Anda, Kak."),
+                                          ("in", "halo"), ("out", "echo: halo")]
+    assert await count(database, OutboxItem) == 2
+
+
+async def test_fast_path_rows_read_back_like_orm_rows(router, database) -> None:
+    """The one-statement (PostgreSQL) / one-hop (SQLite) path writes what the ORM path writes."""
+    from desk.messages import MediaRef
+
+    first = await router.receive(inbound("halo", external_id="fp1", channel=Channel.INAPP, sender="CUST-0003"))
+    later = NOW.replace(hour=4)
+    router.clock = lambda: later
+    second = await router.receive(inbound("ini fotonya", external_id="fp2", channel=Channel.INAPP,
+                                          sender="CUST-0003", customer_id="CUST-0003",
+                                          media=(MediaRef("https://files.example/a.jpg", "image/jpeg"),)))
+    assert second.conversation_public_id == first.conversation_public_id
+    async with database.session() as s:
+        msg = await s.scalar(select(Message).where(Message.external_id == "fp2"))
+        conv = await s.scalar(select(Conversation).where(Conversation.sender == "CUST-0003"))
+    assert msg.created_at == later and msg.created_at.tzinfo is not None
+    assert msg.payload == {"media": [{"url": "https://files.example/a.jpg", "content_type": "image/jpeg"}]}
+    assert (msg.seq, msg.direction, msg.author) == (3, "in", "borrower")
+    assert conv.customer_id == "CUST-0003" and conv.last_seq == 4
+    assert conv.last_message_at.tzinfo is not None
