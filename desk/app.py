@@ -92,29 +92,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.config.REQUEST_MAX_SIZE = 2 * 1024 * 1024
     app.ctx.services = services
 
-    from desk.api import bp as api_bp
-    from desk.health import bp as health_bp
-    from desk.internal import bp as internal_bp
-
-    app.blueprint(health_bp)
-    app.blueprint(api_bp)
-    app.blueprint(internal_bp)
-    from desk.templating import static_dir
-    from handoff.console import install as install_handoff
-
-    app.static("/static", str(static_dir()), name="desk_static")
-    install_handoff(app)
-
-    from tickets.api import blueprints as ticket_blueprints
-    from tickets.scheduler import install as install_ticket_scheduler
-
-    for bp in ticket_blueprints:
-        app.blueprint(bp)
-    install_ticket_scheduler(app)
-
-    from connectors.wiring import install_channels
-
-    install_channels(app)
+    _install_parts(app)
 
     @app.after_server_start
     async def _start_outbox(app: Sanic) -> None:
@@ -137,7 +115,32 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             writer.close()
         await services.db.dispose()
 
-    from reports.api import register as register_reports
-
-    register_reports(app)
     return app
+
+
+def _install_parts(app: Sanic) -> None:
+    """Register every part's routes and background tasks, in one visible list.
+
+    Imported here rather than at module top because the parts import
+    ``desk.app.Services`` themselves.
+    """
+    from connectors.wiring import install_channels
+    from desk.api import bp as api_bp
+    from desk.health import bp as health_bp
+    from desk.internal import bp as internal_bp
+    from desk.templating import static_dir
+    from handoff.console import install as install_handoff
+    from reports.api import register as register_reports
+    from tickets.api import blueprints as ticket_blueprints
+    from tickets.scheduler import install as install_ticket_scheduler
+
+    app.blueprint(health_bp)
+    app.blueprint(api_bp)
+    app.blueprint(internal_bp)
+    app.static("/static", str(static_dir()), name="desk_static")
+    install_handoff(app)          # staff login, console, queue, websocket
+    for bp in ticket_blueprints:  # bot and staff ticket APIs, receipts
+        app.blueprint(bp)
+    install_ticket_scheduler(app)
+    install_channels(app)         # WhatsApp, Telegram, in-app, web chat
+    register_reports(app)         # reports, dashboard, reminders
