@@ -247,7 +247,7 @@ class ActionAnswerAccountQuery(Action):
         lines = ["Tagihan Anda:"]
         for loan in loans:
             due = v.describe_date(loan.get("due_date"))
-            line = (f"• {loan.get('product')} ({loan.get('loan_id')}): tagihan {_rupiah(loan.get('bill_amount'))}, "
+            line = (f"• {content.product_name(loan.get('product'))} ({loan.get('loan_id')}): tagihan {_rupiah(loan.get('bill_amount'))}, "
                     f"jatuh tempo {due}")
             if loan.get("late_fee"):
                 line += f", denda {_rupiah(loan.get('late_fee'))}"
@@ -411,9 +411,10 @@ class ActionSubmitComplaint(Action):
                        f"{format_wib(data.get('first_response_due')) or '2 hari kerja'}, penyelesaian paling lambat "
                        f"{format_wib(data.get('resolution_due')) or '20 hari kerja'}. "
                        f"Hubungi CS: {data.get('cs_contact') or content.contacts_text()}.")
+            # The desk's receipt already tells the borrower to keep the number; ours must too.
+            receipt += (" Simpan nomor tiket ini ya, Kak. Anda bisa menanyakan statusnya kapan saja "
+                        "di kanal mana pun dengan menyebutkan nomor tiket tersebut.")
         dispatcher.utter_message(text=receipt)
-        dispatcher.utter_message(text="Simpan nomor tiket ini ya, Kak. Anda bisa menanyakan statusnya kapan saja "
-                                      "di kanal mana pun dengan menyebutkan nomor tiket tersebut.")
         return [SlotSet("ticket_number", data["ticket_number"]), SlotSet("complaint_id", None)] \
             + reset_slots(COMPLAINT_SLOTS + ["proposed_category", "complaint_route"])
 

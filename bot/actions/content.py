@@ -60,6 +60,14 @@ def products() -> List[Dict[str, Any]]:
     return list(load_content().get("products") or [])
 
 
+def product_name(code: Optional[str]) -> str:
+    """The display name of a product code ("pinjaman_tunai" → "Pinjaman Tunai"); the code if unknown."""
+    for product in products():
+        if product.get("code") == code:
+            return str(product.get("name") or code)
+    return str(code or "-")
+
+
 def match_product(text: str) -> Optional[Dict[str, Any]]:
     """Find the product named in ``text`` by code, name or synonym."""
     if not text:

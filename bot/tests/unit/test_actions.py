@@ -131,6 +131,14 @@ def test_bill_answer_for_verified_customer(dispatcher, desk):
     assert "Rp1.250.000" in out and "25 Maret 2024" in out and "Rp15.000" in out
 
 
+def test_bill_answer_names_products_not_codes(dispatcher, desk):
+    desk.get(url("/api/v1/customers/C-1/account"), payload={"applications": [], "loans": [
+        {"loan_id": "LN-2", "product": "pinjaman_tunai", "bill_amount": 500000, "due_date": "2024-04-01"}]})
+    tracker = make_tracker(slots={"verified_customer_id": "C-1", "account_query": "bill"})
+    run(a.ActionAnswerAccountQuery().run(dispatcher, tracker, DOMAIN))
+    assert "Pinjaman Tunai (LN-2)" in texts(dispatcher) and "pinjaman_tunai" not in texts(dispatcher)
+
+
 def test_application_status_answer(dispatcher, desk):
     desk.get(url("/api/v1/customers/C-1/account"), payload={"loans": [], "applications": [
         {"application_id": "AP-9", "product": "Pinjaman Tunai", "status": "review", "status_label": "Sedang ditinjau"}]})
@@ -190,6 +198,7 @@ def test_submit_creates_ticket_idempotently_and_shows_receipt(dispatcher, desk):
     assert payload["transaction_date"] == "2024-03-12" and payload["channel"] == "whatsapp"
     assert payload["category"] == "payment" and payload["conversation_id"] == "desk-42"
     assert "TANDA BUKTI TERIMA DCI-20240315-0001" in texts(dispatcher)
+    assert "Simpan nomor tiket" not in texts(dispatcher)  # the desk's receipt says it; never twice
     assert events["ticket_number"] == "DCI-20240315-0001"
 
 
