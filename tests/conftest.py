@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,6 +99,27 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         inapp_signing_secret="test-inapp-signing-secret-0123456789",
         rasa_url="http://127.0.0.1:9",  # nothing listens: tests that need a bot start a fake
     )
+
+
+CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium, never a downloaded one; these flags keep it off the network.
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Debian's Chromium driven by Playwright, for tests marked ``browser``."""
+    from playwright.async_api import async_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's Chromium is missing: run `make browser-setup`")
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
 
 
 @pytest.fixture

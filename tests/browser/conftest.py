@@ -18,9 +18,6 @@ from handoff import auth, hours
 from handoff.config import HandoffSettings
 from tests.desk.fake_rasa import FakeRasa
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = REPO_ROOT / "artifacts" / "browser"
 PASSWORD = "correct horse battery"
 
@@ -131,18 +128,6 @@ def staff(database):  # type: ignore[no-untyped-def]
                                           display_name=display_name)
             return user.id
     return make
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's Chromium is missing: run `make browser-setup`")
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
 
 
 async def login(browser: Any, base: str, username: str) -> Any:

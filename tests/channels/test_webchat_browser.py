@@ -1,7 +1,6 @@
 """The web-chat page in Debian's Chromium (Playwright): demo login, send, buttons, agent push, no duplicates."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -11,21 +10,10 @@ from tests.channels.test_inapp import agent_says
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
 
 @pytest.fixture
-async def page() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield await browser.new_page()
-        finally:
-            await browser.close()
+async def page(browser: Any) -> Any:
+    return await browser.new_page()
 
 
 async def test_demo_borrower_chats_presses_a_button_and_receives_an_agent_message(desk: Desk, page: Any) -> None:

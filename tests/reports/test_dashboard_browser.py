@@ -1,7 +1,6 @@
 """The dashboard in Debian's Chromium: charts are drawn as SVG and refresh without a reload."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,23 +15,12 @@ from tests.reports.conftest import ticket
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
 
 @pytest.fixture
-async def page() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1300, "height": 1800})
-            await page.set_extra_http_headers({"x-test-role": "supervisor"})
-            yield page
-        finally:
-            await browser.close()
+async def page(browser: Any) -> Any:
+    page = await browser.new_page(viewport={"width": 1300, "height": 1800})
+    await page.set_extra_http_headers({"x-test-role": "supervisor"})
+    return page
 
 
 async def add_tickets(database: Database, count: int, **overrides: Any) -> None:
