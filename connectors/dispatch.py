@@ -30,12 +30,16 @@ def router_of(services: Any) -> Receiver | None:
     return router
 
 
-def senders_of(services: Any) -> dict[Channel, Sender]:
-    """The channel senders wired into ``services`` (``senders`` attribute or ``extra``)."""
-    senders = getattr(services, "senders", None)
-    if senders is None:
-        senders = services.extra.setdefault("senders", {})
-    return senders
+def senders_of(services: Any) -> dict[str, Sender]:
+    """The channel senders, keyed by channel value: the outbox worker's registry.
+
+    There is one registry so the outbox and the connectors can never disagree
+    about which sender a channel uses; ``extra`` only serves wiring without an outbox.
+    """
+    outbox = getattr(services, "outbox", None)
+    if outbox is not None:
+        return outbox.senders
+    return services.extra.setdefault("senders", {})
 
 
 async def route_inbound(services: Any, inbound: InboundMessage) -> ReceiveResult:

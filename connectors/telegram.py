@@ -175,7 +175,7 @@ async def telegram_webhook(request: Request) -> HTTPResponse:
     except Rejected as exc:
         return reject(request, Channel.TELEGRAM.value, exc, who=inbound.sender if inbound else None)
     query_id = inbound.extra.get("callback_query_id")
-    sender = senders_of(services).get(Channel.TELEGRAM)
+    sender = senders_of(services).get(Channel.TELEGRAM.value)
     if query_id and isinstance(sender, TelegramSender):
         # Stops the button's spinner; done after answering so a slow API can't delay the webhook.
         sender.answer_callback_soon(str(query_id))

@@ -39,14 +39,9 @@ def install_channels(app: Sanic) -> None:
     for bp in (whatsapp_bp, telegram_bp, inapp_bp, webchat_bp):
         app.blueprint(bp)
     senders = senders_of(services)
-    outbox = getattr(services, "outbox", None)
-    # A sender the outbox already has (tests inject recording senders) wins.
-    registered: dict[str, Sender] = dict(getattr(outbox, "senders", None) or {})
+    # A sender already registered (tests inject recording senders) is kept.
     for channel, sender in build_senders(services).items():
-        senders.setdefault(channel, registered.get(channel.value, sender))
-    if outbox is not None and hasattr(outbox, "register_sender"):
-        for sender in senders.values():
-            outbox.register_sender(sender)
+        senders.setdefault(channel.value, sender)
 
     @app.after_server_stop
     async def _close_senders(app: Sanic) -> None:
