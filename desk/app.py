@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sanic import Sanic
@@ -20,6 +21,7 @@ from desk.outbox import on_enqueue_commit
 from desk.outbox_worker import OutboxWorker
 from desk.router import Router, default_rating_capture
 from desk.sqlite_fastpath import SqliteInboundWriter
+from desk.verification import VerificationLimits, VerifyCustomer
 from lending.adapter import LendingCore
 from lending.demo import DemoLendingCore
 from storage.db import Database
@@ -38,6 +40,7 @@ class Services:
     router: Router | None = None
     outbox: OutboxWorker | None = None
     lending: LendingCore | None = None
+    verify: VerifyCustomer | None = None
     # Filled in by the parts as they are wired (connectors, …).
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -69,6 +72,9 @@ def build_services(settings: Settings, *, events: EventBus | None = None,
                                    poll_interval=settings.outbox_poll_seconds)
     on_enqueue_commit(db.engine, services.outbox.nudge)
     services.lending = lending or DemoLendingCore()
+    services.verify = VerifyCustomer(db, services.lending, secret=settings.session_secret, limits=VerificationLimits(
+        per_claim=settings.verify_max_failures, per_conversation=settings.verify_max_failures + 1,
+        window=timedelta(hours=settings.verify_window_hours)))
     return services
 
 

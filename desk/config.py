@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     report_reminder_interval_seconds: float = 3600.0
 
     max_message_chars: int = 4096
+    # Failed identity checks naming one phone number or loan id (or made in one
+    # conversation, which gets one more) before the desk stops asking the
+    # lending core; see desk/verification.py.
+    verify_max_failures: int = Field(default=5, ge=1)
+    verify_window_hours: float = Field(default=24.0, gt=0)
     outbox_max_attempts: int = 6
     # The worker is nudged in-process when a reply is queued; polling catches
     # retries that fall due and items queued by other instances.
