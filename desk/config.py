@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     telegram_secret_token: str = "dev-telegram-secret"
     telegram_api_base: str | None = None
 
-    inapp_signing_secret: str = Field(default="dev-inapp-signing-secret-32-bytes!", min_length=16)
+    # HS256 wants a key at least as long as its 32-byte hash (RFC 7518 §3.2).
+    inapp_signing_secret: str = Field(default="dev-inapp-signing-secret-32-bytes!", min_length=32)
     # The demo web chat mints tokens for the seeded sample borrowers; never in production.
     demo_mode: bool = True
 
