@@ -104,7 +104,13 @@ class ReceiveResult:
     mode: str
     replies: list[OutboundMessage] = field(default_factory=list)
     """Replies produced synchronously (bot mode), for channels that answer in the response body."""
-    reply_message_ids: list[int] = field(default_factory=list)
+    reply_messages: list[Message | MessageRow] = field(default_factory=list)
+    """The stored rows of ``replies``, in order: a channel answers from them without reading back."""
+
+    @property
+    def reply_message_ids(self) -> list[int]:
+        """The database ids of the stored replies."""
+        return [m.id for m in self.reply_messages]
 
 
 class MessageTooLong(ValueError):
@@ -200,7 +206,7 @@ class Router:
                 reply, reply_message = stored.rating_reply
                 await self._publish(conversation, [message, reply_message], to_queue=False)
                 return ReceiveResult(False, conversation.public_id, message.id, conversation.mode,
-                                     [reply], [reply_message.id])
+                                     [reply], [reply_message])
             await self._publish(conversation, [message], to_queue=False)
             return await self._ask_bot(stored)
 
@@ -333,13 +339,13 @@ class Router:
                 sent.append(reply)
         if handoff is None and sent:
             # The common case: plain replies, no handoff. One statement / one hop.
-            messages = await self._append_replies_fast(conversation, sent)
-            if messages is not None:
+            rows = await self._append_replies_fast(conversation, sent)
+            if rows is not None:
                 notify_enqueued(self.db.engine)
-                await self._publish(conversation, messages, to_queue=False)
+                await self._publish(conversation, rows, to_queue=False)
                 return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
-                                     sent, [m.id for m in messages])
-        messages = []
+                                     sent, list(rows))
+        messages: list[Message | MessageRow] = []
         async with self.db.transaction() as session:
             conversation = attached(session, conversation)
             for reply in sent:
@@ -354,7 +360,7 @@ class Router:
         else:
             await self._publish(conversation, messages, to_queue=False)
         return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
-                             sent, [m.id for m in messages])
+                             sent, messages)
 
     async def _append_replies_fast(self, conversation: Conversation | ConversationRow,
                                    replies: list[OutboundMessage]) -> list[MessageRow] | None:
@@ -383,7 +389,7 @@ class Router:
         await self._publish(conversation, [stored.message, message], to_queue=True)
         await self._publish_handoff(conversation, request)
         return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
-                             [holding], [message.id])
+                             [holding], [message])
 
     # -- events -----------------------------------------------------------------------
 
