@@ -48,6 +48,7 @@ from desk.store import (
     append_inbound_one_statement,
     append_outbound_one_statement,
     find_or_open_conversation,
+    has_closed_handoff,
     insert_message,
     lock_for_append,
     next_seq,
@@ -72,9 +73,11 @@ _NUMBERED_CHOICE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 RatingCapture = Callable[..., Awaitable[OutboundMessage | None]]
 """``handoff.rating.capture(session, conversation, text, button_payload) -> OutboundMessage | None``.
 
-Called for every bot-mode message inside the transaction that stores it; a
-reply means the message was the borrower's rating of a closed handoff, so it
-is answered by the desk and never reaches Rasa.
+Called for every bot-mode message of a conversation that has a closed handoff
+(a rating can only follow one; the router reads that with the stored row), in
+the transaction that stores the message on the slow path and right after it on
+the fast paths. A reply means the message was the borrower's rating of a closed
+handoff, so it is answered by the desk and never reaches Rasa.
 """
 
 
@@ -231,7 +234,7 @@ class Router:
             if fast is not None:
                 conversation, message = fast
                 rating_reply = None
-                if self._wants_rating(conversation):
+                if self._may_rate(conversation) and conversation.has_closed_handoff:
                     async with self.db.transaction() as session:
                         rating_reply = await self._capture_rating(session, attached(session, conversation),
                                                                   inbound.text, inbound.button_payload)
@@ -261,7 +264,7 @@ class Router:
                 created_at=self.clock(),
             )
             rating_reply = None
-            if self._wants_rating(conversation):
+            if self._may_rate(conversation) and await has_closed_handoff(session, conversation.id):
                 # Same transaction as the message: one commit, and the rating and
                 # its thank-you are stored together or not at all.
                 rating_reply = await self._capture_rating(session, conversation, inbound.text, choice)
@@ -281,7 +284,13 @@ class Router:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             return await append_inbound_one_statement(conn, channel, inbound.sender, **kwargs)
 
-    def _wants_rating(self, conversation: Conversation | ConversationRow) -> bool:
+    def _may_rate(self, conversation: Conversation | ConversationRow) -> bool:
+        """Whether the rating hook may apply: it is installed and the bot answers the conversation.
+
+        Callers also require a closed handoff of the conversation (a rating only follows
+        one); the fast paths read that with the stored row, so most messages skip the
+        hook's own transaction.
+        """
         return self.capture_rating is not None and conversation.mode == ConversationMode.BOT.value
 
     async def _capture_rating(self, session: AsyncSession, conversation: Conversation, text: str,

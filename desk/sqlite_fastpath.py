@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
-from desk.store import ConversationRow, MessageRow
+from desk.store import CLOSED_HANDOFF_EXISTS_SQL, ConversationRow, MessageRow
 from storage.models import Conversation
 
 _UPDATE = (
@@ -27,6 +27,7 @@ _UPDATE = (
     "customer_id = COALESCE(?, customer_id) WHERE channel = ? AND sender = ? "
     "RETURNING id, public_id, channel, sender, sender_name, customer_id, mode, last_seq, created_at"
 )
+_CLOSED_HANDOFF = "SELECT " + CLOSED_HANDOFF_EXISTS_SQL.format(id="?")
 _INSERT = (
     "INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, "
     "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -64,7 +65,8 @@ class SqliteInboundWriter:
         return self._conn
 
     def _append(self, channel: str, sender: str, external_id: str, text: str, payload: dict[str, Any],
-                author: str, customer_id: str | None, created_at: datetime) -> tuple[Any, int] | None:
+                author: str, customer_id: str | None,
+                created_at: datetime) -> tuple[Any, int, bool] | None:
         conn = self._connect()
         now = _sqlite_time(created_at)
         conn.execute("BEGIN IMMEDIATE")
@@ -75,8 +77,9 @@ class SqliteInboundWriter:
                 return None
             cursor = conn.execute(_INSERT, (row[0], row[7], channel, external_id, "in", author, text,
                                             json.dumps(payload), now))
+            (closed_handoff,) = conn.execute(_CLOSED_HANDOFF, (row[0],)).fetchone()
             conn.execute("COMMIT")
-            return row, int(cursor.lastrowid or 0)
+            return row, int(cursor.lastrowid or 0), bool(closed_handoff)
         except sqlite3.IntegrityError as exc:
             conn.execute("ROLLBACK")
             raise IntegrityError(_INSERT, None, exc) from exc
@@ -94,9 +97,9 @@ class SqliteInboundWriter:
                                             text, payload, author, customer_id, created_at)
         if result is None:
             return None
-        row, message_id = result
+        row, message_id, closed_handoff = result
         conversation = ConversationRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-                                       _parse_time(row[8]), created_at)
+                                       _parse_time(row[8]), created_at, closed_handoff)
         message = MessageRow(message_id, row[0], row[7], channel, external_id, "in", author, None, text,
                              payload, created_at)
         return conversation, message

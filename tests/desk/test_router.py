@@ -214,9 +214,18 @@ async def test_default_enqueuer_writes_a_waiting_handoff(database, bot, event_bu
     assert (row.reason, row.priority, row.status) == ("request_human", "high", "waiting")
 
 
-async def test_rating_hook_answers_instead_of_the_bot(database, bot, event_bus, handoff_queue, fake_rasa) -> None:
-    """The handoff part's rating hook sees each bot-mode message in its storing transaction."""
+async def close_a_handoff(db, conversation_public_id: str) -> None:
+    async with db.transaction() as s:
+        conversation = await s.scalar(select(Conversation).where(Conversation.public_id == conversation_public_id))
+        s.add(Handoff(conversation_id=conversation.id, reason="request_human", status="closed", closed_at=NOW))
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "orm-path"])
+async def test_rating_hook_answers_instead_of_the_bot(database, database_url, bot, event_bus, handoff_queue,
+                                                      fake_rasa, fast) -> None:
+    """The handoff part's rating hook sees each bot-mode message once a handoff was closed."""
     from desk.messages import OutboundMessage
+    from desk.sqlite_fastpath import SqliteInboundWriter
 
     seen: list[tuple[str, str | None]] = []
 
@@ -224,17 +233,54 @@ async def test_rating_hook_answers_instead_of_the_bot(database, bot, event_bus, 
         seen.append((text, button_payload))
         return OutboundMessage(text="Terima kasih atas penilaian Anda, Kak.") if text == "5" else None
 
+    writer = SqliteInboundWriter(database_url) if fast and database.is_sqlite else None
     router = Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue,
-                    capture_rating=capture)
+                    capture_rating=capture, sqlite_writer=writer)
+    first = await router.receive(inbound("halo", external_id="rate0"))
+    assert seen == []  # no handoff yet: a "5" now would just be a message for the bot
+    await close_a_handoff(database, first.conversation_public_id)
     rated = await router.receive(inbound("5", external_id="rate1"))
     assert [r.text for r in rated.replies] == ["Terima kasih atas penilaian Anda, Kak."]
-    assert fake_rasa.calls == []
+    assert len(fake_rasa.calls) == 1
     normal = await router.receive(inbound("halo", external_id="rate2"))
-    assert normal.replies[0].text == "echo: halo" and len(fake_rasa.calls) == 1
+    assert normal.replies[0].text == "echo: halo" and len(fake_rasa.calls) == 2
     assert seen == [("5", None), ("halo", None)]
-    assert await transcript(database) == [("in", "5"), ("out", "Terima kasih atas penilaian Anda, Kak."),
+    assert await transcript(database) == [("in", "halo"), ("out", "echo: halo"),
+                                          ("in", "5"), ("out", "Terima kasih atas penilaian Anda, Kak."),
                                           ("in", "halo"), ("out", "echo: halo")]
-    assert await count(database, OutboxItem) == 2
+    assert await count(database, OutboxItem) == 3
+    if writer is not None:
+        writer.close()
+
+
+async def test_rating_hook_is_not_asked_without_a_closed_handoff(database, database_url, bot, event_bus,
+                                                                 handoff_queue, fake_rasa) -> None:
+    """An open (waiting) handoff is no reason to ask: only a closed one can be rated."""
+    from desk.sqlite_fastpath import SqliteInboundWriter
+
+    asked: list[str] = []
+
+    async def capture(session, conversation, text, button_payload):
+        asked.append(text)
+
+    writer = SqliteInboundWriter(database_url) if database.is_sqlite else None
+    router = Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue,
+                    capture_rating=capture, sqlite_writer=writer)
+    first = await router.receive(inbound("halo", external_id="norate0"))
+    async with database.transaction() as s:
+        conversation = await s.scalar(select(Conversation).where(Conversation.public_id == first.conversation_public_id))
+        s.add(Handoff(conversation_id=conversation.id, reason="request_human", status="assigned"))
+    await router.receive(inbound("5", external_id="norate1"))
+    assert asked == [] and len(fake_rasa.calls) == 2
+    if writer is not None:
+        writer.close()
+
+
+def test_closed_status_literal_matches_the_handoff_model() -> None:
+    from desk.store import CLOSED_HANDOFF_STATUS
+    from handoff.models import HandoffStatus
+
+    assert CLOSED_HANDOFF_STATUS == HandoffStatus.CLOSED.value
 
 
 async def test_fast_path_rows_read_back_like_orm_rows(router, database) -> None:
