@@ -65,8 +65,10 @@ def build_services(settings: Settings, *, events: EventBus | None = None,
         sqlite_writer=_sqlite_writer(settings.database_url) if db.is_sqlite else None,
     )
     # Connectors register their Sender per channel (services.outbox.register_sender).
+    # On SQLite the worker writes through the router's writer thread: one queue of writes.
     services.outbox = OutboxWorker(db, {}, max_attempts=settings.outbox_max_attempts,
-                                   poll_interval=settings.outbox_poll_seconds)
+                                   poll_interval=settings.outbox_poll_seconds,
+                                   sqlite_writer=services.router.sqlite_writer)
     on_enqueue_commit(db.engine, services.outbox.nudge)
     services.lending = lending or DemoLendingCore()
     return services

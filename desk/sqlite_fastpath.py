@@ -1,4 +1,4 @@
-"""SQLite fast path for the hot writes (inbound message, bot replies): one thread hop instead of a dozen.
+"""SQLite fast path for the hot writes (inbound message, bot replies, outbox rounds): one thread hop each.
 
 aiosqlite runs every cursor call on its own thread, so one statement costs
 several thread hand-offs; on a busy two-core machine each hand-off waits for
@@ -7,18 +7,27 @@ dedicated thread and runs the whole "lock, number, insert, commit" of an
 inbound message there in a single call. It writes the same rows, in the same
 formats, as the SQLAlchemy path (``desk.store``), which remains the reference
 and handles everything else (new conversations, numbered choices).
+
+``run(fn)`` runs any synchronous SQLAlchemy Core function in one write
+transaction on the same thread (the outbox worker's claim and record use it):
+writes of the hot path and of the worker then queue in one FIFO in the process
+instead of meeting at SQLite's file lock, where the loser sleeps in SQLite's
+busy handler (1, 2, 5, 10… ms) and the borrower waits with it.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import sqlite3
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
 from desk.store import CLOSED_HANDOFF_EXISTS_SQL, ConversationRow, MessageRow
 from storage.models import Conversation
 
@@ -32,6 +41,9 @@ _INSERT = (
     "INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, "
     "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+T = TypeVar("T")
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -53,6 +65,8 @@ class SqliteInboundWriter:
         self._path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-inbound")
         self._conn: sqlite3.Connection | None = None
+        self._engine: Engine | None = None
+        self._sa_conn: Connection | None = None
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -104,6 +118,36 @@ class SqliteInboundWriter:
                              payload, created_at)
         return conversation, message
 
+    def _sa_connection(self) -> Connection:
+        """A SQLAlchemy connection over the same ``sqlite3`` connection (writer thread only)."""
+        if self._sa_conn is None:
+            raw = self._connect()
+            engine = create_engine("sqlite://", creator=lambda: raw, poolclass=StaticPool)
+
+            # The driver is in autocommit mode (isolation_level=None); SQLAlchemy's
+            # documented recipe: emit the BEGIN ourselves, IMMEDIATE to take the write lock.
+            @event.listens_for(engine, "begin")
+            def _begin(conn: Connection) -> None:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+            self._engine, self._sa_conn = engine, engine.connect()
+        return self._sa_conn
+
+    def _run(self, fn: Callable[[Connection], T]) -> T:
+        conn = self._sa_connection()
+        with conn.begin():
+            return fn(conn)
+
+    async def run(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn(connection)`` in one write transaction on the writer thread; return its result.
+
+        ``fn`` is synchronous SQLAlchemy Core code (it may also run under
+        ``AsyncConnection.run_sync`` on PostgreSQL); committed when it returns,
+        rolled back when it raises.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._run, fn)
+
     async def append_outbound(self, conversation: Conversation | ConversationRow,
                               replies: list[tuple[str, dict[str, Any]]],
                               *, author: str, created_at: datetime) -> list[MessageRow]:
@@ -113,6 +157,12 @@ class SqliteInboundWriter:
     def close(self) -> None:
         """Close the connection (reopened on next use; the idle thread ends with the process)."""
         def _close() -> None:
+            if self._sa_conn is not None:
+                self._sa_conn.close()
+                self._sa_conn = None
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
