@@ -20,7 +20,8 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -44,6 +45,25 @@ _INSERT = (
 
 
 T = TypeVar("T")
+# At most this many inbound messages per transaction (bounds the time one commit holds the writer).
+MAX_BATCH = 128
+
+
+@dataclass(slots=True)
+class _Append:
+    """One inbound message waiting for the writer thread, and what became of it."""
+
+    args: tuple[Any, ...]
+    future: asyncio.Future[Any]
+    outcome: Any = None
+    error: BaseException | None = None
+
+
+def _wrap(exc: BaseException) -> BaseException:
+    """SQLAlchemy's ``IntegrityError`` for a constraint violation (what the router expects)."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return IntegrityError(_INSERT, None, exc)
+    return exc
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -67,6 +87,9 @@ class SqliteInboundWriter:
         self._conn: sqlite3.Connection | None = None
         self._engine: Engine | None = None
         self._sa_conn: Connection | None = None
+        # Inbound messages waiting for the next group commit; touched on the event loop only.
+        self._queue: list[_Append] = []
+        self._draining = False
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -78,37 +101,88 @@ class SqliteInboundWriter:
             self._conn = conn
         return self._conn
 
-    def _append(self, channel: str, sender: str, external_id: str, text: str, payload: dict[str, Any],
-                author: str, customer_id: str | None,
-                created_at: datetime) -> tuple[Any, int, bool] | None:
-        conn = self._connect()
+    def _append_one(self, conn: sqlite3.Connection, channel: str, sender: str, external_id: str, text: str,
+                    payload: dict[str, Any], author: str, customer_id: str | None,
+                    created_at: datetime) -> tuple[Any, int, bool] | None:
+        """Store one message inside the caller's transaction; None when the conversation is new."""
         now = _sqlite_time(created_at)
-        conn.execute("BEGIN IMMEDIATE")
+        row = conn.execute(_UPDATE, (now, customer_id, channel, sender)).fetchone()
+        if row is None:
+            return None
+        cursor = conn.execute(_INSERT, (row[0], row[7], channel, external_id, "in", author, text,
+                                        json.dumps(payload), now))
+        (closed_handoff,) = conn.execute(_CLOSED_HANDOFF, (row[0],)).fetchone()
+        return row, int(cursor.lastrowid or 0), bool(closed_handoff)
+
+    def _append_batch(self, batch: list[_Append]) -> list[_Append]:
+        """Group commit: every waiting message in one transaction, each in its own savepoint.
+
+        A duplicate (or any failure of one message) rolls back to its savepoint
+        and fails only that message; if the commit fails, every message of the
+        batch fails and none is answered as stored.
+        """
+        conn = self._connect()
+        alone = len(batch) == 1
         try:
-            row = conn.execute(_UPDATE, (now, customer_id, channel, sender)).fetchone()
-            if row is None:
-                conn.execute("ROLLBACK")
-                return None
-            cursor = conn.execute(_INSERT, (row[0], row[7], channel, external_id, "in", author, text,
-                                            json.dumps(payload), now))
-            (closed_handoff,) = conn.execute(_CLOSED_HANDOFF, (row[0],)).fetchone()
+            conn.execute("BEGIN IMMEDIATE")
+            for item in batch:
+                if not alone:
+                    conn.execute("SAVEPOINT message")
+                try:
+                    item.outcome = self._append_one(conn, *item.args)
+                except sqlite3.Error as exc:
+                    if alone:
+                        raise
+                    conn.execute("ROLLBACK TO message")
+                    item.error = _wrap(exc)
+                if not alone:
+                    conn.execute("RELEASE message")
             conn.execute("COMMIT")
-            return row, int(cursor.lastrowid or 0), bool(closed_handoff)
-        except sqlite3.IntegrityError as exc:
-            conn.execute("ROLLBACK")
-            raise IntegrityError(_INSERT, None, exc) from exc
-        except BaseException:
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiting message
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise
+            for item in batch:
+                item.outcome, item.error = None, _wrap(exc)
+        return batch
+
+    def _finish(self, done: Future[list[_Append]], batch: list[_Append]) -> None:
+        """On the event loop: answer the batch's callers, then start the next batch if any."""
+        failure = done.exception()
+        for item in batch:
+            if item.future.done():  # the caller was cancelled; its message may still be stored
+                continue
+            error = item.error or failure
+            if error is not None:
+                item.future.set_exception(error)
+            else:
+                item.future.set_result(item.outcome)
+        self._draining = False
+        self._start_batch()
+
+    def _start_batch(self) -> None:
+        if self._draining or not self._queue:
+            return
+        batch = self._queue[:MAX_BATCH]
+        del self._queue[:MAX_BATCH]
+        self._draining = True
+        loop = asyncio.get_running_loop()
+        done = self._executor.submit(self._append_batch, batch)
+        done.add_done_callback(lambda f: loop.call_soon_threadsafe(self._finish, f, batch))
 
     async def append(self, channel: str, sender: str, *, external_id: str, text: str,
                      payload: dict[str, Any], author: str, customer_id: str | None,
                      created_at: datetime) -> tuple[ConversationRow, MessageRow] | None:
-        """Like ``desk.store.append_inbound_one_statement``, for SQLite."""
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._executor, self._append, channel, sender, external_id,
-                                            text, payload, author, customer_id, created_at)
+        """Like ``desk.store.append_inbound_one_statement``, for SQLite.
+
+        Messages arriving while a batch is being written wait and go together in
+        the next one (group commit); each caller is answered after its commit.
+        Raises ``IntegrityError`` for a duplicate ``(channel, external_id)``.
+        """
+        item = _Append((channel, sender, external_id, text, payload, author, customer_id, created_at),
+                       asyncio.get_running_loop().create_future())
+        self._queue.append(item)
+        self._start_batch()
+        result = await item.future
         if result is None:
             return None
         row, message_id, closed_handoff = result

@@ -302,3 +302,47 @@ async def test_fast_path_rows_read_back_like_orm_rows(router, database) -> None:
     assert (msg.seq, msg.direction, msg.author) == (3, "in", "borrower")
     assert conv.customer_id == "CUST-0003" and conv.last_seq == 4
     assert conv.last_message_at.tzinfo is not None
+
+
+async def test_sqlite_group_commit_fails_only_the_duplicate(tmp_path) -> None:
+    """Messages written together (one transaction, a savepoint each): a duplicate in the middle
+    of a batch fails alone, every other message is stored, numbered in order, gap-free.
+    (The SQLite writer exists whatever --db says, so this always runs on a SQLite file.)"""
+    from sqlalchemy.exc import IntegrityError
+
+    from desk.sqlite_fastpath import SqliteInboundWriter
+    from storage.db import Database
+    from storage.registry import metadata
+
+    database_url = f"sqlite:///{tmp_path / 'group.db'}"
+    database = Database(database_url)
+    async with database.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    async with database.transaction() as s:
+        s.add_all([Conversation(channel="telegram", sender=str(k)) for k in range(3)])
+    writer = SqliteInboundWriter(database_url)
+
+    def append(k: int, external_id: str, sender: str | None = None):
+        return writer.append("telegram", sender or str(k % 3), external_id=external_id, text=f"m{k}",
+                             payload={}, author="borrower", customer_id=None, created_at=NOW)
+
+    try:
+        ids = [f"u{k}" for k in range(30)]
+        ids[17] = "u5"  # a provider retry arriving in the same batch as the original
+        results = await asyncio.gather(*(append(k, ids[k]) for k in range(30)),
+                                       append(99, "unknown", sender="no-such-chat"), return_exceptions=True)
+    finally:
+        writer.close()
+    failed = [k for k, r in enumerate(results) if isinstance(r, BaseException)]
+    assert failed == [17] and isinstance(results[17], IntegrityError)
+    assert results[30] is None  # no conversation yet: the router takes its slow path
+    async with database.session() as s:
+        rows = (await s.execute(select(Conversation.sender, Message.seq, Message.text).join(Conversation)
+                                .order_by(Conversation.sender, Message.seq))).all()
+    assert len(rows) == 29
+    for sender in ("0", "1", "2"):
+        texts = [t for c, _, t in rows if c == sender]
+        seqs = [q for c, q, _ in rows if c == sender]
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert texts == [f"m{k}" for k in range(30) if k % 3 == int(sender) and k != 17]
+    await database.dispose()
