@@ -334,7 +334,8 @@ def start_desk(db_url: str, rasa_port: int, desk_port: int, workdir: Path) -> su
     env = {**os.environ, "DATABASE_URL": db_url, "RASA_URL": f"http://127.0.0.1:{rasa_port}",
            "DESK_SERVICE_TOKEN": TOKEN, "INAPP_SIGNING_SECRET": INAPP_SECRET,
            "TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET, "DESK_HOST": "127.0.0.1", "DESK_PORT": str(desk_port),
-           "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+           # The production default (INFO): the bench pays for whatever the desk logs per message.
+           "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT)}
     env.pop("REDIS_URL", None)
     log = open(workdir / "desk.log", "wb")  # noqa: SIM115 - closed with the process
     return subprocess.Popen([PY, "-m", "desk.cli", "serve"], cwd=workdir, env=env,
