@@ -85,7 +85,7 @@ class SqliteInboundWriter:
         self._path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-inbound")
         self._conn: sqlite3.Connection | None = None
-        self._engine: Engine | None = None
+        self._sa_engine: Engine | None = None
         self._sa_conn: Connection | None = None
         # Inbound messages waiting for the next group commit; touched on the event loop only.
         self._queue: list[_Append] = []
@@ -204,7 +204,7 @@ class SqliteInboundWriter:
             def _begin(conn: Connection) -> None:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-            self._engine, self._sa_conn = engine, engine.connect()
+            self._sa_engine, self._sa_conn = engine, engine.connect()
         return self._sa_conn
 
     def _run(self, fn: Callable[[Connection], T]) -> T:
@@ -234,9 +234,9 @@ class SqliteInboundWriter:
             if self._sa_conn is not None:
                 self._sa_conn.close()
                 self._sa_conn = None
-            if self._engine is not None:
-                self._engine.dispose()
-                self._engine = None
+            if self._sa_engine is not None:
+                self._sa_engine.dispose()
+                self._sa_engine = None
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
