@@ -6,14 +6,24 @@ same Indonesian messages through Rasa's REST channel
 for the two cores. Loops are bounded (--messages per phase) and every
 process started here is stopped at the end.
 
-Columns: p50/p99 latency of sequential requests, and messages per second
-with --concurrency parallel senders.
+Columns: p50/p99 latency of sequential requests through the REST channel
+(the whole turn: NLU, policies, and for our bot the action server where a
+rule calls a custom action), messages per second with --concurrency parallel
+senders, and p50 of NLU-only parsing (POST /model/parse, API enabled on
+loopback) to show where the time goes.
+
+Bounded: the whole run (including `rasa init`'s own training) is aborted with
+a clear message after --timeout seconds; free loopback ports are picked so a
+server left over by someone else cannot block or answer for ours; the work
+directory (two models, logs) is removed unless --keep is given.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
+import socket
 import signal
 import statistics
 import subprocess
@@ -35,23 +45,47 @@ MESSAGES = [
 ]
 
 
-def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 300) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+class Deadline:
+    """One time budget for the whole bench run."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def left(self, what: str) -> float:
+        """Seconds left; raises TimeoutError naming the step that ran out of time."""
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"bench-nlu: time budget of {self.seconds:.0f}s exhausted while {what}")
+        return left
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(port: int, proc: subprocess.Popen, budget: Deadline, what: str) -> float:
+    """Poll the server's root URL until it answers; returns the seconds it took."""
+    start = time.monotonic()
+    while budget.left(f"waiting for {what} to load its model (see its log)"):
         if proc.poll() is not None:
             raise RuntimeError(f"server on port {port} exited with {proc.returncode}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
                 if resp.status == 200:
-                    return
+                    return time.monotonic() - start
         except OSError:
             time.sleep(1)
-    raise RuntimeError(f"server on port {port} not ready after {timeout}s")
+    raise AssertionError("unreachable")
 
 
-def post(port: int, sender: str, text: str) -> float:
-    body = json.dumps({"sender": sender, "message": text}).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/rest/webhook", data=body,
+def post(port: int, sender: str, text: str, path: str = "/webhooks/rest/webhook") -> float:
+    """One request; returns its latency in seconds. The REST body also suits /model/parse."""
+    body = json.dumps({"sender": sender, "message": text, "text": text}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body,
                                  headers={"Content-Type": "application/json"})
     start = time.perf_counter()
     with urllib.request.urlopen(req, timeout=30) as resp:
@@ -67,11 +101,13 @@ def measure(port: int, n: int, concurrency: int, tag: str) -> dict:
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(lambda i: post(port, f"par-{tag}-{i}", MESSAGES[i % len(MESSAGES)]), range(n)))
     elapsed = time.perf_counter() - start
+    parse = sorted(post(port, "", MESSAGES[i % len(MESSAGES)], "/model/parse") for i in range(n))
     latencies.sort()
     return {
         "p50": statistics.median(latencies) * 1000,
         "p99": latencies[min(len(latencies) - 1, int(round(0.99 * len(latencies))) - 1)] * 1000,
         "mps": n / elapsed,
+        "parse_p50": statistics.median(parse) * 1000,
     }
 
 
@@ -89,62 +125,97 @@ def stop(proc: Optional[subprocess.Popen]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def serve(rasa: str, model: Path, cwd: Path, credentials: Path, endpoints: Optional[Path], env: dict,
+          log: Path) -> "tuple[subprocess.Popen, int]":
+    """`rasa run` on a free loopback port with the HTTP API on (for /model/parse)."""
+    port = free_port()
+    cmd = [rasa, "run", "--model", str(model), "--port", str(port), "--interface", "127.0.0.1",
+           "--enable-api", "--credentials", str(credentials)]
+    if endpoints:
+        cmd += ["--endpoints", str(endpoints)]
+    return start(cmd, cwd, env, log), port
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--bot", required=True, type=Path)
     ap.add_argument("--rasa", required=True)
     ap.add_argument("--messages", type=int, default=200)
     ap.add_argument("--concurrency", type=int, default=4)
-    ap.add_argument("--port", type=int, default=15005)
+    ap.add_argument("--timeout", type=float, default=900, help="budget for the whole run, seconds")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (models, logs)")
     args = ap.parse_args()
+    budget = Deadline(args.timeout)
     bot = args.bot.resolve()
+    model = bot / "models" / "aduan.tar.gz"
+    if not model.is_file():
+        print(f"bench-nlu: {model} missing; run `make bot-train` first", file=sys.stderr)
+        return 2
+    # Telemetry off: without network its flush only adds waiting to every rasa command.
     env = dict(os.environ, PYTHONPATH=str(bot), SQLALCHEMY_SILENCE_UBER_WARNING="1", TF_CPP_MIN_LOG_LEVEL="2",
-               DESK_API_URL="http://127.0.0.1:9", DESK_API_TIMEOUT="1")
+               RASA_TELEMETRY_ENABLED="false", DESK_API_URL="http://127.0.0.1:9", DESK_API_TIMEOUT="1")
     work = Path(tempfile.mkdtemp(prefix="aduan-bench-"))
-    print(f"bench-nlu: work dir {work}", flush=True)
-
-    baseline = work / "baseline"
-    baseline.mkdir()
-    print("bench-nlu: creating and training an untouched `rasa init` assistant …", flush=True)
-    subprocess.run([args.rasa, "init", "--no-prompt", "--init-dir", str(baseline)], env=env, check=True,
-                   stdout=(work / "baseline-init.log").open("w"), stderr=subprocess.STDOUT)
-    baseline_model = sorted((baseline / "models").glob("*.tar.gz"))[-1]
-
-    endpoints = work / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{args.port + 50}/webhook"\n')
+    print(f"bench-nlu: work dir {work}; load average {os.getloadavg()[0]:.2f}; budget {args.timeout:.0f}s",
+          flush=True)
     results = {}
+    timings = {}
     procs: List[subprocess.Popen] = []
     try:
-        actions = start([args.rasa, "run", "actions", "--actions", "actions", "--port", str(args.port + 50)],
+        baseline = work / "baseline"
+        baseline.mkdir()
+        print("bench-nlu: creating and training an untouched `rasa init` assistant …", flush=True)
+        began = time.monotonic()
+        try:
+            subprocess.run([args.rasa, "init", "--no-prompt", "--init-dir", str(baseline)], env=env, check=True,
+                           stdout=(work / "baseline-init.log").open("w"), stderr=subprocess.STDOUT,
+                           timeout=budget.left("training the baseline"))
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"bench-nlu: `rasa init` did not finish within the budget "
+                               f"(log: {work / 'baseline-init.log'})") from None
+        timings["rasa init (train)"] = time.monotonic() - began
+        baseline_model = sorted((baseline / "models").glob("*.tar.gz"))[-1]
+
+        actions_port = free_port()
+        endpoints = work / "endpoints.yml"
+        endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
+        actions = start([args.rasa, "run", "actions", "--actions", "actions", "--port", str(actions_port)],
                         bot, env, work / "actions.log")
         procs.append(actions)
-        ours = start([args.rasa, "run", "--model", str(bot / "models" / "aduan.tar.gz"), "--port", str(args.port),
-                      "--interface", "127.0.0.1", "--credentials", str(bot / "credentials.yml"),
-                      "--endpoints", str(endpoints)], bot, env, work / "aduan.log")
+        ours, port = serve(args.rasa, model, bot, bot / "credentials.yml", endpoints, env, work / "aduan.log")
         procs.append(ours)
-        wait_ready(args.port, ours)
+        timings["aduan (load)"] = wait_ready(port, ours, budget, "our bot")
         print("bench-nlu: measuring aduan …", flush=True)
-        results["aduan (bot/)"] = measure(args.port, args.messages, args.concurrency, "aduan")
+        results["aduan (bot/)"] = measure(port, args.messages, args.concurrency, "aduan")
         stop(ours)
         stop(actions)
 
-        base = start([args.rasa, "run", "--model", str(baseline_model), "--port", str(args.port + 1),
-                      "--interface", "127.0.0.1", "--credentials", str(baseline / "credentials.yml")],
-                     baseline, env, work / "baseline.log")
+        base, port = serve(args.rasa, baseline_model, baseline, baseline / "credentials.yml", None, env,
+                           work / "baseline.log")
         procs.append(base)
-        wait_ready(args.port + 1, base)
+        timings["rasa init (load)"] = wait_ready(port, base, budget, "the baseline")
         print("bench-nlu: measuring baseline …", flush=True)
-        results["rasa init (baseline)"] = measure(args.port + 1, args.messages, args.concurrency, "base")
+        results["rasa init (baseline)"] = measure(port, args.messages, args.concurrency, "base")
+    except (TimeoutError, RuntimeError, subprocess.CalledProcessError) as exc:
+        print(f"bench-nlu: FAILED: {exc}; logs kept in {work}", file=sys.stderr)
+        args.keep = True
+        return 1
     finally:
         for proc in procs:
             stop(proc)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
     print()
-    print(f"REST channel, {args.messages} sequential + {args.messages} with {args.concurrency} parallel senders")
-    print(f"| {'assistant':22} | {'p50 ms':>8} | {'p99 ms':>8} | {'msg/s':>7} |")
-    print(f"|{'-' * 24}|{'-' * 10}|{'-' * 10}|{'-' * 9}|")
+    print(f"REST channel, {args.messages} sequential + {args.messages} with {args.concurrency} parallel senders; "
+          f"NLU only: {args.messages} x POST /model/parse; load average {os.getloadavg()[0]:.2f}")
+    print(f"| {'assistant':22} | {'p50 ms':>8} | {'p99 ms':>8} | {'msg/s':>7} | {'parse p50 ms':>12} |")
+    print(f"|{'-' * 24}|{'-' * 10}|{'-' * 10}|{'-' * 9}|{'-' * 14}|")
     for name, r in results.items():
-        print(f"| {name:22} | {r['p50']:8.1f} | {r['p99']:8.1f} | {r['mps']:7.1f} |")
+        print(f"| {name:22} | {r['p50']:8.1f} | {r['p99']:8.1f} | {r['mps']:7.1f} | {r['parse_p50']:12.1f} |")
+    print("setup: " + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items()))
+    ours, base = results["aduan (bot/)"], results["rasa init (baseline)"]
+    verdict = "met" if ours["p50"] <= base["p50"] and ours["mps"] >= base["mps"] else "NOT met"
+    print(f"target (no slower than the baseline: p50 and msg/s): {verdict}")
     return 0
 
 
