@@ -15,12 +15,15 @@ import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from desk.store import ConversationRow, MessageRow
 from storage.models import Conversation
+
+T = TypeVar("T")
 
 _UPDATE = (
     "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = ?, "
@@ -106,6 +109,11 @@ class SqliteInboundWriter:
                               *, author: str, created_at: datetime) -> list[MessageRow]:
         """Store bot replies and queue them in the outbox: one transaction, one thread hop."""
         return await _append_outbound_async(self, conversation, replies, author=author, created_at=created_at)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(connection, *args)`` on the writer's thread: another part's one-hop write."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(self._connect(), *args))
 
     def close(self) -> None:
         """Close the connection (reopened on next use; the idle thread ends with the process)."""
