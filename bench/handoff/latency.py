@@ -18,12 +18,14 @@ as they do when a borrower asks for a person), then all of them send
   answered with the handoff marker to the moment the observing console
   received that conversation's ``handoff`` event (the target, p99 < 200 ms);
 * handoff committed → console queue: from the desk publishing the handoff
-  (right after its transaction committed; reported by the desk process) to
-  the same console event;
+  (right after its write committed; reported by the desk process) to the
+  same console event; and the marker's path split in two: until the router
+  has the bot's answer in hand, and from there until the publish;
 * bot's handoff marker → assigned agent's console: for the conversations the
   round-robin gave to an agent, until that agent's console got ``assigned``.
 
-PostgreSQL runs on a throw-away database created and dropped by the bench
+The desk's outbox worker is off (nothing is sent to a channel) and office
+hours are always open (no out-of-hours notice). PostgreSQL runs on a throw-away database created and dropped by the bench
 (``--postgres-url`` names the server; never the shared ``test`` database).
 
 Run: ``make bench-handoff`` (SQLite, plus PostgreSQL when reachable), or
@@ -281,8 +283,6 @@ async def measure(engine: str, database_url: str, conversations: int, agents: in
         async def listen(name: str, ws: Any) -> None:
             async for raw in ws:
                 event = json.loads(raw)
-                if os.environ.get("BENCH_DEBUG"):
-                    print(name, event, file=sys.stderr)
                 if not handing_off.is_set():
                     continue
                 cid = event.get("conversation_id")
@@ -447,10 +447,13 @@ async def run_all(args: argparse.Namespace) -> int:
                                           args.timeout))
             finally:
                 await drop_throwaway(args.postgres_url, url)
-    met = print_table(runs, args.agents, args.capacity, load_before)
+    print_table(runs, args.agents, args.capacity, load_before)
     for line in skipped:
         print(line)
-    return 0 if met and runs else 1
+    # The verdict is printed; the exit status only fails a run that lost handoffs or an engine
+    # (a busy shared machine must not break `make bench`).
+    broken = not runs or any(r.error or len(r.rows()[0][1]) < r.conversations for r in runs)
+    return 1 if broken else 0
 
 
 def main(argv: list[str] | None = None) -> int:
