@@ -31,12 +31,7 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, object] = {"echo": echo}
         if not self.is_sqlite:
-            # No pool_pre_ping: with asyncpg it costs three round trips (BEGIN, ";", ROLLBACK) on
-            # every checkout, most of a hot path's database time. A connection the server
-            # dropped fails its first statement instead; SQLAlchemy then invalidates the whole
-            # pool, and that one request fails (webhooks are retried by the channel).
-            # pool_recycle retires connections before server or proxy idle timeouts cut them.
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, pool_recycle=1800)
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
