@@ -18,8 +18,10 @@ from datetime import datetime, timezone
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
 from desk.store import ConversationRow, MessageRow
 from storage.models import Conversation
 
@@ -55,6 +57,8 @@ class SqliteInboundWriter:
         self._path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-inbound")
         self._conn: sqlite3.Connection | None = None
+        self._sa_engine: Engine | None = None
+        self._sa_conn: Connection | None = None
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -110,14 +114,38 @@ class SqliteInboundWriter:
         """Store bot replies and queue them in the outbox: one transaction, one thread hop."""
         return await _append_outbound_async(self, conversation, replies, author=author, created_at=created_at)
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(connection, *args)`` on the writer's thread: another part's one-hop write."""
+    async def run(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn(connection)`` in one write transaction on the writer thread; return its result.
+
+        ``fn`` is synchronous SQLAlchemy Core code on this writer's own
+        connection; committed when it returns, rolled back when it raises.
+        """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(self._connect(), *args))
+        return await loop.run_in_executor(self._executor, self._run, fn)
+
+    def _run(self, fn: Callable[[Connection], T]) -> T:
+        if self._sa_conn is None:
+            raw = self._connect()
+            engine = create_engine("sqlite://", creator=lambda: raw, poolclass=StaticPool)
+
+            @event.listens_for(engine, "begin")
+            def _begin(conn: Connection) -> None:
+                # The driver runs in autocommit mode: take the write lock ourselves.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+            self._sa_engine, self._sa_conn = engine, engine.connect()
+        with self._sa_conn.begin():
+            return fn(self._sa_conn)
 
     def close(self) -> None:
         """Close the connection (reopened on next use; the idle thread ends with the process)."""
         def _close() -> None:
+            if self._sa_conn is not None:
+                self._sa_conn.close()
+                self._sa_conn = None
+            if self._sa_engine is not None:
+                self._sa_engine.dispose()
+                self._sa_engine = None
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None

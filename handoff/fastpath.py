@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -143,42 +143,31 @@ _INSERT_HANDOFF = (
 )
 
 
-def _write_sqlite(conn: sqlite3.Connection, conversation_id: int, channel: str, recipient: str,
+def _write_sqlite(conn: Connection, conversation_id: int, channel: str, recipient: str,
                   replies: list[tuple[str, dict[str, Any]]], new: NewHandoff, created_at: datetime) -> Written | None:
-    """The same writes on the SQLite writer's own connection and thread, in one transaction."""
+    """The same writes on the SQLite writer's connection and thread (its transaction: ``writer.run``)."""
     now = _sqlite_time(created_at)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        bumped = conn.execute("UPDATE conversations SET last_seq = last_seq + ?, last_message_at = ?, "
-                              "mode = 'human' WHERE id = ? RETURNING last_seq",
-                              (len(replies), now, conversation_id)).fetchone()
-        if bumped is None:
-            conn.execute("ROLLBACK")
-            return None
-        stored = []
-        for n, (body, payload) in enumerate(replies):
-            seq = bumped[0] - len(replies) + 1 + n
-            message_id = conn.execute(_INSERT_OUT, (conversation_id, seq, channel, Author.BOT.value, body,
-                                                    json.dumps(payload), now)).lastrowid
-            conn.execute(_INSERT_OUTBOX, (message_id, conversation_id, channel, recipient, now, now))
-            stored.append((int(message_id or 0), seq))
-        ticket = None
-        if new.ticket_number:
-            ticket = conn.execute("SELECT id, category FROM tickets WHERE number = ?",
-                                  (new.ticket_number,)).fetchone()
-        cursor = conn.execute(_INSERT_HANDOFF, (
-            conversation_id, ticket[0] if ticket else None, new.reason, new.priority,
-            new.category or (ticket[1] if ticket else None), json.dumps(new.summary), now, conversation_id))
-        handoff_id = int(cursor.lastrowid or 0) if cursor.rowcount == 1 else None
-        conn.execute("COMMIT")
-        return Written(stored, handoff_id, ticket is not None)
-    except sqlite3.IntegrityError as exc:
-        conn.execute("ROLLBACK")
-        raise IntegrityError(_INSERT_HANDOFF, None, exc) from exc
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+    bumped = conn.exec_driver_sql("UPDATE conversations SET last_seq = last_seq + ?, last_message_at = ?, "
+                                  "mode = 'human' WHERE id = ? RETURNING last_seq",
+                                  (len(replies), now, conversation_id)).first()
+    if bumped is None:
+        return None
+    stored = []
+    for n, (body, payload) in enumerate(replies):
+        seq = bumped[0] - len(replies) + 1 + n
+        message_id = conn.exec_driver_sql(_INSERT_OUT, (conversation_id, seq, channel, Author.BOT.value, body,
+                                                        json.dumps(payload), now)).lastrowid
+        conn.exec_driver_sql(_INSERT_OUTBOX, (message_id, conversation_id, channel, recipient, now, now))
+        stored.append((int(message_id or 0), seq))
+    ticket = None
+    if new.ticket_number:
+        ticket = conn.exec_driver_sql("SELECT id, category FROM tickets WHERE number = ?",
+                                      (new.ticket_number,)).first()
+    cursor = conn.exec_driver_sql(_INSERT_HANDOFF, (
+        conversation_id, ticket[0] if ticket else None, new.reason, new.priority,
+        new.category or (ticket[1] if ticket else None), json.dumps(new.summary), now, conversation_id))
+    handoff_id = int(cursor.lastrowid or 0) if cursor.rowcount == 1 else None
+    return Written(stored, handoff_id, ticket is not None)
 
 
 async def hand_off(db: Any, sqlite_writer: SqliteInboundWriter | None,
@@ -199,8 +188,9 @@ async def hand_off(db: Any, sqlite_writer: SqliteInboundWriter | None,
         if db.is_sqlite:
             if sqlite_writer is None:
                 return None
-            written = await sqlite_writer.run(_write_sqlite, conversation.id, conversation.channel,
-                                              conversation.sender, rows, new, created_at)
+            written = await sqlite_writer.run(partial(_write_sqlite, conversation_id=conversation.id,
+                                                      channel=conversation.channel, recipient=conversation.sender,
+                                                      replies=rows, new=new, created_at=created_at))
         else:
             async with db.engine.connect() as conn:
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
