@@ -19,14 +19,16 @@ borrower gets a notice; that rare path goes through ``enqueue_handoff`` too.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import weakref
 from dataclasses import dataclass
 from functools import partial
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -36,7 +38,6 @@ from desk.store import ConversationRow, MessageRow, attached
 from handoff import hours
 from handoff.models import HandoffStatus, Role
 from handoff.queue import _field, effective_priority, enqueue_handoff
-from storage.base import UTCDateTime
 from storage.models import Author, Conversation
 
 log = logging.getLogger(__name__)
@@ -75,57 +76,89 @@ class Written:
     ticket_found: bool
 
 
-# One statement: number and switch the conversation, store and queue the replies,
-# queue the handoff unless one is open. Atomic on its own (autocommit).
+# One statement for a whole batch of handoffs: number and switch each conversation,
+# store and queue its replies, queue its handoff unless one is open. Atomic on its own
+# (autocommit); one round trip and one commit however many handoffs arrived together.
 _HAND_OFF_PG = text(f"""
-WITH c AS (
-    UPDATE conversations SET last_seq = last_seq + :k, last_message_at = :now, mode = 'human'
-     WHERE id = :conversation_id
- RETURNING id, channel, sender, last_seq
-), r AS (
-    SELECT t.text, t.payload, t.n
-      FROM unnest(CAST(:texts AS text[]), CAST(:payloads AS text[])) WITH ORDINALITY AS t(text, payload, n)
+WITH req AS (
+    SELECT r.*
+      FROM unnest(CAST(:cids AS int[]), CAST(:ks AS int[]), CAST(:nows AS timestamptz[]),
+                  CAST(:reasons AS text[]), CAST(:priorities AS text[]), CAST(:categories AS text[]),
+                  CAST(:summaries AS text[]), CAST(:ticket_numbers AS text[]))
+           AS r(cid, k, now, reason, priority, category, summary, ticket_number)
+), c AS (
+    UPDATE conversations SET last_seq = last_seq + req.k, last_message_at = req.now, mode = 'human'
+      FROM req WHERE conversations.id = req.cid
+ RETURNING conversations.id, conversations.channel, conversations.sender, conversations.last_seq, req.k, req.now
+), rep AS (
+    SELECT * FROM unnest(CAST(:rcids AS int[]), CAST(:rns AS int[]), CAST(:rtexts AS text[]),
+                         CAST(:rpayloads AS text[])) AS x(cid, n, text, payload)
 ), m AS (
     INSERT INTO messages (conversation_id, seq, channel, direction, author, text, payload, created_at)
-    SELECT c.id, c.last_seq - :k + r.n, c.channel, 'out', :author, r.text, CAST(r.payload AS json), :now
-      FROM c CROSS JOIN r
+    SELECT c.id, c.last_seq - c.k + rep.n, c.channel, 'out', :author, rep.text, CAST(rep.payload AS json), c.now
+      FROM c JOIN rep ON rep.cid = c.id
     RETURNING id, seq, conversation_id
 ), o AS (
     INSERT INTO outbox (message_id, conversation_id, channel, recipient, status, attempts, next_attempt_at,
                         created_at)
-    SELECT m.id, m.conversation_id, c.channel, c.sender, 'pending', 0, :now, :now FROM m CROSS JOIN c
+    SELECT m.id, m.conversation_id, c.channel, c.sender, 'pending', 0, c.now, c.now
+      FROM m JOIN c ON c.id = m.conversation_id
     RETURNING id
 ), t AS (
-    SELECT id, category FROM tickets WHERE number = CAST(:ticket_number AS varchar)
+    SELECT req.cid, tickets.id, tickets.category FROM req JOIN tickets ON tickets.number = req.ticket_number
 ), h AS (
     INSERT INTO handoffs (conversation_id, ticket_id, reason, priority, category, summary, status, queue_role,
                           requested_at)
-    SELECT c.id, (SELECT id FROM t), :reason, :priority,
-           COALESCE(CAST(:category AS varchar), (SELECT category FROM t)), CAST(:summary AS json),
-           '{HandoffStatus.WAITING.value}', '{Role.AGENT.value}', :now
-      FROM c
-     WHERE NOT EXISTS (SELECT 1 FROM handoffs WHERE conversation_id = :conversation_id AND status IN {_OPEN})
-    RETURNING id
+    SELECT c.id, t.id, req.reason, req.priority, COALESCE(req.category, t.category), CAST(req.summary AS json),
+           '{HandoffStatus.WAITING.value}', '{Role.AGENT.value}', c.now
+      FROM c JOIN req ON req.cid = c.id LEFT JOIN t ON t.cid = c.id
+     WHERE NOT EXISTS (SELECT 1 FROM handoffs o WHERE o.conversation_id = c.id AND o.status IN {_OPEN})
+    RETURNING id, conversation_id
 )
-SELECT 'm' AS kind, m.id, m.seq FROM m
-UNION ALL SELECT 'h', h.id, 0 FROM h
-UNION ALL SELECT 't', t.id, 0 FROM t
-UNION ALL SELECT 'c', c.id, 0 FROM c
-""").bindparams(bindparam("now", type_=UTCDateTime()))
+SELECT 'm' AS kind, m.conversation_id AS cid, m.id, m.seq FROM m
+UNION ALL SELECT 'h', h.conversation_id, h.id, 0 FROM h
+UNION ALL SELECT 't', t.cid, t.id, 0 FROM t
+UNION ALL SELECT 'c', c.id, c.id, 0 FROM c
+""")
 
 
-async def _write_pg(conn: AsyncConnection, conversation_id: int, replies: list[tuple[str, dict[str, Any]]],
-                    new: NewHandoff, created_at: datetime) -> Written | None:
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One handoff waiting for the next batch write."""
+
+    conversation_id: int
+    channel: str
+    recipient: str
+    replies: list[tuple[str, dict[str, Any]]]
+    new: NewHandoff
+    created_at: datetime
+
+
+async def _write_pg(conn: AsyncConnection, items: list[_Item]) -> list[Written | None]:
     rows = (await conn.execute(_HAND_OFF_PG, {
-        "k": len(replies), "now": created_at, "conversation_id": conversation_id, "author": Author.BOT.value,
-        "texts": [t for t, _ in replies], "payloads": [json.dumps(p) for _, p in replies],
-        "ticket_number": new.ticket_number, "reason": new.reason, "priority": new.priority,
-        "category": new.category, "summary": json.dumps(new.summary),
+        "cids": [i.conversation_id for i in items], "ks": [len(i.replies) for i in items],
+        "nows": [i.created_at for i in items], "reasons": [i.new.reason for i in items],
+        "priorities": [i.new.priority for i in items], "categories": [i.new.category for i in items],
+        "summaries": [json.dumps(i.new.summary) for i in items],
+        "ticket_numbers": [i.new.ticket_number for i in items],
+        "rcids": [i.conversation_id for i in items for _ in i.replies],
+        "rns": [n for i in items for n in range(1, len(i.replies) + 1)],
+        "rtexts": [t for i in items for t, _ in i.replies],
+        "rpayloads": [json.dumps(p) for i in items for _, p in i.replies],
+        "author": Author.BOT.value,
     })).all()
-    if not any(kind == "c" for kind, _, _ in rows):
-        return None  # the conversation is gone: let the reference path say so
-    return Written(sorted((i, s) for kind, i, s in rows if kind == "m"),
-                   next((i for kind, i, _ in rows if kind == "h"), None), any(kind == "t" for kind, _, _ in rows))
+    by_id: dict[int, list[Any]] = {}
+    for row in rows:
+        by_id.setdefault(row.cid, []).append(row)
+    out: list[Written | None] = []
+    for item in items:
+        mine = by_id.get(item.conversation_id, [])
+        if not any(r.kind == "c" for r in mine):
+            out.append(None)  # the conversation is gone: let the reference path say so
+            continue
+        out.append(Written(sorted((r.id, r.seq) for r in mine if r.kind == "m"),
+                           next((r.id for r in mine if r.kind == "h"), None), any(r.kind == "t" for r in mine)))
+    return out
 
 
 _INSERT_OUT = (
@@ -143,9 +176,15 @@ _INSERT_HANDOFF = (
 )
 
 
+def _write_sqlite_batch(conn: Connection, items: list[_Item]) -> list[Written | None]:
+    """A batch on the SQLite writer's connection and thread, in one transaction (``writer.run``)."""
+    return [_write_sqlite(conn, i.conversation_id, i.channel, i.recipient, i.replies, i.new, i.created_at)
+            for i in items]
+
+
 def _write_sqlite(conn: Connection, conversation_id: int, channel: str, recipient: str,
                   replies: list[tuple[str, dict[str, Any]]], new: NewHandoff, created_at: datetime) -> Written | None:
-    """The same writes on the SQLite writer's connection and thread (its transaction: ``writer.run``)."""
+    """One handoff's writes on the SQLite writer's connection."""
     now = _sqlite_time(created_at)
     bumped = conn.exec_driver_sql("UPDATE conversations SET last_seq = last_seq + ?, last_message_at = ?, "
                                   "mode = 'human' WHERE id = ? RETURNING last_seq",
@@ -170,6 +209,86 @@ def _write_sqlite(conn: Connection, conversation_id: int, channel: str, recipien
     return Written(stored, handoff_id, ticket is not None)
 
 
+class _GroupCommit:
+    """Handoff writes of one database, grouped: while one batch is being written the next one
+    gathers, so a burst of handoffs costs a few round trips and commits instead of one each, and
+    holds one pooled connection instead of queueing for many."""
+
+    def __init__(self, db: Any, sqlite_writer: SqliteInboundWriter | None) -> None:
+        self.db = db
+        self.sqlite_writer = sqlite_writer
+        self.pending: list[tuple[_Item, asyncio.Future[Written | None]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def submit(self, item: _Item) -> Written | None:
+        """Queue ``item`` for the next batch; its result (IntegrityError when another instance raced it)."""
+        future: asyncio.Future[Written | None] = asyncio.get_running_loop().create_future()
+        self.pending.append((item, future))
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self.pending:
+            batch = self._take()
+            try:
+                results = await self._write([item for item, _ in batch])
+            except IntegrityError:
+                # Someone else queued one of these conversations meanwhile: the database refused the
+                # whole batch, so write them one by one and let only the loser fall back.
+                for item, future in batch:
+                    try:
+                        (result,) = await self._write([item])
+                    except Exception as exc:  # noqa: BLE001 - handed to the caller
+                        _settle(future, exc=exc)
+                    else:
+                        _settle(future, result)
+                continue
+            except Exception as exc:  # noqa: BLE001 - every caller sees the failure
+                for _, future in batch:
+                    _settle(future, exc=exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                _settle(future, result)
+
+    def _take(self) -> list[tuple[_Item, asyncio.Future[Written | None]]]:
+        """The pending handoffs, at most one per conversation (a later one waits for the next batch)."""
+        batch, rest, seen = [], [], set()
+        for entry in self.pending:
+            (rest if entry[0].conversation_id in seen else batch).append(entry)
+            seen.add(entry[0].conversation_id)
+        self.pending = rest
+        return batch
+
+    async def _write(self, items: list[_Item]) -> list[Written | None]:
+        if self.db.is_sqlite:
+            assert self.sqlite_writer is not None
+            return await self.sqlite_writer.run(partial(_write_sqlite_batch, items=items))
+        async with self.db.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await _write_pg(conn, items)
+
+
+def _settle(future: asyncio.Future[Written | None], result: Written | None = None, *,
+            exc: BaseException | None = None) -> None:
+    if future.done():
+        return  # the caller went away (cancelled)
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
+
+
+_groups: weakref.WeakKeyDictionary[Any, _GroupCommit] = weakref.WeakKeyDictionary()
+
+
+def _group(db: Any, sqlite_writer: SqliteInboundWriter | None) -> _GroupCommit:
+    group = _groups.get(db)
+    if group is None or group.sqlite_writer is not sqlite_writer:
+        group = _groups[db] = _GroupCommit(db, sqlite_writer)
+    return group
+
+
 async def hand_off(db: Any, sqlite_writer: SqliteInboundWriter | None,
                    conversation: Conversation | ConversationRow, replies: list[OutboundMessage],
                    request: Any, created_at: datetime) -> list[MessageRow] | None:
@@ -184,17 +303,11 @@ async def hand_off(db: Any, sqlite_writer: SqliteInboundWriter | None,
         return None  # the notice and its summary flag: the reference path
     new = NewHandoff.from_request(request)
     rows = [(r.text, r.to_payload()) for r in replies]
+    if db.is_sqlite and sqlite_writer is None:
+        return None
+    item = _Item(conversation.id, conversation.channel, conversation.sender, rows, new, created_at)
     try:
-        if db.is_sqlite:
-            if sqlite_writer is None:
-                return None
-            written = await sqlite_writer.run(partial(_write_sqlite, conversation_id=conversation.id,
-                                                      channel=conversation.channel, recipient=conversation.sender,
-                                                      replies=rows, new=new, created_at=created_at))
-        else:
-            async with db.engine.connect() as conn:
-                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                written = await _write_pg(conn, conversation.id, rows, new, created_at)
+        written = await _group(db, sqlite_writer).submit(item)
     except IntegrityError:
         log.info("concurrent handoff of conversation %s; taking the reference path", conversation.public_id)
         return None

@@ -141,20 +141,40 @@ async def test_the_database_refuses_a_second_open_handoff(database) -> None:
         session.add(Handoff(conversation_id=conv.id, reason="request_human", summary={}))
 
 
-async def test_concurrent_handoffs_of_one_conversation_leave_one_open(database, writer) -> None:
-    """Two desk instances (no shared per-conversation lock) hand off the same conversation at once."""
+async def test_concurrent_handoffs_of_one_conversation_leave_one_open(database, database_url, writer) -> None:
+    """Two desk instances (own pools, own writers, no shared lock) hand off the same conversation at once."""
     conv = await _conversation(database)
+    other = Database(database_url)
+    other_writer = SqliteInboundWriter(database_url) if other.is_sqlite else None
     copies = []
-    for _ in range(4):  # each instance has its own copy of the row
+    for _ in range(4):  # each call has its own copy of the row, as each request does
         async with database.session() as session:
             copies.append(await session.get(Conversation, conv.id))
-    results = await asyncio.gather(*(hand_off(database, writer, c, [], {"reason": "request_human"}, utcnow())
-                                     for c in copies))
+    try:
+        results = await asyncio.gather(*(
+            hand_off(db, w, c, [], {"reason": "request_human"}, utcnow())
+            for (db, w), c in zip([(database, writer), (other, other_writer)] * 2, copies, strict=True)))
+    finally:
+        if other_writer is not None:
+            other_writer.close()
+        await other.dispose()
     assert any(r is not None for r in results)
     async with database.session() as session:
         open_count = await session.scalar(select(func.count()).select_from(Handoff).where(
             Handoff.conversation_id == conv.id, Handoff.status.in_(queue.OPEN_STATUSES)))
     assert open_count == 1
+
+
+async def test_a_burst_is_written_in_batches(database, writer) -> None:
+    convs = [await _conversation(database) for _ in range(12)]
+    stored = await asyncio.gather(*(hand_off(database, writer, c, [REPLY, REPLY], {"reason": "request_human"},
+                                             utcnow()) for c in convs))
+    assert all(s is not None and [m.seq for m in s] == [2, 3] for s in stored)
+    async with database.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Handoff)) == 12
+        assert await session.scalar(select(func.count()).select_from(OutboxItem)) == 24
+        modes = set(await session.scalars(select(Conversation.mode)))
+    assert modes == {"human"}
 
 
 async def test_router_publishes_the_queue_event_first(database, writer) -> None:
