@@ -6,7 +6,8 @@ reply, queue it, switch the mode, look for an open handoff, insert it,
 COMMIT), each a trip through a busy event loop while 100 handoffs arrive at
 once. Here the same rows are written by one statement on PostgreSQL and by
 one call on the SQLite writer's thread, so the console learns about the
-handoff as soon as the bot asked for it.
+handoff as soon as the bot asked for it. Handoffs that arrive while one such
+write is under way are grouped into the next (``_GroupCommit``).
 
 Same rules as ``enqueue_handoff`` (that function stays the reference and
 handles the rest): priority floor, the ticket named by number, category from
@@ -24,8 +25,8 @@ import json
 import logging
 import weakref
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -217,6 +218,7 @@ class _GroupCommit:
     def __init__(self, db: Any, sqlite_writer: SqliteInboundWriter | None) -> None:
         self.db = db
         self.sqlite_writer = sqlite_writer
+        self.loop = asyncio.get_running_loop()
         self.pending: list[tuple[_Item, asyncio.Future[Written | None]]] = []
         self.task: asyncio.Task[None] | None = None
 
@@ -284,7 +286,7 @@ _groups: weakref.WeakKeyDictionary[Any, _GroupCommit] = weakref.WeakKeyDictionar
 
 def _group(db: Any, sqlite_writer: SqliteInboundWriter | None) -> _GroupCommit:
     group = _groups.get(db)
-    if group is None or group.sqlite_writer is not sqlite_writer:
+    if group is None or group.sqlite_writer is not sqlite_writer or group.loop is not asyncio.get_running_loop():
         group = _groups[db] = _GroupCommit(db, sqlite_writer)
     return group
 
