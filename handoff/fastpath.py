@@ -210,6 +210,11 @@ def _write_sqlite(conn: Connection, conversation_id: int, channel: str, recipien
     return Written(stored, handoff_id, ticket is not None)
 
 
+# Batches written at once: a first handoff never waits for another batch's round trip, and
+# beyond this many the arrivals group into the next batch.
+WRITERS = 3
+
+
 class _GroupCommit:
     """Handoff writes of one database, grouped: while one batch is being written the next one
     gathers, so a burst of handoffs costs a few round trips and commits instead of one each, and
@@ -220,14 +225,16 @@ class _GroupCommit:
         self.sqlite_writer = sqlite_writer
         self.loop = asyncio.get_running_loop()
         self.pending: list[tuple[_Item, asyncio.Future[Written | None]]] = []
-        self.task: asyncio.Task[None] | None = None
+        self.writers: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: _Item) -> Written | None:
         """Queue ``item`` for the next batch; its result (IntegrityError when another instance raced it)."""
         future: asyncio.Future[Written | None] = asyncio.get_running_loop().create_future()
         self.pending.append((item, future))
-        if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._drain())
+        if len(self.writers) < WRITERS:
+            task = asyncio.create_task(self._drain())
+            self.writers.add(task)
+            task.add_done_callback(self.writers.discard)
         return await future
 
     async def _drain(self) -> None:
