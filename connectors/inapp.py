@@ -41,6 +41,7 @@ from desk.auth import error
 from desk.config import Settings
 from desk.masking import MaskingFilter
 from desk.messages import Channel, InboundMessage, OutboundMessage
+from desk.store import MessageRow
 from storage.models import Conversation, Direction, Message
 
 log = logging.getLogger("aduan.channels")
@@ -93,7 +94,7 @@ def bearer(request: Request) -> str | None:
 
 
 # -- message views -------------------------------------------------------
-def message_view(message: Message) -> dict[str, Any]:
+def message_view(message: Message | MessageRow) -> dict[str, Any]:
     """The JSON a client sees for one stored message."""
     payload = message.payload or {}
     return {
@@ -144,14 +145,6 @@ async def replies_to(db: Any, message_id: int) -> list[dict[str, Any]]:
     return replies
 
 
-async def _messages_by_id(db: Any, ids: list[int]) -> list[dict[str, Any]]:
-    if not ids:
-        return []
-    async with db.session() as session:
-        rows = (await session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.seq))).all()
-    return [message_view(m) for m in rows]
-
-
 # -- the API ------------------------------------------------------------
 def parse_post(body: bytes, customer_id: str, *, max_chars: int) -> InboundMessage:
     """Validate a POST body into an ``InboundMessage``; ``Rejected(400/413)`` when it is not one."""
@@ -196,7 +189,8 @@ async def post_message(request: Request) -> HTTPResponse:
         # A retried send: answer as the first time, from the store.
         replies = await replies_to(services.db, result.message_id) if result.message_id else []
     else:
-        replies = await _messages_by_id(services.db, list(result.reply_message_ids))
+        # The router hands back the stored rows: the answer is what was committed, without a read.
+        replies = [message_view(m) for m in result.reply_messages]
     return json_response({
         "message_id": result.message_id,
         "conversation_id": result.conversation_public_id,

@@ -12,12 +12,13 @@ RUN pip install --no-cache-dir "pip==24.0" && pip install --no-cache-dir -r requ
 
 COPY bot/ ./
 COPY lender/ /lender/
+COPY tickets/categories.yml /lender/categories.yml
 COPY deploy/rasa-endpoints.yml ./endpoints.docker.yml
 RUN rasa train --fixed-model-name aduan --out models \
  && useradd --system --uid 10002 rasa && chown -R rasa /bot
 USER rasa
 
-ENV LENDER_CONTENT=/lender/demo.yml
+ENV LENDER_CONTENT=/lender/demo.yml COMPLAINT_CATEGORIES=/lender/categories.yml
 EXPOSE 5005 5055
 # docker-compose.yml picks the command: the Rasa server (default) or `rasa run actions`.
 CMD ["rasa", "run", "--model", "models/aduan.tar.gz", "--port", "5005", \

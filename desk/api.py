@@ -11,10 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
-from sqlalchemy import update
 
 from desk.auth import error, service_token_required
-from storage.models import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -59,21 +57,12 @@ async def verify_customer(request: Request) -> HTTPResponse:
     except ValidationError as exc:
         fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
         return error(400, "invalid_request", f"missing or invalid fields: {', '.join(fields)}")
-    services = request.app.ctx.services
-    customer_id = await services.lending.verify(full_name=data.full_name, phone=data.phone,
-                                                loan_id=data.loan_id)
-    if customer_id is None:
-        log.info("customer verification failed conversation=%s", data.conversation_id)
+    outcome = await request.app.ctx.services.verify(
+        conversation_id=data.conversation_id, full_name=data.full_name, phone=data.phone, loan_id=data.loan_id)
+    if not outcome.verified:
+        # One answer for every failure, throttled or not (desk/verification.py).
         return json({"verified": False})
-    async with services.db.transaction() as session:
-        result = await session.execute(
-            update(Conversation).where(Conversation.public_id == data.conversation_id)
-            .values(customer_id=customer_id)
-        )
-    if result.rowcount == 0:
-        log.warning("verified customer for unknown conversation %s", data.conversation_id)
-    log.info("customer verified conversation=%s", data.conversation_id)
-    return json({"verified": True, "customer_id": customer_id})
+    return json({"verified": True, "customer_id": outcome.customer_id})
 
 
 @bp.get("/customers/<customer_id:str>/account")

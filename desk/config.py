@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     telegram_secret_token: str = "dev-telegram-secret"
     telegram_api_base: str | None = None
 
-    inapp_signing_secret: str = Field(default="dev-inapp-signing-secret-32-bytes!", min_length=16)
+    # HS256 wants a key at least as long as its 32-byte hash (RFC 7518 §3.2).
+    inapp_signing_secret: str = Field(default="dev-inapp-signing-secret-32-bytes!", min_length=32)
     # The demo web chat mints tokens for the seeded sample borrowers; never in production.
     demo_mode: bool = True
 
@@ -49,6 +50,11 @@ class Settings(BaseSettings):
     report_reminder_interval_seconds: float = 3600.0
 
     max_message_chars: int = 4096
+    # Failed identity checks naming one phone number or loan id (or made in one
+    # conversation, which gets one more) before the desk stops asking the
+    # lending core; see desk/verification.py.
+    verify_max_failures: int = Field(default=5, ge=1)
+    verify_window_hours: float = Field(default=24.0, gt=0)
     outbox_max_attempts: int = 6
     # The worker is nudged in-process when a reply is queued; polling catches
     # retries that fall due and items queued by other instances.

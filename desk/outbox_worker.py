@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, and_, bindparam, exists, select
 
 from connectors.base import ProviderError, Sender
 from desk.messages import Channel, OutboundMessage
@@ -37,6 +36,64 @@ from storage.models import Message, OutboxItem, OutboxStatus
 log = logging.getLogger(__name__)
 
 _ACTIVE = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
+
+
+_OUTBOX = OutboxItem.__table__
+_EARLIER = _OUTBOX.alias("earlier")
+
+
+def _claim_statement(batch_size: int, *, skip_locked: bool) -> Any:
+    """The claim: due items whose conversation has nothing older waiting, moved to ``sending``.
+
+    Built once per worker with bind parameters (``channels``, ``now``,
+    ``lease_until``) so each round reuses SQLAlchemy's compiled form; building
+    it per round cost more CPU than running it.
+    """
+    due = (
+        select(_OUTBOX.c.id)
+        .where(
+            _OUTBOX.c.channel.in_(bindparam("channels", expanding=True)),
+            _OUTBOX.c.status.in_(_ACTIVE),  # SENDING: its lease ran out
+            _OUTBOX.c.next_attempt_at <= bindparam("now"),
+            # Head of line per conversation: nothing older still waiting.
+            ~exists().where(and_(_EARLIER.c.conversation_id == _OUTBOX.c.conversation_id,
+                                 _EARLIER.c.id < _OUTBOX.c.id,
+                                 _EARLIER.c.status.in_(_ACTIVE))),
+        )
+        .order_by(_OUTBOX.c.id)
+        .limit(batch_size)
+    )
+    if skip_locked:
+        due = due.with_for_update(skip_locked=True, of=_OUTBOX)
+    return (
+        _OUTBOX.update()
+        .where(_OUTBOX.c.id.in_(due.scalar_subquery()),
+               _OUTBOX.c.status.in_(_ACTIVE), _OUTBOX.c.next_attempt_at <= bindparam("now"))
+        .values(status=OutboxStatus.SENDING.value, attempts=_OUTBOX.c.attempts + 1,
+                next_attempt_at=bindparam("lease_until"))
+        .returning(_OUTBOX.c.id, _OUTBOX.c.message_id, _OUTBOX.c.conversation_id,
+                   _OUTBOX.c.channel, _OUTBOX.c.recipient, _OUTBOX.c.attempts)
+    )
+
+
+_MESSAGE_TEXTS = (select(Message.__table__.c.id, Message.__table__.c.text, Message.__table__.c.payload)
+                  .where(Message.__table__.c.id.in_(bindparam("ids", expanding=True))))
+_FOLLOW_UP = (select(_OUTBOX.c.id)
+              .where(_OUTBOX.c.conversation_id.in_(bindparam("conversations", expanding=True)),
+                     _OUTBOX.c.status == OutboxStatus.PENDING.value,
+                     _OUTBOX.c.id.not_in(bindparam("claimed", expanding=True)))
+              .limit(1))
+
+
+# Only rows still ``sending`` are touched: an item whose lease ran out and was
+# claimed again elsewhere is left to that claim.
+_RECORD = (
+    _OUTBOX.update()
+    .where(_OUTBOX.c.id == bindparam("item_id"), _OUTBOX.c.status == OutboxStatus.SENDING.value)
+    .values(status=bindparam("new_status"), provider_message_id=bindparam("new_provider_id"),
+            sent_at=bindparam("new_sent_at"), last_error=bindparam("new_error"),
+            next_attempt_at=bindparam("new_next_at"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +135,12 @@ class OutboxWorker:
         backoff: Backoff = Backoff(),
         clock: Callable[[], datetime] = utcnow,
         rand: Callable[[], float] = random.random,
+        sqlite_writer: Any = None,
     ) -> None:
+        """``sqlite_writer``: the process's ``desk.sqlite_fastpath.SqliteInboundWriter`` on SQLite,
+        so claims and records queue behind the hot path's writes instead of racing them."""
         self.db = db
+        self.sqlite_writer = sqlite_writer
         self.senders: dict[str, Sender] = {
             (k.value if isinstance(k, Channel) else str(k)): v for k, v in senders.items()
         }
@@ -91,6 +152,8 @@ class OutboxWorker:
         self.backoff = backoff
         self.clock = clock
         self.rand = rand
+        self._claim_sql = _claim_statement(batch_size, skip_locked=not db.is_sqlite)
+        self._follow_up = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -126,51 +189,34 @@ class OutboxWorker:
             total += n
         return total
 
+    async def _write(self, fn: Callable[[Connection], Any]) -> Any:
+        """Run ``fn(connection)`` in one write transaction (SQLite: on the writer thread)."""
+        if self.sqlite_writer is not None:
+            return await self.sqlite_writer.run(fn)
+        async with self.db.engine.begin() as conn:
+            return await conn.run_sync(fn)
+
     async def _claim(self) -> list[_Claimed]:
         if not self.senders:
             return []
+        return list(await self._write(self._claim_in))
+
+    def _claim_in(self, conn: Connection) -> list[_Claimed]:
         now = self.clock()
-        earlier = aliased(OutboxItem)
-        due = (
-            select(OutboxItem.id)
-            .where(
-                OutboxItem.channel.in_(list(self.senders)),
-                or_(OutboxItem.status == OutboxStatus.PENDING.value,
-                    OutboxItem.status == OutboxStatus.SENDING.value),  # SENDING: lease ran out
-                OutboxItem.next_attempt_at <= now,
-                # Head of line per conversation: nothing older still waiting.
-                ~exists().where(
-                    and_(earlier.conversation_id == OutboxItem.conversation_id,
-                         earlier.id < OutboxItem.id,
-                         earlier.status.in_(_ACTIVE))
-                ),
-            )
-            .order_by(OutboxItem.id)
-            .limit(self.batch_size)
-        )
-        if not self.db.is_sqlite:
-            due = due.with_for_update(skip_locked=True, of=OutboxItem)
-        lease_until = now + timedelta(seconds=self.lease_seconds)
-        async with self.db.transaction() as session:
-            rows = (await session.execute(
-                update(OutboxItem)
-                .where(OutboxItem.id.in_(due.scalar_subquery()),
-                       OutboxItem.status.in_(_ACTIVE), OutboxItem.next_attempt_at <= now)
-                .values(status=OutboxStatus.SENDING.value, attempts=OutboxItem.attempts + 1,
-                        next_attempt_at=lease_until)
-                .returning(OutboxItem.id, OutboxItem.message_id, OutboxItem.conversation_id,
-                           OutboxItem.channel, OutboxItem.recipient, OutboxItem.attempts)
-                .execution_options(synchronize_session=False)
-            )).all()
-            if not rows:
-                return []
-            texts = {
-                r.id: (r.text, r.payload)
-                for r in (await session.execute(
-                    select(Message.id, Message.text, Message.payload)
-                    .where(Message.id.in_([row.message_id for row in rows]))
-                )).all()
-            }
+        rows = conn.execute(self._claim_sql, {
+            "channels": list(self.senders), "now": now,
+            "lease_until": now + timedelta(seconds=self.lease_seconds),
+        }).all()
+        if not rows:
+            self._follow_up = False
+            return []
+        texts = {r.id: (r.text, r.payload)
+                 for r in conn.execute(_MESSAGE_TEXTS, {"ids": [row.message_id for row in rows]}).all()}
+        # A conversation's next reply becomes claimable once this one is recorded:
+        # then the worker runs another round at once instead of waiting for the poll.
+        self._follow_up = conn.execute(_FOLLOW_UP, {
+            "conversations": list({row.conversation_id for row in rows}),
+            "claimed": [row.id for row in rows]}).first() is not None
         return [
             _Claimed(r.id, r.conversation_id, r.channel, r.recipient, r.attempts,
                      *texts.get(r.message_id, ("", {})))
@@ -211,21 +257,15 @@ class OutboxWorker:
         Only rows still ``sending`` are touched: an item whose lease ran out and
         was claimed again elsewhere is left to that claim.
         """
-        table = OutboxItem.__table__
-        statement = (
-            table.update()
-            .where(table.c.id == bindparam("item_id"), table.c.status == OutboxStatus.SENDING.value)
-            .values(status=bindparam("new_status"), provider_message_id=bindparam("new_provider_id"),
-                    sent_at=bindparam("new_sent_at"), last_error=bindparam("new_error"),
-                    next_attempt_at=bindparam("new_next_at"))
-        )
         params = [
             {"item_id": item_id, "new_status": v["status"], "new_provider_id": v["provider_message_id"],
              "new_sent_at": v["sent_at"], "new_error": v["last_error"], "new_next_at": v["next_attempt_at"]}
             for item_id, v in outcomes
         ]
-        async with self.db.engine.begin() as conn:
-            await conn.execute(statement, params)
+        def record(conn: Connection) -> None:
+            conn.execute(_RECORD, params)
+
+        await self._write(record)
 
     # -- background task -----------------------------------------------------------------
 
@@ -253,8 +293,8 @@ class OutboxWorker:
             except Exception:  # noqa: BLE001 - database hiccup: log, wait, try again
                 log.exception("outbox round failed")
                 handled = 0
-            if handled:
-                continue  # more may be due (the next reply of a conversation)
+            if handled and (self._follow_up or handled >= self.batch_size):
+                continue  # more is due now: a conversation's next reply, or a full batch's rest
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
 

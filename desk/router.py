@@ -48,6 +48,7 @@ from desk.store import (
     append_inbound_one_statement,
     append_outbound_one_statement,
     find_or_open_conversation,
+    has_closed_handoff,
     insert_message,
     lock_for_append,
     next_seq,
@@ -79,9 +80,11 @@ in one write; None when it does not apply (then nothing was written).
 RatingCapture = Callable[..., Awaitable[OutboundMessage | None]]
 """``handoff.rating.capture(session, conversation, text, button_payload) -> OutboundMessage | None``.
 
-Called for every bot-mode message inside the transaction that stores it; a
-reply means the message was the borrower's rating of a closed handoff, so it
-is answered by the desk and never reaches Rasa.
+Called for every bot-mode message of a conversation that has a closed handoff
+(a rating can only follow one; the router reads that with the stored row), in
+the transaction that stores the message on the slow path and right after it on
+the fast paths. A reply means the message was the borrower's rating of a closed
+handoff, so it is answered by the desk and never reaches Rasa.
 """
 
 
@@ -122,7 +125,13 @@ class ReceiveResult:
     mode: str
     replies: list[OutboundMessage] = field(default_factory=list)
     """Replies produced synchronously (bot mode), for channels that answer in the response body."""
-    reply_message_ids: list[int] = field(default_factory=list)
+    reply_messages: list[Message | MessageRow] = field(default_factory=list)
+    """The stored rows of ``replies``, in order: a channel answers from them without reading back."""
+
+    @property
+    def reply_message_ids(self) -> list[int]:
+        """The database ids of the stored replies."""
+        return [m.id for m in self.reply_messages]
 
 
 class MessageTooLong(ValueError):
@@ -220,7 +229,7 @@ class Router:
                 reply, reply_message = stored.rating_reply
                 await self._publish(conversation, [message, reply_message], to_queue=False)
                 return ReceiveResult(False, conversation.public_id, message.id, conversation.mode,
-                                     [reply], [reply_message.id])
+                                     [reply], [reply_message])
             await self._publish(conversation, [message], to_queue=False)
             return await self._ask_bot(stored)
 
@@ -245,7 +254,7 @@ class Router:
             if fast is not None:
                 conversation, message = fast
                 rating_reply = None
-                if self._wants_rating(conversation):
+                if self._may_rate(conversation) and conversation.has_closed_handoff:
                     async with self.db.transaction() as session:
                         rating_reply = await self._capture_rating(session, attached(session, conversation),
                                                                   inbound.text, inbound.button_payload)
@@ -275,7 +284,7 @@ class Router:
                 created_at=self.clock(),
             )
             rating_reply = None
-            if self._wants_rating(conversation):
+            if self._may_rate(conversation) and await has_closed_handoff(session, conversation.id):
                 # Same transaction as the message: one commit, and the rating and
                 # its thank-you are stored together or not at all.
                 rating_reply = await self._capture_rating(session, conversation, inbound.text, choice)
@@ -295,7 +304,13 @@ class Router:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             return await append_inbound_one_statement(conn, channel, inbound.sender, **kwargs)
 
-    def _wants_rating(self, conversation: Conversation | ConversationRow) -> bool:
+    def _may_rate(self, conversation: Conversation | ConversationRow) -> bool:
+        """Whether the rating hook may apply: it is installed and the bot answers the conversation.
+
+        Callers also require a closed handoff of the conversation (a rating only follows
+        one); the fast paths read that with the stored row, so most messages skip the
+        hook's own transaction.
+        """
         return self.capture_rating is not None and conversation.mode == ConversationMode.BOT.value
 
     async def _capture_rating(self, session: AsyncSession, conversation: Conversation, text: str,
@@ -353,12 +368,12 @@ class Router:
                 sent.append(reply)
         if handoff is None and sent:
             # The common case: plain replies, no handoff. One statement / one hop.
-            messages = await self._append_replies_fast(conversation, sent)
-            if messages is not None:
+            rows = await self._append_replies_fast(conversation, sent)
+            if rows is not None:
                 notify_enqueued(self.db.engine)
-                await self._publish(conversation, messages, to_queue=False)
+                await self._publish(conversation, rows, to_queue=False)
                 return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
-                                     sent, [m.id for m in messages])
+                                     sent, list(rows))
         if handoff is not None and self.fast_handoff is not None:
             stored_replies = await self.fast_handoff(self.db, self.sqlite_writer, conversation, sent, handoff,
                                                      self.clock())
@@ -368,8 +383,8 @@ class Router:
                 await self._publish_handoff(conversation, handoff)
                 await self._publish(conversation, [stored.message, *stored_replies], to_queue=True)
                 return ReceiveResult(False, conversation.public_id, stored.message.id, ConversationMode.HUMAN.value,
-                                     sent, [m.id for m in stored_replies])
-        messages = []
+                                     sent, list(stored_replies))
+        messages: list[Message | MessageRow] = []
         async with self.db.transaction() as session:
             conversation = attached(session, conversation)
             for reply in sent:
@@ -384,7 +399,7 @@ class Router:
         else:
             await self._publish(conversation, messages, to_queue=False)
         return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
-                             sent, [m.id for m in messages])
+                             sent, messages)
 
     async def _append_replies_fast(self, conversation: Conversation | ConversationRow,
                                    replies: list[OutboundMessage]) -> list[MessageRow] | None:
@@ -413,7 +428,7 @@ class Router:
         await self._publish_handoff(conversation, request)
         await self._publish(conversation, [stored.message, message], to_queue=True)
         return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
-                             [holding], [message.id])
+                             [holding], [message])
 
     # -- events -----------------------------------------------------------------------
 

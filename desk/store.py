@@ -13,6 +13,16 @@ from sqlalchemy.orm.attributes import set_committed_value
 from storage.base import UTCDateTime, utcnow
 from storage.models import Conversation, ConversationMode, Message
 
+# A borrower's rating (handoff.rating) can only follow a handoff that was closed.
+# The hot path reads this in the statement that stores the message, so the rating
+# hook (which keeps the actual rule) only runs for conversations where it can apply.
+# The literal is ``handoff.models.HandoffStatus.CLOSED`` (a test keeps them equal).
+CLOSED_HANDOFF_STATUS = "closed"
+CLOSED_HANDOFF_EXISTS_SQL = (
+    "EXISTS (SELECT 1 FROM handoffs h WHERE h.conversation_id = {id} AND h.status = '"
+    + CLOSED_HANDOFF_STATUS + "')"
+)
+
 
 async def find_or_open_conversation(
     session: AsyncSession, channel: str, sender: str, *, sender_name: str | None = None
@@ -144,6 +154,12 @@ async def set_mode(session: AsyncSession, conversation: Conversation, mode: str)
     set_committed_value(conversation, "mode", mode)
 
 
+async def has_closed_handoff(session: AsyncSession, conversation_id: int) -> bool:
+    """True when the conversation has a closed handoff (only then can a message be a rating)."""
+    query = text("SELECT " + CLOSED_HANDOFF_EXISTS_SQL.format(id=":conversation_id"))
+    return bool(await session.scalar(query, {"conversation_id": conversation_id}))
+
+
 async def conversation_by_public_id(session: AsyncSession, public_id: str) -> Conversation | None:
     """The conversation Rasa and the action server know as ``public_id``, or None."""
     return await session.scalar(select(Conversation).where(Conversation.public_id == public_id))
@@ -168,6 +184,8 @@ class ConversationRow:
     last_seq: int
     created_at: datetime
     last_message_at: datetime
+    has_closed_handoff: bool = False
+    """Read with the row: whether a handoff of this conversation was closed (rating possible)."""
 
     def to_orm(self) -> Conversation:
         """A detached ``Conversation`` with these values (``session.add`` attaches it without SQL)."""
@@ -220,7 +238,7 @@ WITH c AS (
     RETURNING id, conversation_id
 )
 SELECT m.id AS message_id, c.id, c.public_id, c.channel, c.sender, c.sender_name, c.customer_id, c.mode,
-       c.last_seq, c.created_at
+       c.last_seq, c.created_at, """ + CLOSED_HANDOFF_EXISTS_SQL.format(id="c.id") + """ AS has_closed_handoff
   FROM m JOIN c ON c.id = m.conversation_id
 """).bindparams(
     bindparam("now", type_=UTCDateTime()),
@@ -254,7 +272,7 @@ async def append_inbound_one_statement(
         return None
     conversation = ConversationRow(
         row.id, row.public_id, row.channel, row.sender, row.sender_name, row.customer_id, row.mode,
-        row.last_seq, row.created_at, created_at,
+        row.last_seq, row.created_at, created_at, bool(row.has_closed_handoff),
     )
     message = MessageRow(row.message_id, row.id, row.last_seq, row.channel, external_id, "in", author, None,
                          text, payload, created_at)

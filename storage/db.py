@@ -1,12 +1,19 @@
 """The database handle: one async engine and its session factory per process."""
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+# A pooled connection unused this long is pinged before use (see ping_idle_connections).
+PING_AFTER_IDLE_SECONDS = 10.0
 
 
 def async_url(url: str) -> str:
@@ -26,15 +33,18 @@ def async_url(url: str) -> str:
 class Database:
     """Owns the engine; hands out sessions and transactions."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 20,
+                 ping_after_idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, object] = {"echo": echo}
         if not self.is_sqlite:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            kwargs.update(pool_size=pool_size, max_overflow=0)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        else:
+            ping_idle_connections(self.engine.sync_engine, ping_after_idle_seconds)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
@@ -52,6 +62,33 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+def ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection at checkout only if it sat idle for ``idle_seconds``.
+
+    ``pool_pre_ping`` pings at every checkout; with asyncpg that is a
+    BEGIN / ";" / ROLLBACK (three round trips), more than the one statement that
+    stores a message, on every message. A connection that was used a moment ago
+    is alive as far as a ping could tell, so only idle ones are checked; a dead
+    one raises ``DisconnectionError`` and the pool connects afresh. If the server
+    goes away between two busy moments, the next statement fails, SQLAlchemy
+    drops the whole pool, and that one request is answered 503 (providers and the
+    app retry): nothing is taken without being stored.
+    """
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # noqa: BLE001 - any failure means: do not use this connection
+            raise DisconnectionError(f"idle connection failed its ping: {type(exc).__name__}") from exc
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

@@ -123,3 +123,28 @@ class OutboxItem(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class VerificationAttempt(Base):
+    """One identity check the bot asked for, kept to throttle guessing.
+
+    The claimed phone number and loan id are stored only as keyed hashes
+    (``desk.verification.claim_key``): enough to count repeated guesses
+    against the same account, useless to anyone reading the table.
+    """
+
+    __tablename__ = "verification_attempts"
+    __table_args__ = (
+        Index("ix_verification_phone_time", "phone_key", "created_at"),
+        Index("ix_verification_loan_time", "loan_key", "created_at"),
+        Index("ix_verification_conversation_time", "conversation_public_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_public_id: Mapped[str] = mapped_column(String(64))
+    phone_key: Mapped[str] = mapped_column(String(64))
+    loan_key: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool] = mapped_column()
+    # True when the check was refused without asking the lending core.
+    throttled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

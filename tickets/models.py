@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -23,15 +26,18 @@ class Category(str, enum.Enum):
     OTHER = "other"
 
 
-CATEGORY_LABELS: dict[str, str] = {
-    "payment": "Pembayaran",
-    "fraud": "Penipuan/Fraud",
-    "unethical_collection": "Penagihan Tidak Beretika",
-    "relief": "Keringanan",
-    "phone_change": "Perubahan Nomor Ponsel",
-    "app": "Aplikasi",
-    "other": "Lainnya",
-}
+def _load_category_labels() -> dict[str, str]:
+    """Labels from ``tickets/categories.yml``, the one list the bot reads too."""
+    with open(Path(__file__).with_name("categories.yml"), encoding="utf-8") as fh:
+        labels = {str(k): str(v) for k, v in yaml.safe_load(fh).items()}
+    # The enum and the file must agree, or reports would count a category
+    # no borrower can pick (or drop one they can).
+    if list(labels) != [c.value for c in Category]:
+        raise RuntimeError(f"tickets/categories.yml lists {list(labels)}, expected {[c.value for c in Category]}")
+    return labels
+
+
+CATEGORY_LABELS: dict[str, str] = _load_category_labels()
 
 
 class Priority(str, enum.Enum):

@@ -64,8 +64,12 @@ async def wait_http(port: int, path: str, seconds: float) -> None:
     raise RuntimeError(f"nothing answered on 127.0.0.1:{port}{path} within {seconds}s")
 
 
+RASA_SEARCH = (ROOT, Path("/work/main"), Path("/work/wt-bot"))
+
+
 def find_real_rasa() -> Path | None:
-    for base in (ROOT, Path("/work/main"), Path("/work/wt-bot")):
+    """The first ``bot/`` directory with both the bot's venv (``rasa``) and a trained model."""
+    for base in RASA_SEARCH:
         bot = base / "bot"
         if (bot / ".venv" / "bin" / "rasa").exists() and (bot / "models" / "aduan.tar.gz").exists():
             return bot
@@ -81,13 +85,15 @@ def start_rasa(args: argparse.Namespace, port: int) -> tuple[subprocess.Popen[by
             [str(bot / ".venv" / "bin" / "rasa"), "run", "--model", "models/aduan.tar.gz", "--port", str(port),
              "--credentials", "credentials.yml", "--endpoints", "endpoints.yml", "--interface", "127.0.0.1"],
             cwd=bot, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        return proc, f"real Rasa ({bot})"
+        return proc, f"REAL Rasa (trained model {bot / 'models' / 'aduan.tar.gz'})"
     proc = subprocess.Popen(
         [PY, "-m", "tests.desk.fake_rasa", "--port", str(port), "--delay", str(args.rasa_delay),
          "--capacity", str(args.rasa_capacity)],
         cwd=ROOT, stdout=subprocess.DEVNULL, start_new_session=True)
-    return proc, (f"fake Rasa ({args.rasa_delay * 1000:.0f} ms per message, "
-                  f"{args.rasa_capacity} at a time)")
+    why = "--fake-rasa" if args.fake_rasa else (
+        "no bot/.venv with a trained bot/models/aduan.tar.gz in " + ", ".join(str(p) for p in RASA_SEARCH))
+    return proc, (f"FAKE Rasa ({args.rasa_delay * 1000:.0f} ms per message, "
+                  f"{args.rasa_capacity} at a time; because: {why})")
 
 
 async def prepare_database(url: str, human_conversations: int) -> list[str]:
@@ -177,13 +183,17 @@ async def closed_loop(port: int, path: str, make_body, total: int, concurrency: 
     return Stats(latencies, wall, errors)
 
 
-def rasa_body(run: str):
+def rasa_body(run: str, via: str):
     """Direct messages, one Rasa sender per run and worker (as the desk has one conversation each),
-    so both sides see trackers of the same length."""
+    so both sides see trackers of the same length, with the metadata the desk sends for that
+    entry: through the in-app API the borrower is verified (``customer_id`` = the token's ``sub``),
+    and a real assistant may behave differently for a verified borrower."""
     def make(w: int, i: int) -> dict:
         sender = f"bench-direct-{run}-{w}"
+        customer = f"bench-{run}-{w}" if via == "channels" else None
         return {"sender": sender, "message": "halo",
-                "metadata": {"channel": "inapp", "conversation_id": sender, "customer_id": None, "phone": None}}
+                "metadata": {"channel": "inapp", "conversation_id": sender, "customer_id": customer,
+                             "phone": None}}
     return make
 
 
@@ -220,15 +230,16 @@ async def bot_path(args: argparse.Namespace, rasa_port: int, desk_port: int) -> 
     path_desk = "/internal/v1/messages" if args.via == "internal" else "/chat/api/messages"
     via = args.via
     # Warm both paths (connection pools, caches, Rasa's first-message work).
-    await closed_loop(rasa_port, path_rasa, rasa_body("warm"), 30, 1, None, deadline)
+    await closed_loop(rasa_port, path_rasa, rasa_body("warm", via), 30, 1, None, deadline)
     warm = await closed_loop(desk_port, path_desk, desk_body("warm", via), 30, 1, desk_headers("warm", via),
                              deadline, answered_by_bot)
     if warm.errors:
         print(f"warning: {warm.errors} of 30 warm-up messages were not answered by the bot", file=sys.stderr)
-    out["direct_c1"] = await closed_loop(rasa_port, path_rasa, rasa_body("lat"), args.latency_n, 1, None, deadline)
+    out["direct_c1"] = await closed_loop(rasa_port, path_rasa, rasa_body("lat", via), args.latency_n, 1, None,
+                                         deadline)
     out["desk_c1"] = await closed_loop(desk_port, path_desk, desk_body("lat", via), args.latency_n, 1,
                                        desk_headers("lat", via), deadline, answered_by_bot)
-    out["direct_cN"] = await closed_loop(rasa_port, path_rasa, rasa_body("tp"), args.throughput_n,
+    out["direct_cN"] = await closed_loop(rasa_port, path_rasa, rasa_body("tp", via), args.throughput_n,
                                          args.bot_concurrency,
                                          None, deadline)
     out["desk_cN"] = await closed_loop(desk_port, path_desk, desk_body("tp", via), args.throughput_n,
@@ -334,7 +345,8 @@ def start_desk(db_url: str, rasa_port: int, desk_port: int, workdir: Path) -> su
     env = {**os.environ, "DATABASE_URL": db_url, "RASA_URL": f"http://127.0.0.1:{rasa_port}",
            "DESK_SERVICE_TOKEN": TOKEN, "INAPP_SIGNING_SECRET": INAPP_SECRET,
            "TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET, "DESK_HOST": "127.0.0.1", "DESK_PORT": str(desk_port),
-           "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+           # The production default (INFO): the bench pays for whatever the desk logs per message.
+           "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT)}
     env.pop("REDIS_URL", None)
     log = open(workdir / "desk.log", "wb")  # noqa: SIM115 - closed with the process
     return subprocess.Popen([PY, "-m", "desk.cli", "serve"], cwd=workdir, env=env,
@@ -389,7 +401,7 @@ def main() -> int:
         rasa_port, desk_port = free_port(), free_port()
         rasa, rasa_kind = start_rasa(args, rasa_port)
         if args.bot_concurrency is None:
-            args.bot_concurrency = 4 if rasa_kind.startswith("real") else 32
+            args.bot_concurrency = 4 if rasa_kind.startswith("REAL") else 32
         desk = start_desk(db_url, rasa_port, desk_port, workdir)
         asyncio.run(wait_http(rasa_port, "/", 240))
         asyncio.run(wait_http(desk_port, "/healthz", 60))
@@ -419,8 +431,9 @@ def main() -> int:
     print()
     entry = ("in-app POST /chat/api/messages (bot path), Telegram webhook (human path)"
              if args.via == "channels" else "POST /internal/v1/messages")
-    print(f"desk benchmark — database: {args.db}, bot: {rasa_kind}, entry: {entry}, cores: {os.cpu_count()}, "
+    print(f"desk benchmark — database: {args.db}, entry: {entry}, cores: {os.cpu_count()}, "
           f"load average before/after: {load_before:.1f}/{os.getloadavg()[0]:.1f}")
+    print(f"bot path against: {rasa_kind}")
     print()
     print("| path | runs | p50 ms | p99 ms | msg/s | errors |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")

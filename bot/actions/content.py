@@ -17,15 +17,18 @@ import yaml
 BOT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONTENT = BOT_DIR.parent / "lender" / "demo.yml"
 
-CATEGORY_LABELS = {
-    "payment": "Pembayaran",
-    "fraud": "Penipuan/Fraud",
-    "unethical_collection": "Penagihan Tidak Beretika",
-    "relief": "Keringanan",
-    "phone_change": "Perubahan Nomor Ponsel",
-    "app": "Aplikasi",
-    "other": "Lainnya",
-}
+# The desk's tickets package owns the category list (codes counted in the
+# reports to OJK); the bot reads the same file so the two never drift.
+DEFAULT_CATEGORIES = BOT_DIR.parent / "tickets" / "categories.yml"
+
+
+def _load_category_labels() -> Dict[str, str]:
+    path = Path(os.environ.get("COMPLAINT_CATEGORIES") or DEFAULT_CATEGORIES)
+    with open(path, encoding="utf-8") as fh:
+        return {str(k): str(v) for k, v in (yaml.safe_load(fh) or {}).items()}
+
+
+CATEGORY_LABELS: Dict[str, str] = _load_category_labels()
 
 
 def content_path() -> Path:

@@ -1,12 +1,15 @@
 """The desk API for the action server: service token, identity check, account read."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sanic_testing.testing import SanicASGITestClient
 from sqlalchemy import select
 
 from desk.app import build_services, create_app
-from storage.models import Conversation
+from storage.base import utcnow
+from storage.models import Conversation, VerificationAttempt
 
 TOKEN = {"Authorization": "Bearer test-service-token"}
 BUDI = {"full_name": "  budi   SANTOSO ", "phone": "0812-3456-7890", "loan_id": "pj-2024-000123"}
@@ -21,9 +24,9 @@ async def client(settings, database, unique_name):
     await services.db.dispose()
 
 
-async def open_conversation(database, public_id: str = "c0ffee") -> None:
+async def open_conversation(database, public_id: str = "c0ffee", sender: str = "+6281234567890") -> None:
     async with database.transaction() as s:
-        s.add(Conversation(public_id=public_id, channel="whatsapp", sender="+6281234567890"))
+        s.add(Conversation(public_id=public_id, channel="whatsapp", sender=sender))
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-token"}, {"Authorization": "test-service-token"}])
@@ -108,3 +111,62 @@ async def test_internal_inject_needs_the_token_and_refuses_oversized(client) -> 
     assert resp.status == 401
     _, resp = await client.post("/internal/v1/messages", json=msg, headers=TOKEN)
     assert resp.status == 413 and resp.json["error"] == "message_too_long"
+
+
+async def verify(client, conversation_id: str, **change) -> dict:
+    _, resp = await client.post("/api/v1/customers/verify",
+                                json={"conversation_id": conversation_id, **BUDI, **change}, headers=TOKEN)
+    assert resp.status == 200
+    return resp.json
+
+
+async def test_guessing_one_phone_across_conversations_is_throttled(client, database) -> None:
+    # Five wrong loan ids for Budi's phone, each from a fresh conversation (as
+    # after handoffs): the sixth check is refused even with the right loan id,
+    # and the answer looks exactly like any other failure.
+    for i in range(5):
+        await open_conversation(database, f"guess{i}", sender=f"+62811000000{i}")
+        assert await verify(client, f"guess{i}", loan_id=f"PJ-2024-99999{i}") == {"verified": False}
+    await open_conversation(database, "guess5", sender="+628110000005")
+    assert await verify(client, "guess5") == {"verified": False}
+    async with database.session() as s:
+        last = (await s.scalars(select(VerificationAttempt).order_by(VerificationAttempt.id.desc()))).first()
+        conv = await s.scalar(select(Conversation).where(Conversation.public_id == "guess5"))
+    assert last.throttled is True and last.succeeded is False
+    assert conv.customer_id is None
+    # Another borrower is not affected by Budi's throttle.
+    assert (await verify(client, "guess5", full_name="Siti Nurhaliza Rahmawati", phone="0812-9876-5432",
+                         loan_id="PL-2025-004567"))["verified"] is True
+
+
+async def test_one_conversation_trying_many_accounts_is_throttled(client, database) -> None:
+    await open_conversation(database)
+    for i in range(6):
+        assert await verify(client, "c0ffee", phone=f"08129999000{i}", loan_id=f"X-{i}") == {"verified": False}
+    assert await verify(client, "c0ffee") == {"verified": False}
+
+
+async def test_old_failures_fall_out_of_the_window(settings, database) -> None:
+    services = build_services(settings)
+    verify_customer = services.verify
+    try:
+        day_ago = utcnow() - timedelta(hours=25)
+        for i in range(5):
+            outcome = await verify_customer(conversation_id="old", full_name="Budi Santoso",
+                                            phone="081234567890", loan_id=f"NOPE-{i}", now=day_ago)
+            assert not outcome.verified
+        outcome = await verify_customer(conversation_id="old", full_name="Budi Santoso",
+                                        phone="081234567890", loan_id="PJ-2024-000123")
+        assert outcome.verified and not outcome.throttled
+    finally:
+        await services.bot.aclose()
+        await services.db.dispose()
+
+
+async def test_attempts_keep_no_personal_data(client, database) -> None:
+    await open_conversation(database)
+    await verify(client, "c0ffee", loan_id="PJ-2024-999999")
+    async with database.session() as s:
+        row = await s.scalar(select(VerificationAttempt))
+    stored = f"{row.phone_key} {row.loan_key}"
+    assert "3456" not in stored and "999999" not in stored and len(row.phone_key) == 64

@@ -5,17 +5,38 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from connectors.base import ProviderError
 from desk.messages import Channel, OutboundMessage
 from desk.outbox import enqueue, on_enqueue_commit
 from desk.outbox_worker import Backoff, OutboxWorker, failed_items
+from desk.sqlite_fastpath import SqliteInboundWriter
 from desk.store import find_or_open_conversation
 from storage.base import utcnow
 from storage.models import OutboxItem
 
 FAST = Backoff(base_seconds=0.01, cap_seconds=0.05)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # On SQLite every test runs twice: the worker on the async engine, and on the writer
+    # thread the app gives it (shared with the router's hot writes). PostgreSQL has no such thread.
+    if "outbox_writer" in metafunc.fixturenames:
+        kinds = ["engine", "writer-thread"] if metafunc.config.getoption("--db") == "sqlite" else ["engine"]
+        metafunc.parametrize("outbox_writer", kinds, indirect=True)
+
+
+@pytest.fixture
+def outbox_writer(request, database_url):
+    """None (the async engine) or a ``SqliteInboundWriter`` for the worker."""
+    if request.param == "engine":
+        yield None
+        return
+    writer = SqliteInboundWriter(database_url)
+    yield writer
+    writer.close()
 
 
 @dataclass
@@ -64,9 +85,9 @@ async def run_until_settled(worker: OutboxWorker, db, seconds: float = 5.0) -> N
     raise AssertionError("outbox did not settle")
 
 
-async def test_retry_after_provider_5xx_then_sent_once(database) -> None:
+async def test_retry_after_provider_5xx_then_sent_once(database, outbox_writer) -> None:
     sender = FakeSender(failures=2)
-    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, max_attempts=5, backoff=FAST)
+    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer, max_attempts=5, backoff=FAST)
     await queue_replies(database, ["halo Kak"])
     await run_until_settled(worker, database)
     (item,) = await items(database)
@@ -76,9 +97,9 @@ async def test_retry_after_provider_5xx_then_sent_once(database) -> None:
     assert item.sent_at is not None
 
 
-async def test_backoff_waits_before_retrying(database) -> None:
+async def test_backoff_waits_before_retrying(database, outbox_writer) -> None:
     sender = FakeSender(failures=1)
-    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, backoff=Backoff(base_seconds=60))
+    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer, backoff=Backoff(base_seconds=60))
     await queue_replies(database, ["halo"])
     await worker.run_once()
     await worker.run_once()  # not due yet: no second attempt
@@ -88,9 +109,9 @@ async def test_backoff_waits_before_retrying(database) -> None:
     assert "503" in item.last_error
 
 
-async def test_permanent_failure_is_recorded_and_listed(database) -> None:
+async def test_permanent_failure_is_recorded_and_listed(database, outbox_writer) -> None:
     sender = FakeSender(failures=10**6)
-    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, max_attempts=3, backoff=FAST)
+    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer, max_attempts=3, backoff=FAST)
     await queue_replies(database, ["halo"])
     await run_until_settled(worker, database)
     (item,) = await items(database)
@@ -100,18 +121,18 @@ async def test_permanent_failure_is_recorded_and_listed(database) -> None:
     assert [f["id"] for f in listed] == [item.id] and listed[0]["last_error"] == item.last_error
 
 
-async def test_non_retryable_error_fails_at_once(database) -> None:
+async def test_non_retryable_error_fails_at_once(database, outbox_writer) -> None:
     sender = FakeSender(failures=1, retryable=False)
-    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, max_attempts=6, backoff=FAST)
+    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer, max_attempts=6, backoff=FAST)
     await queue_replies(database, ["halo"])
     await run_until_settled(worker, database)
     (item,) = await items(database)
     assert item.status == "failed" and item.attempts == 1
 
 
-async def test_provider_timeout_is_retried(database) -> None:
+async def test_provider_timeout_is_retried(database, outbox_writer) -> None:
     sender = FakeSender(delay=0.3)
-    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, send_timeout=0.05, max_attempts=2,
+    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer, send_timeout=0.05, max_attempts=2,
                           backoff=FAST)
     await queue_replies(database, ["halo"])
     await run_until_settled(worker, database)
@@ -119,12 +140,12 @@ async def test_provider_timeout_is_retried(database) -> None:
     assert item.status == "failed" and item.attempts == 2 and "timed out" in item.last_error
 
 
-async def test_two_workers_never_send_an_item_twice(database) -> None:
+async def test_two_workers_never_send_an_item_twice(database, outbox_writer) -> None:
     sender = FakeSender(delay=0.002)
     for i in range(40):
         await queue_replies(database, [f"r{i}-a", f"r{i}-b"], sender=f"+628120000{i:04d}")
-    w1 = OutboxWorker(database, {Channel.WHATSAPP: sender}, batch_size=7)
-    w2 = OutboxWorker(database, {Channel.WHATSAPP: sender}, batch_size=7)
+    w1 = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer, batch_size=7)
+    w2 = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer, batch_size=7)
 
     async def loop(w: OutboxWorker) -> None:
         for _ in range(200):
@@ -137,22 +158,22 @@ async def test_two_workers_never_send_an_item_twice(database) -> None:
     assert all(i.status == "sent" for i in await items(database))
 
 
-async def test_a_conversation_is_sent_in_order_even_across_retries(database) -> None:
+async def test_a_conversation_is_sent_in_order_even_across_retries(database, outbox_writer) -> None:
     sender = FakeSender(failures=1)
-    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, backoff=FAST)
+    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer, backoff=FAST)
     await queue_replies(database, ["pertama", "kedua", "ketiga"])
     await run_until_settled(worker, database)
     assert sender.calls == ["pertama", "pertama", "kedua", "ketiga"]
 
 
-async def test_an_expired_lease_is_claimed_again(database) -> None:
+async def test_an_expired_lease_is_claimed_again(database, outbox_writer) -> None:
     """The at-least-once edge: a worker died after claiming; another one sends after the lease."""
     sender = FakeSender()
     await queue_replies(database, ["halo"])
     async with database.transaction() as s:  # what a crashed worker leaves behind
         await s.execute(update(OutboxItem).values(status="sending", attempts=1,
                                                   next_attempt_at=utcnow() + timedelta(seconds=60)))
-    worker = OutboxWorker(database, {Channel.WHATSAPP: sender})
+    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer)
     assert await worker.run_once() == 0  # the lease still holds
     async with database.transaction() as s:
         await s.execute(update(OutboxItem).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
@@ -161,17 +182,17 @@ async def test_an_expired_lease_is_claimed_again(database) -> None:
     assert item.status == "sent" and item.attempts == 2 and sender.sent == ["halo"]
 
 
-async def test_items_without_a_sender_wait_visibly(database) -> None:
-    worker = OutboxWorker(database, {Channel.TELEGRAM: FakeSender(channel=Channel.TELEGRAM)})
+async def test_items_without_a_sender_wait_visibly(database, outbox_writer) -> None:
+    worker = OutboxWorker(database, {Channel.TELEGRAM: FakeSender(channel=Channel.TELEGRAM)}, sqlite_writer=outbox_writer)
     await queue_replies(database, ["halo"])
     assert await worker.run_once() == 0
     (item,) = await items(database)
     assert item.status == "pending"
 
 
-async def test_commit_nudges_the_running_worker(database) -> None:
+async def test_commit_nudges_the_running_worker(database, outbox_writer) -> None:
     sender = FakeSender()
-    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, poll_interval=30)
+    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer, poll_interval=30)
     remove = on_enqueue_commit(database.engine, worker.nudge)
     worker.start()
     try:
@@ -181,6 +202,25 @@ async def test_commit_nudges_the_running_worker(database) -> None:
         while not sender.sent and asyncio.get_running_loop().time() - started < 3:
             await asyncio.sleep(0.005)
         assert sender.sent == ["cepat"]
+        assert asyncio.get_running_loop().time() - started < 1.0
+    finally:
+        remove()
+        await worker.stop()
+
+
+async def test_a_conversations_later_replies_follow_without_waiting_for_the_poll(database, outbox_writer) -> None:
+    """Replies queued together leave one round after another (head of line), not one per poll."""
+    sender = FakeSender()
+    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer, poll_interval=30)
+    remove = on_enqueue_commit(database.engine, worker.nudge)
+    worker.start()
+    try:
+        await asyncio.sleep(0.05)
+        started = asyncio.get_running_loop().time()
+        await queue_replies(database, ["satu", "dua", "tiga"])
+        while len(sender.sent) < 3 and asyncio.get_running_loop().time() - started < 3:
+            await asyncio.sleep(0.005)
+        assert sender.sent == ["satu", "dua", "tiga"]
         assert asyncio.get_running_loop().time() - started < 1.0
     finally:
         remove()

@@ -214,9 +214,18 @@ async def test_default_enqueuer_writes_a_waiting_handoff(database, bot, event_bu
     assert (row.reason, row.priority, row.status) == ("request_human", "high", "waiting")
 
 
-async def test_rating_hook_answers_instead_of_the_bot(database, bot, event_bus, handoff_queue, fake_rasa) -> None:
-    """The handoff part's rating hook sees each bot-mode message in its storing transaction."""
+async def close_a_handoff(db, conversation_public_id: str) -> None:
+    async with db.transaction() as s:
+        conversation = await s.scalar(select(Conversation).where(Conversation.public_id == conversation_public_id))
+        s.add(Handoff(conversation_id=conversation.id, reason="request_human", status="closed", closed_at=NOW))
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "orm-path"])
+async def test_rating_hook_answers_instead_of_the_bot(database, database_url, bot, event_bus, handoff_queue,
+                                                      fake_rasa, fast) -> None:
+    """The handoff part's rating hook sees each bot-mode message once a handoff was closed."""
     from desk.messages import OutboundMessage
+    from desk.sqlite_fastpath import SqliteInboundWriter
 
     seen: list[tuple[str, str | None]] = []
 
@@ -224,17 +233,54 @@ async def test_rating_hook_answers_instead_of_the_bot(database, bot, event_bus, 
         seen.append((text, button_payload))
         return OutboundMessage(text="Terima kasih atas penilaian Anda, Kak.") if text == "5" else None
 
+    writer = SqliteInboundWriter(database_url) if fast and database.is_sqlite else None
     router = Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue,
-                    capture_rating=capture)
+                    capture_rating=capture, sqlite_writer=writer)
+    first = await router.receive(inbound("halo", external_id="rate0"))
+    assert seen == []  # no handoff yet: a "5" now would just be a message for the bot
+    await close_a_handoff(database, first.conversation_public_id)
     rated = await router.receive(inbound("5", external_id="rate1"))
     assert [r.text for r in rated.replies] == ["Terima kasih atas penilaian Anda, Kak."]
-    assert fake_rasa.calls == []
+    assert len(fake_rasa.calls) == 1
     normal = await router.receive(inbound("halo", external_id="rate2"))
-    assert normal.replies[0].text == "echo: halo" and len(fake_rasa.calls) == 1
+    assert normal.replies[0].text == "echo: halo" and len(fake_rasa.calls) == 2
     assert seen == [("5", None), ("halo", None)]
-    assert await transcript(database) == [("in", "5"), ("out", "Terima kasih atas penilaian Anda, Kak."),
+    assert await transcript(database) == [("in", "halo"), ("out", "echo: halo"),
+                                          ("in", "5"), ("out", "Terima kasih atas penilaian Anda, Kak."),
                                           ("in", "halo"), ("out", "echo: halo")]
-    assert await count(database, OutboxItem) == 2
+    assert await count(database, OutboxItem) == 3
+    if writer is not None:
+        writer.close()
+
+
+async def test_rating_hook_is_not_asked_without_a_closed_handoff(database, database_url, bot, event_bus,
+                                                                 handoff_queue, fake_rasa) -> None:
+    """An open (waiting) handoff is no reason to ask: only a closed one can be rated."""
+    from desk.sqlite_fastpath import SqliteInboundWriter
+
+    asked: list[str] = []
+
+    async def capture(session, conversation, text, button_payload):
+        asked.append(text)
+
+    writer = SqliteInboundWriter(database_url) if database.is_sqlite else None
+    router = Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue,
+                    capture_rating=capture, sqlite_writer=writer)
+    first = await router.receive(inbound("halo", external_id="norate0"))
+    async with database.transaction() as s:
+        conversation = await s.scalar(select(Conversation).where(Conversation.public_id == first.conversation_public_id))
+        s.add(Handoff(conversation_id=conversation.id, reason="request_human", status="assigned"))
+    await router.receive(inbound("5", external_id="norate1"))
+    assert asked == [] and len(fake_rasa.calls) == 2
+    if writer is not None:
+        writer.close()
+
+
+def test_closed_status_literal_matches_the_handoff_model() -> None:
+    from desk.store import CLOSED_HANDOFF_STATUS
+    from handoff.models import HandoffStatus
+
+    assert CLOSED_HANDOFF_STATUS == HandoffStatus.CLOSED.value
 
 
 async def test_fast_path_rows_read_back_like_orm_rows(router, database) -> None:
@@ -256,3 +302,47 @@ async def test_fast_path_rows_read_back_like_orm_rows(router, database) -> None:
     assert (msg.seq, msg.direction, msg.author) == (3, "in", "borrower")
     assert conv.customer_id == "CUST-0003" and conv.last_seq == 4
     assert conv.last_message_at.tzinfo is not None
+
+
+async def test_sqlite_group_commit_fails_only_the_duplicate(tmp_path) -> None:
+    """Messages written together (one transaction, a savepoint each): a duplicate in the middle
+    of a batch fails alone, every other message is stored, numbered in order, gap-free.
+    (The SQLite writer exists whatever --db says, so this always runs on a SQLite file.)"""
+    from sqlalchemy.exc import IntegrityError
+
+    from desk.sqlite_fastpath import SqliteInboundWriter
+    from storage.db import Database
+    from storage.registry import metadata
+
+    database_url = f"sqlite:///{tmp_path / 'group.db'}"
+    database = Database(database_url)
+    async with database.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    async with database.transaction() as s:
+        s.add_all([Conversation(channel="telegram", sender=str(k)) for k in range(3)])
+    writer = SqliteInboundWriter(database_url)
+
+    def append(k: int, external_id: str, sender: str | None = None):
+        return writer.append("telegram", sender or str(k % 3), external_id=external_id, text=f"m{k}",
+                             payload={}, author="borrower", customer_id=None, created_at=NOW)
+
+    try:
+        ids = [f"u{k}" for k in range(30)]
+        ids[17] = "u5"  # a provider retry arriving in the same batch as the original
+        results = await asyncio.gather(*(append(k, ids[k]) for k in range(30)),
+                                       append(99, "unknown", sender="no-such-chat"), return_exceptions=True)
+    finally:
+        writer.close()
+    failed = [k for k, r in enumerate(results) if isinstance(r, BaseException)]
+    assert failed == [17] and isinstance(results[17], IntegrityError)
+    assert results[30] is None  # no conversation yet: the router takes its slow path
+    async with database.session() as s:
+        rows = (await s.execute(select(Conversation.sender, Message.seq, Message.text).join(Conversation)
+                                .order_by(Conversation.sender, Message.seq))).all()
+    assert len(rows) == 29
+    for sender in ("0", "1", "2"):
+        texts = [t for c, _, t in rows if c == sender]
+        seqs = [q for c, q, _ in rows if c == sender]
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert texts == [f"m{k}" for k in range(30) if k % 3 == int(sender) and k != 17]
+    await database.dispose()
