@@ -1,7 +1,7 @@
 """one open handoff per conversation
 
 Revision ID: c3d1f0a2b7e4
-Revises: a95427cd814e
+Revises: 96c46fb27a52
 Create Date: 2026-11-23 01:30:00
 
 The one-statement handoff (handoff.fastpath) inserts a handoff unless the
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'c3d1f0a2b7e4'
-down_revision: Union[str, Sequence[str], None] = 'a95427cd814e'
+down_revision: Union[str, Sequence[str], None] = '96c46fb27a52'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
