@@ -20,7 +20,7 @@ from desk.events import EventBus, InMemoryEventBus
 from desk.handoff_request import default_enqueuer
 from desk.outbox import on_enqueue_commit
 from desk.outbox_worker import OutboxWorker
-from desk.router import Router, default_rating_capture
+from desk.router import Router, default_fast_handoff, default_rating_capture
 from desk.sqlite_fastpath import SqliteInboundWriter
 from desk.verification import VerificationLimits, VerifyCustomer
 from lending.adapter import LendingCore
@@ -67,6 +67,7 @@ def build_services(settings: Settings, *, events: EventBus | None = None,
         bot_timeout_seconds=settings.rasa_timeout_seconds,
         capture_rating=default_rating_capture(),
         sqlite_writer=_sqlite_writer(settings.database_url) if db.is_sqlite else None,
+        fast_handoff=default_fast_handoff(),
     )
     # Connectors register their Sender per channel (services.outbox.register_sender).
     # On SQLite the worker writes through the router's writer thread: one queue of writes.

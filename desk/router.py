@@ -70,6 +70,13 @@ QUEUE_TOPIC = "queue"
 _NUMBERED_CHOICE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 
+FastHandoff = Callable[..., Awaitable[list[MessageRow] | None]]
+"""``handoff.fastpath.hand_off(db, sqlite_writer, conversation, replies, request, created_at)``.
+
+Stores the bot's replies, switches the conversation to people and queues it
+in one write; None when it does not apply (then nothing was written).
+"""
+
 RatingCapture = Callable[..., Awaitable[OutboundMessage | None]]
 """``handoff.rating.capture(session, conversation, text, button_payload) -> OutboundMessage | None``.
 
@@ -90,6 +97,17 @@ def default_rating_capture() -> RatingCapture | None:
             raise
         return None
     return capture  # type: ignore[no-any-return]
+
+
+def default_fast_handoff() -> FastHandoff | None:
+    """The handoff part's one-write handoff when it is installed."""
+    try:
+        from handoff.fastpath import hand_off  # type: ignore[import-not-found]
+    except ImportError as exc:
+        if exc.name not in ("handoff.fastpath", "handoff"):
+            raise
+        return None
+    return hand_off  # type: ignore[no-any-return]
 
 
 def conversation_topic(public_id: str) -> str:
@@ -170,6 +188,7 @@ class Router:
         locks: ConversationLocks | None = None,
         capture_rating: RatingCapture | None = None,
         sqlite_writer: SqliteInboundWriter | None = None,
+        fast_handoff: FastHandoff | None = None,
     ) -> None:
         self.db = db
         # The handoff part's rating hook: a closed handoff's 1–5 rating never reaches Rasa.
@@ -182,6 +201,7 @@ class Router:
         self.bot_timeout_seconds = bot_timeout_seconds
         self.locks = locks or ConversationLocks()
         self.sqlite_writer = sqlite_writer
+        self.fast_handoff = fast_handoff
 
     async def receive(self, inbound: InboundMessage) -> ReceiveResult:
         """Store ``inbound``, then answer it with the bot or pass it to the human side.
@@ -354,6 +374,16 @@ class Router:
                 await self._publish(conversation, rows, to_queue=False)
                 return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
                                      sent, list(rows))
+        if handoff is not None and self.fast_handoff is not None:
+            stored_replies = await self.fast_handoff(self.db, self.sqlite_writer, conversation, sent, handoff,
+                                                     self.clock())
+            if stored_replies is not None:
+                notify_enqueued(self.db.engine)
+                # The queue first: that is what the consoles wait for.
+                await self._publish_handoff(conversation, handoff)
+                await self._publish(conversation, [stored.message, *stored_replies], to_queue=True)
+                return ReceiveResult(False, conversation.public_id, stored.message.id, ConversationMode.HUMAN.value,
+                                     sent, list(stored_replies))
         messages: list[Message | MessageRow] = []
         async with self.db.transaction() as session:
             conversation = attached(session, conversation)
@@ -364,8 +394,8 @@ class Router:
                 await set_mode(session, conversation, ConversationMode.HUMAN.value)
                 await self.enqueue_handoff(session, conversation, handoff)
         if handoff is not None:
-            await self._publish(conversation, [stored.message, *messages], to_queue=True)
             await self._publish_handoff(conversation, handoff)
+            await self._publish(conversation, [stored.message, *messages], to_queue=True)
         else:
             await self._publish(conversation, messages, to_queue=False)
         return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
@@ -395,8 +425,8 @@ class Router:
             message, _ = await enqueue(session, conversation, holding, author=Author.SYSTEM.value)
             await set_mode(session, conversation, ConversationMode.HUMAN.value)
             await self.enqueue_handoff(session, conversation, request)
-        await self._publish(conversation, [stored.message, message], to_queue=True)
         await self._publish_handoff(conversation, request)
+        await self._publish(conversation, [stored.message, message], to_queue=True)
         return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
                              [holding], [message])
 

@@ -5,10 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.models import AuditEntry, User
+from storage.base import utcnow
 
 TRANSCRIPT_OPENED = "transcript.opened"
 
@@ -21,6 +22,16 @@ async def record(session: AsyncSession, actor_id: int | None, action: str, objec
     session.add(entry)
     await session.flush()
     return entry
+
+
+async def record_many(session: AsyncSession,
+                      entries: list[tuple[int | None, str, str, str | int, dict[str, Any]]]) -> None:
+    """Append several entries (actor, action, object type, object id, details) in one statement."""
+    if entries:
+        now = utcnow()
+        await session.execute(insert(AuditEntry), [
+            {"actor_id": actor, "action": action, "object_type": kind, "object_id": str(object_id),
+             "details": details, "at": now} for actor, action, kind, object_id, details in entries])
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from desk.auth import StaffUser, error, staff_required
 from desk.templating import render
 from handoff import access, actions, audit, auth, canned, hours, i18n, queue, transcripts
 from handoff.config import HandoffSettings
-from handoff.models import Handoff, Role, User
+from handoff.models import Handoff, HandoffStatus, Role, User
 from storage.base import utcnow
 from tickets.models import CATEGORY_LABELS, Priority
 
@@ -96,16 +96,12 @@ async def run_auto_assign(app: Sanic) -> None:
         return
     lock: asyncio.Lock = services.extra.setdefault("handoff_assign_lock", asyncio.Lock())
     async with lock:
-        assigned = await queue.auto_assign(services.db)
-    for handoff_id, user_id in assigned:
-        async with services.db.session() as session:
-            row = await session.execute(select(Handoff, transcripts.Conversation.public_id)
-                                        .join(transcripts.Conversation,
-                                              transcripts.Conversation.id == Handoff.conversation_id)
-                                        .where(Handoff.id == handoff_id))
-            handoff, public_id = row.one()
-        event = queue.handoff_event("assigned", handoff, public_id)
-        for topic in (queue.QUEUE_TOPIC, queue.agent_topic(user_id)):
+        assigned = await queue.assign_waiting(services.db)
+    for a in assigned:
+        # Built from what the assignment returned: no second read of the rows it just wrote.
+        event = {"type": "assigned", "conversation_id": a.public_id, "handoff_id": a.handoff_id,
+                 "status": HandoffStatus.ASSIGNED.value, "assigned_to": a.user_id}
+        for topic in (queue.QUEUE_TOPIC, queue.agent_topic(a.user_id)):
             await services.events.publish(topic, event)
 
 
@@ -493,15 +489,19 @@ async def console_ws(request: Request, ws: Any) -> None:
         await ws.close(code=4401, reason="sign in first")
         return
     services = request.app.ctx.services
-    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     pumps: dict[str, asyncio.Task[None]] = {}
+    greeted = asyncio.Event()  # "hello" is always the first frame
 
     async def pump(topic: str, kind: str) -> None:
+        # Each topic's events go straight to the socket (Sanic serialises concurrent sends):
+        # no second queue and sender task, so an event costs no extra trips through a busy loop.
         async with services.events.subscribe(topic) as stream:
             async for event in stream:
                 if kind == "queue" and event.get("type") == "message":
                     continue  # borrower messages reach consoles through the watched conversation topics
-                await outbox.put({**_safe_event(event), "topic": kind})
+                if not greeted.is_set():
+                    await greeted.wait()
+                await ws.send(json.dumps({**_safe_event(event), "topic": kind}))
 
     def watch(topic: str, kind: str) -> None:
         if topic not in pumps:
@@ -525,20 +525,13 @@ async def console_ws(request: Request, ws: Any) -> None:
     watch(queue.agent_topic(user.id), "agent")
     await asyncio.sleep(0)  # let the subscriptions register before announcing readiness
     await ws.send(json.dumps({"topic": "hello", "user": user.id}))
-    read_task = asyncio.create_task(reader())
+    greeted.set()
     try:
-        while not read_task.done():
-            getter = asyncio.create_task(outbox.get())
-            done, _ = await asyncio.wait({getter, read_task}, return_when=asyncio.FIRST_COMPLETED)
-            if getter in done:
-                await ws.send(json.dumps(getter.result()))
-            else:
-                getter.cancel()
+        await reader()  # until the console goes away
     finally:
-        read_task.cancel()
         for task in pumps.values():
             task.cancel()
-        for task in [read_task, *pumps.values()]:
+        for task in pumps.values():
             with contextlib.suppress(BaseException):
                 await task
 
@@ -547,19 +540,41 @@ async def console_ws(request: Request, ws: Any) -> None:
 
 
 async def _assign_on_handoff(app: Sanic) -> None:
-    """Background: every queue event may free or need an agent; run round-robin on handoffs."""
+    """Background: run round-robin when handoffs arrive.
+
+    A burst of handoffs coalesces: one run assigns everything that waits, and
+    handoffs that arrive during a run ask for exactly one more run, instead
+    of one run (and its queries) per handoff.
+    """
     services = app.ctx.services
+    wanted = asyncio.Event()
+
+    async def listen() -> None:
+        async with services.events.subscribe(queue.QUEUE_TOPIC) as stream:
+            async for event in stream:
+                if event.get("type") == "handoff":
+                    wanted.set()
+
     while True:
+        listener = asyncio.create_task(listen())
         try:
-            async with services.events.subscribe(queue.QUEUE_TOPIC) as stream:
-                async for event in stream:
-                    if event.get("type") == "handoff":
-                        await run_auto_assign(app)
+            while True:
+                waiter = asyncio.create_task(wanted.wait())
+                await asyncio.wait({waiter, listener}, return_when=asyncio.FIRST_COMPLETED)
+                if listener.done():
+                    waiter.cancel()
+                    listener.result()  # re-raise what stopped the subscription
+                    break
+                wanted.clear()
+                await run_auto_assign(app)
         except asyncio.CancelledError:
+            listener.cancel()
             raise
-        except Exception:  # noqa: BLE001 - keep assigning after a database hiccup
+        except Exception:  # noqa: BLE001 - keep assigning after a database or bus hiccup
             log.exception("auto-assignment failed; retrying")
+            listener.cancel()
             await asyncio.sleep(1)
+            wanted.set()  # whatever arrived meanwhile still waits
 
 
 def install(app: Sanic) -> None:

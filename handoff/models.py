@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base, utcnow
@@ -60,7 +60,14 @@ class Handoff(Base):
     """A conversation handed to people; the queue is the set of waiting handoffs."""
 
     __tablename__ = "handoffs"
-    __table_args__ = (Index("ix_handoffs_status_requested", "status", "requested_at"),)
+    __table_args__ = (
+        Index("ix_handoffs_status_requested", "status", "requested_at"),
+        # At most one open handoff per conversation, even across desk instances
+        # (the one-statement handoff in handoff.fastpath relies on it).
+        Index("uq_handoffs_open_conversation", "conversation_id", unique=True,
+              postgresql_where=text("status IN ('waiting', 'assigned')"),
+              sqlite_where=text("status IN ('waiting', 'assigned')")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)

@@ -12,17 +12,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth import StaffUser
 from desk.messages import OutboundMessage
 from desk.outbox import enqueue as enqueue_outbound
 from handoff import access, hours
-from handoff.audit import record
+from handoff.audit import record, record_many
 from handoff.models import Handoff, HandoffStatus, Role, User
 from storage.base import utcnow
 from storage.models import Author, Conversation
@@ -200,61 +200,108 @@ async def agent_load(session: AsyncSession, user_id: int) -> int:
         .where(Handoff.assigned_to == user_id, Handoff.status == HandoffStatus.ASSIGNED.value)) or 0)
 
 
-async def _assign_one(session: AsyncSession, user: User) -> Handoff | None:
-    """Give ``user`` the first waiting handoff they may take, if under capacity."""
+@dataclass(frozen=True)
+class Assignment:
+    """One conversation the round-robin gave to an agent."""
+
+    handoff_id: int
+    user_id: int
+    public_id: str
+
+
+def _round_robin(order: list[int], free: dict[int, int], roles: dict[int, frozenset[str]],
+                 waiting: list[tuple[int, str]]) -> list[tuple[int, int]]:
+    """Plan (handoff id, user id) pairs: each waiting conversation, in queue order, goes to the
+    agent assigned longest ago who may take it and has a free slot; that agent then goes last."""
+    rotation = [user_id for user_id in order if free.get(user_id, 0) > 0]
+    plan: list[tuple[int, int]] = []
+    for handoff_id, queue_role in waiting:
+        if not rotation:
+            break
+        for i, user_id in enumerate(rotation):
+            if queue_role in roles[user_id]:
+                plan.append((handoff_id, user_id))
+                free[user_id] -= 1
+                del rotation[i]
+                if free[user_id] > 0:
+                    rotation.append(user_id)
+                break
+    return plan
+
+
+async def _assign_batch(session: AsyncSession, limit: int) -> list[Assignment]:
+    """One transaction of round-robin: lock the available agents, count their load, hand out slots."""
     now = utcnow()
-    # Writing the agent's row first serialises assignments to one agent (row lock on
-    # PostgreSQL, the write lock on SQLite) before the load is counted.
-    locked = await session.scalar(
-        update(User).where(User.id == user.id, User.available.is_(True), User.active.is_(True))
-        .values(last_assigned_at=now).returning(User.id))
-    if locked is None or await agent_load(session, user.id) >= user.capacity:
-        return None
-    roles = access.queue_roles(StaffUser(user.id, user.username, user.display_name, user.role))
-    candidates = (await session.execute(_queue_query().where(Handoff.queue_role.in_(roles)).limit(20))).all()
-    for row in candidates:
-        handoff_id = row[0].id
-        won = await session.scalar(
-            update(Handoff).where(Handoff.id == handoff_id, Handoff.status == HandoffStatus.WAITING.value)
-            .values(status=HandoffStatus.ASSIGNED.value, assigned_to=user.id, assigned_at=now)
-            .returning(Handoff.id))
-        if won is not None:
-            await record(session, None, "handoff.auto_assigned", "handoff", handoff_id, to=user.id)
-            return await session.get(Handoff, handoff_id, populate_existing=True)
-    return None
+    agents = (await session.execute(
+        select(User.id, User.username, User.display_name, User.role, User.capacity)
+        .where(User.available.is_(True), User.active.is_(True),
+               User.role.in_([Role.AGENT.value, Role.SPECIALIST.value]))
+        .order_by(User.last_assigned_at.is_not(None), User.last_assigned_at, User.id))).all()
+    if not agents:
+        return []
+    # Writing the agents' rows first serialises concurrent assigners (row locks on PostgreSQL,
+    # the write lock on SQLite) before the load is counted, so capacity holds.
+    locked = set(await session.scalars(
+        update(User).where(User.id.in_([a.id for a in agents]), User.available.is_(True), User.active.is_(True))
+        .values(last_assigned_at=User.last_assigned_at).returning(User.id),
+        execution_options={"synchronize_session": False}))
+    loads = dict((await session.execute(
+        select(Handoff.assigned_to, func.count()).where(Handoff.assigned_to.in_(locked),
+                                                        Handoff.status == HandoffStatus.ASSIGNED.value)
+        .group_by(Handoff.assigned_to))).all())
+    free = {a.id: a.capacity - int(loads.get(a.id, 0)) for a in agents if a.id in locked}
+    roles = {a.id: access.queue_roles(StaffUser(a.id, a.username, a.display_name, a.role)) for a in agents}
+    slots = sum(n for n in free.values() if n > 0)
+    takeable = frozenset().union(*(roles[u] for u, n in free.items() if n > 0))
+    if not slots or not takeable:
+        return []
+    rows = (await session.execute(_queue_query().where(Handoff.queue_role.in_(takeable))
+                                  .limit(min(slots, limit)))).all()
+    public_ids = {row[0].id: row[1] for row in rows}
+    plan = _round_robin([a.id for a in agents], free, roles, [(row[0].id, row[0].queue_role) for row in rows])
+    if not plan:
+        return []
+    # Only rows still waiting move: a pick-up that won meanwhile keeps its conversation.
+    won = set(await session.scalars(
+        update(Handoff).where(Handoff.id.in_([h for h, _ in plan]), Handoff.status == HandoffStatus.WAITING.value)
+        .values(status=HandoffStatus.ASSIGNED.value, assigned_at=now,
+                assigned_to=case({h: u for h, u in plan}, value=Handoff.id))
+        .returning(Handoff.id), execution_options={"synchronize_session": False}))
+    done = [Assignment(h, u, public_ids[h]) for h, u in plan if h in won]
+    if not done:
+        return []
+    # The round-robin cursor: the agent who got the batch's last conversation is now the most recent.
+    last_turn = {a.user_id: i for i, a in enumerate(done)}
+    stamp = User.__table__.c.last_assigned_at.type
+    await session.execute(
+        update(User).where(User.id.in_(list(last_turn)))
+        .values(last_assigned_at=case({u: literal(now + timedelta(microseconds=i), stamp)
+                                       for u, i in last_turn.items()}, value=User.id)),
+        execution_options={"synchronize_session": False})
+    await record_many(session, [(None, "handoff.auto_assigned", "handoff", a.handoff_id, {"to": a.user_id})
+                                for a in done])
+    return done
+
+
+async def assign_waiting(db: Any, *, limit: int = 1000) -> list[Assignment]:
+    """Round-robin: hand waiting conversations to available agents under capacity.
+
+    The agent assigned longest ago goes first; each batch (as many
+    conversations as there are free slots) is one short transaction.
+    """
+    done: list[Assignment] = []
+    while len(done) < limit:
+        async with db.transaction() as session:
+            batch = await _assign_batch(session, limit - len(done))
+        if not batch:
+            return done
+        done.extend(batch)
+    return done
 
 
 async def auto_assign(db: Any, *, limit: int = 1000) -> list[tuple[int, int]]:
-    """Round-robin: hand waiting conversations to available agents under capacity.
-
-    The agent assigned longest ago goes first; each assignment is its own short
-    transaction. Returns (handoff_id, user_id) pairs.
-    """
-    done: list[tuple[int, int]] = []
-    while len(done) < limit:
-        async with db.session() as session:
-            has_waiting = await session.scalar(
-                select(Handoff.id).where(Handoff.status == HandoffStatus.WAITING.value).limit(1))
-            if has_waiting is None:
-                return done
-            load = (select(func.count()).select_from(Handoff)
-                    .where(Handoff.assigned_to == User.id, Handoff.status == HandoffStatus.ASSIGNED.value)
-                    .correlate(User).scalar_subquery())
-            agents = list(await session.scalars(
-                select(User).where(User.available.is_(True), User.active.is_(True),
-                                   User.role.in_([Role.AGENT.value, Role.SPECIALIST.value]), load < User.capacity)
-                .order_by(User.last_assigned_at.is_not(None), User.last_assigned_at, User.id)))
-        progressed = False
-        for agent in agents:
-            async with db.transaction() as session:
-                handoff = await _assign_one(session, agent)
-            if handoff is not None:
-                done.append((handoff.id, agent.id))
-                progressed = True
-                break  # re-read the order: this agent is now the most recently assigned
-        if not progressed:
-            return done
-    return done
+    """``assign_waiting`` as (handoff_id, user_id) pairs, in the order they were given."""
+    return [(a.handoff_id, a.user_id) for a in await assign_waiting(db, limit=limit)]
 
 
 async def set_available(session: AsyncSession, user: StaffUser, available: bool) -> None:

@@ -55,9 +55,15 @@ async def capture(session: AsyncSession, conversation: Conversation, text: str, 
                   *, settings: HandoffSettings | None = None) -> OutboundMessage | None:
     """Record a rating or comment for the conversation's last closed handoff; the thank-you reply, or None."""
     settings = settings or HandoffSettings()
-    handoff = await session.scalar(select(Handoff).where(Handoff.conversation_id == conversation.id)
-                                   .order_by(Handoff.id.desc()).limit(1))
-    if handoff is None or handoff.status != HandoffStatus.CLOSED.value or handoff.closed_at is None:
+    # Every bot-mode message passes here: read a few columns first (no ORM object), and load
+    # the handoff only when this message may rate it.
+    latest = (await session.execute(
+        select(Handoff.id, Handoff.status, Handoff.closed_at)
+        .where(Handoff.conversation_id == conversation.id).order_by(Handoff.id.desc()).limit(1))).first()
+    if latest is None or latest.status != HandoffStatus.CLOSED.value or latest.closed_at is None:
+        return None
+    handoff = await session.get(Handoff, latest.id)
+    if handoff is None:
         return None
     now = utcnow()
     if handoff.rating is None:
