@@ -40,6 +40,7 @@ from desk.events import EventBus
 from desk.handoff_request import BOT_UNAVAILABLE, HandoffEnqueuer, HandoffRequest
 from desk.messages import Channel, InboundMessage, OutboundMessage
 from desk.outbox import enqueue, notify_enqueued
+from desk.pg_inbound import PgInboundWriter
 from desk.sqlite_fastpath import SqliteInboundWriter
 from desk.store import (
     ConversationRow,
@@ -201,6 +202,8 @@ class Router:
         self.bot_timeout_seconds = bot_timeout_seconds
         self.locks = locks or ConversationLocks()
         self.sqlite_writer = sqlite_writer
+        # PostgreSQL: concurrent inbound messages share one statement and one commit.
+        self.pg_writer: PgInboundWriter | None = None if db.is_sqlite else PgInboundWriter(db.engine)
         self.fast_handoff = fast_handoff
 
     async def receive(self, inbound: InboundMessage) -> ReceiveResult:
@@ -292,14 +295,17 @@ class Router:
 
     async def _append_fast(self, inbound: InboundMessage, channel: str,
                            payload: dict[str, Any]) -> tuple[ConversationRow, MessageRow] | None:
-        """Store the message of an existing conversation in one statement (PostgreSQL) or one
-        thread hop (SQLite); None when the conversation does not exist yet."""
+        """Store the message of an existing conversation in one statement (PostgreSQL, grouped with
+        concurrent ones by ``desk.pg_inbound``) or one thread hop (SQLite); None when the
+        conversation does not exist yet."""
         kwargs = dict(external_id=inbound.external_id, text=inbound.text, payload=payload,
                       author=Author.BORROWER.value, customer_id=inbound.customer_id, created_at=self.clock())
         if self.db.is_sqlite:
             if self.sqlite_writer is None:
                 return None
             return await self.sqlite_writer.append(channel, inbound.sender, **kwargs)
+        if self.pg_writer is not None:
+            return await self.pg_writer.append(channel, inbound.sender, **kwargs)
         async with self.db.engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             return await append_inbound_one_statement(conn, channel, inbound.sender, **kwargs)
