@@ -127,30 +127,39 @@ class PgInboundWriter:
     async def _drain(self) -> None:
         while self._pending:
             batch = self._take()
-            if len(batch) == 1:
-                await self._write_alone(batch[0])
-                continue
             try:
-                results = await self._write_batch(batch)
-            except DBAPIError as exc:
-                if getattr(exc.orig, "sqlstate", None) not in _RETRY_ALONE:
-                    _fail(batch, exc)
-                    continue
-                # Another instance raced us on one of these rows: nothing of the batch
-                # was written; each message alone, so only the loser sees the error.
+                await self._write(batch)
+            except BaseException:
+                # Cancelled (the loop is shutting down): nobody may wait forever.
                 for item in batch:
-                    await self._write_alone(item)
-                continue
-            except BaseException as exc:  # noqa: BLE001 - every caller sees the failure
+                    if not item.future.done():
+                        item.future.cancel()
+                raise
+
+    async def _write(self, batch: list[_Append]) -> None:
+        """Write ``batch`` and answer every caller in it."""
+        if len(batch) == 1:
+            await self._write_alone(batch[0])
+            return
+        try:
+            results = await self._write_batch(batch)
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) not in _RETRY_ALONE:
                 _fail(batch, exc)
-                if not isinstance(exc, Exception):
-                    raise
-                continue
-            for item, result in zip(batch, results, strict=True):
-                if isinstance(result, BaseException):
-                    _settle(item.future, exc=result)
-                else:
-                    _settle(item.future, result)
+                return
+            # Another instance raced us on one of these rows: nothing of the batch
+            # was written; each message alone, so only the loser sees the error.
+            for item in batch:
+                await self._write_alone(item)
+            return
+        except Exception as exc:  # noqa: BLE001 - every caller sees the failure
+            _fail(batch, exc)
+            return
+        for item, result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                _settle(item.future, exc=result)
+            else:
+                _settle(item.future, result)
 
     def _take(self) -> list[_Append]:
         """The next batch in arrival order: at most one message per conversation and per
