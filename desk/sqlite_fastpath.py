@@ -245,11 +245,12 @@ class SqliteInboundWriter:
 
 
 _BUMP = "UPDATE conversations SET last_seq = last_seq + ?, last_message_at = ? WHERE id = ? RETURNING last_seq"
-_INSERT_OUT = (
+# Shared with handoff.fastpath, which writes the bot's last replies the same way.
+INSERT_OUTBOUND_SQL = (
     "INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, "
     "created_at) VALUES (?, ?, ?, NULL, 'out', ?, ?, ?, ?)"
 )
-_INSERT_OUTBOX = (
+INSERT_OUTBOX_SQL = (
     "INSERT INTO outbox (message_id, conversation_id, channel, recipient, status, attempts, next_attempt_at, "
     "created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)"
 )
@@ -266,10 +267,10 @@ def _append_outbound(self: SqliteInboundWriter, conversation_id: int, channel: s
         out = []
         for n, (text, payload) in enumerate(replies):
             seq = last - len(replies) + 1 + n
-            cursor = conn.execute(_INSERT_OUT, (conversation_id, seq, channel, author, text,
+            cursor = conn.execute(INSERT_OUTBOUND_SQL, (conversation_id, seq, channel, author, text,
                                                 json.dumps(payload), now))
             message_id = int(cursor.lastrowid or 0)
-            conn.execute(_INSERT_OUTBOX, (message_id, conversation_id, channel, recipient, now, now))
+            conn.execute(INSERT_OUTBOX_SQL, (message_id, conversation_id, channel, recipient, now, now))
             out.append((message_id, seq))
         conn.execute("COMMIT")
         return out

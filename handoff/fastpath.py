@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from desk.messages import OutboundMessage
-from desk.sqlite_fastpath import SqliteInboundWriter, _sqlite_time
+from desk.sqlite_fastpath import INSERT_OUTBOUND_SQL, INSERT_OUTBOX_SQL, SqliteInboundWriter, _sqlite_time
 from desk.store import ConversationRow, MessageRow, attached
 from handoff import hours
 from handoff.models import HandoffStatus, Role
@@ -162,14 +162,6 @@ async def _write_pg(conn: AsyncConnection, items: list[_Item]) -> list[Written |
     return out
 
 
-_INSERT_OUT = (
-    "INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, "
-    "created_at) VALUES (?, ?, ?, NULL, 'out', ?, ?, ?, ?)"
-)
-_INSERT_OUTBOX = (
-    "INSERT INTO outbox (message_id, conversation_id, channel, recipient, status, attempts, next_attempt_at, "
-    "created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)"
-)
 _INSERT_HANDOFF = (
     "INSERT INTO handoffs (conversation_id, ticket_id, reason, priority, category, summary, status, queue_role, "
     f"requested_at) SELECT ?, ?, ?, ?, ?, ?, '{HandoffStatus.WAITING.value}', '{Role.AGENT.value}', ? "
@@ -195,9 +187,9 @@ def _write_sqlite(conn: Connection, conversation_id: int, channel: str, recipien
     stored = []
     for n, (body, payload) in enumerate(replies):
         seq = bumped[0] - len(replies) + 1 + n
-        message_id = conn.exec_driver_sql(_INSERT_OUT, (conversation_id, seq, channel, Author.BOT.value, body,
+        message_id = conn.exec_driver_sql(INSERT_OUTBOUND_SQL, (conversation_id, seq, channel, Author.BOT.value, body,
                                                         json.dumps(payload), now)).lastrowid
-        conn.exec_driver_sql(_INSERT_OUTBOX, (message_id, conversation_id, channel, recipient, now, now))
+        conn.exec_driver_sql(INSERT_OUTBOX_SQL, (message_id, conversation_id, channel, recipient, now, now))
         stored.append((int(message_id or 0), seq))
     ticket = None
     if new.ticket_number:
