@@ -22,6 +22,7 @@ advisory-lock / Redis-lock option for that deployment.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import re
 import time
@@ -89,26 +90,25 @@ handoff, so it is answered by the desk and never reaches Rasa.
 """
 
 
-def default_rating_capture() -> RatingCapture | None:
-    """The handoff part's rating hook when it is installed."""
+def _installed_hook(module: str, name: str) -> Any:
+    """``module.name`` when the handoff part is installed, else None (the desk runs without it)."""
     try:
-        from handoff.rating import capture  # type: ignore[import-not-found]
+        loaded = importlib.import_module(module)
     except ImportError as exc:
-        if exc.name not in ("handoff.rating", "handoff"):
+        if exc.name not in (module, module.split(".")[0]):
             raise
         return None
-    return capture  # type: ignore[no-any-return]
+    return getattr(loaded, name)
+
+
+def default_rating_capture() -> RatingCapture | None:
+    """The handoff part's rating hook when it is installed."""
+    return _installed_hook("handoff.rating", "capture")  # type: ignore[no-any-return]
 
 
 def default_fast_handoff() -> FastHandoff | None:
     """The handoff part's one-write handoff when it is installed."""
-    try:
-        from handoff.fastpath import hand_off  # type: ignore[import-not-found]
-    except ImportError as exc:
-        if exc.name not in ("handoff.fastpath", "handoff"):
-            raise
-        return None
-    return hand_off  # type: ignore[no-any-return]
+    return _installed_hook("handoff.fastpath", "hand_off")  # type: ignore[no-any-return]
 
 
 def conversation_topic(public_id: str) -> str:
