@@ -59,7 +59,7 @@ bot-server: bot-train
 # 5-fold cross-validation of the NLU data; prints accuracy and macro-F1 per intent.
 nlu-eval: bot-setup
 	$(BOT_ENV) rm -rf results/nlu-cv && "$(BOT_RASA)" test nlu --cross-validation --folds 5 \
-	  --config config.yml --nlu data/nlu --out results/nlu-cv
+	  --config config.yml --nlu data/nlu.yml --out results/nlu-cv
 	$(BOT_ENV) "$(BOT_PY)" "$(ROOT)/bench/nlu/cv_report.py" results/nlu-cv/intent_report.json
 
 # Parse latency and throughput through the REST channel vs. an untouched `rasa init` bot.

@@ -1,7 +1,10 @@
 """Flag NLU examples in one file that (nearly) repeat an example anywhere in the NLU data.
 
-Usage (from the repository root, with the bot venv):
-    bot/.venv/bin/python bench/nlu/near_duplicates.py bot/data/nlu/third_pass.yml
+Usage (from the repository root, with the bot venv), for a file of candidate
+lines written in Rasa's NLU format before they are added to bot/data/nlu.yml:
+    bot/.venv/bin/python bench/nlu/near_duplicates.py candidates.yml
+The data compared against is bot/data/nlu.yml, or the NLU file or directory
+given as a second argument.
 
 A pair is flagged when the lower-cased word sets have Jaccard similarity >= 0.7,
 or when both have the same number (>= 3) of words and differ in exactly one
@@ -43,14 +46,14 @@ def is_near(a: set[str], b: set[str]) -> bool:
     return len(a & b) / len(a | b) >= 0.7 or one_word_apart
 
 
-def main(checked: str, data_dir: str = "bot/data/nlu") -> int:
+def main(checked: str, data: str = "bot/data/nlu.yml") -> int:
     """Print every flagged line of `checked` with the example it repeats; return the exit code."""
     new = examples(checked)
     checked_path = Path(checked).resolve()
     # Every example of the data except the checked file's own lines at their own position.
     every = [
         (path, i, ex)
-        for path in sorted(Path(p).resolve() for p in glob.glob(f"{data_dir}/*.yml"))
+        for path in sorted(Path(p).resolve() for p in ([data] if data.endswith(".yml") else glob.glob(f"{data}/*.yml")))
         for i, ex in enumerate(examples(str(path)))
     ]
     flagged = 0

@@ -8,7 +8,7 @@ RASA=${RASA:-.venv/bin/rasa}
 PY=${PY:-.venv/bin/python}
 out=${OUT:-results/slang-ab}
 rm -rf "$out" && mkdir -p "$out"
-"$RASA" data split nlu --nlu data/nlu --training-fraction 0.8 --random-seed 42 --out "$out/split" >/dev/null
+"$RASA" data split nlu --nlu data/nlu.yml --training-fraction 0.8 --random-seed 42 --out "$out/split" >/dev/null
 sed 's/- name: components.slang_tokenizer.SlangNormalizingTokenizer/- name: WhitespaceTokenizer/' config.yml > "$out/config-plain.yml"
 sed 's/- name: WhitespaceTokenizer/- name: components.slang_tokenizer.SlangNormalizingTokenizer/' "$out/config-plain.yml" > "$out/config-slang.yml"
 for variant in slang plain; do
