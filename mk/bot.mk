@@ -57,9 +57,12 @@ bot-server: bot-train
 	  --endpoints endpoints.yml --interface 127.0.0.1
 
 # 5-fold cross-validation of the NLU data; prints accuracy and macro-F1 per intent.
+# The folds are drawn with NLU_CV_SEED, so a run can be compared with the next
+# (bench/nlu/seeded_rasa.py); try other seeds to see the spread.
+NLU_CV_SEED ?= 0
 nlu-eval: bot-setup
-	$(BOT_ENV) rm -rf results/nlu-cv && "$(BOT_RASA)" test nlu --cross-validation --folds 5 \
-	  --config config.yml --nlu data/nlu.yml --out results/nlu-cv
+	$(BOT_ENV) rm -rf results/nlu-cv && "$(BOT_PY)" "$(ROOT)/bench/nlu/seeded_rasa.py" --seed $(NLU_CV_SEED) \
+	  test nlu --cross-validation --folds 5 --config config.yml --nlu data/nlu.yml --out results/nlu-cv
 	$(BOT_ENV) "$(BOT_PY)" "$(ROOT)/bench/nlu/cv_report.py" results/nlu-cv/intent_report.json
 
 # Parse latency and throughput through the REST channel vs. an untouched `rasa init` bot.
