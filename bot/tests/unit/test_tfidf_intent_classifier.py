@@ -102,3 +102,18 @@ def test_config_reaches_the_estimators(tmp_path: Path):
     assert classifier.clf.named_steps["logreg"].C == 3.0
     assert classifier.clf.named_steps["tfidf"].sublinear_tf is False
     assert classifier.clf.named_steps["logreg"].class_weight == "balanced"
+
+
+def test_feature_matrix_matches_rasas_own(trained):
+    # _create_X is a faster build of the parent's matrix; any difference in
+    # column order or values would silently change every prediction.
+    from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+
+    classifier, _, _, _, tokenizer, featurizers = trained
+    messages = _featurize(["brp tagihan saya", "halo", "", "cara bayar lewat va bca gimana kak"],
+                          tokenizer, featurizers)
+    ours = classifier._create_X(messages)
+    rasas = LogisticRegressionClassifier._create_X(classifier, messages)
+    assert ours.shape == rasas.shape
+    assert abs(ours - rasas).sum() == 0
+    assert ours.nnz == rasas.nnz > 0
