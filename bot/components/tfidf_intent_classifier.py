@@ -13,8 +13,9 @@ This component keeps everything else about Rasa's classifier (features in,
 balanced class weights, ranking out, skops persistence) and puts a
 ``TfidfTransformer`` in front of the regression: counts become 1 + log(count),
 are weighted by inverse document frequency learned at training, and each
-message's vector gets unit length. In 5-fold cross-validation this raised
-macro-F1 by about 0.015 and cut training time (docs/bot.md).
+message's vector gets unit length. On the same 5 cross-validation folds this
+raised macro-F1 from 0.897 to 0.915 and cut the fit from ~50 s to ~25 s
+(docs/bot.md).
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.pipeline import Pipeline
@@ -42,7 +44,7 @@ logger = logging.getLogger(__name__)
 TRUSTED_TYPES: List[Text] = ["scipy.sparse._csr.csr_matrix"]
 
 
-def _sentence_features(message: Message) -> list:
+def _sentence_features(message: Message) -> List[Features]:
     """The message's sentence-level features in the parent's column order: sparse, then dense."""
     sentence = [f for f in message.features if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE]
     return [f for f in sentence if f.is_sparse()] + [f for f in sentence if f.is_dense()]
@@ -85,7 +87,8 @@ class TfidfIntentClassifier(LogisticRegressionClassifier):
         The same matrix as the parent's, built in one step. The parent goes
         through ``Message.get_sparse_features``, which also deep-copies and
         stacks the per-token sequence features it then throws away, and
-        stacks sparse matrices pairwise: 2.5 ms of a 5 ms parse.
+        stacks sparse matrices pairwise; building it directly took the parse
+        p50 from 5.3 to 4.2 ms.
         """
         data: List[np.ndarray] = []
         columns: List[np.ndarray] = []
@@ -126,6 +129,7 @@ class TfidfIntentClassifier(LogisticRegressionClassifier):
         """
         import skops.io as sio
 
+        path = None
         try:
             with model_storage.read_from(resource) as model_dir:
                 path = model_dir / f"{resource.name}.skops"
@@ -134,6 +138,8 @@ class TfidfIntentClassifier(LogisticRegressionClassifier):
                     raise TypeError(f"{path} holds types skops does not trust: {untrusted}")
                 classifier = sio.load(path, trusted=TRUSTED_TYPES)
         except ValueError:
+            if path is not None:  # the resource exists, so its file is broken: not "untrained"
+                raise
             logger.debug("No trained intent classifier in resource '%s'; starting untrained.", resource.name)
             return cls.create(config, model_storage, resource, execution_context)
         component = cls(config, execution_context.node_name, model_storage, resource)

@@ -94,6 +94,23 @@ def test_round_trips_through_model_storage(trained):
     assert loaded.clf.named_steps["tfidf"].idf_.shape == classifier.clf.named_steps["tfidf"].idf_.shape
 
 
+def test_load_refuses_untrusted_types_instead_of_running_unfitted(trained, monkeypatch):
+    # Rasa's parent would log at debug level and return an unfitted classifier.
+    import components.tfidf_intent_classifier as module
+
+    classifier, storage, resource, context, _, _ = trained
+    monkeypatch.setattr(module, "TRUSTED_TYPES", [])
+    with pytest.raises(TypeError, match="does not trust"):
+        TfidfIntentClassifier.load(TfidfIntentClassifier.get_default_config(), storage, resource, context)
+
+
+def test_load_without_a_trained_resource_starts_untrained(tmp_path: Path):
+    storage = LocalModelStorage(tmp_path)
+    context = ExecutionContext(GraphSchema({}), node_name="classifier")
+    loaded = TfidfIntentClassifier.load(TfidfIntentClassifier.get_default_config(), storage, Resource("never"), context)
+    assert not hasattr(loaded.clf.named_steps["logreg"], "classes_")
+
+
 def test_config_reaches_the_estimators(tmp_path: Path):
     storage = LocalModelStorage(tmp_path)
     context = ExecutionContext(GraphSchema({}), node_name="classifier")
