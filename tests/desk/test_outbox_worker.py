@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import AsyncIterator
 
 import pytest
 from sqlalchemy import select, update
@@ -190,38 +192,41 @@ async def test_items_without_a_sender_wait_visibly(database, outbox_writer) -> N
     assert item.status == "pending"
 
 
-async def test_commit_nudges_the_running_worker(database, outbox_writer) -> None:
+@asynccontextmanager
+async def nudged_worker(database, outbox_writer) -> AsyncIterator[FakeSender]:
+    """A running worker with a 30 s poll, woken by commits; yields its sender once it waits."""
     sender = FakeSender()
     worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer, poll_interval=30)
     remove = on_enqueue_commit(database.engine, worker.nudge)
     worker.start()
     try:
         await asyncio.sleep(0.05)  # the worker is now waiting for up to 30 s
-        started = asyncio.get_running_loop().time()
-        await queue_replies(database, ["cepat"])
-        while not sender.sent and asyncio.get_running_loop().time() - started < 3:
-            await asyncio.sleep(0.005)
-        assert sender.sent == ["cepat"]
-        assert asyncio.get_running_loop().time() - started < 1.0
+        yield sender
     finally:
         remove()
         await worker.stop()
+
+
+async def queue_and_wait(database, sender: FakeSender, texts: list[str]) -> float:
+    """Queue replies, wait (at most 3 s) until all are sent; returns the seconds it took."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await queue_replies(database, texts)
+    while len(sender.sent) < len(texts) and loop.time() - started < 3:
+        await asyncio.sleep(0.005)
+    return loop.time() - started
+
+
+async def test_commit_nudges_the_running_worker(database, outbox_writer) -> None:
+    async with nudged_worker(database, outbox_writer) as sender:
+        elapsed = await queue_and_wait(database, sender, ["cepat"])
+        assert sender.sent == ["cepat"]
+        assert elapsed < 1.0
 
 
 async def test_a_conversations_later_replies_follow_without_waiting_for_the_poll(database, outbox_writer) -> None:
     """Replies queued together leave one round after another (head of line), not one per poll."""
-    sender = FakeSender()
-    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer, poll_interval=30)
-    remove = on_enqueue_commit(database.engine, worker.nudge)
-    worker.start()
-    try:
-        await asyncio.sleep(0.05)
-        started = asyncio.get_running_loop().time()
-        await queue_replies(database, ["satu", "dua", "tiga"])
-        while len(sender.sent) < 3 and asyncio.get_running_loop().time() - started < 3:
-            await asyncio.sleep(0.005)
+    async with nudged_worker(database, outbox_writer) as sender:
+        elapsed = await queue_and_wait(database, sender, ["satu", "dua", "tiga"])
         assert sender.sent == ["satu", "dua", "tiga"]
-        assert asyncio.get_running_loop().time() - started < 1.0
-    finally:
-        remove()
-        await worker.stop()
+        assert elapsed < 1.0
