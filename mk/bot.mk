@@ -1,5 +1,5 @@
 # The Rasa assistant (bot/): Python 3.10 venv at bot/.venv.
-# Targets: bot-setup bot-train bot-test bot-run nlu-eval bench-nlu (see docs/bot.md).
+# Targets: bot-setup bot-train bot-test bot-run nlu-eval nlu-eval-real bench-nlu (see docs/bot.md).
 
 BOT        := $(ROOT)/bot
 BOT_VENV   := $(BOT)/.venv
@@ -64,6 +64,18 @@ nlu-eval: bot-setup
 	$(BOT_ENV) rm -rf results/nlu-cv && "$(BOT_PY)" "$(ROOT)/bench/nlu/seeded_rasa.py" --seed $(NLU_CV_SEED) \
 	  test nlu --cross-validation --folds 5 --config config.yml --nlu data/nlu.yml --out results/nlu-cv
 	$(BOT_ENV) "$(BOT_PY)" "$(ROOT)/bench/nlu/cv_report.py" results/nlu-cv/intent_report.json
+
+# Intent accuracy and macro-F1 per intent of the trained model on a held-out
+# real-text set, beside the latest `make nlu-eval` figure; misclassified lines go
+# to bot/results/nlu-real/errors.tsv. The set is third-party text kept outside
+# the repository: NLU_REAL_SET names its real_text.yml (sources.tsv beside it).
+# NLU_REAL_ARGS=--long-messages scores the sentence-scoring prototype instead.
+NLU_REAL_SET ?= $(ROOT)/../shared/nlu/real_text.yml
+NLU_REAL_ARGS ?=
+.PHONY: nlu-eval-real
+nlu-eval-real: bot-train
+	$(BOT_ENV) "$(BOT_PY)" "$(ROOT)/bench/nlu/real_text_eval.py" --model models/aduan.tar.gz \
+	  --data "$(NLU_REAL_SET)" --out results/nlu-real --cv-report results/nlu-cv/intent_report.json $(NLU_REAL_ARGS)
 
 # Parse latency and throughput through the REST channel vs. an untouched `rasa init` bot.
 bench-nlu: bot-train
