@@ -236,3 +236,32 @@ async def test_staff_message_is_first_response_and_goes_to_outbox(app, database,
         item = await s.scalar(select(OutboxItem))
         msg = await s.get(Message, item.message_id)
     assert item.recipient == WA_PHONE and msg.text == "Halo Kak, kami cek dulu ya." and msg.author == "agent"
+
+
+def rasa_rest_collector_split(text: str) -> list[str]:
+    """What Rasa 3.6's CollectingOutputChannel (the desk channel's collector) does to a bot text."""
+    return text.strip().split("\n\n")
+
+
+async def test_whatsapp_receipt_is_one_message_with_the_channels_own_hours(app, wa_conversation) -> None:
+    from connectors.textsplit import split_text
+    from connectors.whatsapp import MAX_BODY_CHARS
+
+    _, res = await post_ticket(app, wa_conversation)
+    receipt = res.json["receipt_text"]
+    # Rasa cuts at blank lines, then Twilio's 1600-character limit: the receipt survives both whole.
+    assert rasa_rest_collector_split(receipt) == [receipt.strip()]
+    assert split_text(receipt, MAX_BODY_CHARS) == [receipt]
+    # The hours are WhatsApp's (every day 08:00–20:00 in lender/demo.yml), not the default office hours.
+    assert "Jam layanan petugas di WhatsApp: Setiap hari 08.00–20.00 WIB." in receipt
+    assert "- WhatsApp: +62 811-0000-1234 (Setiap hari 08.00–20.00 WIB)" in receipt
+    assert "- Telepon: 1500-000 (Senin–Jumat 09.00–17.00 WIB" in receipt
+
+
+async def test_receipt_hours_follow_the_tickets_channel(app, database) -> None:
+    conv = await make_conversation(database, "telegram", "556")
+    _, res = await post_ticket(app, conv, channel="default")
+    assert "Jam layanan petugas di Telegram: Senin–Jumat 09.00–17.00 WIB" in res.json["receipt_text"]
+    inapp = await make_conversation(database, "inapp", "CUST-0009")
+    _, res = await post_ticket(app, inapp, channel="default")
+    assert "Jam layanan petugas di chat di aplikasi: Setiap hari 08.00–20.00 WIB." in res.json["receipt_text"]
