@@ -108,6 +108,7 @@ async def create_ticket(request: Request) -> HTTPResponse:
         "resolution_due": _iso(t.resolution_due),
         "receipt_text": receipt_text(t, ctx),
         "cs_contact": _cs_contact_text(ctx),
+        "missing_fields": service.missing_fields(t),
     }, status=201 if result.created else 200)
 
 
@@ -173,6 +174,7 @@ def ticket_json(t: Ticket, *, full: bool) -> dict[str, Any]:
         "escalation_level": t.escalation_level, "department": t.department, "assignee_id": t.assignee_id,
         "closed_at": _iso(t.closed_at), "sla_policy": t.sla_policy, "reopen_count": t.reopen_count,
         "full_name": mask_name(t.full_name), "phone": mask_phone(t.phone),
+        "missing_fields": service.missing_fields(t),
     }
     if full:
         data.update({
@@ -418,6 +420,19 @@ async def priority(request: Request, number: str) -> HTTPResponse:
     data = PriorityIn.model_validate(_body(request))
     return await _change(request, number, "priority",
                          lambda s, t: service.change_priority(s, t, data.priority, _actor(request)))
+
+
+@staff_bp.post("/tickets/<number:str>/fields")
+@staff_required()
+@answers_errors
+async def complete_fields(request: Request, number: str) -> HTTPResponse:
+    """Complete or correct the complaint's fields (a ticket the bot filed incomplete, or a typo)."""
+    data = service.FieldChanges.model_validate(_body(request))
+
+    async def work(s, t):  # type: ignore[no-untyped-def]
+        await service.complete_fields(s, t, data, _actor(request))
+
+    return await _change(request, number, "fields", work)
 
 
 @staff_bp.get("/alerts")

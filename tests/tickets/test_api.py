@@ -265,3 +265,48 @@ async def test_receipt_hours_follow_the_tickets_channel(app, database) -> None:
     inapp = await make_conversation(database, "inapp", "CUST-0009")
     _, res = await post_ticket(app, inapp, channel="default")
     assert "Jam layanan petugas di chat di aplikasi: Setiap hari 08.00–20.00 WIB." in res.json["receipt_text"]
+
+
+# --- a complaint that reaches people before the form is done (fraud, collection threats) ---------
+
+async def test_bot_files_an_incomplete_fraud_ticket_and_an_agent_completes_it(app, database, staff) -> None:
+    conv = await make_conversation(database, "telegram", "777")
+    words = "ada yang pinjam atas nama saya, saya tidak pernah daftar"
+    body = {"conversation_id": conv.public_id, "channel": "default", "category": "fraud", "priority": "low",
+            "reason": "fraud", "incomplete": True, "chronology": words, "full_name": None, "product": None}
+    _, res = await app.asgi_client.post("/api/v1/tickets", json=body, headers={**BOT_AUTH, "idempotency-key": "k7"})
+    assert res.status == 201, res.json
+    number = res.json["ticket_number"]
+    assert res.json["missing_fields"] == ["full_name", "contact", "product", "transaction_date"]
+    assert res.json["first_response_due"] and res.json["resolution_due"]  # the regulatory clock runs
+    async with database.session() as s:
+        ticket = await s.scalar(select(Ticket).where(Ticket.number == number))
+    assert (ticket.category, ticket.priority, ticket.chronology) == ("fraud", "high", words)
+
+    agent = staff["agent"]
+    res = await staff_post(app, agent, number, "fields", {"full_name": "Siti Aminah", "phone": "+62 812-3456-7890"})
+    assert res.status == 200 and res.json["missing_fields"] == ["product", "transaction_date"]
+    res = await staff_post(app, agent, number, "fields", {"product": "pinjaman_tunai", "transaction_date": "2026-11-01"})
+    assert res.status == 200 and res.json["missing_fields"] == []
+    _, full = await app.asgi_client.get(f"/api/v1/staff/tickets/{number}", headers=as_user(agent))
+    assert full.json["full_name"] == "Siti Aminah" and full.json["phone"] == "+6281234567890"
+    completed = [e for e in full.json["events"] if e["kind"] == "fields_completed"]
+    assert [e["data"]["fields"] for e in completed] == [["full_name", "phone"], ["product", "transaction_date"]]
+    assert "Siti" not in str(completed)  # the history names fields, never their values
+
+
+async def test_field_completion_refuses_bad_values_and_keeps_the_ticket(app, staff, number) -> None:
+    agent = staff["agent"]
+    for body in ({"phone": "12"}, {"transaction_date": "2999-01-01"}, {}, {"full_name": "x"}):
+        res = await staff_post(app, agent, number, "fields", body)
+        assert res.status == 422, body
+    _, res = await app.asgi_client.get(f"/api/v1/staff/tickets/{number}", headers=as_user(agent))
+    assert res.json["phone"] == WA_PHONE and res.json["missing_fields"] == []
+
+
+async def test_only_an_incomplete_filing_may_leave_required_fields_out(app, wa_conversation) -> None:
+    _, res = await post_ticket(app, wa_conversation, full_name=None, product=None, phone=None)
+    assert res.status == 422
+    assert {d["field"] for d in res.json["details"]} >= {"full_name", "product"}
+    _, res = await post_ticket(app, wa_conversation, incomplete=True, chronology="")
+    assert res.status == 422  # the borrower's words are always filed

@@ -179,6 +179,37 @@ def test_fraud_and_collection_hand_off_at_once(dispatcher, desk, intent, text, r
     assert "18 Maret 2024" in texts(dispatcher)  # outside hours: when a person replies
 
 
+def test_fraud_handoff_files_an_incomplete_ticket_and_carries_its_number(dispatcher, desk):
+    desk.get(url("/api/v1/office-hours"), payload=OPEN)
+    desk.post(url("/api/v1/tickets"), status=201, payload={
+        "ticket_number": "DCI-261130-0005-4", "receipt_text": "Tanda Bukti Terima DCI-261130-0005-4",
+        "missing_fields": ["full_name", "product", "transaction_date"]})
+    words = "Ada yang pinjam atas nama saya pakai KTP saya, saya tidak pernah daftar"
+    tracker = make_tracker(intent="complain_fraud", text=words,
+                           metadata={"conversation_id": "desk-7", "channel": "whatsapp", "phone": "+6281234567890"})
+    events = slot_events(run(a.ActionStartComplaint().run(dispatcher, tracker, DOMAIN)))
+    (call,) = sent_requests(desk, "POST", "/api/v1/tickets")[0]
+    payload = call.kwargs["json"]
+    assert payload["incomplete"] is True and payload["reason"] == "fraud"
+    assert payload["category"] == "fraud" and payload["priority"] in ("high", "urgent")
+    assert payload["chronology"] == words  # the borrower's own words
+    assert payload["phone"] == "+6281234567890" and payload["conversation_id"] == "desk-7"
+    assert call.kwargs["headers"]["Idempotency-Key"] == f"desk-7:{events['complaint_id']}"
+    (handoff,) = handoffs(dispatcher)
+    assert handoff["ticket_number"] == "DCI-261130-0005-4" and handoff["reason"] == "fraud"
+    assert "DCI-261130-0005-4" in texts(dispatcher) and "Tanda Bukti Terima" in texts(dispatcher)
+    assert events["ticket_number"] == "DCI-261130-0005-4"
+
+
+def test_collection_threat_hands_off_even_when_the_ticket_cannot_be_filed(dispatcher, desk):
+    desk.get(url("/api/v1/office-hours"), payload=OPEN)
+    desk.post(url("/api/v1/tickets"), status=503, payload={"error": "down"})
+    tracker = make_tracker(intent="complain_collection", text="dc ngancam sebar data saya")
+    run(a.ActionStartComplaint().run(dispatcher, tracker, DOMAIN))
+    (handoff,) = handoffs(dispatcher)
+    assert handoff["reason"] == "collection_threat" and handoff["ticket_number"] is None
+
+
 COMPLAINT = {"full_name": "Budi Santoso", "phone": "+6281234567890", "product": "PayLater",
              "transaction_date": "2024-03-12", "chronology": "Saya bayar lewat Indomaret tapi belum masuk sampai sekarang.",
              "complaint_category": "payment", "priority": "medium", "complaint_id": "abc123"}
