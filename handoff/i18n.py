@@ -33,6 +33,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "bot_part": {"id": "Percakapan dengan bot sebelum dialihkan", "en": "Bot conversation before the handoff"},
     "handoff_marker": {"id": "Dialihkan ke petugas", "en": "Handed to people"},
     "fields": {"id": "Data aduan", "en": "Complaint fields"},
+    "handoff_summary": {"id": "Ringkasan pengalihan", "en": "Handoff summary (Indonesian)"},
     "identity": {"id": "Identitas", "en": "Identity"},
     "account": {"id": "Ringkasan akun", "en": "Account summary"},
     "verified": {"id": "Terverifikasi", "en": "Verified"},

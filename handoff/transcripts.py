@@ -21,11 +21,16 @@ from handoff.audit import TRANSCRIPT_OPENED, record
 from handoff.hours import WIB
 from handoff.models import Handoff, Note, User
 from handoff.queue import latest_handoff
+from handoff.summary import SummaryInput, structured, summary_lines
 from storage.base import utcnow
 from storage.models import Conversation, Message
 from tickets.models import Ticket
+from tickets.service import missing_fields
 
 DUE_SOON = timedelta(hours=24)
+# The complaint fields a handoff summary may fill in the panel's field list.
+COMPLAINT_FIELDS = frozenset({"full_name", "phone", "email", "product", "transaction_date", "chronology",
+                              "ticket_number"})
 
 
 class TranscriptForbidden(Exception):
@@ -59,6 +64,8 @@ class ConversationView:
     identity: dict[str, str] = field(default_factory=dict)
     account: dict[str, Any] | None = None
     full_personal_data: bool = False
+    summary: list[str] = field(default_factory=list)
+    """The handoff summary in Indonesian lines (``handoff.summary.summary_lines``)."""
 
 
 async def conversation_by_public_id(session: AsyncSession, public_id: str) -> Conversation | None:
@@ -98,8 +105,9 @@ def _fields(handoff: Handoff | None, ticket: Ticket | None, mask: bool) -> dict[
             "transaction_date": ticket.transaction_date.isoformat() if ticket.transaction_date else "",
             "chronology": masking.mask_text(ticket.chronology) if mask else ticket.chronology,
         })
-    for key, value in ((handoff.summary or {}) if handoff else {}).items():
-        if key in out or value in (None, "", [], {}) or key == "out_of_hours_notice":
+    for key, value in (structured(handoff.summary) if handoff else {}).items():
+        # Only complaint fields: the rest of the bot's summary is in the rendered summary lines.
+        if key in out or key not in COMPLAINT_FIELDS or value in (None, "", [], {}):
             continue
         text = value if isinstance(value, str) else str(value)
         if mask:
@@ -153,8 +161,11 @@ async def open_transcript(session: AsyncSession, user: StaffUser, public_id: str
     account = await _account(lending, conversation.customer_id)
     if account and not full and not account.get("error"):
         account = {**account, "full_name": masking.mask_name(account.get("full_name"))}
+    summary = [] if handoff is None else summary_lines(SummaryInput(
+        handoff.reason, handoff.category, ticket.number if ticket else None,
+        tuple(missing_fields(ticket)) if ticket else (), conversation.customer_id, handoff.summary), mask=not full)
     return ConversationView(conversation, handoff, ticket, lines, handoff_seq, assignee,
-                            _fields(handoff, ticket, not full), identity, account, full)
+                            _fields(handoff, ticket, not full), identity, account, full, summary)
 
 
 # -- supervisors' list and search ---------------------------------------------------------
