@@ -33,6 +33,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "bot_part": {"id": "Percakapan dengan bot sebelum dialihkan", "en": "Bot conversation before the handoff"},
     "handoff_marker": {"id": "Dialihkan ke petugas", "en": "Handed to people"},
     "fields": {"id": "Data aduan", "en": "Complaint fields"},
+    "bot": {"id": "Hanya bot", "en": "Bot only"},
+    "search_hint": {"id": "Nomor tiket, nomor HP, nama atau kata", "en": "Ticket number, phone, name or word"},
     "handoff_summary": {"id": "Ringkasan pengalihan", "en": "Handoff summary (Indonesian)"},
     "identity": {"id": "Identitas", "en": "Identity"},
     "account": {"id": "Ringkasan akun", "en": "Account summary"},

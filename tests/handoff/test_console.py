@@ -316,3 +316,71 @@ async def test_summary_masks_personal_data_for_agents_and_reads_the_old_text_for
     assert "Alasan: peminjam minta bicara dengan petugas." in text
     assert "nama B*** S******" in text and "081234567890" not in text
     assert "reason=" not in text
+
+
+# -- supervisors find any conversation (issue 11, item 10) ---------------------------------------
+
+async def _bot_only_conversation(database, *, channel: str, sender: str, name: str | None, text: str,
+                                 ticket: Ticket | None = None) -> str:
+    from tickets.models import TicketConversation
+
+    async with database.transaction() as session:
+        conv = Conversation(channel=channel, sender=sender, sender_name=name)
+        session.add(conv)
+        await session.flush()
+        session.add(Message(conversation_id=conv.id, seq=1, direction="in", author="borrower", channel=channel,
+                            text=text, external_id=f"ext-{conv.public_id}"))
+        if ticket is not None:
+            session.add(ticket)
+            await session.flush()
+            session.add(TicketConversation(ticket_id=ticket.id, conversation_id=conv.id))
+        return conv.public_id
+
+
+async def test_supervisor_finds_bot_only_conversations_by_ticket_phone_name_or_word(
+        client, sign_in, handed_off, database) -> None:
+    sri = await sign_in("sri", "supervisor")
+    now = utcnow()
+    filed = Ticket(number="DCI-261130-0005-4", category="payment", priority="medium", channel="whatsapp",
+                   full_name="Sari Wulandari", phone="+6285795730601", product="PayLater",
+                   chronology="Cicilan sudah dipotong autodebet tapi aplikasi masih menagih", received_at=now,
+                   clock_started_at=now)
+    wa = await _bot_only_conversation(database, channel="whatsapp", sender="+6285795730601", name="Sari",
+                                      text="cek status tiket saya", ticket=filed)
+    tg = await _bot_only_conversation(database, channel="telegram", sender="99887766", name="Joko Susilo",
+                                      text="berapa tagihan saya bulan ini")
+    people, _ = await handed_off(channel="inapp")
+
+    async def listed(query: str) -> set[str]:
+        page = await client.get(f"/console/supervisor?{query}", sri)
+        assert page.status == 200
+        return {p for p in (wa, tg, people) if p in page.text}
+
+    assert await listed("") == {wa, tg, people}
+    assert await listed("status=bot") == {wa, tg}
+    assert await listed("q=DCI-261130-0005-4") == {wa}
+    assert await listed("q=dci 261130 0005 4") == {wa}  # typed loosely
+    for phone in ("0857 9573 0601", "%2B62 857-9573-0601", "6285795730601", "+6285795730601"):
+        assert await listed(f"q={phone}") == {wa}, phone
+    assert await listed("q=wulandari") == {wa}  # the name on the ticket
+    assert await listed("q=joko") == {tg}  # the sender's name
+    assert await listed("q=autodebet") == {wa}  # a word of the chronology
+    assert await listed("q=tagihan") == {tg}  # a word the borrower wrote
+
+    # Opening a bot-only transcript is audited, and the masking rules still hold.
+    page = await client.get(f"/console/c/{tg}", sri)
+    assert page.status == 200 and "berapa tagihan saya bulan ini" in page.text
+    entries = [e for e in await _audit(database) if e.object_id == tg]
+    assert [(e.actor, e.action) for e in entries] == [("sri", "transcript.opened")]
+    root = await sign_in("root", "admin")  # supervises, but without full personal data
+    assert wa in (await client.get("/console/supervisor?q=0857 9573 0601", root)).text
+    page = (await client.get(f"/console/c/{wa}", root)).text
+    assert "+6285795730601" not in page and "Sari Wulandari" not in page
+    ani = await sign_in("ani")
+    assert (await client.get("/console/supervisor?q=joko", ani)).status == 403
+    assert (await client.get(f"/console/c/{tg}", ani)).status == 403
+
+
+async def _audit(database):  # type: ignore[no-untyped-def]
+    async with database.session() as session:
+        return await recent(session)
