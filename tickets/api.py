@@ -36,6 +36,9 @@ pages_bp = Blueprint("tickets_pages")
 blueprints = (bot_bp, staff_bp, pages_bp)
 
 Handler = Callable[..., Awaitable[HTTPResponse]]
+# How the borrower knows each ``office_hours`` entry of the lender file.
+HOURS_LABELS = {"default": "Telepon & e-mail", "whatsapp": "WhatsApp", "telegram": "Telegram",
+                "inapp": "Chat di aplikasi"}
 
 
 def answers_errors(handler: Handler) -> Handler:
@@ -149,6 +152,9 @@ async def office_hours(request: Request) -> HTTPResponse:
         "open": is_open,
         "next_open_at": None if is_open else ctx.calendar.next_open(channel, now).isoformat(),
         "hours_text": ctx.calendar.hours_text(channel),
+        # Every channel's hours, worded by the same function, for "jam layanan" answers.
+        "channels": [{"channel": name, "label": HOURS_LABELS.get(name, name),
+                      "hours_text": ctx.calendar.hours_text(name)} for name in ctx.calendar.hours],
     })
 
 

@@ -86,9 +86,12 @@ class ActionAnswerFaq(Action):
         if not text:
             dispatcher.utter_message(response="utter_out_of_scope")
             return []
-        text = text.replace("{hours}", content.office_hours_text()).replace("{contacts}", content.contacts_text())
+        status = await office_status(tracker) if key == "operating_hours" else None
+        # The desk words every channel's hours (tickets.calendar); our own reading of the file is the fallback.
+        hours = "\n".join(f"• {c['label']}: {c['hours_text']}" for c in (status or {}).get("channels") or []) \
+            or content.office_hours_text()
+        text = text.replace("{hours}", hours).replace("{contacts}", content.contacts_text())
         if key == "operating_hours":
-            status = await office_status(tracker)
             if status is not None:
                 if status.get("open"):
                     text += "\nSaat ini petugas kami sedang bertugas dan siap membantu."

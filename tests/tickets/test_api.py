@@ -108,8 +108,12 @@ async def test_office_hours(app, clock) -> None:
     from tickets.calendar import WIB
 
     _, res = await app.asgi_client.get("/api/v1/office-hours", params={"channel": "telegram"}, headers=BOT_AUTH)
+    channels = res.json.pop("channels")
     assert res.json == {"open": True, "next_open_at": None,
                         "hours_text": "Senin–Jumat 09.00–17.00 WIB (tutup pada hari libur nasional dan cuti bersama)"}
+    # Every channel's hours from the lender file, worded by the same function as the receipt's.
+    assert {"channel": "whatsapp", "label": "WhatsApp", "hours_text": "Setiap hari 08.00–20.00 WIB"} in channels
+    assert [c["channel"] for c in channels] == ["default", "whatsapp", "telegram", "inapp"]
     clock.at = datetime(2026, 12, 23, 18, 0, tzinfo=WIB)  # then cuti bersama, Christmas, weekend
     _, res = await app.asgi_client.get("/api/v1/office-hours", params={"channel": "telegram"}, headers=BOT_AUTH)
     assert res.json["open"] is False and res.json["next_open_at"] == "2026-12-28T09:00:00+07:00"

@@ -44,6 +44,16 @@ def test_office_hours_open_now(dispatcher, desk):
     assert "channel=whatsapp" in str(list(desk.requests)[0][1])
 
 
+def test_operating_hours_answer_uses_the_desks_wording_of_each_channel(dispatcher, desk):
+    desk.get(url("/api/v1/office-hours"), payload={**OPEN, "channels": [
+        {"channel": "whatsapp", "label": "WhatsApp", "hours_text": "Setiap hari 08.00–20.00 WIB"},
+        {"channel": "default", "label": "Telepon & e-mail", "hours_text": "Senin–Jumat 09.00–17.00 WIB"}]})
+    run(a.ActionAnswerFaq().run(dispatcher, make_tracker(intent="ask_operating_hours"), DOMAIN))
+    out = texts(dispatcher)
+    assert "• WhatsApp: Setiap hari 08.00–20.00 WIB\n• Telepon & e-mail: Senin–Jumat 09.00–17.00 WIB" in out
+    assert "08:00" not in out  # not the bot's own reading of the file
+
+
 def test_office_hours_closed_says_when(dispatcher, desk):
     desk.get(url("/api/v1/office-hours"), payload=CLOSED)
     run(a.ActionAnswerFaq().run(dispatcher, make_tracker(intent="ask_operating_hours"), DOMAIN))
