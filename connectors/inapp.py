@@ -10,7 +10,10 @@
 
 Every request carries ``Authorization: Bearer <JWT>`` (HS256 with
 ``INAPP_SIGNING_SECRET``; ``sub`` = the lender's customer id, ``exp``
-required). The app vouches for the borrower, so the message is verified.
+required). The app vouches for the app user; the borrower counts as verified
+(``customer_id`` on the message and the conversation) only when the lending
+core knows that customer id (``lending.known.KnownCustomers``). An app user the
+core does not know chats as an unverified borrower.
 
 Delivery without duplicates: every message carries its database ``id``. The
 websocket keeps a cursor and sends each outbound message with an id above it
@@ -42,6 +45,7 @@ from desk.config import Settings
 from desk.masking import MaskingFilter
 from desk.messages import Channel, InboundMessage, OutboundMessage
 from desk.store import MessageRow
+from lending.known import KnownCustomers
 from storage.models import Conversation, Direction, Message
 
 log = logging.getLogger("aduan.channels")
@@ -146,8 +150,12 @@ async def replies_to(db: Any, message_id: int) -> list[dict[str, Any]]:
 
 
 # -- the API ------------------------------------------------------------
-def parse_post(body: bytes, customer_id: str, *, max_chars: int) -> InboundMessage:
-    """Validate a POST body into an ``InboundMessage``; ``Rejected(400/413)`` when it is not one."""
+def parse_post(body: bytes, customer_id: str, *, max_chars: int, verified: bool = True) -> InboundMessage:
+    """Validate a POST body into an ``InboundMessage``; ``Rejected(400/413)`` when it is not one.
+
+    ``verified``: the lending core knows ``customer_id``; only then does the
+    message carry it as the verified customer.
+    """
     try:
         data = json.loads(body or b"")
     except ValueError:
@@ -165,11 +173,19 @@ def parse_post(body: bytes, customer_id: str, *, max_chars: int) -> InboundMessa
     if button is not None:
         check_text_length(button, max_chars)
     return InboundMessage(
-        channel=Channel.INAPP, sender=customer_id, customer_id=customer_id,
+        channel=Channel.INAPP, sender=customer_id, customer_id=customer_id if verified else None,
         # Scoped by customer: one borrower's ids can never collide with another's.
         external_id=f"{customer_id}:{client_id}",
         text=text or button or "", received_at=datetime.now(timezone.utc), button_payload=button or None,
     )
+
+
+def known_customers(services: Any) -> KnownCustomers:
+    """The process's cached "does the lending core know this customer?" check."""
+    known = services.extra.get("inapp_known_customers")
+    if known is None:
+        known = services.extra["inapp_known_customers"] = KnownCustomers(services.lending)
+    return known
 
 
 @bp.post("/api/messages")
@@ -181,7 +197,8 @@ async def post_message(request: Request) -> HTTPResponse:
     try:
         check_body_size(request)
         customer_id = verify_token(settings, bearer(request))
-        inbound = parse_post(request.body, customer_id, max_chars=settings.max_message_chars)
+        inbound = parse_post(request.body, customer_id, max_chars=settings.max_message_chars,
+                             verified=await known_customers(services)(customer_id))
         result = await route_inbound(services, inbound)
     except Rejected as exc:
         return reject(request, Channel.INAPP.value, exc, who=customer_id)

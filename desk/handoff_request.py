@@ -15,6 +15,7 @@ from storage.models import Conversation
 
 # Reasons the bot may give (docs/architecture.md) plus the desk's own.
 BOT_UNAVAILABLE = "bot_unavailable"
+BOT_FAILED = "bot_failed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from desk.auth import StaffUser, error, staff_required
 from desk.templating import render
-from handoff import access, actions, audit, auth, canned, hours, i18n, queue, transcripts
+from handoff import access, actions, audit, auth, canned, hours, i18n, queue, summary, transcripts
 from handoff.config import HandoffSettings
 from handoff.models import Handoff, HandoffStatus, Role, User
 from storage.base import utcnow
@@ -170,8 +170,10 @@ async def _queue_context(request: Request, user: StaffUser) -> dict[str, Any]:
         mine = await transcripts.my_conversations(session, user)
         me = await session.get(User, user.id)
         agents = [a for a in await queue.loads(session) if a.user_id != user.id]
+    mask = not access.sees_full_personal_data(user)
     return {"entries": entries, "mine": mine, "me": me, "agents": agents,
-            "can_take": access.queue_roles(user)}
+            "can_take": access.queue_roles(user),
+            "summarize": lambda entry: summary.summary_lines(entry.summary_input(), mask=mask)}
 
 
 @bp.get("/console")

@@ -26,7 +26,9 @@ from handoff.audit import record, record_many
 from handoff.models import Handoff, HandoffStatus, Role, User
 from storage.base import utcnow
 from storage.models import Author, Conversation
+from handoff.summary import SummaryInput
 from tickets.models import Priority, Ticket
+from tickets.service import missing_fields
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +136,14 @@ class QueueEntry:
     requested_at: datetime
     sla_due: datetime | None
     ticket_number: str | None
+    summary: dict[str, Any] | None = None
+    customer_id: str | None = None
+    missing_fields: tuple[str, ...] = ()
+
+    def summary_input(self) -> SummaryInput:
+        """What ``handoff.summary.summary_lines`` renders for this entry."""
+        return SummaryInput(self.reason, self.category, self.ticket_number, self.missing_fields,
+                            self.customer_id, self.summary)
 
     def waiting_seconds(self, now: datetime) -> int:
         return max(0, int((now - self.requested_at).total_seconds()))
@@ -144,7 +154,7 @@ class QueueEntry:
 
 def _queue_query():  # type: ignore[no-untyped-def]
     return (select(Handoff, Conversation.public_id, Conversation.channel, Conversation.sender_name,
-                   sla_due.label("sla_due"), Ticket.number)
+                   sla_due.label("sla_due"), Ticket.number, Conversation.customer_id, Ticket)
             .join(Conversation, Conversation.id == Handoff.conversation_id)
             .outerjoin(Ticket, Ticket.id == Handoff.ticket_id)
             .where(Handoff.status == HandoffStatus.WAITING.value)
@@ -152,9 +162,10 @@ def _queue_query():  # type: ignore[no-untyped-def]
 
 
 def _entry(row: Any) -> QueueEntry:
-    h, public_id, channel, sender_name, due, number = row
+    h, public_id, channel, sender_name, due, number, customer_id, ticket = row
     return QueueEntry(h.id, public_id, channel, sender_name, h.category, h.priority, h.reason, h.queue_role,
-                      h.requested_at, due, number)
+                      h.requested_at, due, number, h.summary, customer_id,
+                      tuple(missing_fields(ticket)) if ticket is not None else ())
 
 
 async def waiting(session: AsyncSession, *, roles: frozenset[str] | None = None, limit: int = 500) -> list[QueueEntry]:

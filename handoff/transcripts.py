@@ -21,11 +21,18 @@ from handoff.audit import TRANSCRIPT_OPENED, record
 from handoff.hours import WIB
 from handoff.models import Handoff, Note, User
 from handoff.queue import latest_handoff
+from handoff.summary import SummaryInput, structured, summary_lines
 from storage.base import utcnow
 from storage.models import Conversation, Message
-from tickets.models import Ticket
+from desk.phone import InvalidPhone, normalise_phone
+from tickets.models import Ticket, TicketConversation
+from tickets.numbers import InvalidTicketNumber, parse_number
+from tickets.service import missing_fields
 
 DUE_SOON = timedelta(hours=24)
+# The complaint fields a handoff summary may fill in the panel's field list.
+COMPLAINT_FIELDS = frozenset({"full_name", "phone", "email", "product", "transaction_date", "chronology",
+                              "ticket_number"})
 
 
 class TranscriptForbidden(Exception):
@@ -59,6 +66,8 @@ class ConversationView:
     identity: dict[str, str] = field(default_factory=dict)
     account: dict[str, Any] | None = None
     full_personal_data: bool = False
+    summary: list[str] = field(default_factory=list)
+    """The handoff summary in Indonesian lines (``handoff.summary.summary_lines``)."""
 
 
 async def conversation_by_public_id(session: AsyncSession, public_id: str) -> Conversation | None:
@@ -98,8 +107,9 @@ def _fields(handoff: Handoff | None, ticket: Ticket | None, mask: bool) -> dict[
             "transaction_date": ticket.transaction_date.isoformat() if ticket.transaction_date else "",
             "chronology": masking.mask_text(ticket.chronology) if mask else ticket.chronology,
         })
-    for key, value in ((handoff.summary or {}) if handoff else {}).items():
-        if key in out or value in (None, "", [], {}) or key == "out_of_hours_notice":
+    for key, value in (structured(handoff.summary) if handoff else {}).items():
+        # Only complaint fields: the rest of the bot's summary is in the rendered summary lines.
+        if key in out or key not in COMPLAINT_FIELDS or value in (None, "", [], {}):
             continue
         text = value if isinstance(value, str) else str(value)
         if mask:
@@ -153,8 +163,11 @@ async def open_transcript(session: AsyncSession, user: StaffUser, public_id: str
     account = await _account(lending, conversation.customer_id)
     if account and not full and not account.get("error"):
         account = {**account, "full_name": masking.mask_name(account.get("full_name"))}
+    summary = [] if handoff is None else summary_lines(SummaryInput(
+        handoff.reason, handoff.category, ticket.number if ticket else None,
+        tuple(missing_fields(ticket)) if ticket else (), conversation.customer_id, handoff.summary), mask=not full)
     return ConversationView(conversation, handoff, ticket, lines, handoff_seq, assignee,
-                            _fields(handoff, ticket, not full), identity, account, full)
+                            _fields(handoff, ticket, not full), identity, account, full, summary)
 
 
 # -- supervisors' list and search ---------------------------------------------------------
@@ -170,7 +183,11 @@ class Filters:
     date_from: date | None = None
     date_to: date | None = None
     q: str | None = None
-    status: str | None = None  # waiting | assigned | closed
+    status: str | None = None  # waiting | assigned | closed | bot (never reached people)
+    people_only: bool = False  # only conversations that reached people (an agent's own list)
+
+
+BOT_ONLY = "bot"
 
 
 @dataclass(frozen=True)
@@ -179,10 +196,12 @@ class Row:
     channel: str
     sender_name: str | None
     category: str | None
-    priority: str
+    priority: str | None
     status: str
+    """The latest handoff's status, or ``bot`` for a conversation that never reached people."""
     agent: str | None
     requested_at: datetime
+    """When it reached people, or the last message of a bot-only conversation."""
     closed_at: datetime | None
     rating: int | None
     ticket_number: str | None
@@ -198,38 +217,85 @@ def text_match(dialect: str, q: str):  # type: ignore[no-untyped-def]
     if dialect == "postgresql":
         cond = func.to_tsvector("simple", Message.text).op("@@")(func.plainto_tsquery("simple", q))
     else:
-        escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        cond = func.lower(Message.text).like(f"%{escaped}%", escape="\\")
+        cond = func.lower(Message.text).like(_contains(q), escape="\\")
     return exists().where(Message.conversation_id == Conversation.id, cond)
 
 
+def _contains(q: str) -> str:
+    escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def query_match(dialect: str, q: str):  # type: ignore[no-untyped-def]
+    """Whatever a supervisor may type: a ticket number, a phone number in any form, a name, a word.
+
+    Matches the conversation's messages, its sender and name, and its tickets'
+    number, phone, name and chronology.
+    """
+    like = _contains(q)
+    ticket_conds = [func.lower(Ticket.full_name).like(like, escape="\\"),
+                    func.lower(Ticket.chronology).like(like, escape="\\"),
+                    func.lower(Ticket.number).like(like, escape="\\")]
+    conds = [text_match(dialect, q), func.lower(Conversation.sender_name).like(like, escape="\\"),
+             func.lower(Conversation.sender).like(like, escape="\\")]
+    try:
+        ticket_conds.append(Ticket.number == parse_number(q))
+    except InvalidTicketNumber:
+        pass
+    try:
+        phone = normalise_phone(q)
+    except InvalidPhone:
+        phone = None
+    if phone is not None and sum(ch.isdigit() for ch in q) >= 9:
+        conds.append(Conversation.sender.in_([phone, "whatsapp:" + phone]))
+        ticket_conds.append(Ticket.phone == phone)
+    tickets = (select(TicketConversation.conversation_id).join(Ticket, Ticket.id == TicketConversation.ticket_id)
+               .where(TicketConversation.conversation_id == Conversation.id, or_(*ticket_conds)))
+    return or_(*conds, exists(tickets))
+
+
 def search_query(filters: Filters, dialect: str, now: datetime | None = None) -> Select[Any]:
-    """Latest handoff per conversation, filtered; newest first."""
+    """Every conversation with its latest handoff (if any), filtered; newest first.
+
+    A conversation that never reached people has no handoff: it shows with
+    status ``bot``, its last message time, and the newest ticket linked to it.
+    Filters on handoff fields (category, agent, status, rating, SLA) keep
+    only conversations that reached people, except ``status=bot``.
+    """
     now = now or utcnow()
     latest = select(func.max(Handoff.id)).group_by(Handoff.conversation_id).scalar_subquery()
+    linked = (select(func.max(TicketConversation.ticket_id))
+              .where(TicketConversation.conversation_id == Conversation.id).correlate(Conversation)
+              .scalar_subquery())
+    ticket_id = func.coalesce(Handoff.ticket_id, linked)
+    when = func.coalesce(Handoff.requested_at, Conversation.last_message_at)
     query = (select(Conversation.public_id, Conversation.channel, Conversation.sender_name, Handoff.category,
-                    Handoff.priority, Handoff.status, User.display_name, Handoff.requested_at, Handoff.closed_at,
-                    Handoff.rating, Ticket.number, Ticket.resolution_due)
-             .join(Handoff, Handoff.conversation_id == Conversation.id)
+                    Handoff.priority, func.coalesce(Handoff.status, BOT_ONLY), User.display_name, when,
+                    Handoff.closed_at, Handoff.rating, Ticket.number, Ticket.resolution_due)
+             .select_from(Conversation)
+             .outerjoin(Handoff, and_(Handoff.conversation_id == Conversation.id, Handoff.id.in_(latest)))
              .outerjoin(User, User.id == Handoff.assigned_to)
-             .outerjoin(Ticket, Ticket.id == Handoff.ticket_id)
-             .where(Handoff.id.in_(latest))
-             .order_by(Handoff.requested_at.desc(), Handoff.id.desc()))
+             .outerjoin(Ticket, Ticket.id == ticket_id)
+             .order_by(when.desc(), Conversation.id.desc()))
     f = filters
+    if f.people_only:
+        query = query.where(Handoff.id.is_not(None))
     if f.channel:
         query = query.where(Conversation.channel == f.channel)
     if f.category:
         query = query.where(Handoff.category == f.category)
     if f.agent_id:
         query = query.where(Handoff.assigned_to == f.agent_id)
-    if f.status:
+    if f.status == BOT_ONLY:
+        query = query.where(Handoff.id.is_(None))
+    elif f.status:
         query = query.where(Handoff.status == f.status)
     if f.rating:
         query = query.where(Handoff.rating == f.rating)
     if f.date_from:
-        query = query.where(Handoff.requested_at >= _day_start(f.date_from))
+        query = query.where(when >= _day_start(f.date_from))
     if f.date_to:
-        query = query.where(Handoff.requested_at < _day_start(f.date_to + timedelta(days=1)))
+        query = query.where(when < _day_start(f.date_to + timedelta(days=1)))
     if f.sla_state:
         due, open_ = Ticket.resolution_due, Ticket.closed_at.is_(None)
         states = {
@@ -241,12 +307,12 @@ def search_query(filters: Filters, dialect: str, now: datetime | None = None) ->
         if f.sla_state in states:
             query = query.where(states[f.sla_state])
     if f.q and f.q.strip():
-        query = query.where(text_match(dialect, f.q.strip()))
+        query = query.where(query_match(dialect, f.q.strip()))
     return query
 
 
 async def search(session: AsyncSession, filters: Filters, *, limit: int = 200) -> list[Row]:
-    """Conversations that reached people, filtered (supervisors only — the caller checks)."""
+    """Any conversation, bot-only ones included, filtered (supervisors only — the caller checks)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     rows = (await session.execute(search_query(filters, dialect).limit(limit))).all()
     return [Row(*r) for r in rows]
@@ -254,5 +320,5 @@ async def search(session: AsyncSession, filters: Filters, *, limit: int = 200) -
 
 async def my_conversations(session: AsyncSession, user: StaffUser) -> list[Row]:
     """The conversations ``user`` holds now."""
-    rows = await search(session, Filters(agent_id=user.id, status="assigned"))
+    rows = await search(session, Filters(agent_id=user.id, status="assigned", people_only=True))
     return rows

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from desk.handoff_request import BOT_FAILED, BOT_UNAVAILABLE
 from handoff.models import Handoff, HandoffStatus, User
 from reports.document import CHANNEL_LABELS
 from reports.periods import local_date
@@ -184,6 +185,24 @@ async def csat(session: AsyncSession, window: Window) -> dict[str, Any]:
             "responses": total, "average": round(average, 2) if average is not None else None}
 
 
+# Handoffs the desk made because the bot did not answer properly (desk/router.py):
+# no answer at all (bot_unavailable) or an empty or flooding answer (bot_failed).
+BOT_FAILURE_REASONS = (BOT_FAILED, BOT_UNAVAILABLE)
+
+
+async def bot_failures(session: AsyncSession, window: Window) -> dict[str, Any]:
+    """Conversations handed to people because the bot failed, requested in the window: total and per reason."""
+    h = Handoff.__table__.c
+    rows = (await session.execute(
+        select(h.reason, func.count().label("n"))
+        .where(h.reason.in_(BOT_FAILURE_REASONS), h.requested_at >= window.since, h.requested_at <= window.now)
+        .group_by(h.reason)
+    )).all()
+    by_reason = {reason: 0 for reason in BOT_FAILURE_REASONS}
+    by_reason.update({r.reason: int(r.n) for r in rows})
+    return {"total": sum(by_reason.values()), "by_reason": by_reason}
+
+
 async def agent_load(session: AsyncSession) -> list[dict[str, Any]]:
     """Per active agent: open tickets assigned, live handoffs assigned, capacity."""
     t = Ticket.__table__.c
@@ -217,5 +236,6 @@ async def dashboard_data(session: AsyncSession, window: Window) -> dict[str, Any
         "open_by_age": await open_by_age(session, window.now),
         "response_times": await response_times(session, window),
         "csat": await csat(session, window),
+        "bot_failures": await bot_failures(session, window),
         "agent_load": await agent_load(session),
     }

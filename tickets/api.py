@@ -36,6 +36,9 @@ pages_bp = Blueprint("tickets_pages")
 blueprints = (bot_bp, staff_bp, pages_bp)
 
 Handler = Callable[..., Awaitable[HTTPResponse]]
+# How the borrower knows each ``office_hours`` entry of the lender file.
+HOURS_LABELS = {"default": "Telepon & e-mail", "whatsapp": "WhatsApp", "telegram": "Telegram",
+                "inapp": "Chat di aplikasi"}
 
 
 def answers_errors(handler: Handler) -> Handler:
@@ -108,6 +111,7 @@ async def create_ticket(request: Request) -> HTTPResponse:
         "resolution_due": _iso(t.resolution_due),
         "receipt_text": receipt_text(t, ctx),
         "cs_contact": _cs_contact_text(ctx),
+        "missing_fields": service.missing_fields(t),
     }, status=201 if result.created else 200)
 
 
@@ -148,6 +152,9 @@ async def office_hours(request: Request) -> HTTPResponse:
         "open": is_open,
         "next_open_at": None if is_open else ctx.calendar.next_open(channel, now).isoformat(),
         "hours_text": ctx.calendar.hours_text(channel),
+        # Every channel's hours, worded by the same function, for "jam layanan" answers.
+        "channels": [{"channel": name, "label": HOURS_LABELS.get(name, name),
+                      "hours_text": ctx.calendar.hours_text(name)} for name in ctx.calendar.hours],
     })
 
 
@@ -173,6 +180,7 @@ def ticket_json(t: Ticket, *, full: bool) -> dict[str, Any]:
         "escalation_level": t.escalation_level, "department": t.department, "assignee_id": t.assignee_id,
         "closed_at": _iso(t.closed_at), "sla_policy": t.sla_policy, "reopen_count": t.reopen_count,
         "full_name": mask_name(t.full_name), "phone": mask_phone(t.phone),
+        "missing_fields": service.missing_fields(t),
     }
     if full:
         data.update({
@@ -418,6 +426,19 @@ async def priority(request: Request, number: str) -> HTTPResponse:
     data = PriorityIn.model_validate(_body(request))
     return await _change(request, number, "priority",
                          lambda s, t: service.change_priority(s, t, data.priority, _actor(request)))
+
+
+@staff_bp.post("/tickets/<number:str>/fields")
+@staff_required()
+@answers_errors
+async def complete_fields(request: Request, number: str) -> HTTPResponse:
+    """Complete or correct the complaint's fields (a ticket the bot filed incomplete, or a typo)."""
+    data = service.FieldChanges.model_validate(_body(request))
+
+    async def work(s, t):  # type: ignore[no-untyped-def]
+        await service.complete_fields(s, t, data, _actor(request))
+
+    return await _change(request, number, "fields", work)
 
 
 @staff_bp.get("/alerts")

@@ -8,6 +8,11 @@ from tickets.models import CATEGORY_LABELS, Ticket
 from tickets.wording import STATUS_LABELS, for_channel, tanggal
 
 CONTACT_LABELS = {"whatsapp": "WhatsApp", "email": "E-mail", "phone": "Telepon", "address": "Alamat"}
+# Which office hours (lender file ``office_hours``) apply to each CS contact: the WhatsApp
+# number is served with the WhatsApp hours, the rest with the lender's default hours.
+CONTACT_HOURS = {"whatsapp": "whatsapp", "phone": "default", "email": "default", "address": "default"}
+CHANNEL_NAMES = {"whatsapp": "WhatsApp", "telegram": "Telegram", "inapp": "chat di aplikasi",
+                 "email": "e-mail", "phone": "telepon", "walk_in": "kantor kami", "social": "media sosial"}
 
 
 @dataclass(frozen=True)
@@ -22,8 +27,11 @@ class Receipt:
     received: str
     first_response_due: str | None
     resolution_due: str | None
-    contacts: list[tuple[str, str]]
+    contacts: list[tuple[str, str, str]]
+    """(label, value, office hours of that contact)."""
+    channel_name: str
     hours_text: str
+    """When people answer on the ticket's channel (``DeskCalendar.hours_text``)."""
     link: str | None
 
 
@@ -39,18 +47,24 @@ def build_receipt(ticket: Ticket, ctx: TicketContext) -> Receipt:
         received=tanggal(ticket.received_at),
         first_response_due=tanggal(ticket.first_response_due) if ticket.first_response_due else None,
         resolution_due=tanggal(ticket.resolution_due) if ticket.resolution_due else None,
-        contacts=[(CONTACT_LABELS.get(k, k.title()), v) for k, v in ctx.lender.cs_contacts.items()],
-        hours_text=ctx.calendar.hours_text("default"),
+        contacts=[(CONTACT_LABELS.get(k, k.title()), v, ctx.calendar.hours_text(CONTACT_HOURS.get(k, "default")))
+                  for k, v in ctx.lender.cs_contacts.items()],
+        channel_name=CHANNEL_NAMES.get(ticket.channel, ticket.channel),
+        hours_text=ctx.calendar.hours_text(ticket.channel),
         link=link,
     )
 
 
 def receipt_text(ticket: Ticket, ctx: TicketContext, channel: str | None = None) -> str:
-    """The chat receipt, formatted for ``channel`` (the ticket's channel by default)."""
+    """The chat receipt, formatted for ``channel`` (the ticket's channel by default).
+
+    One message: no blank lines, because Rasa's REST channel cuts a bot text at
+    every blank line and the borrower would get the receipt in pieces. The
+    connectors still split it at the provider's length limit (connectors/textsplit.py).
+    """
     r = build_receipt(ticket, ctx)
     lines = [
         f"*Tanda Bukti Terima Pengaduan {r.brand}*",
-        "",
         f"Nomor tiket: *{r.number}*",
         f"Kategori: {r.category}",
         f"Diterima: {r.received}",
@@ -59,10 +73,12 @@ def receipt_text(ticket: Ticket, ctx: TicketContext, channel: str | None = None)
         lines.append(f"Tanggapan pertama paling lambat: {r.first_response_due}")
     if r.resolution_due:
         lines.append(f"Penyelesaian paling lambat: {r.resolution_due}")
-    lines += ["", "Simpan nomor tiket ini. Anda dapat menanyakan perkembangan pengaduan dari kanal mana "
-                  "pun dengan menyebutkan nomor tiket tersebut.", "",
-              f"Layanan pelanggan ({r.hours_text}):"]
-    lines += [f"- {label}: {value}" for label, value in r.contacts]
+    lines += ["Simpan nomor tiket ini. Anda dapat menanyakan perkembangan pengaduan dari kanal mana "
+              "pun dengan menyebutkan nomor tiket tersebut.",
+              f"Jam layanan petugas di {r.channel_name}: {r.hours_text}.",
+              "Kontak layanan pelanggan:"]
+    lines += [f"- {label}: {value}" + (f" ({hours})" if label != CONTACT_LABELS["address"] else "")
+              for label, value, hours in r.contacts]
     if r.link:
-        lines += ["", f"Bukti terima yang dapat dicetak: {r.link}"]
+        lines.append(f"Bukti terima yang dapat dicetak: {r.link}")
     return for_channel("\n".join(lines), channel or ticket.channel)

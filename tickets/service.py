@@ -7,13 +7,14 @@ history and, where the borrower must be told, queues a message through
 """
 from __future__ import annotations
 
+import enum
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,8 +45,16 @@ CHANNELS = frozenset({"whatsapp", "telegram", "inapp", "email", "phone", "walk_i
 # --- input models ---------------------------------------------------------------------
 
 class NewTicket(BaseModel):
-    """A complaint as the bot (or a form) submits it; the fields domain.md requires."""
+    """A complaint as the bot (or a form) submits it; the fields domain.md requires.
 
+    ``incomplete=True`` files what is known when a complaint must reach people
+    before the form is done (fraud, collection threats): name, product, contact
+    and date may be missing, the borrower's words (chronology) may not. Staff
+    complete the rest (``complete_fields``); ``missing_fields`` says what is left.
+    """
+
+    # Declared first: the field checks below read it.
+    incomplete: bool = False
     conversation_id: str = Field(min_length=1, max_length=64)
     # The conversation's channel is used when this is missing or "default".
     channel: str | None = None
@@ -53,16 +62,35 @@ class NewTicket(BaseModel):
     priority: str | None = None
     complainant_type: ComplainantType = ComplainantType.USER
     customer_id: str | None = Field(default=None, max_length=64)
-    full_name: str = Field(min_length=2, max_length=128)
+    full_name: str = Field(default="", max_length=128, validate_default=True)
     phone: str | None = Field(default=None, max_length=32)
     email: str | None = Field(default=None, max_length=128)
-    product: str = Field(min_length=1, max_length=64)
+    product: str = Field(default="", max_length=64, validate_default=True)
     transaction_date: date | None = None
     chronology: str = Field(min_length=1, max_length=8000)
     id_card_address: str | None = Field(default=None, max_length=500)
     power_of_attorney_ref: str | None = Field(default=None, max_length=256)
     # Set by the bot when a handoff reason (fraud, collection_threat) marks the case.
     reason: str | None = Field(default=None, max_length=32)
+
+    @field_validator("full_name", "product", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: str | None) -> str:
+        return "" if value is None else value
+
+    @field_validator("full_name")
+    @classmethod
+    def _full_name(cls, value: str, info: ValidationInfo) -> str:
+        if len(value.strip()) < 2 and not info.data.get("incomplete"):
+            raise ValueError("full_name needs at least 2 characters")
+        return value.strip()
+
+    @field_validator("product")
+    @classmethod
+    def _product(cls, value: str, info: ValidationInfo) -> str:
+        if not value.strip() and not info.data.get("incomplete"):
+            raise ValueError("product is required")
+        return value.strip()
 
     @field_validator("channel")
     @classmethod
@@ -101,7 +129,7 @@ class NewTicket(BaseModel):
 
     @model_validator(mode="after")
     def _reachable(self) -> NewTicket:
-        if not self.phone and not self.email:
+        if not self.phone and not self.email and not self.incomplete:
             raise ValueError("a phone number or an e-mail address is required")
         return self
 
@@ -139,6 +167,41 @@ class Actor:
 
 BOT = Actor("bot")
 SYSTEM = Actor("system")
+
+
+# Fields domain.md requires before a complaint is complete ("contact" = phone or e-mail).
+REQUIRED_FIELDS = ("full_name", "contact", "product", "transaction_date", "chronology")
+
+
+def missing_fields(ticket: Ticket) -> list[str]:
+    """The required fields ``ticket`` still lacks, in REQUIRED_FIELDS order; empty when complete."""
+    present = {
+        "full_name": bool((ticket.full_name or "").strip()),
+        "contact": bool(ticket.phone or ticket.email),
+        "product": bool((ticket.product or "").strip()),
+        "transaction_date": ticket.transaction_date is not None,
+        "chronology": bool((ticket.chronology or "").strip()),
+    }
+    return [name for name in REQUIRED_FIELDS if not present[name]]
+
+
+class FieldChanges(BaseModel):
+    """What staff may complete or correct on a ticket; only the fields sent change."""
+
+    full_name: str | None = Field(default=None, min_length=2, max_length=128)
+    phone: str | None = Field(default=None, max_length=32)
+    email: str | None = Field(default=None, max_length=128)
+    product: str | None = Field(default=None, min_length=1, max_length=64)
+    transaction_date: date | None = None
+    customer_id: str | None = Field(default=None, max_length=64)
+    id_card_address: str | None = Field(default=None, max_length=500)
+    power_of_attorney_ref: str | None = Field(default=None, max_length=256)
+    complainant_type: ComplainantType | None = None
+
+    # The same checks as a new complaint's (one rule each).
+    _phone = field_validator("phone")(NewTicket._phone.__func__)  # type: ignore[attr-defined]
+    _email = field_validator("email")(NewTicket._email.__func__)  # type: ignore[attr-defined]
+    _not_future = field_validator("transaction_date")(NewTicket._not_future.__func__)  # type: ignore[attr-defined]
 
 
 # --- history and lookups ------------------------------------------------------------------
@@ -258,7 +321,7 @@ async def _insert_ticket(session: AsyncSession, ctx: TicketContext, data: NewTic
         number=f"pending-{secrets.token_hex(8)}", category=data.category.value, priority=priority, status=Status.RECEIVED.value,
         channel=channel, form=form, complainant_type=data.complainant_type.value,
         customer_id=data.customer_id or conversation.customer_id,
-        full_name=data.full_name.strip(), phone=data.phone, email=data.email, product=data.product,
+        full_name=data.full_name, phone=data.phone, email=data.email, product=data.product,
         transaction_date=data.transaction_date, chronology=data.chronology,
         id_card_address=data.id_card_address, power_of_attorney_ref=data.power_of_attorney_ref,
         received_at=now, clock_started_at=clock_start, sla_policy=policy.name,
@@ -276,7 +339,7 @@ async def _insert_ticket(session: AsyncSession, ctx: TicketContext, data: NewTic
         status=ticket.status, channel=ticket.channel, category=ticket.category, priority=priority,
         requested_priority=data.priority, conversation=conversation.public_id,
         first_response_due=ticket.first_response_due, resolution_due=ticket.resolution_due,
-        sla_policy=policy.name))
+        sla_policy=policy.name, reason=data.reason, missing=missing_fields(ticket)))
     session.add_all([
         TicketConversation(ticket_id=ticket.id, conversation_id=conversation.id),
         TicketEvent(ticket_id=ticket.id, seq=1, kind="created", actor=actor.name, data=created),
@@ -500,3 +563,31 @@ async def change_priority(session: AsyncSession, ticket: Ticket, priority: str, 
     ticket.priority = priority
     await session.flush()
     await record_event(session, ticket, "priority_changed", actor, **{"from": previous, "to": priority})
+
+
+async def complete_fields(session: AsyncSession, ticket: Ticket, changes: FieldChanges, actor: Actor) -> list[str]:
+    """Complete or correct the complaint's fields; returns what is still missing.
+
+    The history records which fields changed and what is left, never their
+    values (personal data stays on the ticket only).
+    """
+    workflow.require_open(ticket, "complete the fields of")
+    values = changes.model_dump(exclude_unset=True)
+    if not values:
+        raise InvalidRequest("send at least one field to change")
+    changed = []
+    for name, value in values.items():
+        if value is None and name in ("full_name", "product"):
+            raise InvalidRequest(f"{name} cannot be emptied")
+        if isinstance(value, enum.Enum):
+            value = value.value
+        if isinstance(value, str):
+            value = value.strip()
+        if getattr(ticket, name) != value:
+            setattr(ticket, name, value)
+            changed.append(name)
+    missing = missing_fields(ticket)
+    await session.flush()
+    if changed:
+        await record_event(session, ticket, "fields_completed", actor, fields=changed, missing=missing)
+    return missing

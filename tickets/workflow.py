@@ -110,6 +110,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "reject": SENIOR,
     "extend": SENIOR,
     "priority": STAFF,
+    "fields": STAFF,          # complete or correct the complaint's fields
 }
 
 

@@ -86,9 +86,12 @@ class ActionAnswerFaq(Action):
         if not text:
             dispatcher.utter_message(response="utter_out_of_scope")
             return []
-        text = text.replace("{hours}", content.office_hours_text()).replace("{contacts}", content.contacts_text())
+        status = await office_status(tracker) if key == "operating_hours" else None
+        # The desk words every channel's hours (tickets.calendar); our own reading of the file is the fallback.
+        hours = "\n".join(f"• {c['label']}: {c['hours_text']}" for c in (status or {}).get("channels") or []) \
+            or content.office_hours_text()
+        text = text.replace("{hours}", hours).replace("{contacts}", content.contacts_text())
         if key == "operating_hours":
-            status = await office_status(tracker)
             if status is not None:
                 if status.get("open"):
                     text += "\nSaat ini petugas kami sedang bertugas dan siap membantu."
@@ -281,8 +284,13 @@ class ActionStartComplaint(Action):
                 intro = ("Mohon maaf atas pengalaman yang tidak menyenangkan ini, Kak. Penagihan dengan ancaman "
                          "atau menyebarkan data tidak dibenarkan, dan laporan Anda saya teruskan langsung ke "
                          "petugas kami sebagai prioritas.")
-            handoff = await hand_off(dispatcher, tracker, reason, priority, category, intro=intro)
-            return events + handoff + [SlotSet("priority", priority), SlotSet("complaint_route", "handoff")]
+            number, receipt = await _file_urgent_ticket(tracker, category, priority, reason, events)
+            handoff = await hand_off(dispatcher, tracker, reason, priority, category, ticket_number=number,
+                                     intro=intro)
+            if receipt:
+                dispatcher.utter_message(text=receipt)
+            return events + handoff + [SlotSet("priority", priority), SlotSet("complaint_route", "handoff"),
+                                       SlotSet("ticket_number", number)]
         dispatcher.utter_message(
             text=(f"Baik, Kak, saya bantu catat pengaduan Anda ({category_label(category)}). "
                   "Saya perlu beberapa data singkat. Ketik \"batal\" kapan saja jika tidak jadi."))
@@ -297,6 +305,35 @@ class ActionStartComplaint(Action):
         if name and v.check_full_name(name)[0] is None:
             events.append(SlotSet("full_name", None))
         return events
+
+
+async def _file_urgent_ticket(tracker: Tracker, category: str, priority: str, reason: str,
+                              events: List[EventType]) -> tuple:
+    """File the ticket of a complaint that goes to people before the form (fraud, collection threats).
+
+    Every complaint that reaches people has a ticket, so its regulatory clock
+    starts now: the desk gets what the bot knows (the borrower's own words as
+    the chronology) marked ``incomplete``; the agent completes the rest.
+    Returns (ticket number, receipt text), or (None, None) when the desk
+    could not file it (the handoff still goes, its summary keeps the words).
+    """
+    complaint_id = next(e["value"] for e in events if e.get("name") == "complaint_id")
+    text = ((tracker.latest_message or {}).get("text") or "").strip()
+    product = content.match_product(tracker.get_slot("product") or text)
+    phone = normalise_phone(tracker.get_slot("phone") or "") or normalise_phone(
+        str(latest_metadata(tracker).get("phone") or ""))
+    payload: Dict[str, Any] = {
+        "conversation_id": conversation_id(tracker), "channel": channel_of(tracker), "category": category,
+        "priority": priority, "reason": reason, "incomplete": True, "complainant_type": "user",
+        "customer_id": verified_customer(tracker), "full_name": tracker.get_slot("full_name"),
+        "phone": phone, "product": product["name"] if product else None,
+        "transaction_date": tracker.get_slot("transaction_date"), "chronology": text or "-",
+    }
+    result = await desk_client.create_ticket(payload, f"{conversation_id(tracker)}:{complaint_id}")
+    if not result.ok or not result.data.get("ticket_number"):
+        logger.warning("urgent ticket not filed conversation=%s reason=%s", conversation_id(tracker), reason)
+        return None, None
+    return result.data["ticket_number"], result.data.get("receipt_text")
 
 
 class ActionAskProduct(Action):

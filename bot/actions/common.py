@@ -81,25 +81,26 @@ async def office_status(tracker: Tracker) -> Optional[Dict[str, Any]]:
     return result.data
 
 
-def form_summary(tracker: Tracker, reason: str) -> str:
-    """A short English summary for the agent of what the bot already knows."""
-    parts = [f"reason={reason}", f"last_intent={(tracker.latest_message or {}).get('intent', {}).get('name')}"]
+def form_summary(tracker: Tracker, reason: str) -> Dict[str, Any]:
+    """What the bot already knows, as data: the desk renders it for agents (handoff/summary.py)."""
+    summary: Dict[str, Any] = {"reason": reason,
+                               "last_intent": (tracker.latest_message or {}).get("intent", {}).get("name")}
     for slot in ("full_name", "product", "transaction_date", "complaint_category", "proposed_category",
                  "ticket_number", "account_query"):
         value = tracker.get_slot(slot)
         if value:
-            parts.append(f"{slot}={value}")
+            summary[slot] = value
     if tracker.get_slot("phone"):
-        parts.append(f"phone={mask_phone(tracker.get_slot('phone'))}")
-    if tracker.get_slot("verified_customer_id") or latest_metadata(tracker).get("customer_id"):
-        parts.append("verified=yes")
+        summary["phone"] = mask_phone(tracker.get_slot("phone"))
+    # The bot's view only; the desk shows "verified" from its own records.
+    summary["verified"] = bool(tracker.get_slot("verified_customer_id") or latest_metadata(tracker).get("customer_id"))
     chronology = tracker.get_slot("chronology")
     if chronology:
-        parts.append(f"chronology={chronology[:200]}")
+        summary["chronology"] = chronology[:500]
     text = (tracker.latest_message or {}).get("text")
     if text and not chronology:
-        parts.append(f"last_message={text[:200]}")
-    return "; ".join(parts)
+        summary["last_message"] = text[:500]
+    return summary
 
 
 async def hand_off(

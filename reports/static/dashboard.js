@@ -18,6 +18,7 @@
     kpi("compliance", pct(sla.compliance_rate));
     kpi("resolution_overdue", sla.resolution_overdue);
     kpi("first_response_overdue", sla.first_response_overdue);
+    kpi("bot_failures", data.bot_failures.total);
     kpi("csat", data.csat.average == null ? "–" : data.csat.average.toFixed(2) + " (" + data.csat.responses + ")");
 
     C.stackedBars(chart("volume_by_category"), data.volume_by_category.buckets, data.volume_by_category.series);

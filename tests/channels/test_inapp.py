@@ -268,3 +268,47 @@ async def test_socket_replays_a_backlog_longer_than_one_page(desk: Desk) -> None
         texts = [(await next_frame(ws))["message"]["text"] for _ in range(PAGE_LIMIT + 6)]
     assert texts[0] == GREETING_TEXT and texts[-1] == f"pesan {PAGE_LIMIT + 4}"
     assert len(set(texts)) == len(texts)
+
+
+async def test_an_app_user_the_lending_core_does_not_know_is_not_verified(desk: Desk) -> None:
+    stranger = "CUST-7777"  # a valid token, but no account in the lending core
+    response = await post_message(desk, "tagihan saya berapa", token=token_for(desk, stranger))
+    assert response.status_code == 200
+    [inbound] = await desk.inbound()
+    assert (inbound.sender, inbound.customer_id) == (stranger, None)
+    assert desk.rasa.calls[0]["metadata"]["customer_id"] is None
+    from sqlalchemy import select
+    async with desk.db.session() as session:
+        conversation = await session.scalar(select(Conversation).where(Conversation.sender == stranger))
+    assert conversation is not None and conversation.customer_id is None
+
+
+async def test_known_customers_caches_yes_and_retries_no_after_a_while() -> None:
+    from lending.known import KnownCustomers
+
+    class Core:
+        def __init__(self) -> None:
+            self.accounts: set[str] = set()
+            self.calls = 0
+            self.down = False
+
+        async def account(self, customer_id: str) -> object | None:
+            self.calls += 1
+            if self.down:
+                raise ConnectionError("core down")
+            return object() if customer_id in self.accounts else None
+
+        async def verify(self, **_: str) -> None:
+            return None
+
+    now = [0.0]
+    core = Core()
+    known = KnownCustomers(core, negative_ttl=60, clock=lambda: now[0])
+    assert await known("C-1") is False
+    core.accounts.add("C-1")
+    assert await known("C-1") is False and core.calls == 1  # the "no" is cached for a minute
+    now[0] = 61
+    assert await known("C-1") is True and core.calls == 2
+    core.down = True
+    assert await known("C-1") is True and core.calls == 2  # a "yes" stays
+    assert await known("C-2") is False  # the core failing never verifies anyone

@@ -1,12 +1,16 @@
 """The conversation workflow through HTTP: access, audit, replies, notes, canned responses, closing, rating."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import re
+
+from sqlalchemy import func, select, update
 
 from handoff import rating
 from handoff.audit import recent
 from handoff.models import CannedResponse, Note
-from storage.models import Message, OutboxItem
+from storage.base import utcnow
+from storage.models import Conversation, Message, OutboxItem
+from tickets.models import Ticket
 from tests.handoff.conftest import get_conversation, get_handoff
 
 
@@ -247,3 +251,136 @@ async def test_english_is_available(client, sign_in) -> None:
     ani = await sign_in("ani")
     assert "Antrean" in (await client.get("/console", ani)).text
     assert "Queue" in (await client.get("/console?lang=en", ani)).text
+
+
+# -- the handoff summary agents read (issue 11, items 8 and 9) -----------------------------------
+
+BOT_SUMMARY = {"reason": "fraud", "last_intent": "complain_fraud", "verified": True,
+               "phone": "+62812****890", "last_message": "ada yang pinjam atas nama saya pakai KTP saya"}
+
+
+def _summary_block(page: str, testid: str) -> str:
+    match = re.search(rf'data-testid="{testid}">(.*?)</ul>', page, re.S)
+    assert match, f"no {testid} block"
+    return re.sub(r"<[^>]+>", "\n", match.group(1))
+
+
+async def test_agents_read_a_short_indonesian_summary_in_queue_and_panel(client, sign_in, handed_off,
+                                                                         database) -> None:
+    ani = await sign_in("ani")
+    async with database.transaction() as session:
+        conv = Conversation(channel="inapp", sender="CUST-7777")  # an app user the core does not know
+        session.add(conv)
+        await session.flush()
+        session.add(Ticket(number="DCI-261130-0005-4", category="fraud", priority="high", channel="inapp",
+                           full_name="", product="", chronology="ada yang pinjam atas nama saya",
+                           received_at=utcnow(), clock_started_at=utcnow()))
+    public_id, _ = await handed_off(sender="CUST-7777", reason="fraud", category="fraud",
+                                    ticket_number="DCI-261130-0005-4", summary=BOT_SUMMARY)
+    queue_page = (await client.get("/console", ani)).text
+    for text in (_summary_block(queue_page, "queue-summary"),):
+        assert "Alasan: laporan penipuan." in text
+        assert "Kategori: Penipuan/Fraud." in text
+        assert "Tiket: DCI-261130-0005-4 — data belum lengkap: nama, nomor HP/e-mail, produk, tanggal transaksi." in text
+        # The bot said "verified", but the desk has no verified customer on this conversation.
+        assert "Identitas: belum terverifikasi." in text and "terverifikasi (" not in text
+        assert "Permintaan peminjam (penipuan): “ada yang pinjam atas nama saya pakai KTP saya”" in text
+    await _pick(client, ani, public_id)
+    panel = (await client.get(f"/console/c/{public_id}", ani)).text
+    text = _summary_block(panel, "summary")
+    assert "Identitas: belum terverifikasi." in text and "DCI-261130-0005-4" in text
+    for debug in ("reason=", "last_intent", "complain_fraud", "verified=yes", "True"):
+        assert debug not in panel
+
+
+async def test_summary_shows_verified_only_for_a_customer_the_desk_verified(client, sign_in, handed_off,
+                                                                             database) -> None:
+    sri = await sign_in("sri", "supervisor")
+    public_id, _ = await handed_off(summary={"last_intent": "ask_bill_amount", "last_message": "tagihan saya?"})
+    conv = await get_conversation(database, public_id)
+    async with database.transaction() as session:
+        await session.execute(update(Conversation).where(Conversation.id == conv.id).values(customer_id="CUST-0001"))
+    text = _summary_block((await client.get(f"/console/c/{public_id}", sri)).text, "summary")
+    assert "Identitas: terverifikasi (CUST-0001)." in text
+    assert "Permintaan peminjam (cek tagihan): “tagihan saya?”" in text
+    assert "Tiket: belum ada." in text
+
+
+async def test_summary_masks_personal_data_for_agents_and_reads_the_old_text_form(client, sign_in, handed_off) -> None:
+    ani = await sign_in("ani")
+    public_id, _ = await handed_off(summary={
+        "text": "reason=request_human; last_intent=request_human; full_name=Budi Santoso; "
+                "last_message=hubungi saya di 081234567890"})
+    await _pick(client, ani, public_id)
+    text = _summary_block((await client.get(f"/console/c/{public_id}", ani)).text, "summary")
+    assert "Alasan: peminjam minta bicara dengan petugas." in text
+    assert "nama B*** S******" in text and "081234567890" not in text
+    assert "reason=" not in text
+
+
+# -- supervisors find any conversation (issue 11, item 10) ---------------------------------------
+
+async def _bot_only_conversation(database, *, channel: str, sender: str, name: str | None, text: str,
+                                 ticket: Ticket | None = None) -> str:
+    from tickets.models import TicketConversation
+
+    async with database.transaction() as session:
+        conv = Conversation(channel=channel, sender=sender, sender_name=name)
+        session.add(conv)
+        await session.flush()
+        session.add(Message(conversation_id=conv.id, seq=1, direction="in", author="borrower", channel=channel,
+                            text=text, external_id=f"ext-{conv.public_id}"))
+        if ticket is not None:
+            session.add(ticket)
+            await session.flush()
+            session.add(TicketConversation(ticket_id=ticket.id, conversation_id=conv.id))
+        return conv.public_id
+
+
+async def test_supervisor_finds_bot_only_conversations_by_ticket_phone_name_or_word(
+        client, sign_in, handed_off, database) -> None:
+    sri = await sign_in("sri", "supervisor")
+    now = utcnow()
+    filed = Ticket(number="DCI-261130-0005-4", category="payment", priority="medium", channel="whatsapp",
+                   full_name="Sari Wulandari", phone="+6285795730601", product="PayLater",
+                   chronology="Cicilan sudah dipotong autodebet tapi aplikasi masih menagih", received_at=now,
+                   clock_started_at=now)
+    wa = await _bot_only_conversation(database, channel="whatsapp", sender="+6285795730601", name="Sari",
+                                      text="cek status tiket saya", ticket=filed)
+    tg = await _bot_only_conversation(database, channel="telegram", sender="99887766", name="Joko Susilo",
+                                      text="berapa tagihan saya bulan ini")
+    people, _ = await handed_off(channel="inapp")
+
+    async def listed(query: str) -> set[str]:
+        page = await client.get(f"/console/supervisor?{query}", sri)
+        assert page.status == 200
+        return {p for p in (wa, tg, people) if p in page.text}
+
+    assert await listed("") == {wa, tg, people}
+    assert await listed("status=bot") == {wa, tg}
+    assert await listed("q=DCI-261130-0005-4") == {wa}
+    assert await listed("q=dci 261130 0005 4") == {wa}  # typed loosely
+    for phone in ("0857 9573 0601", "%2B62 857-9573-0601", "6285795730601", "+6285795730601"):
+        assert await listed(f"q={phone}") == {wa}, phone
+    assert await listed("q=wulandari") == {wa}  # the name on the ticket
+    assert await listed("q=joko") == {tg}  # the sender's name
+    assert await listed("q=autodebet") == {wa}  # a word of the chronology
+    assert await listed("q=tagihan") == {tg}  # a word the borrower wrote
+
+    # Opening a bot-only transcript is audited, and the masking rules still hold.
+    page = await client.get(f"/console/c/{tg}", sri)
+    assert page.status == 200 and "berapa tagihan saya bulan ini" in page.text
+    entries = [e for e in await _audit(database) if e.object_id == tg]
+    assert [(e.actor, e.action) for e in entries] == [("sri", "transcript.opened")]
+    root = await sign_in("root", "admin")  # supervises, but without full personal data
+    assert wa in (await client.get("/console/supervisor?q=0857 9573 0601", root)).text
+    page = (await client.get(f"/console/c/{wa}", root)).text
+    assert "+6285795730601" not in page and "Sari Wulandari" not in page
+    ani = await sign_in("ani")
+    assert (await client.get("/console/supervisor?q=joko", ani)).status == 403
+    assert (await client.get(f"/console/c/{tg}", ani)).status == 403
+
+
+async def _audit(database):  # type: ignore[no-untyped-def]
+    async with database.session() as session:
+        return await recent(session)

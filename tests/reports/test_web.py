@@ -9,6 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from sanic import Sanic
 
+from desk.handoff_request import BOT_FAILED, BOT_UNAVAILABLE
 from handoff.models import Handoff, User
 from storage.base import utcnow
 from storage.db import Database
@@ -160,3 +161,28 @@ async def test_dashboard_json_figures(app: Sanic, database: Database) -> None:
     assert (load["Sari"]["open_tickets"], load["Sari"]["live_chats"], load["Sari"]["capacity"]) == (2, 1, 4)
     assert (load["Budi"]["open_tickets"], load["Budi"]["live_chats"]) == (0, 0)
     assert data["report_reminders"] == []
+
+
+async def test_dashboard_counts_bot_failures_in_the_window(app: Sanic, database: Database) -> None:
+    now = utcnow()
+    async with database.transaction() as session:
+        conv = Conversation(channel="telegram", sender="4242")
+        session.add(conv)
+        await session.flush()
+        session.add_all([
+            Handoff(conversation_id=conv.id, reason=BOT_FAILED, status="closed", requested_at=now - timedelta(days=1)),
+            Handoff(conversation_id=conv.id, reason=BOT_FAILED, status="closed", requested_at=now - timedelta(days=6)),
+            Handoff(conversation_id=conv.id, reason=BOT_UNAVAILABLE, status="waiting",
+                    requested_at=now - timedelta(hours=2)),
+            # Outside the 7-day window, and a handoff the borrower asked for: neither counts.
+            Handoff(conversation_id=conv.id, reason=BOT_FAILED, status="closed", requested_at=now - timedelta(days=9)),
+            Handoff(conversation_id=conv.id, reason="request_human", status="closed",
+                    requested_at=now - timedelta(days=1)),
+        ])
+    _, response = await app.asgi_client.get("/api/v1/dashboard?days=7", headers=SUPERVISOR)
+    assert response.status == 200
+    assert response.json["bot_failures"] == {"total": 3, "by_reason": {BOT_FAILED: 2, BOT_UNAVAILABLE: 1}}
+    _, page = await app.asgi_client.get("/dashboard?days=7", headers=SUPERVISOR)
+    assert 'data-kpi="bot_failures"' in page.text
+    _, script = await app.asgi_client.get("/static/reports/dashboard.js")
+    assert 'kpi("bot_failures", data.bot_failures.total)' in script.text

@@ -108,8 +108,12 @@ async def test_office_hours(app, clock) -> None:
     from tickets.calendar import WIB
 
     _, res = await app.asgi_client.get("/api/v1/office-hours", params={"channel": "telegram"}, headers=BOT_AUTH)
+    channels = res.json.pop("channels")
     assert res.json == {"open": True, "next_open_at": None,
                         "hours_text": "Senin–Jumat 09.00–17.00 WIB (tutup pada hari libur nasional dan cuti bersama)"}
+    # Every channel's hours from the lender file, worded by the same function as the receipt's.
+    assert {"channel": "whatsapp", "label": "WhatsApp", "hours_text": "Setiap hari 08.00–20.00 WIB"} in channels
+    assert [c["channel"] for c in channels] == ["default", "whatsapp", "telegram", "inapp"]
     clock.at = datetime(2026, 12, 23, 18, 0, tzinfo=WIB)  # then cuti bersama, Christmas, weekend
     _, res = await app.asgi_client.get("/api/v1/office-hours", params={"channel": "telegram"}, headers=BOT_AUTH)
     assert res.json["open"] is False and res.json["next_open_at"] == "2026-12-28T09:00:00+07:00"
@@ -236,3 +240,77 @@ async def test_staff_message_is_first_response_and_goes_to_outbox(app, database,
         item = await s.scalar(select(OutboxItem))
         msg = await s.get(Message, item.message_id)
     assert item.recipient == WA_PHONE and msg.text == "Halo Kak, kami cek dulu ya." and msg.author == "agent"
+
+
+def rasa_rest_collector_split(text: str) -> list[str]:
+    """What Rasa 3.6's CollectingOutputChannel (the desk channel's collector) does to a bot text."""
+    return text.strip().split("\n\n")
+
+
+async def test_whatsapp_receipt_is_one_message_with_the_channels_own_hours(app, wa_conversation) -> None:
+    from connectors.textsplit import split_text
+    from connectors.whatsapp import MAX_BODY_CHARS
+
+    _, res = await post_ticket(app, wa_conversation)
+    receipt = res.json["receipt_text"]
+    # Rasa cuts at blank lines, then Twilio's 1600-character limit: the receipt survives both whole.
+    assert rasa_rest_collector_split(receipt) == [receipt.strip()]
+    assert split_text(receipt, MAX_BODY_CHARS) == [receipt]
+    # The hours are WhatsApp's (every day 08:00–20:00 in lender/demo.yml), not the default office hours.
+    assert "Jam layanan petugas di WhatsApp: Setiap hari 08.00–20.00 WIB." in receipt
+    assert "- WhatsApp: +62 811-0000-1234 (Setiap hari 08.00–20.00 WIB)" in receipt
+    assert "- Telepon: 1500-000 (Senin–Jumat 09.00–17.00 WIB" in receipt
+
+
+async def test_receipt_hours_follow_the_tickets_channel(app, database) -> None:
+    conv = await make_conversation(database, "telegram", "556")
+    _, res = await post_ticket(app, conv, channel="default")
+    assert "Jam layanan petugas di Telegram: Senin–Jumat 09.00–17.00 WIB" in res.json["receipt_text"]
+    inapp = await make_conversation(database, "inapp", "CUST-0009")
+    _, res = await post_ticket(app, inapp, channel="default")
+    assert "Jam layanan petugas di chat di aplikasi: Setiap hari 08.00–20.00 WIB." in res.json["receipt_text"]
+
+
+# --- a complaint that reaches people before the form is done (fraud, collection threats) ---------
+
+async def test_bot_files_an_incomplete_fraud_ticket_and_an_agent_completes_it(app, database, staff) -> None:
+    conv = await make_conversation(database, "telegram", "777")
+    words = "ada yang pinjam atas nama saya, saya tidak pernah daftar"
+    body = {"conversation_id": conv.public_id, "channel": "default", "category": "fraud", "priority": "low",
+            "reason": "fraud", "incomplete": True, "chronology": words, "full_name": None, "product": None}
+    _, res = await app.asgi_client.post("/api/v1/tickets", json=body, headers={**BOT_AUTH, "idempotency-key": "k7"})
+    assert res.status == 201, res.json
+    number = res.json["ticket_number"]
+    assert res.json["missing_fields"] == ["full_name", "contact", "product", "transaction_date"]
+    assert res.json["first_response_due"] and res.json["resolution_due"]  # the regulatory clock runs
+    async with database.session() as s:
+        ticket = await s.scalar(select(Ticket).where(Ticket.number == number))
+    assert (ticket.category, ticket.priority, ticket.chronology) == ("fraud", "high", words)
+
+    agent = staff["agent"]
+    res = await staff_post(app, agent, number, "fields", {"full_name": "Siti Aminah", "phone": "+62 812-3456-7890"})
+    assert res.status == 200 and res.json["missing_fields"] == ["product", "transaction_date"]
+    res = await staff_post(app, agent, number, "fields", {"product": "pinjaman_tunai", "transaction_date": "2026-11-01"})
+    assert res.status == 200 and res.json["missing_fields"] == []
+    _, full = await app.asgi_client.get(f"/api/v1/staff/tickets/{number}", headers=as_user(agent))
+    assert full.json["full_name"] == "Siti Aminah" and full.json["phone"] == "+6281234567890"
+    completed = [e for e in full.json["events"] if e["kind"] == "fields_completed"]
+    assert [e["data"]["fields"] for e in completed] == [["full_name", "phone"], ["product", "transaction_date"]]
+    assert "Siti" not in str(completed)  # the history names fields, never their values
+
+
+async def test_field_completion_refuses_bad_values_and_keeps_the_ticket(app, staff, number) -> None:
+    agent = staff["agent"]
+    for body in ({"phone": "12"}, {"transaction_date": "2999-01-01"}, {}, {"full_name": "x"}):
+        res = await staff_post(app, agent, number, "fields", body)
+        assert res.status == 422, body
+    _, res = await app.asgi_client.get(f"/api/v1/staff/tickets/{number}", headers=as_user(agent))
+    assert res.json["phone"] == WA_PHONE and res.json["missing_fields"] == []
+
+
+async def test_only_an_incomplete_filing_may_leave_required_fields_out(app, wa_conversation) -> None:
+    _, res = await post_ticket(app, wa_conversation, full_name=None, product=None, phone=None)
+    assert res.status == 422
+    assert {d["field"] for d in res.json["details"]} >= {"full_name", "product"}
+    _, res = await post_ticket(app, wa_conversation, incomplete=True, chronology="")
+    assert res.status == 422  # the borrower's words are always filed

@@ -44,6 +44,16 @@ def test_office_hours_open_now(dispatcher, desk):
     assert "channel=whatsapp" in str(list(desk.requests)[0][1])
 
 
+def test_operating_hours_answer_uses_the_desks_wording_of_each_channel(dispatcher, desk):
+    desk.get(url("/api/v1/office-hours"), payload={**OPEN, "channels": [
+        {"channel": "whatsapp", "label": "WhatsApp", "hours_text": "Setiap hari 08.00–20.00 WIB"},
+        {"channel": "default", "label": "Telepon & e-mail", "hours_text": "Senin–Jumat 09.00–17.00 WIB"}]})
+    run(a.ActionAnswerFaq().run(dispatcher, make_tracker(intent="ask_operating_hours"), DOMAIN))
+    out = texts(dispatcher)
+    assert "• WhatsApp: Setiap hari 08.00–20.00 WIB\n• Telepon & e-mail: Senin–Jumat 09.00–17.00 WIB" in out
+    assert "08:00" not in out  # not the bot's own reading of the file
+
+
 def test_office_hours_closed_says_when(dispatcher, desk):
     desk.get(url("/api/v1/office-hours"), payload=CLOSED)
     run(a.ActionAnswerFaq().run(dispatcher, make_tracker(intent="ask_operating_hours"), DOMAIN))
@@ -109,7 +119,8 @@ def test_third_failure_hands_off(dispatcher, desk):
     assert events["verification_status"] == "locked"
     (handoff,) = handoffs(dispatcher)
     assert handoff["reason"] == "verification_failed"
-    assert "81234567890" not in handoff["summary"]  # phone masked in the summary
+    assert "81234567890" not in str(handoff["summary"])  # phone masked in the summary
+    assert handoff["summary"]["phone"].endswith("890")
 
 
 def test_verify_desk_down_hands_off_politely(dispatcher, desk):
@@ -179,6 +190,37 @@ def test_fraud_and_collection_hand_off_at_once(dispatcher, desk, intent, text, r
     assert "18 Maret 2024" in texts(dispatcher)  # outside hours: when a person replies
 
 
+def test_fraud_handoff_files_an_incomplete_ticket_and_carries_its_number(dispatcher, desk):
+    desk.get(url("/api/v1/office-hours"), payload=OPEN)
+    desk.post(url("/api/v1/tickets"), status=201, payload={
+        "ticket_number": "DCI-261130-0005-4", "receipt_text": "Tanda Bukti Terima DCI-261130-0005-4",
+        "missing_fields": ["full_name", "product", "transaction_date"]})
+    words = "Ada yang pinjam atas nama saya pakai KTP saya, saya tidak pernah daftar"
+    tracker = make_tracker(intent="complain_fraud", text=words,
+                           metadata={"conversation_id": "desk-7", "channel": "whatsapp", "phone": "+6281234567890"})
+    events = slot_events(run(a.ActionStartComplaint().run(dispatcher, tracker, DOMAIN)))
+    (call,) = sent_requests(desk, "POST", "/api/v1/tickets")[0]
+    payload = call.kwargs["json"]
+    assert payload["incomplete"] is True and payload["reason"] == "fraud"
+    assert payload["category"] == "fraud" and payload["priority"] in ("high", "urgent")
+    assert payload["chronology"] == words  # the borrower's own words
+    assert payload["phone"] == "+6281234567890" and payload["conversation_id"] == "desk-7"
+    assert call.kwargs["headers"]["Idempotency-Key"] == f"desk-7:{events['complaint_id']}"
+    (handoff,) = handoffs(dispatcher)
+    assert handoff["ticket_number"] == "DCI-261130-0005-4" and handoff["reason"] == "fraud"
+    assert "DCI-261130-0005-4" in texts(dispatcher) and "Tanda Bukti Terima" in texts(dispatcher)
+    assert events["ticket_number"] == "DCI-261130-0005-4"
+
+
+def test_collection_threat_hands_off_even_when_the_ticket_cannot_be_filed(dispatcher, desk):
+    desk.get(url("/api/v1/office-hours"), payload=OPEN)
+    desk.post(url("/api/v1/tickets"), status=503, payload={"error": "down"})
+    tracker = make_tracker(intent="complain_collection", text="dc ngancam sebar data saya")
+    run(a.ActionStartComplaint().run(dispatcher, tracker, DOMAIN))
+    (handoff,) = handoffs(dispatcher)
+    assert handoff["reason"] == "collection_threat" and handoff["ticket_number"] is None
+
+
 COMPLAINT = {"full_name": "Budi Santoso", "phone": "+6281234567890", "product": "PayLater",
              "transaction_date": "2024-03-12", "chronology": "Saya bayar lewat Indomaret tapi belum masuk sampai sekarang.",
              "complaint_category": "payment", "priority": "medium", "complaint_id": "abc123"}
@@ -207,7 +249,7 @@ def test_submit_desk_error_hands_off_and_keeps_data(dispatcher, desk):
     desk.get(url("/api/v1/office-hours"), payload=OPEN)
     events = slot_events(run(a.ActionSubmitComplaint().run(dispatcher, make_tracker(slots=COMPLAINT), DOMAIN)))
     (handoff,) = handoffs(dispatcher)
-    assert handoff["category"] == "payment" and "Indomaret" in handoff["summary"]
+    assert handoff["category"] == "payment" and "Indomaret" in handoff["summary"]["chronology"]
     assert "chronology" not in events and events["complaint_id"] == "abc123"
     assert "tidak hilang" in texts(dispatcher)
 
@@ -291,7 +333,9 @@ def test_request_human_payload(dispatcher, desk):
     (handoff,) = handoffs(dispatcher)
     assert set(handoff) == {"reason", "priority", "category", "summary", "ticket_number"}
     assert handoff["reason"] == "request_human" and handoff["category"] == "app"
-    assert "full_name=Budi" in handoff["summary"]
+    # Data, not text: the desk renders it for agents in Indonesian (handoff/summary.py).
+    assert handoff["summary"]["full_name"] == "Budi" and handoff["summary"]["last_intent"] == "request_human"
+    assert handoff["summary"]["verified"] is False
     assert "segera membalas" in texts(dispatcher)
 
 
