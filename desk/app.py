@@ -18,6 +18,7 @@ from desk.botclient import BotClient
 from desk.config import Settings
 from desk.events import EventBus, InMemoryEventBus
 from desk.handoff_request import default_enqueuer
+from desk.http_errors import install as install_http_errors
 from desk.outbox import on_enqueue_commit
 from desk.outbox_worker import OutboxWorker
 from desk.router import Router, default_fast_handoff, default_rating_capture
@@ -98,8 +99,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     """
     settings = settings or Settings()
     services = services or build_services(settings)
-    app = Sanic(name)
-    app.config.REQUEST_MAX_SIZE = 2 * 1024 * 1024
+    # Logging is ours (desk.logging.configure_logging): Sanic's own handlers would
+    # write unmasked copies of its lines next to the masked ones.
+    app = Sanic(name, configure_logging=False)
+    install_http_errors(app)  # 2 MB body limit, answered with the JSON error
     app.ctx.services = services
 
     _install_parts(app)
