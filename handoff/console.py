@@ -20,7 +20,9 @@ from sanic import Blueprint, Request, Sanic
 from sanic.response import HTTPResponse, redirect
 from sqlalchemy import select
 
+from desk import outbox_worker
 from desk.auth import StaffUser, error, staff_required
+from desk.masking import mask_phone
 from desk.templating import render
 from handoff import access, actions, audit, auth, canned, hours, i18n, queue, transcripts
 from handoff.config import HandoffSettings
@@ -170,8 +172,12 @@ async def _queue_context(request: Request, user: StaffUser) -> dict[str, Any]:
         mine = await transcripts.my_conversations(session, user)
         me = await session.get(User, user.id)
         agents = [a for a in await queue.loads(session) if a.user_id != user.id]
+        # Replies that failed for good wait here for a person: nothing expires silently.
+        failed = await outbox_worker.failed_replies(session, limit=FAILED_SHOWN)
+        failed_count = len(failed) if len(failed) < FAILED_SHOWN else await outbox_worker.count_failed(session)
     return {"entries": entries, "mine": mine, "me": me, "agents": agents,
-            "can_take": access.queue_roles(user)}
+            "can_take": access.queue_roles(user), "failed": failed, "failed_count": failed_count,
+            "mask_phone": mask_phone}
 
 
 @bp.get("/console")
@@ -186,6 +192,27 @@ async def console_page(request: Request) -> HTTPResponse:
 @staff_required()
 async def queue_fragment(request: Request) -> HTTPResponse:
     return _page(request, "handoff/_queue.html", **await _queue_context(request, request.ctx.user))
+
+
+FAILED_SHOWN = 50
+
+
+@bp.post("/console/outbox/<item_id:int>/retry")
+@staff_required(*FRONT)
+async def retry_reply(request: Request, item_id: int) -> HTTPResponse:
+    """Put a reply that failed for good back in the outbox (audited); the worker sends it at once."""
+    services = request.app.ctx.services
+    async with services.db.transaction() as session:
+        before = await outbox_worker.requeue_failed(session, item_id)
+        if before is None:
+            return error(404, "not_found", "no failed reply with this id (already re-queued or sent?)")
+        await audit.record(session, request.ctx.user.id, "outbox.requeued", "outbox", item_id,
+                           conversation=before.conversation_public_id, channel=before.channel,
+                           attempts=before.attempts, last_error=before.last_error)
+    log.info("outbox item %s re-queued by staff %s", item_id, request.ctx.user.id)
+    if services.outbox is not None:
+        services.outbox.nudge()
+    return _done(request, "/console", requeued=item_id)
 
 
 @bp.post("/console/availability")

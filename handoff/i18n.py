@@ -92,6 +92,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "dashboard": {"id": "Dasbor", "en": "Dashboard"},
     "reports": {"id": "Laporan", "en": "Reports"},
     "language": {"id": "English", "en": "Bahasa Indonesia"},
+    "failed_replies": {"id": "Balasan gagal terkirim", "en": "Replies that failed"},
+    "failed_hint": {"id": "Penyedia kanal menolak atau tidak bisa dihubungi sampai batas waktu. Kirim ulang setelah "
+                           "masalahnya selesai.",
+                    "en": "The channel's provider refused them or stayed unreachable until the deadline. "
+                          "Retry once the problem is solved."},
+    "retry_send": {"id": "Kirim ulang", "en": "Retry"},
+    "attempts": {"id": "percobaan", "en": "attempts"},
 }
 
 
