@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import secrets
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -24,7 +24,7 @@ from desk import outbox_worker
 from desk.auth import StaffUser, error, staff_required
 from desk.masking import mask_phone
 from desk.templating import render
-from handoff import access, actions, audit, auth, canned, hours, i18n, queue, transcripts
+from handoff import access, actions, audit, auth, canned, hours, i18n, queue, throttle, transcripts
 from handoff.config import HandoffSettings
 from handoff.models import Handoff, HandoffStatus, Role, User
 from storage.base import utcnow
@@ -124,14 +124,31 @@ async def login(request: Request) -> HTTPResponse:
     username = (request.form.get("username") or "").strip()
     password = request.form.get("password") or ""
     services = request.app.ctx.services
-    hours_ = _settings(request).staff_session_hours
+    settings = _settings(request)
+    hours_ = settings.staff_session_hours
+    address = request.remote_addr or request.ip or "-"
+    keys = throttle.login_keys(services.settings.session_secret, username, address)
+    limits = throttle.LoginLimits(per_account=settings.login_max_failures,
+                                  per_address=settings.login_max_failures_per_address,
+                                  window=timedelta(minutes=settings.login_lock_minutes))
     async with services.db.transaction() as session:
-        user = await auth.authenticate(session, username, password)
-        if user is None:
-            await audit.record(session, None, "login.failed", "user", username[:64])
+        locked = await throttle.locked_scope(session, keys, limits)
+        if locked is not None:
+            # Answered like a wrong password: the page says nothing about the lock.
+            auth.burn_password_check(password)
+            user = None
+            await throttle.record_attempt(session, keys, succeeded=False, throttled=True)
+            await audit.record(session, None, "login.throttled", "user", username[:64], locked=locked,
+                               address=address)
+            log.warning("staff sign-in refused: %s locked after repeated failures (address %s)", locked, address)
         else:
-            token, _ = await auth.start_session(session, user, hours=hours_)
-            await audit.record(session, user.id, "login", "user", user.id)
+            user = await auth.authenticate(session, username, password)
+            await throttle.record_attempt(session, keys, succeeded=user is not None)
+            if user is None:
+                await audit.record(session, None, "login.failed", "user", username[:64], address=address)
+            else:
+                token, _ = await auth.start_session(session, user, hours=hours_)
+                await audit.record(session, user.id, "login", "user", user.id)
     if user is None:
         fresh = secrets.token_urlsafe(24)
         response = _page(request, "handoff/login.html", status=401, login_csrf=fresh, failed=True)

@@ -11,7 +11,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "logout": {"id": "Keluar", "en": "Sign out"},
     "username": {"id": "Nama pengguna", "en": "Username"},
     "password": {"id": "Kata sandi", "en": "Password"},
-    "bad_login": {"id": "Nama pengguna atau kata sandi salah.", "en": "Wrong username or password."},
+    # One message for a wrong password, an unknown user and a locked account: it reveals nothing.
+    "bad_login": {"id": "Gagal masuk. Periksa nama pengguna dan kata sandi, atau coba lagi beberapa menit lagi.",
+                  "en": "Sign-in failed. Check the username and password, or try again in a few minutes."},
     "queue": {"id": "Antrean", "en": "Queue"},
     "mine": {"id": "Percakapan saya", "en": "My conversations"},
     "empty_queue": {"id": "Antrean kosong.", "en": "The queue is empty."},
