@@ -19,6 +19,7 @@ from desk.config import Settings
 from desk.events import EventBus, InMemoryEventBus
 from desk.handoff_request import default_enqueuer
 from desk.http_errors import install as install_http_errors
+from desk.logging import register_settings_secrets
 from desk.outbox import on_enqueue_commit
 from desk.outbox_worker import Backoff, OutboxWorker
 from desk.router import Router, default_fast_handoff, default_rating_capture
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     # Logging is ours (desk.logging.configure_logging): Sanic's own handlers would
     # write unmasked copies of its lines next to the masked ones.
     app = Sanic(name, configure_logging=False)
+    register_settings_secrets(settings)  # no log line shows this deployment's tokens
     install_http_errors(app)  # 2 MB body limit, answered with the JSON error
     app.ctx.services = services
 
