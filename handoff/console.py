@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from desk import outbox_worker
 from desk.auth import StaffUser, error, staff_required
-from desk.masking import mask_phone
+from desk.masking import mask_phone, mask_text
 from desk.templating import render
 from handoff import access, actions, audit, auth, canned, hours, i18n, queue, throttle, transcripts
 from handoff.config import HandoffSettings
@@ -194,7 +194,7 @@ async def _queue_context(request: Request, user: StaffUser) -> dict[str, Any]:
         failed_count = len(failed) if len(failed) < FAILED_SHOWN else await outbox_worker.count_failed(session)
     return {"entries": entries, "mine": mine, "me": me, "agents": agents,
             "can_take": access.queue_roles(user), "failed": failed, "failed_count": failed_count,
-            "mask_phone": mask_phone}
+            "mask_phone": mask_phone, "mask_text": mask_text}
 
 
 @bp.get("/console")
