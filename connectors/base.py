@@ -7,11 +7,17 @@ from desk.messages import Channel, OutboundMessage
 
 
 class ProviderError(Exception):
-    """A provider refused or failed a send. ``retryable`` tells the outbox whether to try again."""
+    """A provider refused or failed a send. ``retryable`` tells the outbox whether to try again.
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    ``retry_after`` is the provider's own hint in seconds (Telegram's 429
+    ``retry_after``, Twilio's 429 ``Retry-After`` header): the outbox waits at
+    least that long before it sends on that channel again.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.retry_after = retry_after
 
 
 class Sender(Protocol):

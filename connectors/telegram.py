@@ -15,8 +15,9 @@ import asyncio
 import hmac
 import json
 import logging
+import warnings
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sanic import Blueprint, Request
@@ -198,6 +199,14 @@ def render_keyboard(message: OutboundMessage) -> InlineKeyboardMarkup | None:
                                  for i, b in enumerate(message.buttons)])
 
 
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """Telegram's flood-control wait in seconds (PTB gives an int or a timedelta, by its settings)."""
+    with warnings.catch_warnings():  # PTB warns that the int form is deprecated; both are read
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
 class TelegramSender:
     """Sends Telegram messages and answers callback queries through the Bot API."""
 
@@ -228,7 +237,9 @@ class TelegramSender:
                 sent = await self.bot.send_message(chat_id=int(recipient), text=piece,
                                                    reply_markup=render_keyboard(message) if last else None)
         except RetryAfter as exc:
-            raise ProviderError(f"telegram rate limit, retry after {exc.retry_after}", retryable=True) from exc
+            wait = retry_after_seconds(exc)
+            raise ProviderError(f"telegram rate limit, retry after {wait:g}s", retryable=True,
+                                retry_after=wait) from exc
         except (BadRequest, Forbidden, InvalidToken) as exc:  # before NetworkError: BadRequest subclasses it
             raise ProviderError(f"telegram refused: {type(exc).__name__}", retryable=False) from exc
         except NetworkError as exc:  # timeouts, 5xx, connection errors

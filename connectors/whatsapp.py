@@ -12,12 +12,13 @@ async HTTP client; ``TWILIO_API_BASE`` redirects it to a local fake in tests.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from datetime import datetime, timezone
 from urllib.parse import urlsplit, urlunsplit
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, text
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
@@ -157,6 +158,28 @@ def render_text(message: OutboundMessage) -> str:
     return "\n".join(lines)
 
 
+# Twilio's exceptions drop the response headers; the client notes a 429's
+# Retry-After here, per task, so the send that got it can pass the hint on.
+_retry_after: contextvars.ContextVar[float | None] = contextvars.ContextVar("twilio_retry_after", default=None)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from email.utils import parsedate_to_datetime
+
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
 class RedirectedAsyncHttpClient(AsyncTwilioHttpClient):
     """Twilio's async HTTP client, with every request's scheme and host swapped for ``api_base``.
 
@@ -173,7 +196,11 @@ class RedirectedAsyncHttpClient(AsyncTwilioHttpClient):
             parts = urlsplit(url)
             prefix = self._base.path.rstrip("/")
             url = urlunsplit((self._base.scheme, self._base.netloc, prefix + parts.path, parts.query, ""))
-        return await super().request(method, url, *args, **kwargs)  # type: ignore[arg-type]
+        response = await super().request(method, url, *args, **kwargs)  # type: ignore[arg-type]
+        if response.status_code == 429:
+            headers = response.headers or {}
+            _retry_after.set(parse_retry_after(headers.get("Retry-After") or headers.get("retry-after")))
+        return response
 
 
 class TwilioSender:
@@ -205,15 +232,18 @@ class TwilioSender:
         """
         client = await self._get_client()
         to = recipient if recipient.startswith("whatsapp:") else "whatsapp:" + recipient
+        _retry_after.set(None)
         try:
             # The numbered list is at the end, so it stays whole in the last piece.
             for body in split_text(render_text(message), MAX_BODY_CHARS):
                 created = await client.messages.create_async(
                     from_=self._settings.twilio_whatsapp_from, to=to, body=body
                 )
-        except TwilioRestException as exc:
+        except (TwilioRestException, TwilioServiceException) as exc:
             retryable = exc.status >= 500 or exc.status == 429
-            raise ProviderError(f"twilio answered {exc.status} (code {exc.code})", retryable=retryable) from exc
+            hint = _retry_after.get() if exc.status == 429 else None
+            raise ProviderError(f"twilio answered {exc.status} (code {exc.code})", retryable=retryable,
+                                retry_after=hint) from exc
         except (OSError, asyncio.TimeoutError) as exc:  # aiohttp.ClientError is an OSError subclass
             raise ProviderError(f"twilio unreachable: {type(exc).__name__}", retryable=True) from exc
         except Exception as exc:  # noqa: BLE001 - unknown SDK/transport failure: try again later

@@ -18,8 +18,10 @@ from desk.botclient import BotClient
 from desk.config import Settings
 from desk.events import EventBus, InMemoryEventBus
 from desk.handoff_request import default_enqueuer
+from desk.http_errors import install as install_http_errors
+from desk.logging import register_settings_secrets
 from desk.outbox import on_enqueue_commit
-from desk.outbox_worker import OutboxWorker
+from desk.outbox_worker import Backoff, OutboxWorker
 from desk.router import Router, default_fast_handoff, default_rating_capture
 from desk.sqlite_fastpath import SqliteInboundWriter
 from desk.verification import VerificationLimits, VerifyCustomer
@@ -71,7 +73,9 @@ def build_services(settings: Settings, *, events: EventBus | None = None,
     )
     # Connectors register their Sender per channel (services.outbox.register_sender).
     # On SQLite the worker writes through the router's writer thread: one queue of writes.
-    services.outbox = OutboxWorker(db, {}, max_attempts=settings.outbox_max_attempts,
+    services.outbox = OutboxWorker(db, {}, max_attempts=settings.outbox_max_attempts or None,
+                                   give_up_after=timedelta(hours=settings.outbox_give_up_hours),
+                                   backoff=Backoff(cap_seconds=settings.outbox_retry_cap_seconds),
                                    poll_interval=settings.outbox_poll_seconds,
                                    sqlite_writer=services.router.sqlite_writer)
     on_enqueue_commit(db.engine, services.outbox.nudge)
@@ -98,8 +102,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     """
     settings = settings or Settings()
     services = services or build_services(settings)
-    app = Sanic(name)
-    app.config.REQUEST_MAX_SIZE = 2 * 1024 * 1024
+    # Logging is ours (desk.logging.configure_logging): Sanic's own handlers would
+    # write unmasked copies of its lines next to the masked ones.
+    app = Sanic(name, configure_logging=False)
+    register_settings_secrets(settings)  # no log line shows this deployment's tokens
+    install_http_errors(app)  # 2 MB body limit, answered with the JSON error
     app.ctx.services = services
 
     _install_parts(app)

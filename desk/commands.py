@@ -45,6 +45,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings()
     host = args.host or settings.desk_host
     port = args.port or settings.desk_port
+    from desk.workers import supervise
+
     loader = AppLoader(factory=partial(_factory, "aduan"))
     app = loader.load()
     app.prepare(host=host, port=port, workers=max(1, args.workers), access_log=args.access_log,
@@ -52,6 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers <= 1:
         Sanic.serve_single(primary=app)
     else:
+        supervise(app)  # Sanic marks a dead worker failed but never replaces it
         Sanic.serve(primary=app, app_loader=loader)
     return 0
 

@@ -55,7 +55,13 @@ class Settings(BaseSettings):
     # lending core; see desk/verification.py.
     verify_max_failures: int = Field(default=5, ge=1)
     verify_window_hours: float = Field(default=24.0, gt=0)
-    outbox_max_attempts: int = 6
+    # Replies that fail are retried with exponential backoff (2 s doubling, at most
+    # OUTBOX_RETRY_CAP_SECONDS apart, 50–100 % jitter) until OUTBOX_GIVE_UP_HOURS after
+    # they were queued, then marked failed and shown in the agent console for a retry.
+    outbox_retry_cap_seconds: float = Field(default=900.0, gt=0)
+    outbox_give_up_hours: float = Field(default=24.0, gt=0)
+    # A cap on attempts as well (0: none, only the time limit applies).
+    outbox_max_attempts: int = Field(default=0, ge=0)
     # The worker is nudged in-process when a reply is queued; polling catches
     # retries that fall due and items queued by other instances.
     outbox_poll_seconds: float = 1.0

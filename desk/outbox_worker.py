@@ -14,6 +14,16 @@ at-least-once edge (docs/core.md). Everything else is exactly once.
 Order: a conversation's items leave one at a time, oldest first; a later
 reply waits while an earlier one is pending or being retried, so a borrower
 never reads answers out of order.
+
+Outages: a retryable failure is retried with capped exponential backoff and
+jitter for ``give_up_after`` (24 h by default) from the time the item was
+queued, so a provider outage of hours delays replies but loses none. A
+provider's own wait hint (``ProviderError.retry_after``: Telegram's 429
+``retry_after``, Twilio's 429 ``Retry-After``) is honoured: the item waits at
+least that long, and this worker claims nothing else of that channel until
+then. An item that finally fails is ``failed``, logged at ERROR, counted in
+``status_counts`` and listed in the agent console, where ``requeue_failed``
+gives it a new window.
 """
 from __future__ import annotations
 
@@ -26,12 +36,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, exists, select
+from sqlalchemy import Connection, and_, bindparam, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.base import ProviderError, Sender
 from desk.messages import Channel, OutboundMessage
 from storage.base import utcnow
-from storage.models import Message, OutboxItem, OutboxStatus
+from storage.models import Conversation, Message, OutboxItem, OutboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +83,7 @@ def _claim_statement(batch_size: int, *, skip_locked: bool) -> Any:
         .values(status=OutboxStatus.SENDING.value, attempts=_OUTBOX.c.attempts + 1,
                 next_attempt_at=bindparam("lease_until"))
         .returning(_OUTBOX.c.id, _OUTBOX.c.message_id, _OUTBOX.c.conversation_id,
-                   _OUTBOX.c.channel, _OUTBOX.c.recipient, _OUTBOX.c.attempts)
+                   _OUTBOX.c.channel, _OUTBOX.c.recipient, _OUTBOX.c.attempts, _OUTBOX.c.created_at)
     )
 
 
@@ -96,15 +107,24 @@ _RECORD = (
 )
 
 
+DEFAULT_RETRY_CAP_SECONDS = 900.0      # 15 min between attempts at most
+DEFAULT_GIVE_UP_AFTER = timedelta(hours=24)
+
+
 @dataclass(frozen=True, slots=True)
 class Backoff:
-    """Exponential backoff with jitter: base·2^(attempt-1), capped, scaled by a random 50–100%."""
+    """Exponential backoff with jitter: base·2^(attempt-1), capped, scaled by a random 50–100%.
+
+    With the defaults (2 s, cap 15 min) the first ten attempts span about 17
+    minutes; after that a failing reply is tried every 7.5–15 minutes.
+    """
 
     base_seconds: float = 2.0
-    cap_seconds: float = 300.0
+    cap_seconds: float = DEFAULT_RETRY_CAP_SECONDS
 
     def delay(self, attempt: int, rand: float) -> float:
-        raw = min(self.cap_seconds, self.base_seconds * (2 ** max(0, attempt - 1)))
+        """Seconds to wait after failed attempt number ``attempt`` (1-based); ``rand`` in [0, 1)."""
+        raw = min(self.cap_seconds, self.base_seconds * (2 ** min(max(0, attempt - 1), 62)))
         return raw * (0.5 + 0.5 * rand)
 
 
@@ -115,6 +135,7 @@ class _Claimed:
     channel: str
     recipient: str
     attempts: int
+    queued_at: datetime
     text: str
     payload: dict[str, Any]
 
@@ -127,7 +148,8 @@ class OutboxWorker:
         db: Any,
         senders: Mapping[Channel | str, Sender],
         *,
-        max_attempts: int = 6,
+        max_attempts: int | None = None,
+        give_up_after: timedelta = DEFAULT_GIVE_UP_AFTER,
         batch_size: int = 64,
         poll_interval: float = 1.0,
         send_timeout: float = 15.0,
@@ -137,7 +159,10 @@ class OutboxWorker:
         rand: Callable[[], float] = random.random,
         sqlite_writer: Any = None,
     ) -> None:
-        """``sqlite_writer``: the process's ``desk.sqlite_fastpath.SqliteInboundWriter`` on SQLite,
+        """``give_up_after``: how long after it was queued a reply that keeps failing is retried
+        before it is marked ``failed``; ``max_attempts`` (None: no limit) caps the attempts too.
+        ``clock`` gives every time the worker reads or writes (tests pass a controllable one).
+        ``sqlite_writer``: the process's ``desk.sqlite_fastpath.SqliteInboundWriter`` on SQLite,
         so claims and records queue behind the hot path's writes instead of racing them."""
         self.db = db
         self.sqlite_writer = sqlite_writer
@@ -145,6 +170,9 @@ class OutboxWorker:
             (k.value if isinstance(k, Channel) else str(k)): v for k, v in senders.items()
         }
         self.max_attempts = max_attempts
+        self.give_up_after = give_up_after
+        # Channel → until when this worker sends nothing on it (a provider's 429 hint).
+        self._paused_until: dict[str, datetime] = {}
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.send_timeout = send_timeout
@@ -196,15 +224,22 @@ class OutboxWorker:
         async with self.db.engine.begin() as conn:
             return await conn.run_sync(fn)
 
+    def _open_channels(self, now: datetime) -> list[str]:
+        """The channels with a sender that no provider hint has paused."""
+        return [c for c in self.senders if self._paused_until.get(c, now) <= now]
+
     async def _claim(self) -> list[_Claimed]:
-        if not self.senders:
+        if not self._open_channels(self.clock()):
             return []
         return list(await self._write(self._claim_in))
 
     def _claim_in(self, conn: Connection) -> list[_Claimed]:
         now = self.clock()
+        channels = self._open_channels(now)
+        if not channels:
+            return []
         rows = conn.execute(self._claim_sql, {
-            "channels": list(self.senders), "now": now,
+            "channels": channels, "now": now,
             "lease_until": now + timedelta(seconds=self.lease_seconds),
         }).all()
         if not rows:
@@ -218,7 +253,7 @@ class OutboxWorker:
             "conversations": list({row.conversation_id for row in rows}),
             "claimed": [row.id for row in rows]}).first() is not None
         return [
-            _Claimed(r.id, r.conversation_id, r.channel, r.recipient, r.attempts,
+            _Claimed(r.id, r.conversation_id, r.channel, r.recipient, r.attempts, _aware(r.created_at),
                      *texts.get(r.message_id, ("", {})))
             for r in sorted(rows, key=lambda r: r.id)
         ]
@@ -230,7 +265,8 @@ class OutboxWorker:
         try:
             provider_id = await asyncio.wait_for(sender.send(item.recipient, message), self.send_timeout)
         except ProviderError as exc:
-            return item.id, self._failed_attempt(item, str(exc), retryable=exc.retryable)
+            return item.id, self._failed_attempt(item, str(exc), retryable=exc.retryable,
+                                                 retry_after=exc.retry_after)
         except TimeoutError:
             return item.id, self._failed_attempt(item, f"provider timed out after {self.send_timeout}s",
                                                  retryable=True)
@@ -240,16 +276,28 @@ class OutboxWorker:
         return item.id, {"status": OutboxStatus.SENT.value, "provider_message_id": str(provider_id),
                          "sent_at": self.clock(), "last_error": None, "next_attempt_at": self.clock()}
 
-    def _failed_attempt(self, item: _Claimed, reason: str, *, retryable: bool) -> dict[str, Any]:
-        if retryable and item.attempts < self.max_attempts:
-            delay = self.backoff.delay(item.attempts, self.rand())
-            log.warning("outbox item %s attempt %d failed, retry in %.1fs: %s",
-                        item.id, item.attempts, delay, reason)
+    def _failed_attempt(self, item: _Claimed, reason: str, *, retryable: bool,
+                        retry_after: float | None = None) -> dict[str, Any]:
+        """The outcome of a failed attempt: pending again after the backoff, or failed for good."""
+        now = self.clock()
+        if retry_after is not None and retry_after > 0:
+            # The provider said when: nothing more on this channel from this worker until then.
+            until = now + timedelta(seconds=retry_after)
+            self._paused_until[item.channel] = max(until, self._paused_until.get(item.channel, until))
+        out_of_time = now - item.queued_at >= self.give_up_after
+        out_of_attempts = self.max_attempts is not None and item.attempts >= self.max_attempts
+        if retryable and not out_of_time and not out_of_attempts:
+            delay = max(self.backoff.delay(item.attempts, self.rand()), retry_after or 0.0)
+            log.warning("outbox item %s (%s) attempt %d failed, retry in %.1fs: %s",
+                        item.id, item.channel, item.attempts, delay, reason)
             return {"status": OutboxStatus.PENDING.value, "provider_message_id": None, "sent_at": None,
-                    "last_error": reason, "next_attempt_at": self.clock() + timedelta(seconds=delay)}
-        log.error("outbox item %s failed for good after %d attempts: %s", item.id, item.attempts, reason)
+                    "last_error": reason, "next_attempt_at": now + timedelta(seconds=delay)}
+        why = "refused" if not retryable else (
+            f"still failing {now - item.queued_at} after it was queued" if out_of_time else "out of attempts")
+        log.error("outbox item %s (%s, conversation %s) failed for good after %d attempt(s), %s: %s",
+                  item.id, item.channel, item.conversation_id, item.attempts, why, reason)
         return {"status": OutboxStatus.FAILED.value, "provider_message_id": None, "sent_at": None,
-                "last_error": f"after {item.attempts} attempt(s): {reason}", "next_attempt_at": self.clock()}
+                "last_error": f"after {item.attempts} attempt(s): {reason}", "next_attempt_at": now}
 
     async def _record(self, outcomes: list[tuple[int, dict[str, Any]]]) -> None:
         """Write every outcome of a round in one transaction (one executemany).
@@ -319,10 +367,69 @@ async def failed_items(db: Any, *, limit: int = 100) -> list[dict[str, Any]]:
 
 async def status_counts(db: Any) -> dict[str, int]:
     """How many outbox items are in each status (operations view)."""
-    from sqlalchemy import func
-
     async with db.session() as session:
         rows = (await session.execute(
             select(OutboxItem.status, func.count()).group_by(OutboxItem.status)
         )).all()
     return {status: int(count) for status, count in rows}
+
+
+def _aware(at: datetime) -> datetime:
+    """SQLite hands back naive UTC datetimes; the worker compares aware ones."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=utcnow().tzinfo)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedReply:
+    """A reply that failed for good, as the agent console lists it."""
+
+    id: int
+    conversation_public_id: str
+    channel: str
+    recipient: str
+    attempts: int
+    last_error: str | None
+    queued_at: datetime
+
+
+_FAILED_REPLIES = (
+    select(OutboxItem.id, Conversation.public_id, OutboxItem.channel, OutboxItem.recipient,
+           OutboxItem.attempts, OutboxItem.last_error, OutboxItem.created_at)
+    .join(Conversation, Conversation.id == OutboxItem.conversation_id)
+    .where(OutboxItem.status == OutboxStatus.FAILED.value)
+)
+
+
+async def failed_replies(session: AsyncSession, *, limit: int = 50) -> list[FailedReply]:
+    """Replies that failed for good, newest first (read only)."""
+    rows = (await session.execute(_FAILED_REPLIES.order_by(OutboxItem.id.desc()).limit(limit))).all()
+    return [FailedReply(*row) for row in rows]
+
+
+async def count_failed(session: AsyncSession) -> int:
+    """How many replies failed for good and wait for a person to re-queue them."""
+    return int(await session.scalar(
+        select(func.count()).select_from(OutboxItem).where(OutboxItem.status == OutboxStatus.FAILED.value)) or 0)
+
+
+async def requeue_failed(session: AsyncSession, item_id: int, *, now: datetime | None = None) -> FailedReply | None:
+    """Put a failed reply back in the queue, due now, with a fresh retry window (no commit).
+
+    The item's ``created_at`` becomes the re-queue time, because the give-up
+    window is measured from it; its attempts start again from zero and its
+    last error is kept until the next attempt. Returns what it was before, or
+    None when the item is not ``failed`` (already re-queued, sent, unknown):
+    re-queuing twice sends once. The caller records the audit entry and
+    nudges the worker after the commit.
+    """
+    before = (await session.execute(_FAILED_REPLIES.where(OutboxItem.id == item_id))).first()
+    if before is None:
+        return None
+    at = now or utcnow()
+    done = await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id, OutboxItem.status == OutboxStatus.FAILED.value)
+        .values(status=OutboxStatus.PENDING.value, attempts=0, next_attempt_at=at, created_at=at))
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        return None  # re-queued by someone else in between
+    return FailedReply(*before)

@@ -56,6 +56,11 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+def burn_password_check(password: str) -> None:
+    """Spend the time of a password check and discard it (a refused attempt answers as slowly as any)."""
+    verify_password(_DUMMY_HASH, password)
+
+
 def staff_user(user: User) -> StaffUser:
     """The handler-facing view of a user row."""
     return StaffUser(id=user.id, username=user.username, display_name=user.display_name, role=user.role)

@@ -16,3 +16,9 @@ class HandoffSettings(BaseSettings):
     # How long after closing a rating (and then a comment) is taken from the borrower.
     handoff_rating_window_minutes: int = Field(default=60 * 24, gt=0)
     handoff_comment_window_minutes: int = Field(default=15, gt=0)
+    # Staff sign-in throttling (handoff/throttle.py): failed attempts per username
+    # and per client address within LOGIN_LOCK_MINUTES before that key is locked
+    # for the rest of the window.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_lock_minutes: float = Field(default=15.0, gt=0)

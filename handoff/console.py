@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import secrets
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -20,9 +20,11 @@ from sanic import Blueprint, Request, Sanic
 from sanic.response import HTTPResponse, redirect
 from sqlalchemy import select
 
+from desk import outbox_worker
 from desk.auth import StaffUser, error, staff_required
+from desk.masking import mask_phone, mask_text
 from desk.templating import render
-from handoff import access, actions, audit, auth, canned, hours, i18n, queue, summary, transcripts
+from handoff import access, actions, audit, auth, canned, hours, i18n, queue, summary, throttle, transcripts
 from handoff.config import HandoffSettings
 from handoff.models import Handoff, HandoffStatus, Role, User
 from storage.base import utcnow
@@ -122,14 +124,31 @@ async def login(request: Request) -> HTTPResponse:
     username = (request.form.get("username") or "").strip()
     password = request.form.get("password") or ""
     services = request.app.ctx.services
-    hours_ = _settings(request).staff_session_hours
+    settings = _settings(request)
+    hours_ = settings.staff_session_hours
+    address = request.remote_addr or request.ip or "-"
+    keys = throttle.login_keys(services.settings.session_secret, username, address)
+    limits = throttle.LoginLimits(per_account=settings.login_max_failures,
+                                  per_address=settings.login_max_failures_per_address,
+                                  window=timedelta(minutes=settings.login_lock_minutes))
     async with services.db.transaction() as session:
-        user = await auth.authenticate(session, username, password)
-        if user is None:
-            await audit.record(session, None, "login.failed", "user", username[:64])
+        locked = await throttle.locked_scope(session, keys, limits)
+        if locked is not None:
+            # Answered like a wrong password: the page says nothing about the lock.
+            auth.burn_password_check(password)
+            user = None
+            await throttle.record_attempt(session, keys, succeeded=False, throttled=True)
+            await audit.record(session, None, "login.throttled", "user", username[:64], locked=locked,
+                               address=address)
+            log.warning("staff sign-in refused: %s locked after repeated failures (address %s)", locked, address)
         else:
-            token, _ = await auth.start_session(session, user, hours=hours_)
-            await audit.record(session, user.id, "login", "user", user.id)
+            user = await auth.authenticate(session, username, password)
+            await throttle.record_attempt(session, keys, succeeded=user is not None)
+            if user is None:
+                await audit.record(session, None, "login.failed", "user", username[:64], address=address)
+            else:
+                token, _ = await auth.start_session(session, user, hours=hours_)
+                await audit.record(session, user.id, "login", "user", user.id)
     if user is None:
         fresh = secrets.token_urlsafe(24)
         response = _page(request, "handoff/login.html", status=401, login_csrf=fresh, failed=True)
@@ -170,9 +189,13 @@ async def _queue_context(request: Request, user: StaffUser) -> dict[str, Any]:
         mine = await transcripts.my_conversations(session, user)
         me = await session.get(User, user.id)
         agents = [a for a in await queue.loads(session) if a.user_id != user.id]
+        # Replies that failed for good wait here for a person: nothing expires silently.
+        failed = await outbox_worker.failed_replies(session, limit=FAILED_SHOWN)
+        failed_count = len(failed) if len(failed) < FAILED_SHOWN else await outbox_worker.count_failed(session)
     mask = not access.sees_full_personal_data(user)
     return {"entries": entries, "mine": mine, "me": me, "agents": agents,
-            "can_take": access.queue_roles(user),
+            "can_take": access.queue_roles(user), "failed": failed, "failed_count": failed_count,
+            "mask_phone": mask_phone, "mask_text": mask_text,
             "summarize": lambda entry: summary.summary_lines(entry.summary_input(), mask=mask)}
 
 
@@ -188,6 +211,27 @@ async def console_page(request: Request) -> HTTPResponse:
 @staff_required()
 async def queue_fragment(request: Request) -> HTTPResponse:
     return _page(request, "handoff/_queue.html", **await _queue_context(request, request.ctx.user))
+
+
+FAILED_SHOWN = 50
+
+
+@bp.post("/console/outbox/<item_id:int>/retry")
+@staff_required(*FRONT)
+async def retry_reply(request: Request, item_id: int) -> HTTPResponse:
+    """Put a reply that failed for good back in the outbox (audited); the worker sends it at once."""
+    services = request.app.ctx.services
+    async with services.db.transaction() as session:
+        before = await outbox_worker.requeue_failed(session, item_id)
+        if before is None:
+            return error(404, "not_found", "no failed reply with this id (already re-queued or sent?)")
+        await audit.record(session, request.ctx.user.id, "outbox.requeued", "outbox", item_id,
+                           conversation=before.conversation_public_id, channel=before.channel,
+                           attempts=before.attempts, last_error=before.last_error)
+    log.info("outbox item %s re-queued by staff %s", item_id, request.ctx.user.id)
+    if services.outbox is not None:
+        services.outbox.nudge()
+    return _done(request, "/console", requeued=item_id)
 
 
 @bp.post("/console/availability")

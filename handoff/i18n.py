@@ -11,7 +11,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "logout": {"id": "Keluar", "en": "Sign out"},
     "username": {"id": "Nama pengguna", "en": "Username"},
     "password": {"id": "Kata sandi", "en": "Password"},
-    "bad_login": {"id": "Nama pengguna atau kata sandi salah.", "en": "Wrong username or password."},
+    # One message for a wrong password, an unknown user and a locked account: it reveals nothing.
+    "bad_login": {"id": "Gagal masuk. Periksa nama pengguna dan kata sandi, atau coba lagi beberapa menit lagi.",
+                  "en": "Sign-in failed. Check the username and password, or try again in a few minutes."},
     "queue": {"id": "Antrean", "en": "Queue"},
     "mine": {"id": "Percakapan saya", "en": "My conversations"},
     "empty_queue": {"id": "Antrean kosong.", "en": "The queue is empty."},
@@ -95,6 +97,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "dashboard": {"id": "Dasbor", "en": "Dashboard"},
     "reports": {"id": "Laporan", "en": "Reports"},
     "language": {"id": "English", "en": "Bahasa Indonesia"},
+    "failed_replies": {"id": "Balasan gagal terkirim", "en": "Replies that failed"},
+    "failed_hint": {"id": "Penyedia kanal menolak atau tidak bisa dihubungi sampai batas waktu. Kirim ulang setelah "
+                           "masalahnya selesai.",
+                    "en": "The channel's provider refused them or stayed unreachable until the deadline. "
+                          "Retry once the problem is solved."},
+    "retry_send": {"id": "Kirim ulang", "en": "Retry"},
+    "attempts": {"id": "percobaan", "en": "attempts"},
 }
 
 

@@ -129,3 +129,26 @@ class AuditEntry(Base):
     object_id: Mapped[str] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class LoginAttempt(Base):
+    """One staff sign-in attempt, kept to throttle password guessing (``handoff.throttle``).
+
+    The username and the client address are stored only as keyed hashes: enough
+    to count failures per account and per address across every desk instance,
+    useless to anyone reading the table. The audit log names the username.
+    """
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_account_time", "account_key", "created_at"),
+        Index("ix_login_attempts_address_time", "address_key", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_key: Mapped[str] = mapped_column(String(64))
+    address_key: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    # True when the attempt was refused by the lock without checking the password.
+    throttled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

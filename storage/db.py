@@ -37,7 +37,9 @@ class Database:
                  ping_after_idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        kwargs: dict[str, object] = {"echo": echo}
+        # hide_parameters: a failed statement's error (and so a logged traceback) must not
+        # carry its parameters, which include borrowers' message texts.
+        kwargs: dict[str, object] = {"echo": echo, "hide_parameters": True}
         if not self.is_sqlite:
             kwargs.update(pool_size=pool_size, max_overflow=0)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)

@@ -6,6 +6,7 @@ runs it on both engines.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -16,8 +17,10 @@ import pytest
 
 from desk.config import Settings
 from desk.events import InMemoryEventBus
+from desk.logging import quiet_third_parties
 from storage.db import Database
 from storage.registry import metadata
+from tests.support.log_scan import LeakScanner
 from tests.support.services import ensure_postgres
 
 PG_ADMIN_URL = os.environ.get("ADUAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -26,6 +29,39 @@ PG_ADMIN_URL = os.environ.get("ADUAN_TEST_PG", "postgresql://postgres@127.0.0.1:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--db", choices=["sqlite", "postgres"], default="sqlite",
                      help="database engine the suite runs on")
+
+
+# -- every log line of the run is scanned for secrets and unmasked personal data ----------
+
+_SCANNER = LeakScanner()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Send every record of the session, at DEBUG, through the production formatter into the scanner."""
+    root = logging.getLogger()
+    root.addHandler(_SCANNER)
+    root.setLevel(logging.DEBUG)
+    quiet_third_parties()  # as in production: libraries at WARNING
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _SCANNER.current_test = item.nodeid
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when any log line leaked; the report names the test and the line."""
+    if _SCANNER.leaks:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _SCANNER.leaks:
+        terminalreporter.write_line(f"log scan: {_SCANNER.lines} log lines, no secret or unmasked personal data")
+        return
+    terminalreporter.section("log scan: leaks", red=True)
+    for leak in _SCANNER.leaks[:50]:
+        terminalreporter.write_line(f"{leak.test}: {leak.what}: {leak.line}")
+    terminalreporter.write_line(f"{len(_SCANNER.leaks)} leaking log line(s) in {_SCANNER.lines}")
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import AsyncIterator
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy import select, update
 from connectors.base import ProviderError
 from desk.messages import Channel, OutboundMessage
 from desk.outbox import enqueue, on_enqueue_commit
-from desk.outbox_worker import Backoff, OutboxWorker, failed_items
+from desk.outbox_worker import Backoff, OutboxWorker, count_failed, failed_items, failed_replies, requeue_failed
 from desk.sqlite_fastpath import SqliteInboundWriter
 from desk.store import find_or_open_conversation
 from storage.base import utcnow
@@ -230,3 +231,128 @@ async def test_a_conversations_later_replies_follow_without_waiting_for_the_poll
         elapsed = await queue_and_wait(database, sender, ["satu", "dua", "tiga"])
         assert sender.sent == ["satu", "dua", "tiga"]
         assert elapsed < 1.0
+
+
+# -- outages of hours (a controllable clock, never a real wait) ------------------------
+
+
+class Clock:
+    """A clock the test moves; the worker reads every time from it."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class OutageSender:
+    """Fails (retryably) while ``clock`` is before ``recovers_at``; records when each attempt came."""
+
+    clock: Clock
+    recovers_at: datetime
+    channel: Channel = Channel.WHATSAPP
+    retry_after: float | None = None
+    attempts: list[datetime] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
+
+    async def send(self, recipient: str, message: OutboundMessage) -> str:
+        self.attempts.append(self.clock.now)
+        if self.clock.now < self.recovers_at:
+            raise ProviderError("twilio answered 503 (code 20500)", retryable=True, retry_after=self.retry_after)
+        self.sent.append(message.text)
+        return f"SM{len(self.sent):04d}"
+
+
+async def advance_until_settled(worker: OutboxWorker, clock: Clock, db, max_rounds: int = 1000) -> None:
+    """Run a round, then move the clock to the next due attempt; stop when nothing is waiting."""
+    for _ in range(max_rounds):
+        await worker.run_once()
+        waiting = [i for i in await items(db) if i.status in ("pending", "sending")]
+        if not waiting:
+            return
+        due = min(i.next_attempt_at for i in waiting)
+        due = due if due.tzinfo else due.replace(tzinfo=clock.now.tzinfo)
+        clock.now = max(clock.now, due)
+    raise AssertionError("outbox did not settle")
+
+
+async def test_a_two_hour_provider_outage_delays_a_reply_but_never_loses_it(database, outbox_writer) -> None:
+    """With the defaults a reply is retried for hours, never more than 15 minutes apart."""
+    clock = Clock()
+    sender = OutageSender(clock, recovers_at=clock.now + timedelta(hours=2))
+    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer, clock=clock)
+    await queue_replies(database, ["halo Kak"])
+    await advance_until_settled(worker, clock, database)
+    (item,) = await items(database)
+    assert item.status == "sent" and sender.sent == ["halo Kak"]
+    assert sender.attempts[-1] >= sender.recovers_at
+    gaps = [(b - a).total_seconds() for a, b in zip(sender.attempts, sender.attempts[1:])]
+    assert max(gaps) <= 900 and max(gaps) >= 450  # the cap was reached, and holds
+    assert sender.attempts[-1] - sender.recovers_at <= timedelta(minutes=15)
+
+
+async def test_a_reply_is_given_up_only_after_24_hours_and_that_is_logged(database, outbox_writer, caplog) -> None:
+    clock = Clock()
+    queued = clock.now
+    sender = OutageSender(clock, recovers_at=clock.now + timedelta(days=30))
+    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer, clock=clock,
+                          rand=lambda: 1.0)  # the longest waits: fewest rounds
+    await queue_replies(database, ["halo"])
+    with caplog.at_level(logging.ERROR, logger="desk.outbox_worker"):
+        await advance_until_settled(worker, clock, database)
+    (item,) = await items(database)
+    assert item.status == "failed" and item.last_error.startswith(f"after {len(sender.attempts)} attempt(s): ")
+    assert timedelta(hours=24) <= sender.attempts[-1] - queued <= timedelta(hours=24, minutes=15)
+    assert sender.attempts[-2] - queued < timedelta(hours=24)
+    assert any("failed for good" in r.getMessage() and str(item.id) in r.getMessage() for r in caplog.records)
+    async with database.session() as s:
+        assert await count_failed(s) == 1
+
+
+async def test_a_provider_wait_hint_is_honoured_for_the_item_and_its_channel(database, outbox_writer) -> None:
+    """Told "retry after 10 s", the worker neither retries sooner nor sends anything else on that channel."""
+    clock = Clock()
+    start = clock.now
+    limited = OutageSender(clock, recovers_at=clock.now + timedelta(seconds=1), retry_after=10)
+    other = FakeSender(channel=Channel.TELEGRAM)
+    worker = OutboxWorker(database, {Channel.WHATSAPP: limited, Channel.TELEGRAM: other},
+                          sqlite_writer=outbox_writer, clock=clock, rand=lambda: 0.0)  # backoff alone: 1 s
+    await queue_replies(database, ["pertama"], sender="+6281200000001")
+    clock.now = start = utcnow()
+    await worker.run_once()
+    (item,) = await items(database)
+    assert (item.next_attempt_at.replace(tzinfo=start.tzinfo) - start).total_seconds() >= 10
+    await queue_replies(database, ["kedua"], sender="+6281200000002")  # another conversation, same channel
+    async with database.transaction() as s:  # and one on Telegram
+        conv = await find_or_open_conversation(s, "telegram", "5550001")
+        await enqueue(s, conv, OutboundMessage(text="telegram"), author="bot")
+    clock.now = start + timedelta(seconds=2)
+    await worker.run_once()
+    assert len(limited.attempts) == 1 and other.sent == ["telegram"]
+    clock.now = start + timedelta(seconds=10)
+    await worker.run_once()
+    await worker.run_once()
+    assert limited.sent == ["pertama", "kedua"]
+
+
+async def test_a_failed_reply_can_be_requeued_once_and_is_then_sent(database, outbox_writer) -> None:
+    sender = FakeSender(failures=1, retryable=False)
+    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer, backoff=FAST)
+    await queue_replies(database, ["halo"])
+    await run_until_settled(worker, database)
+    async with database.session() as s:
+        (failed,) = await failed_replies(s)
+    assert failed.attempts == 1 and failed.channel == "whatsapp" and "503" in failed.last_error
+    async with database.transaction() as s:
+        before = await requeue_failed(s, failed.id)
+        again = await requeue_failed(s, failed.id)
+    assert before == failed and again is None
+    (item,) = await items(database)
+    assert (item.status, item.attempts) == ("pending", 0)
+    await run_until_settled(worker, database)
+    (item,) = await items(database)
+    assert item.status == "sent" and sender.sent == ["halo"]
+    async with database.session() as s:
+        assert await failed_replies(s) == [] and await count_failed(s) == 0

@@ -54,6 +54,7 @@ class FakeHTTPService:
         self._changed = threading.Condition(self._lock)
         self._fail_remaining = 0
         self._fail_status = 500
+        self.retry_after: int | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -114,11 +115,16 @@ class FakeHTTPService:
         return f"http://127.0.0.1:{self.port}"
 
     # -- behaviour -------------------------------------------------------
-    def fail_next(self, count: int, status: int = 500) -> None:
-        """Answer the next ``count`` requests with ``status`` (a provider outage)."""
+    def fail_next(self, count: int, status: int = 500, *, retry_after: int | None = None) -> None:
+        """Answer the next ``count`` requests with ``status`` (a provider outage).
+
+        ``retry_after``: the provider's wait hint in seconds, sent the provider's
+        way (``failure_reply`` decides: a header for Twilio, a body field for Telegram).
+        """
         with self._lock:
             self._fail_remaining = count
             self._fail_status = status
+            self.retry_after = retry_after
 
     def reset(self) -> None:
         """Forget recorded requests and pending failures."""

@@ -86,6 +86,11 @@ class FakeTelegram(FakeHTTPService):
         return Reply.json(200, {"ok": True, "result": result})
 
     def failure_reply(self, status: int) -> Reply:
+        if status == 429 and self.retry_after is not None:
+            # Telegram's flood control: the wait is in the body, python-telegram-bot raises RetryAfter.
+            return Reply.json(429, {"ok": False, "error_code": 429,
+                                    "description": f"Too Many Requests: retry after {self.retry_after}",
+                                    "parameters": {"retry_after": self.retry_after}})
         return _error(status, "Internal Server Error" if status >= 500 else "Too Many Requests")
 
     def _reset_state(self) -> None:

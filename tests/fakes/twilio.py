@@ -66,6 +66,11 @@ class FakeTwilio(FakeHTTPService):
         return Reply.json(201, _resource(message))
 
     def failure_reply(self, status: int) -> Reply:
+        if status == 429:
+            reply = _error(429, 20429, "Too Many Requests")
+            if self.retry_after is not None:
+                reply.headers["Retry-After"] = str(self.retry_after)
+            return reply
         return _error(status, 20500, "Internal Server Error")
 
     def _reset_state(self) -> None:
