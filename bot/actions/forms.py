@@ -146,6 +146,7 @@ class BoundedForm:
             if note:
                 dispatcher.utter_message(text=note)
             return {slot: value, MISSES_SLOT: None}
+        tracker.slots[slot] = None  # the summary for the agent must not carry the rejected text as a value
         await hand_off(
             dispatcher, tracker, self.handoff_reason, tracker.get_slot("priority") or "medium",
             tracker.get_slot("complaint_category") or tracker.get_slot("proposed_category"),

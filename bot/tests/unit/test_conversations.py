@@ -180,6 +180,7 @@ def test_every_complaint_slot_is_bounded(desk, slot, text, moves_on_to):
     else:
         assert out[slot] is None and out["requested_slot"] is None and out[f.HANDOFF_SLOT] is True
         assert handoffs(dispatcher) and handoffs(dispatcher)[0]["reason"] == "fallback"
+        assert f"{slot}={text}" not in handoffs(dispatcher)[0]["summary"]  # a rejected text is no value
 
 
 @pytest.mark.parametrize("form, slot, text", [
