@@ -12,13 +12,16 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import content, desk_client
+from actions import identifiers as ids
 from actions import validators as v
 from actions.common import (
     COMPLAINT_INTENTS, URGENT_WORDS, category_label, channel_of, conversation_id, format_wib,
     hand_off, latest_metadata, office_status, reset_slots, verified_customer,
 )
 from actions.content import CATEGORY_LABELS
-from actions.forms import EDITABLE_FIELDS
+from actions.forms import (
+    DIGRESSION_INTENTS, EDITABLE_FIELDS, HANDOFF_SLOT, MAX_ASKS, MISSES_SLOT, UNKNOWN_DATE, misses,
+)
 from actions.phone import mask_phone, normalise_phone
 
 logger = logging.getLogger(__name__)
@@ -132,6 +135,9 @@ class ActionVerifyCustomer(Action):
         if verified_customer(tracker):
             return [SlotSet("verified_customer_id", verified_customer(tracker)),
                     SlotSet("verification_status", "verified")]
+        if tracker.get_slot(HANDOFF_SLOT):
+            # The identity form handed over after its last miss; the borrower was told.
+            return [SlotSet(HANDOFF_SLOT, None), SlotSet("verification_status", "locked")] + reset_slots(VERIFY_SLOTS)
         phone = normalise_phone(tracker.get_slot("phone") or "") or ""
         result = await desk_client.verify_customer(
             conversation_id(tracker), tracker.get_slot("full_name") or "", phone, tracker.get_slot("loan_id") or "")
@@ -201,6 +207,9 @@ class ActionCheckTicket(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         number = tracker.get_slot("ticket_number") or ""
+        if tracker.get_slot(HANDOFF_SLOT) or not number:
+            # The ticket form handed over after its last miss; the borrower was told.
+            return [SlotSet(HANDOFF_SLOT, None), SlotSet("ticket_lookup", "error"), SlotSet("ticket_number", None)]
         outcome = await describe_ticket(dispatcher, tracker, number, bool(verified_customer(tracker)))
         events: List[EventType] = [SlotSet("ticket_lookup", outcome)]
         if outcome == "forbidden":
@@ -237,27 +246,60 @@ class ActionAnswerAccountQuery(Action):
             if not apps:
                 dispatcher.utter_message(text="Saat ini tidak ada pengajuan pinjaman yang tercatat atas nama Anda, Kak.")
                 return done
-            lines = ["Status pengajuan Anda:"]
-            for app in apps:
-                lines.append(f"• {app.get('product')} ({app.get('application_id')}): "
-                             f"{app.get('status_label') or app.get('status')}")
+            lines = ["Status pengajuan Anda:"] + [describe_application(app) for app in apps]
             dispatcher.utter_message(text="\n".join(lines))
             return done
         loans = data.get("loans") or []
         if not loans:
             dispatcher.utter_message(text="Saat ini tidak ada tagihan aktif atas nama Anda, Kak.")
             return done
-        lines = ["Tagihan Anda:"]
-        for loan in loans:
-            due = v.describe_date(loan.get("due_date"))
-            line = (f"• {content.product_name(loan.get('product'))} ({loan.get('loan_id')}): tagihan {_rupiah(loan.get('bill_amount'))}, "
-                    f"jatuh tempo {due}")
-            if loan.get("late_fee"):
-                line += f", denda {_rupiah(loan.get('late_fee'))}"
-            lines.append(line + ".")
+        lines = ["Tagihan Anda:"] + [describe_loan(loan) for loan in loans]
         lines.append("Cara bayar bisa Anda tanyakan ke saya kapan saja, Kak.")
         dispatcher.utter_message(text="\n".join(lines))
         return done
+
+
+# Plain Indonesian for the lending core's status codes, used when it sends no label.
+APPLICATION_STATUS = {
+    "submitted": "Sudah kami terima dan menunggu peninjauan", "in_review": "Sedang ditinjau",
+    "review": "Sedang ditinjau", "approved": "Disetujui, dana segera dicairkan",
+    "disbursed": "Dana sudah dicairkan", "rejected": "Belum dapat disetujui",
+    "cancelled": "Dibatalkan",
+}
+LOAN_STATUS_NOTE = {"overdue": "sudah lewat jatuh tempo", "restructured": "dalam program restrukturisasi"}
+
+
+def describe_application(app: Dict[str, Any]) -> str:
+    """One bullet line: product name (not its code), application id, status in words."""
+    status = app.get("status_label") or APPLICATION_STATUS.get(str(app.get("status")), "Sedang diproses")
+    line = f"• {content.product_name(app.get('product'))} ({app.get('application_id')}): {status}"
+    updated = v.describe_date(str(app.get("updated_at") or "")[:10]) if app.get("updated_at") else ""
+    return line + (f" (diperbarui {updated})." if updated and updated != "-" else ".")
+
+
+def describe_loan(loan: Dict[str, Any]) -> str:
+    """One bullet line per loan; a loan with nothing due says so instead of "Rp0, jatuh tempo -"."""
+    head = f"• {content.product_name(loan.get('product'))} ({loan.get('loan_id')})"
+    bill = _amount(loan.get("bill_amount"))
+    outstanding = _amount(loan.get("outstanding"))
+    if loan.get("status") == "paid_off" or (not bill and not outstanding):
+        return f"{head}: sudah lunas, tidak ada tagihan."
+    if not bill:
+        return f"{head}: tidak ada tagihan yang perlu dibayar saat ini (sisa pinjaman {_rupiah(outstanding)})."
+    line = f"{head}: tagihan {_rupiah(bill)}"
+    if loan.get("due_date"):
+        line += f", jatuh tempo {v.describe_date(loan.get('due_date'))}"
+    if _amount(loan.get("late_fee")):
+        line += f", denda {_rupiah(loan.get('late_fee'))}"
+    note = LOAN_STATUS_NOTE.get(str(loan.get("status")))
+    return line + (f" ({note})." if note else ".")
+
+
+def _amount(value: Any) -> int:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return 0
 
 
 class ActionStartComplaint(Action):
@@ -294,17 +336,63 @@ class ActionStartComplaint(Action):
         dispatcher.utter_message(
             text=(f"Baik, Kak, saya bantu catat pengaduan Anda ({category_label(category)}). "
                   "Saya perlu beberapa data singkat. Ketik \"batal\" kapan saja jika tidak jadi."))
-        events += [SlotSet("priority", priority), SlotSet("complaint_route", "form")] + reset_slots(COMPLAINT_SLOTS)
-        phone = normalise_phone(tracker.get_slot("phone") or "") or normalise_phone(
-            str(latest_metadata(tracker).get("phone") or ""))
-        events.append(SlotSet("phone", phone))
-        product = content.match_product(tracker.get_slot("product") or text)
-        if product:
-            events.append(SlotSet("product", product["name"]))
+        events += [SlotSet("priority", priority), SlotSet("complaint_route", "form")] \
+            + reset_slots(COMPLAINT_SLOTS + [MISSES_SLOT, HANDOFF_SLOT, "confirm_step"])
+        known = await self._prefill(tracker, text)
+        events += [SlotSet(slot, value) for slot, value in known.items()]
+        note = self._prefill_note(known)
+        if note:
+            dispatcher.utter_message(text=note)
+        return events
+
+    async def _prefill(self, tracker: Tracker, lowered: str) -> Dict[str, Any]:
+        """What the form need not ask: the verified account's name and phone, the opening message's facts."""
+        known: Dict[str, Any] = {}
+        metadata = latest_metadata(tracker)
         name = tracker.get_slot("full_name")
         if name and v.check_full_name(name)[0] is None:
-            events.append(SlotSet("full_name", None))
-        return events
+            name = None
+        customer_id = verified_customer(tracker)
+        account_phone = None
+        if customer_id:
+            result = await desk_client.get_account(customer_id)
+            if result.ok and result.data.get("full_name"):
+                name = v.check_full_name(str(result.data["full_name"]))[0] or name
+                account_phone = normalise_phone(str(result.data.get("phone") or ""))
+                known["prefilled_from_account"] = True
+        known["full_name"] = name
+        known["phone"] = (account_phone or normalise_phone(tracker.get_slot("phone") or "")
+                          or normalise_phone(str(metadata.get("phone") or "")))
+        product = content.match_product(tracker.get_slot("product") or lowered)
+        if product:
+            known["product"] = product["name"]
+        # "sy udh bayar cicilan tgl 25 kmrn tp di aplikasi masih nunggak" already says when and what.
+        opening = ((tracker.latest_message or {}).get("text") or "").strip()
+        if opening and not opening.startswith("/"):
+            date, _ = v.check_transaction_date(opening)
+            if date:
+                known["transaction_date"] = date
+            story, _ = v.check_chronology(opening)
+            if story:
+                known["chronology"] = story
+        return known
+
+    @staticmethod
+    def _prefill_note(known: Dict[str, Any]) -> Optional[str]:
+        """Tell the borrower what was taken over, to be confirmed on the summary instead of asked again."""
+        parts = []
+        if known.pop("prefilled_from_account", False) and known.get("full_name"):
+            parts.append(f"nama {known['full_name']}" + (f" dan nomor HP {known['phone']}" if known.get("phone") else "")
+                         + " dari akun Anda")
+        if known.get("transaction_date"):
+            parts.append(f"tanggal transaksi {v.describe_date(known['transaction_date'])}")
+        if known.get("chronology"):
+            parts.append("cerita Anda tadi sebagai kronologi")
+        if not parts:
+            return None
+        listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " dan " + parts[-1]
+        return (f"Saya sudah mencatat {listed}, jadi tidak perlu ditulis ulang. "
+                "Semuanya bisa Anda periksa dan ubah di ringkasan sebelum aduan dikirim.")
 
 
 async def _file_urgent_ticket(tracker: Tracker, category: str, priority: str, reason: str,
@@ -336,39 +424,78 @@ async def _file_urgent_ticket(tracker: Tracker, category: str, priority: str, re
     return result.data["ticket_number"], result.data.get("receipt_text")
 
 
-class ActionAskProduct(Action):
+class BoundedAsk(Action):
+    """Asks for one form slot; counts a re-ask after a digression as a miss (at most MAX_ASKS asks in a row).
+
+    Misses are counted by the form validators (actions/forms.py); a question
+    answered with another question (FAQ, "kamu bot?") is asked again by the
+    digression rules without any validation, so the ask counts it here. The
+    third such turn in a row hands over instead of asking a fourth time.
+    """
+
+    slot: Text = ""
+
+    def name(self) -> Text:
+        return f"action_ask_{self.slot}"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        events: List[EventType] = []
+        if _intent(tracker) in DIGRESSION_INTENTS and tracker.get_slot("requested_slot") == self.slot:
+            count = misses(tracker, self.slot) + 1
+            if count >= MAX_ASKS:
+                await hand_off(
+                    dispatcher, tracker, "fallback", tracker.get_slot("priority") or "medium",
+                    tracker.get_slot("complaint_category") or tracker.get_slot("proposed_category"),
+                    intro=("Sepertinya ada beberapa hal yang ingin Anda tanyakan, Kak. Agar lebih tuntas, saya "
+                           "hubungkan Anda dengan petugas CS kami; data yang sudah Anda berikan ikut saya teruskan."))
+                # requested_slot None ends the form; the action after it sees form_handoff and stays quiet.
+                return [SlotSet(MISSES_SLOT, None), SlotSet(HANDOFF_SLOT, True), SlotSet("requested_slot", None)]
+            events.append(SlotSet(MISSES_SLOT, {"slot": self.slot, "count": count}))
+            tracker.slots[MISSES_SLOT] = {"slot": self.slot, "count": count}
+        await self.ask(dispatcher, tracker, last_try=misses(tracker, self.slot) >= MAX_ASKS - 1)
+        return events
+
+    async def ask(self, dispatcher: CollectingDispatcher, tracker: Tracker, last_try: bool) -> None:
+        """Utter the question; ``last_try``: this is its last ask, show the way out."""
+        raise NotImplementedError
+
+
+class ActionAskProduct(BoundedAsk):
     """Ask for the product with one button per lender product."""
 
-    def name(self) -> Text:
-        return "action_ask_product"
+    slot = "product"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[EventType]:
+    async def ask(self, dispatcher: CollectingDispatcher, tracker: Tracker, last_try: bool) -> None:
         buttons = [{"title": p["name"], "payload": f'/inform{{"product":"{p["name"]}"}}'}
                    for p in content.products()]
-        dispatcher.utter_message(text="Produk apa yang terkait dengan aduan Anda, Kak?", buttons=buttons)
-        return []
+        text = "Produk apa yang terkait dengan aduan Anda, Kak?"
+        if last_try:
+            buttons.append({"title": "Lainnya / tidak tahu", "payload": f'/inform{{"product":"{v.UNKNOWN_PRODUCT}"}}'})
+            text = ("Silakan pilih produknya dari tombol berikut, Kak. Jika tidak ada yang cocok atau Anda tidak "
+                    "yakin, pilih \"Lainnya / tidak tahu\".")
+        dispatcher.utter_message(text=text, buttons=buttons)
 
 
-class ActionAskComplaintCategory(Action):
-    """Propose the category from the intent, or list all after a 'bukan'."""
+class ActionAskComplaintCategory(BoundedAsk):
+    """Propose the category from the intent, or list all after a 'bukan' or a miss."""
 
-    def name(self) -> Text:
-        return "action_ask_complaint_category"
+    slot = "complaint_category"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[EventType]:
+    async def ask(self, dispatcher: CollectingDispatcher, tracker: Tracker, last_try: bool) -> None:
         proposed = tracker.get_slot("proposed_category") or "other"
-        if _intent(tracker) == "deny" or proposed == "other":
+        if _intent(tracker) == "deny" or proposed == "other" or misses(tracker, "complaint_category"):
             buttons = [{"title": label, "payload": f'/inform{{"category":"{code}"}}'}
                        for code, label in CATEGORY_LABELS.items()]
-            dispatcher.utter_message(text="Aduan Anda termasuk kategori apa, Kak? Silakan pilih:", buttons=buttons)
-            return []
+            text = "Aduan Anda termasuk kategori apa, Kak? Silakan pilih:"
+            if last_try:
+                text = "Silakan pilih kategori dari tombol berikut, Kak; jika ragu, pilih \"Lainnya\":"
+            dispatcher.utter_message(text=text, buttons=buttons)
+            return
         dispatcher.utter_message(
             text=f"Aduan Anda saya catat dengan kategori *{category_label(proposed)}*. Apakah sudah sesuai, Kak?",
             buttons=[{"title": "Ya, sesuai", "payload": "/affirm"},
                      {"title": "Bukan, pilih lain", "payload": "/deny"}])
-        return []
 
 
 FIELD_TITLES = {
@@ -377,32 +504,29 @@ FIELD_TITLES = {
 }
 
 
-class ActionAskComplaintConfirmed(Action):
+class ActionAskComplaintConfirmed(BoundedAsk):
     """Show the summary with Kirim / Ubah; after 'Ubah', list the fields."""
 
-    def name(self) -> Text:
-        return "action_ask_complaint_confirmed"
+    slot = "complaint_confirmed"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[EventType]:
-        if _intent(tracker) == "deny":
+    async def ask(self, dispatcher: CollectingDispatcher, tracker: Tracker, last_try: bool) -> None:
+        if _intent(tracker) == "deny" or tracker.get_slot("confirm_step") == "fields":
             buttons = [{"title": FIELD_TITLES[f], "payload": f'/inform{{"correct_field":"{f}"}}'}
                        for f in EDITABLE_FIELDS]
             dispatcher.utter_message(text="Bagian mana yang ingin Anda ubah, Kak?", buttons=buttons)
-            return []
+            return
         summary = (
             "Mohon periksa data aduan Anda, Kak:\n"
             f"• Nama: {tracker.get_slot('full_name')}\n"
             f"• Nomor HP: {tracker.get_slot('phone')}\n"
             f"• Produk: {tracker.get_slot('product')}\n"
-            f"• Tanggal transaksi: {v.describe_date(tracker.get_slot('transaction_date'))}\n"
+            f"• Tanggal transaksi: {describe_transaction_date(tracker.get_slot('transaction_date'))}\n"
             f"• Kategori: {category_label(tracker.get_slot('complaint_category'))}\n"
             f"• Kronologi: {tracker.get_slot('chronology')}\n"
             "Kirim aduan ini? Anda juga bisa langsung menulis koreksinya, misalnya \"nomor saya 0812…\"."
         )
         dispatcher.utter_message(text=summary, buttons=[
             {"title": "Kirim", "payload": "/affirm"}, {"title": "Ubah data", "payload": "/deny"}])
-        return []
 
 
 class ActionSubmitComplaint(Action):
@@ -413,6 +537,10 @@ class ActionSubmitComplaint(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
+        if tracker.get_slot(HANDOFF_SLOT):
+            # The form handed over after its last miss (the borrower was told): nothing to submit.
+            return [SlotSet(HANDOFF_SLOT, None)] + reset_slots(
+                COMPLAINT_SLOTS + ["proposed_category", "complaint_route", "confirm_step"])
         complaint_id = tracker.get_slot("complaint_id") or uuid.uuid4().hex
         # One key per complaint: a retried submit returns the same ticket.
         key = f"{conversation_id(tracker)}:{complaint_id}"
@@ -427,7 +555,8 @@ class ActionSubmitComplaint(Action):
             "phone": tracker.get_slot("phone"),
             "email": None,
             "product": tracker.get_slot("product"),
-            "transaction_date": tracker.get_slot("transaction_date"),
+            "transaction_date": None if tracker.get_slot("transaction_date") == UNKNOWN_DATE
+            else tracker.get_slot("transaction_date"),
             "chronology": tracker.get_slot("chronology"),
         }
         result = await desk_client.create_ticket(payload, key)
@@ -466,7 +595,8 @@ class ActionCancelForm(Action):
                   domain: DomainDict) -> List[EventType]:
         dispatcher.utter_message(text=content.prompt("cancelled"))
         return reset_slots(COMPLAINT_SLOTS + ["proposed_category", "complaint_id", "complaint_route", "loan_id",
-                                              "account_query", "requested_slot"])
+                                              "account_query", "requested_slot", MISSES_SLOT, HANDOFF_SLOT,
+                                              "confirm_step"])
 
 
 class ActionHandoff(Action):
@@ -519,18 +649,75 @@ class ActionSuggestTopics(Action):
         return []
 
 
-class ActionAskFromContent(Action):
-    """Ask for a form slot with the lender's prompt text (``prompts.ask_<slot>``)."""
+def _topic_buttons(names: List[str]) -> List[Dict[str, str]]:
+    return [{"title": TOPIC_TITLES[name], "payload": f"/{name}"} for name in names]
 
-    slot: Text = ""
+
+class ActionHandleInform(Action):
+    """A name, number, date, id or digit sent while no form asks for one.
+
+    Off-script information is never a dead end (issue #11): a ticket number
+    gets a one-tap status check, a loan id or phone the account topics, anything
+    else the main topics. One message, always a different one from the fallback,
+    so a run of such turns never repeats the same question.
+    """
 
     def name(self) -> Text:
-        return f"action_ask_{self.slot}"
+        return "action_handle_inform"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(text=content.prompt(f"ask_{self.slot}"))
+        text = (tracker.latest_message or {}).get("text") or ""
+        found = ids.find_all(text)
+        if found.ticket_number:
+            payload = f'/check_ticket_status{{"ticket_number":"{found.ticket_number}"}}'
+            dispatcher.utter_message(
+                text=f"Apakah {found.ticket_number} nomor tiket aduan Anda, Kak? Saya bisa cek statusnya.",
+                buttons=[{"title": "Cek status tiket ini", "payload": payload}]
+                + _topic_buttons(["lodge_complaint", "request_human"]))
+            return []
+        if found.loan_id or found.phone:
+            dispatcher.utter_message(
+                text=("Terima kasih, Kak. Data seperti nomor pinjaman atau nomor HP saya tanyakan saat "
+                      "memeriksa identitas Anda. Apa yang ingin Anda lakukan?"),
+                buttons=_topic_buttons(["ask_bill_amount", "ask_application_status", "lodge_complaint"]))
+            return []
+        dispatcher.utter_message(
+            text="Baik, Kak. Agar bisa saya bantu, pilih salah satu topik berikut atau tulis pertanyaan Anda.",
+            buttons=_topic_buttons(["ask_payment_method", "ask_bill_amount", "lodge_complaint",
+                                    "check_ticket_status", "request_human"]))
         return []
+
+
+class ActionAskFromContent(BoundedAsk):
+    """Ask for a form slot with the lender's prompt text (``prompts.ask_<slot>``)."""
+
+    async def ask(self, dispatcher: CollectingDispatcher, tracker: Tracker, last_try: bool) -> None:
+        text = content.prompt(f"ask_{self.slot}")
+        if last_try and RETRY_HINTS.get(self.slot):
+            text += " " + RETRY_HINTS[self.slot]
+        if last_try and self.slot == "transaction_date":
+            dispatcher.utter_message(text=text, buttons=[
+                {"title": "Tidak ingat", "payload": f'/inform{{"date":"{UNKNOWN_DATE}"}}'}])
+            return
+        dispatcher.utter_message(text=text)
+
+
+# Added to a question asked for the third time: the way out of it.
+RETRY_HINTS = {
+    "full_name": "Jika lebih nyaman dibantu petugas, ketik \"petugas\".",
+    "phone": "Nomor HP Indonesia diawali 08 atau +62. Jika lebih nyaman dibantu petugas, ketik \"petugas\".",
+    "loan_id": "Jika tidak menemukan nomornya, ketik \"petugas\" dan petugas kami akan membantu.",
+    "ticket_number": "Jika tidak menemukan nomornya, ketik \"petugas\" dan petugas kami akan membantu.",
+    "transaction_date": "Jika tidak ingat tanggalnya, pilih \"Tidak ingat\".",
+    "chronology": ("Cukup satu atau dua kalimat, misalnya: \"Saya bayar cicilan Rp500.000 lewat Indomaret "
+                   "tanggal 25, tapi di aplikasi masih tertunggak.\""),
+}
+
+
+def describe_transaction_date(value: Optional[str]) -> str:
+    """The summary line's date: '5 Januari 2024', or 'tidak ingat'."""
+    return "tidak ingat" if value == UNKNOWN_DATE else v.describe_date(value)
 
 
 class ActionAskFullName(ActionAskFromContent):

@@ -88,6 +88,11 @@ def match_product(text: str) -> Optional[Dict[str, Any]]:
     return best
 
 
+def ticket_prefix() -> str:
+    """The lender's ticket number prefix (``lender.ticket_prefix``, as the desk issues numbers)."""
+    return str((load_content().get("lender") or {}).get("ticket_prefix") or "ADU").strip().upper()
+
+
 def cs_contacts() -> Dict[str, str]:
     """CS contacts (whatsapp, email, phone, address)."""
     return dict(load_content().get("cs_contacts") or {})

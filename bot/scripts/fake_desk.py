@@ -3,40 +3,66 @@
     .venv/bin/python scripts/fake_desk.py --port 8765
     DESK_API_URL=http://127.0.0.1:8765 make bot-run
 
-Verification succeeds for name "Budi Santoso", phone +6281234567890 and loan
-LN-1234567; tickets get numbers DCI-<date>-0001…; office hours are "closed".
+Verification and accounts answer from the SAMPLE borrowers of
+``lending/demo_data.yml`` (e.g. "Budi Santoso", 081234567890, PJ-2024-000123),
+matched the way ``lending/demo.py`` matches them; tickets get real-format
+numbers (``tickets/number_format.py``); office hours are "closed".
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any, Dict, Tuple
 
+import yaml
 from aiohttp import web
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bot"))
+sys.path.insert(0, str(REPO))
+from actions.identifiers import find_phone  # noqa: E402
+from tickets.number_format import format_number, parse_number  # noqa: E402
 
 TICKETS: dict = {}
 KEYS: dict = {}
+DEMO = yaml.safe_load((REPO / "lending" / "demo_data.yml").read_text(encoding="utf-8"))
+ACCOUNTS: Dict[str, Dict[str, Any]] = {c["customer_id"]: c for c in DEMO["customers"]}
+IDENTITIES: Dict[Tuple[str, str, str], str] = {
+    (" ".join(c["full_name"].split()).casefold(), find_phone(str(c["phone"])) or "", ref.upper()): cid
+    for cid, c in ACCOUNTS.items()
+    for ref in [loan["loan_id"] for loan in c["loans"]] + [a["application_id"] for a in c["applications"]]
+}
 
 
 async def verify(request: web.Request) -> web.Response:
     body = await request.json()
-    ok = (body.get("full_name", "").lower() == "budi santoso" and body.get("phone") == "+6281234567890"
-          and body.get("loan_id") == "LN-1234567")
-    return web.json_response({"verified": True, "customer_id": "C-1"} if ok else {"verified": False})
+    key = (" ".join(str(body.get("full_name", "")).split()).casefold(), find_phone(str(body.get("phone", ""))) or "",
+           str(body.get("loan_id", "")).strip().upper())
+    cid = IDENTITIES.get(key)
+    return web.json_response({"verified": True, "customer_id": cid} if cid else {"verified": False})
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
 
 
 async def account(request: web.Request) -> web.Response:
-    return web.json_response({"customer_id": request.match_info["cid"], "full_name": "Budi Santoso", "sample": True,
-                              "loans": [{"loan_id": "LN-1234567", "product": "PayLater", "status": "active",
-                                         "bill_amount": 1250000, "due_date": "2024-03-25", "late_fee": 0,
-                                         "outstanding": 2500000}],
-                              "applications": []})
+    raw = ACCOUNTS.get(request.match_info["cid"])
+    if raw is None:
+        return web.json_response({"error": "not_found", "message": "no such customer"}, status=404)
+    return web.json_response({
+        "customer_id": raw["customer_id"], "full_name": raw["full_name"], "sample": True,
+        "loans": [{k: _iso(v) for k, v in loan.items()} for loan in raw["loans"]],
+        "applications": [{k: _iso(v) for k, v in app.items()} for app in raw["applications"]]})
 
 
 async def create_ticket(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key", "")
     if key in KEYS:
         return web.json_response(TICKETS[KEYS[key]], status=201)
-    number = f"DCI-{dt.date.today():%Y%m%d}-{len(TICKETS) + 1:04d}"
+    number = format_number("DCI", dt.date.today(), len(TICKETS) + 1)
     ticket = {"ticket_number": number, "status": "received", "received_at": dt.datetime.now().isoformat(),
               "first_response_due": None, "resolution_due": None, "cs_contact": "1500-000",
               "receipt_text": f"Tanda bukti terima: aduan Anda tercatat dengan nomor {number}."}
@@ -46,7 +72,10 @@ async def create_ticket(request: web.Request) -> web.Response:
 
 
 async def get_ticket(request: web.Request) -> web.Response:
-    ticket = TICKETS.get(request.match_info["number"])
+    try:
+        ticket = TICKETS.get(parse_number(request.match_info["number"]))
+    except ValueError:
+        ticket = None
     if not ticket:
         return web.json_response({"error": "not_found", "message": "no such ticket"}, status=404)
     return web.json_response({**ticket, "status_label": "Diterima", "category": "payment", "last_update": None})

@@ -158,6 +158,43 @@ def test_application_status_answer(dispatcher, desk):
     assert "Sedang ditinjau" in texts(dispatcher)
 
 
+def test_application_status_names_the_product_not_its_code(dispatcher, desk):
+    """Issue #11 item 5: "pinjaman_tunai" reached the borrower."""
+    desk.get(url("/api/v1/customers/CUST-0001/account"), payload={"loans": [], "applications": [
+        {"application_id": "APP-88001", "product": "pinjaman_tunai", "status": "disbursed",
+         "status_label": "Dana sudah dicairkan", "updated_at": "2026-06-02T10:15:00+07:00"},
+        {"application_id": "APP-88017", "product": "pinjaman_produktif", "status": "in_review", "status_label": None,
+         "updated_at": "2026-11-18T14:30:00+07:00"}]})
+    tracker = make_tracker(slots={"verified_customer_id": "CUST-0001", "account_query": "application"})
+    run(a.ActionAnswerAccountQuery().run(dispatcher, tracker, DOMAIN))
+    out = texts(dispatcher)
+    assert "Pinjaman Tunai (APP-88001): Dana sudah dicairkan (diperbarui 2 Juni 2026)." in out
+    assert "Pinjaman Produktif UMKM (APP-88017): Sedang ditinjau" in out
+    assert "pinjaman_tunai" not in out and "pinjaman_produktif" not in out and "None" not in out
+
+
+def test_loan_with_nothing_due_reads_naturally(dispatcher, desk):
+    """Issue #11 item 5: a paid-off loan read "tagihan Rp0, jatuh tempo -."."""
+    desk.get(url("/api/v1/customers/CUST-0004/account"), payload={"applications": [], "loans": [
+        {"loan_id": "PJ-2023-000998", "product": "pinjaman_tunai", "status": "paid_off", "bill_amount": 0,
+         "due_date": None, "late_fee": 0, "outstanding": 0},
+        {"loan_id": "PL-2026-000321", "product": "paylater", "status": "active", "bill_amount": 275000,
+         "due_date": "2026-12-15", "late_fee": 0, "outstanding": 825000},
+        {"loan_id": "PL-2025-004567", "product": "paylater", "status": "overdue", "bill_amount": 480000,
+         "due_date": "2026-11-10", "late_fee": 36000, "outstanding": 1440000},
+        {"loan_id": "PJ-2025-000001", "product": "pinjaman_tunai", "status": "active", "bill_amount": 0,
+         "due_date": None, "late_fee": 0, "outstanding": 900000}]})
+    tracker = make_tracker(slots={"verified_customer_id": "CUST-0004", "account_query": "bill"})
+    run(a.ActionAnswerAccountQuery().run(dispatcher, tracker, DOMAIN))
+    out = texts(dispatcher)
+    assert "Rp0" not in out and "jatuh tempo -" not in out
+    assert "Pinjaman Tunai (PJ-2023-000998): sudah lunas, tidak ada tagihan." in out
+    assert "PayLater (PL-2026-000321): tagihan Rp275.000, jatuh tempo 15 Desember 2026." in out
+    assert "PayLater (PL-2025-004567): tagihan Rp480.000, jatuh tempo 10 November 2026, denda Rp36.000 " \
+           "(sudah lewat jatuh tempo)." in out
+    assert "(PJ-2025-000001): tidak ada tagihan yang perlu dibayar saat ini (sisa pinjaman Rp900.000)." in out
+
+
 def test_account_answer_refuses_without_verification(dispatcher, desk):
     run(a.ActionAnswerAccountQuery().run(dispatcher, make_tracker(slots={"account_query": "bill"}), DOMAIN))
     assert "memastikan identitas" in texts(dispatcher)
@@ -364,7 +401,7 @@ def test_fallback_counter_resets_after_understood_message(dispatcher):
 
 
 @pytest.mark.parametrize("cls, needle", [(a.ActionAskFullName, "nama lengkap"), (a.ActionAskPhone, "nomor HP"),
-                                         (a.ActionAskLoanId, "LN-"), (a.ActionAskTransactionDate, "kemarin"),
+                                         (a.ActionAskLoanId, "PJ-2024-000123"), (a.ActionAskTransactionDate, "kemarin"),
                                          (a.ActionAskChronology, "kronologi"), (a.ActionAskTicketNumber, "DCI-")])
 def test_form_prompts_come_from_content(dispatcher, cls, needle):
     assert cls().name().startswith("action_ask_")

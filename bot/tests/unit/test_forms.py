@@ -62,14 +62,21 @@ def test_chronology_needs_detail():
     assert v.check_chronology(long_text) == (long_text, None)
 
 
-@pytest.mark.parametrize("raw, clean", [("LN-1234567", "LN-1234567"), ("ln 1234567", "LN-1234567"),
-                                       ("nomornya ORD88012345", "ORD-88012345"), ("88012345", "88012345")])
+@pytest.mark.parametrize("raw, clean", [("PJ-2024-000123", "PJ-2024-000123"), ("pj 2024 000123", "PJ-2024-000123"),
+                                       ("nomornya APP88001", "APP-88001"), ("app-88017", "APP-88017")])
 def test_loan_id(raw, clean):
     assert v.check_loan_id(raw) == (clean, None)
 
 
-def test_ticket_number_normalised():
-    assert v.check_ticket_number("dci 20240105 0001") == ("DCI-20240105-0001", None)
+@pytest.mark.parametrize("raw", ["000123", "88012345", "pinjaman saya", "LN-1234567"])
+def test_loan_id_rejected_with_the_real_formats_as_example(raw):
+    value, reprompt = v.check_loan_id(raw)
+    assert value is None and "PJ-2024-000123" in reprompt and "APP-88001" in reprompt
+
+
+def test_ticket_number_normalised_with_its_check_digit():
+    assert v.check_ticket_number("dci 261130 0005 4") == ("DCI-261130-0005-4", None)
+    assert v.check_ticket_number("cek status tiket DCI-261130-0005-4") == ("DCI-261130-0005-4", None)
     assert v.check_ticket_number("tiket saya")[0] is None
 
 
@@ -97,26 +104,26 @@ def test_validate_date_in_form(dispatcher):
 def test_category_confirmed_takes_the_proposal(dispatcher):
     tracker = make_tracker(slots={"proposed_category": "relief"})
     out = run(ValidateComplaintForm().validate_complaint_category("confirmed", dispatcher, tracker, DOMAIN))
-    assert out == {"complaint_category": "relief"}
+    assert out["complaint_category"] == "relief"
     out = run(ValidateComplaintForm().validate_complaint_category("rejected", dispatcher, tracker, DOMAIN))
-    assert out == {"complaint_category": None}
+    assert out == {"complaint_category": None, "proposed_category": "other"}  # the next ask lists them all
     out = run(ValidateComplaintForm().validate_complaint_category("app", dispatcher, tracker, DOMAIN))
-    assert out == {"complaint_category": "app"}
+    assert out["complaint_category"] == "app"
 
 
 def test_summary_change_clears_confirmation(dispatcher):
     form = ValidateComplaintForm()
-    assert run(form.validate_complaint_confirmed("change", dispatcher, make_tracker(), DOMAIN)) == \
-        {"complaint_confirmed": None}
-    assert run(form.validate_complaint_confirmed("submit", dispatcher, make_tracker(), DOMAIN)) == \
-        {"complaint_confirmed": "submit"}
+    changed = run(form.validate_complaint_confirmed("change", dispatcher, make_tracker(), DOMAIN))
+    assert changed["complaint_confirmed"] is None and changed["confirm_step"] == "fields"
+    assert run(form.validate_complaint_confirmed("submit", dispatcher, make_tracker(), DOMAIN))[
+        "complaint_confirmed"] == "submit"
 
 
 def test_field_button_on_summary_clears_that_field(dispatcher):
     tracker = make_tracker(slots={"requested_slot": "complaint_confirmed", "phone": "+6281234567890"},
                            intent="inform", entities=[{"entity": "correct_field", "value": "phone"}])
     out = run(ValidateComplaintForm().extract_complaint_confirmed(dispatcher, tracker, DOMAIN))
-    assert out == {"phone": None, "complaint_confirmed": None, "correct_field": None}
+    assert out["phone"] is None and out["complaint_confirmed"] is None and out["correct_field"] is None
 
 
 def test_form_run_applies_a_correction_and_reasks_the_field(dispatcher):
@@ -137,8 +144,8 @@ def test_verify_form_loan_id_reprompt(dispatcher):
 
 
 def test_ticket_form(dispatcher):
-    out = run(ValidateTicketForm().validate_ticket_number("DCI-20240105-0001", dispatcher, make_tracker(), DOMAIN))
-    assert out == {"ticket_number": "DCI-20240105-0001"}
+    out = run(ValidateTicketForm().validate_ticket_number("DCI-261130-0005-4", dispatcher, make_tracker(), DOMAIN))
+    assert out["ticket_number"] == "DCI-261130-0005-4"
 
 
 def test_date_reads_the_whole_message_when_asked(dispatcher):
