@@ -211,6 +211,7 @@ class OutboxWorker:
         self._held: dict[int, _Outcome] = {}
         self._record_lock = asyncio.Lock()
         self._record_refused = False
+        self._failed_rounds = 0  # in a row; the first of an outage logs the traceback
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -408,9 +409,11 @@ class OutboxWorker:
             self._wake.clear()
             try:
                 handled = await self.run_once()
-            except Exception:  # noqa: BLE001 - database hiccup: log, wait, try again
-                log.exception("outbox round failed")
+            except Exception as exc:  # noqa: BLE001 - database hiccup: log, wait, try again
+                self._round_failed(exc)
                 handled = 0
+            else:
+                self._round_succeeded()
             if handled and (self._follow_up or handled >= self.batch_size):
                 continue  # more is due now: a conversation's next reply, or a full batch's rest
             with contextlib.suppress(TimeoutError):
@@ -421,6 +424,23 @@ class OutboxWorker:
         if self._held:  # only here does the lease decide while the process lives
             log.error("outbox worker stopped with %d send outcome(s) the database refused (items %s); "
                       "they are sent again when their lease runs out", len(self._held), sorted(self._held))
+
+    def _round_failed(self, exc: Exception) -> None:
+        """One WARNING line per failed round; the traceback only on the first of an outage."""
+        self._failed_rounds += 1
+        if self._failed_rounds == 1:
+            log.warning("outbox round failed (%s); %d send outcome(s) held, retrying every %.1fs "
+                        "(traceback once per outage)", type(exc).__name__, len(self._held),
+                        self.poll_interval, exc_info=exc)
+        else:
+            log.warning("outbox round failed (%s), %d in a row; %d send outcome(s) held",
+                        type(exc).__name__, self._failed_rounds, len(self._held))
+
+    def _round_succeeded(self) -> None:
+        if self._failed_rounds:
+            log.info("outbox rounds succeed again after %d failed round(s)", self._failed_rounds)
+            self._failed_rounds = 0
+
 
 async def failed_items(db: Any, *, limit: int = 100) -> list[dict[str, Any]]:
     """Outbox items that failed for good, newest first: nothing is lost silently."""

@@ -499,6 +499,34 @@ async def test_a_crash_mid_batch_resends_only_what_was_still_in_flight(database,
     assert all(i.status == "sent" for i in await items(database))
 
 
+async def test_a_database_outage_logs_a_warning_per_round_and_one_traceback(database, outbox_writer,
+                                                                             caplog) -> None:
+    """One WARNING line per failed round, naming the error class; the traceback once per outage."""
+    sender = FakeSender()
+    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer, poll_interval=0.01)
+    db = Refusing(worker, "_write")
+
+    async def all_sent() -> bool:
+        return all(i.status == "sent" for i in await items(database))
+
+    with caplog.at_level(logging.INFO, logger="desk.outbox_worker"):
+        worker.start()
+        try:
+            for outage, text in enumerate(["halo", "lagi"], start=1):
+                db.down = True
+                await queue_replies(database, [text])
+                assert await wait_until(lambda: db.refused >= 6 * outage)
+                db.down = False
+                assert await wait_until(all_sent)
+        finally:
+            await worker.stop()
+    failed = [r for r in caplog.records if "outbox round failed" in r.getMessage()]
+    assert len(failed) >= 6
+    assert all(r.levelno == logging.WARNING and "OperationalError" in r.getMessage() for r in failed)
+    assert len([r for r in failed if r.exc_info]) == 2  # one per outage
+    assert sender.sent == ["halo", "lagi"]
+
+
 async def test_a_held_outcome_does_not_overwrite_a_later_claim_of_another_worker(database, outbox_writer,
                                                                                    caplog) -> None:
     """Past the lease another instance may claim the item again; a late record must not mark
