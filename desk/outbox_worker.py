@@ -6,10 +6,16 @@ several desk instances can run workers on one database and never send one
 item twice. On SQLite the database has a single writer, so the same
 conditional UPDATE is the claim.
 
-A claim is a lease: ``next_attempt_at`` is pushed ``lease_seconds`` ahead. If
-the process dies after the provider accepted a message but before it was
-marked sent, the lease runs out and another worker sends it again — the one
-at-least-once edge (docs/core.md). Everything else is exactly once.
+A claim is a lease: ``next_attempt_at`` is pushed ``lease_seconds`` ahead.
+Each outcome is recorded as soon as its send returns (sends that return
+together share one transaction), so if the process dies, only the sends
+still in flight at that moment — at most one per claimed conversation, each
+bounded by ``send_timeout`` — can have been accepted by the provider without
+being marked sent; their lease runs out and another worker sends them again.
+That is the one at-least-once edge (docs/core.md). When the database refuses
+a record while the process lives, the outcome is kept in memory and recorded
+first thing next round; the worker claims nothing until it is, so what it
+holds is at most one batch, and its own leases never decide.
 
 Order: a conversation's items leave one at a time, oldest first; a later
 reply waits while an earlier one is pending or being retried, so a borrower
@@ -96,11 +102,13 @@ _FOLLOW_UP = (select(_OUTBOX.c.id)
               .limit(1))
 
 
-# Only rows still ``sending`` are touched: an item whose lease ran out and was
-# claimed again elsewhere is left to that claim.
+# Only the claim that sent it is recorded: the row must still be ``sending`` with
+# the attempt number that claim gave it. An item whose lease ran out and was
+# claimed again elsewhere (attempts + 1) is left to that claim.
 _RECORD = (
     _OUTBOX.update()
-    .where(_OUTBOX.c.id == bindparam("item_id"), _OUTBOX.c.status == OutboxStatus.SENDING.value)
+    .where(_OUTBOX.c.id == bindparam("item_id"), _OUTBOX.c.status == OutboxStatus.SENDING.value,
+           _OUTBOX.c.attempts == bindparam("claimed_attempts"))
     .values(status=bindparam("new_status"), provider_message_id=bindparam("new_provider_id"),
             sent_at=bindparam("new_sent_at"), last_error=bindparam("new_error"),
             next_attempt_at=bindparam("new_next_at"))
@@ -138,6 +146,22 @@ class _Claimed:
     queued_at: datetime
     text: str
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What one send did, waiting to be recorded against the claim that made it."""
+
+    item_id: int
+    attempts: int  # the claim's attempt number: identifies the claim
+    values: dict[str, Any]
+
+    def params(self) -> dict[str, Any]:
+        """The bind parameters of ``_RECORD``."""
+        v = self.values
+        return {"item_id": self.item_id, "claimed_attempts": self.attempts, "new_status": v["status"],
+                "new_provider_id": v["provider_message_id"], "new_sent_at": v["sent_at"],
+                "new_error": v["last_error"], "new_next_at": v["next_attempt_at"]}
 
 
 class OutboxWorker:
@@ -182,6 +206,12 @@ class OutboxWorker:
         self.rand = rand
         self._claim_sql = _claim_statement(batch_size, skip_locked=not db.is_sqlite)
         self._follow_up = False
+        # Outcomes known but not yet recorded (the database refused): item id → outcome.
+        # Bounded by one batch: nothing is claimed while any is held.
+        self._held: dict[int, _Outcome] = {}
+        self._record_lock = asyncio.Lock()
+        self._record_refused = False
+        self._failed_rounds = 0  # in a row; the first of an outage logs the traceback
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -199,13 +229,24 @@ class OutboxWorker:
     # -- one round ---------------------------------------------------------------------
 
     async def run_once(self) -> int:
-        """Claim one batch of due items, send them concurrently, record every outcome in one
-        transaction; return how many were claimed."""
+        """One round: record what an earlier round could not, claim a batch of due items, send
+        them concurrently, recording each outcome as soon as its send returns; return how many
+        were claimed.
+
+        Raises when the database refuses a write; outcomes it could not record are held and
+        recorded before anything is claimed again.
+        """
+        await self._record_held()
         claimed = await self._claim()
         if claimed:
-            outcomes = await asyncio.gather(*(self._deliver(item) for item in claimed))
-            await self._record(outcomes)
+            await asyncio.gather(*(self._send_and_record(item) for item in claimed))
+            await self._record_held()  # what a refused record left; raises while still refused
         return len(claimed)
+
+    @property
+    def held_outcomes(self) -> int:
+        """How many send outcomes wait in memory for the database (operations view)."""
+        return len(self._held)
 
     async def drain(self, max_rounds: int = 1000) -> int:
         """Run rounds until nothing is due (tests, shutdown); return the number of items handled."""
@@ -258,23 +299,53 @@ class OutboxWorker:
             for r in sorted(rows, key=lambda r: r.id)
         ]
 
-    async def _deliver(self, item: _Claimed) -> tuple[int, dict[str, Any]]:
-        """Send one item; return (item id, the column values that record the outcome)."""
+    async def _send_and_record(self, item: _Claimed) -> None:
+        """Send one item and record its outcome at once, so a crash later in the round
+        cannot make the provider send it twice. A refused record keeps the outcome held."""
+        outcome = _Outcome(item.id, item.attempts, await self._deliver(item))
+        self._held[item.id] = outcome
+        if self._record_refused:
+            return  # the database already refused this round: the round's end tries once more
+        try:
+            await self._record_held()
+        except Exception:  # noqa: BLE001 - held; run_once retries and reports the failure
+            log.debug("outbox item %s: record refused, outcome held", item.id)
+
+    async def _record_held(self) -> None:
+        """Record every held outcome in one transaction; on failure keep them and raise.
+
+        Concurrent callers queue on a lock, so outcomes that arrive while a record
+        is being written go together in the next one (small groups, not one per item).
+        """
+        async with self._record_lock:
+            if not self._held:
+                return
+            batch = list(self._held.values())
+            try:
+                await self._record(batch)
+            except Exception:
+                self._record_refused = True
+                raise
+            self._record_refused = False
+            for outcome in batch:
+                if self._held.get(outcome.item_id) is outcome:
+                    del self._held[outcome.item_id]
+
+    async def _deliver(self, item: _Claimed) -> dict[str, Any]:
+        """Send one item; return the column values that record the outcome."""
         sender = self.senders[item.channel]
         message = OutboundMessage.from_payload(item.text, item.payload)
         try:
             provider_id = await asyncio.wait_for(sender.send(item.recipient, message), self.send_timeout)
         except ProviderError as exc:
-            return item.id, self._failed_attempt(item, str(exc), retryable=exc.retryable,
-                                                 retry_after=exc.retry_after)
+            return self._failed_attempt(item, str(exc), retryable=exc.retryable, retry_after=exc.retry_after)
         except TimeoutError:
-            return item.id, self._failed_attempt(item, f"provider timed out after {self.send_timeout}s",
-                                                 retryable=True)
+            return self._failed_attempt(item, f"provider timed out after {self.send_timeout}s", retryable=True)
         except Exception as exc:  # noqa: BLE001 - an unknown failure is retried, then reported
             log.exception("outbox item %s: unexpected error from the %s sender", item.id, item.channel)
-            return item.id, self._failed_attempt(item, f"{type(exc).__name__}: {exc}", retryable=True)
-        return item.id, {"status": OutboxStatus.SENT.value, "provider_message_id": str(provider_id),
-                         "sent_at": self.clock(), "last_error": None, "next_attempt_at": self.clock()}
+            return self._failed_attempt(item, f"{type(exc).__name__}: {exc}", retryable=True)
+        return {"status": OutboxStatus.SENT.value, "provider_message_id": str(provider_id),
+                "sent_at": self.clock(), "last_error": None, "next_attempt_at": self.clock()}
 
     def _failed_attempt(self, item: _Claimed, reason: str, *, retryable: bool,
                         retry_after: float | None = None) -> dict[str, Any]:
@@ -299,21 +370,21 @@ class OutboxWorker:
         return {"status": OutboxStatus.FAILED.value, "provider_message_id": None, "sent_at": None,
                 "last_error": f"after {item.attempts} attempt(s): {reason}", "next_attempt_at": now}
 
-    async def _record(self, outcomes: list[tuple[int, dict[str, Any]]]) -> None:
-        """Write every outcome of a round in one transaction (one executemany).
+    async def _record(self, outcomes: list[_Outcome]) -> None:
+        """Write these outcomes in one transaction (the record step; tests inject faults here).
 
-        Only rows still ``sending`` are touched: an item whose lease ran out and
-        was claimed again elsewhere is left to that claim.
+        Only the claim that sent an item is recorded: an item whose lease ran out
+        and was claimed again elsewhere is left to that claim, and logged, because
+        the provider may then have sent it twice.
         """
-        params = [
-            {"item_id": item_id, "new_status": v["status"], "new_provider_id": v["provider_message_id"],
-             "new_sent_at": v["sent_at"], "new_error": v["last_error"], "new_next_at": v["next_attempt_at"]}
-            for item_id, v in outcomes
-        ]
-        def record(conn: Connection) -> None:
-            conn.execute(_RECORD, params)
+        def record(conn: Connection) -> list[int]:
+            return [o.item_id for o in outcomes if conn.execute(_RECORD, o.params()).rowcount == 0]
 
-        await self._write(record)
+        superseded = await self._write(record)
+        if superseded:
+            log.warning("outbox items %s were claimed again after their lease ran out before this worker "
+                        "recorded them; that claim's outcome stands (the reply may have gone out twice)",
+                        superseded)
 
     # -- background task -----------------------------------------------------------------
 
@@ -338,13 +409,37 @@ class OutboxWorker:
             self._wake.clear()
             try:
                 handled = await self.run_once()
-            except Exception:  # noqa: BLE001 - database hiccup: log, wait, try again
-                log.exception("outbox round failed")
+            except Exception as exc:  # noqa: BLE001 - database hiccup: log, wait, try again
+                self._round_failed(exc)
                 handled = 0
+            else:
+                self._round_succeeded()
             if handled and (self._follow_up or handled >= self.batch_size):
                 continue  # more is due now: a conversation's next reply, or a full batch's rest
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+        if self._held:
+            with contextlib.suppress(Exception):
+                await self._record_held()
+        if self._held:  # only here does the lease decide while the process lives
+            log.error("outbox worker stopped with %d send outcome(s) the database refused (items %s); "
+                      "they are sent again when their lease runs out", len(self._held), sorted(self._held))
+
+    def _round_failed(self, exc: Exception) -> None:
+        """One WARNING line per failed round; the traceback only on the first of an outage."""
+        self._failed_rounds += 1
+        if self._failed_rounds == 1:
+            log.warning("outbox round failed (%s); %d send outcome(s) held, retrying every %.1fs "
+                        "(traceback once per outage)", type(exc).__name__, len(self._held),
+                        self.poll_interval, exc_info=exc)
+        else:
+            log.warning("outbox round failed (%s), %d in a row; %d send outcome(s) held",
+                        type(exc).__name__, self._failed_rounds, len(self._held))
+
+    def _round_succeeded(self) -> None:
+        if self._failed_rounds:
+            log.info("outbox rounds succeed again after %d failed round(s)", self._failed_rounds)
+            self._failed_rounds = 0
 
 
 async def failed_items(db: Any, *, limit: int = 100) -> list[dict[str, Any]]:

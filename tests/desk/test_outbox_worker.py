@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import AsyncIterator
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from connectors.base import ProviderError
 from desk.messages import Channel, OutboundMessage
@@ -356,3 +358,203 @@ async def test_a_failed_reply_can_be_requeued_once_and_is_then_sent(database, ou
     assert item.status == "sent" and sender.sent == ["halo"]
     async with database.session() as s:
         assert await failed_replies(s) == [] and await count_failed(s) == 0
+
+
+# -- database faults while recording (tests/faults found them; a seam, not a real outage) --
+
+
+class Refusing:
+    """Wraps one step of a worker: while ``down``, the database refuses the connection.
+
+    ``_record`` is the step that writes send outcomes; ``_write`` is every write (claims
+    too), as in a real outage.
+    """
+
+    def __init__(self, worker: OutboxWorker, step: str = "_record") -> None:
+        self.down = False
+        self.refused = 0
+        self._step = getattr(worker, step)
+        setattr(worker, step, self)
+
+    async def __call__(self, *args, **kwargs):
+        if self.down:
+            self.refused += 1
+            raise OperationalError("UPDATE outbox SET status=…", None,
+                                   ConnectionRefusedError(111, "Connection refused"))
+        return await self._step(*args, **kwargs)
+
+
+async def a_round(worker: OutboxWorker) -> int | None:
+    """One round as the worker's loop runs it: a failed round is the loop's to log (None)."""
+    try:
+        return await worker.run_once()
+    except OperationalError:
+        return None
+
+
+async def wait_until(condition, seconds: float = 3.0) -> bool:
+    """Poll ``condition`` (sync or async) until true or ``seconds`` pass; return the last answer."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        done = condition()
+        if asyncio.iscoroutine(done):
+            done = await done
+        if done or loop.time() >= deadline:
+            return bool(done)
+        await asyncio.sleep(0.01)
+
+
+async def test_a_refused_record_is_kept_and_written_when_the_database_is_back(database, outbox_writer) -> None:
+    """A 3 s blip while recording: nothing is sent twice and the conversation's next replies
+    leave as soon as the record lands, not when the 120 s lease runs out."""
+    clock = Clock()
+    sender = FakeSender()
+    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer, clock=clock)
+    db = Refusing(worker)
+    await queue_replies(database, ["satu", "dua", "tiga"])
+    await queue_replies(database, ["lain"], sender="+6281200000009")
+    clock.now = utcnow()
+    db.down = True
+    assert await a_round(worker) is None  # both heads sent, their record refused
+    assert sender.sent == ["satu", "lain"]
+    for _ in range(3):  # the outage lasts; a round every second
+        clock.now += timedelta(seconds=1)
+        await a_round(worker)
+    assert sender.sent == ["satu", "lain"]
+    db.down = False
+    clock.now += timedelta(seconds=1)
+    await a_round(worker)  # records what it kept, then sends "dua" in the same round
+    await a_round(worker)
+    assert sender.sent == ["satu", "lain", "dua", "tiga"]
+    clock.now += timedelta(seconds=worker.lease_seconds + 1)  # no lease left to run out
+    assert await worker.run_once() == 0
+    assert sender.sent == ["satu", "lain", "dua", "tiga"]
+    assert [(i.status, i.attempts) for i in await items(database)] == [("sent", 1)] * 4
+
+
+async def test_a_record_outage_longer_than_the_lease_still_sends_once(database, outbox_writer) -> None:
+    """Five minutes of refused records: the worker claims nothing until it has recorded what it
+    knows, so its own expired leases are never sent again."""
+    clock = Clock()
+    sender = FakeSender()
+    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer, clock=clock)
+    db = Refusing(worker)
+    await queue_replies(database, ["satu", "dua"])
+    clock.now = utcnow()
+    db.down = True
+    await a_round(worker)
+    for _ in range(10):
+        clock.now += timedelta(seconds=30)
+        await a_round(worker)
+    db.down = False
+    await a_round(worker)
+    await a_round(worker)
+    assert sender.sent == ["satu", "dua"]
+    assert [(i.status, i.provider_message_id) for i in await items(database)] == [("sent", "SM0001"),
+                                                                                  ("sent", "SM0002")]
+
+
+@dataclass
+class GatedSender:
+    """Accepts at once, except the texts in ``hold``: those hang (a provider that never answers)."""
+
+    hold: set[str] = field(default_factory=set)
+    channel: Channel = Channel.WHATSAPP
+    sent: list[str] = field(default_factory=list)
+
+    async def send(self, recipient: str, message: OutboundMessage) -> str:
+        if message.text in self.hold:
+            await asyncio.Event().wait()
+        self.sent.append(message.text)
+        return f"SM{len(self.sent):04d}"
+
+
+async def test_a_crash_mid_batch_resends_only_what_was_still_in_flight(database, outbox_writer) -> None:
+    """The kill -9 edge is one send per worker: an outcome is recorded as soon as its send
+    returns, not after the slowest send of the batch."""
+    clock = Clock()
+    await queue_replies(database, ["lambat"], sender="+6281200000100")
+    for i in range(5):
+        await queue_replies(database, [f"cepat-{i}"], sender=f"+62812000002{i:02d}")
+    clock.now = utcnow()
+    first = GatedSender(hold={"lambat"})
+    worker = OutboxWorker(database, {Channel.WHATSAPP: first}, sqlite_writer=outbox_writer, clock=clock)
+    crashed = asyncio.create_task(worker.run_once())
+
+    async def quick_ones_recorded() -> bool:
+        return sum(i.status == "sent" for i in await items(database)) == 5
+
+    await wait_until(quick_ones_recorded)
+    crashed.cancel()  # the process dies: the hanging send never returns, nothing more is written
+    with contextlib.suppress(asyncio.CancelledError):
+        await crashed
+    assert sorted(first.sent) == [f"cepat-{i}" for i in range(5)]
+
+    clock.now += timedelta(seconds=worker.lease_seconds + 1)  # the replacement, after the lease
+    second = GatedSender()
+    restarted = OutboxWorker(database, {Channel.WHATSAPP: second}, sqlite_writer=outbox_writer, clock=clock)
+    await restarted.drain()
+    assert second.sent == ["lambat"]
+    assert all(i.status == "sent" for i in await items(database))
+
+
+async def test_a_database_outage_logs_a_warning_per_round_and_one_traceback(database, outbox_writer,
+                                                                             caplog) -> None:
+    """One WARNING line per failed round, naming the error class; the traceback once per outage."""
+    sender = FakeSender()
+    worker = OutboxWorker(database, {Channel.WHATSAPP: sender}, sqlite_writer=outbox_writer, poll_interval=0.01)
+    db = Refusing(worker, "_write")
+
+    async def all_sent() -> bool:
+        return all(i.status == "sent" for i in await items(database))
+
+    with caplog.at_level(logging.INFO, logger="desk.outbox_worker"):
+        worker.start()
+        try:
+            for outage, text in enumerate(["halo", "lagi"], start=1):
+                db.down = True
+                await queue_replies(database, [text])
+                assert await wait_until(lambda: db.refused >= 6 * outage)
+                db.down = False
+                assert await wait_until(all_sent)
+        finally:
+            await worker.stop()
+    failed = [r for r in caplog.records if "outbox round failed" in r.getMessage()]
+    assert len(failed) >= 6
+    assert all(r.levelno == logging.WARNING and "OperationalError" in r.getMessage() for r in failed)
+    assert len([r for r in failed if r.exc_info]) == 2  # one per outage
+    assert sender.sent == ["halo", "lagi"]
+
+
+async def test_a_held_outcome_does_not_overwrite_a_later_claim_of_another_worker(database, outbox_writer,
+                                                                                   caplog) -> None:
+    """Past the lease another instance may claim the item again; a late record must not mark
+    that claim done while its send is in flight (the next reply would overtake it). It is logged."""
+    clock = Clock()
+    await queue_replies(database, ["satu", "dua"])
+    clock.now = utcnow()
+    worker = OutboxWorker(database, {Channel.WHATSAPP: FakeSender()}, sqlite_writer=outbox_writer, clock=clock)
+    db = Refusing(worker)
+    db.down = True
+    await a_round(worker)  # "satu" sent, its record refused and held
+    clock.now += timedelta(seconds=worker.lease_seconds + 1)
+    other = OutboxWorker(database, {Channel.WHATSAPP: GatedSender(hold={"satu"})},
+                         sqlite_writer=outbox_writer, clock=clock)
+    other_round = asyncio.create_task(other.run_once())
+
+    async def claimed_again() -> bool:
+        return [i.attempts for i in await items(database)] == [2, 0]
+
+    try:
+        assert await wait_until(claimed_again)  # and its send hangs
+        db.down = False
+        with caplog.at_level(logging.WARNING, logger="desk.outbox_worker"):
+            assert await worker.run_once() == 0  # records what it held; "dua" still waits
+    finally:
+        other_round.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await other_round
+    assert [(i.status, i.attempts) for i in await items(database)] == [("sending", 2), ("pending", 0)]
+    assert worker.held_outcomes == 0
+    assert any("claimed again" in r.getMessage() for r in caplog.records)
