@@ -16,6 +16,7 @@ and returns what the borrower received. No sleeps decide anything.
 """
 from __future__ import annotations
 
+import html
 import itertools
 import json
 import re
@@ -130,6 +131,7 @@ class Borrower:
         self.http = httpx.Client(timeout=HTTP_TIMEOUT)
         # Called with every turn (the suite asserts the invariants there; the fuzzer records).
         self.on_turn: Callable[[Borrower, Turn], None] | None = None
+        self.deferred: list[str] = []
 
     # -- what tests call ---------------------------------------------------------------
     def say(self, text: str) -> Turn:
@@ -151,11 +153,23 @@ class Borrower:
         return self._press(index, title, payload)
 
     def last_buttons(self) -> tuple[tuple[str, str], ...]:
-        for turn in reversed(self.turns):
-            if turn.buttons:
-                return turn.buttons
-            if turn.replies:
-                break
+        """The buttons the borrower can press now: those of the newest message after their last one.
+
+        The same rule as the desk's numbered replies on WhatsApp; messages that
+        arrived between turns (an agent's closing message) count too.
+        """
+        conversation = self.conversation()
+        if conversation is None:
+            return ()
+        with self.stack.db() as db:
+            rows = db.execute("SELECT direction, payload FROM messages WHERE conversation_id = ? "
+                              "ORDER BY seq DESC LIMIT 10", (conversation["id"],)).fetchall()
+        for row in rows:
+            if row["direction"] == "in":
+                return ()
+            buttons = _reply_payload(row["payload"]).get("buttons") or []
+            if buttons:
+                return tuple((str(b.get("title")), str(b.get("payload"))) for b in buttons)
         return ()
 
     @property
@@ -396,10 +410,17 @@ class TelegramBorrower(Borrower):
     def _received_since(self, count: int) -> list[str]:
         out = []
         for call in self._mine()[count:]:
-            text = str(call.params.get("text", ""))
             titles = [row[0]["text"] for row in call.inline_keyboard]
-            out.append(text + ("\n[" + " | ".join(titles) + "]" if titles else ""))
+            out.append(displayed_telegram_text(call.params) + ("\n[" + " | ".join(titles) + "]" if titles else ""))
         return out
+
+
+def displayed_telegram_text(params: dict[str, Any]) -> str:
+    """The text as a Telegram client shows it: HTML is rendered only when ``parse_mode`` says so."""
+    text = str(params.get("text", ""))
+    if str(params.get("parse_mode", "")).upper() == "HTML":
+        text = html.unescape(re.sub(r"</?(b|strong|i|em|u|s|code|pre|a)( [^>]*)?>", "", text))
+    return text
 
 
 class InAppBorrower(Borrower):

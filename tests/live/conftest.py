@@ -40,12 +40,21 @@ def stack() -> Iterator[LiveStack]:
     print(f"\nlive stack logs: {live.run_dir}")
 
 
+# LIVE_SOFT=1 (exploring a broken build): record invariant breaks and fail at the end of the
+# test instead of at the first one, so one run shows how far each flow gets.
+SOFT = os.environ.get("LIVE_SOFT", "") not in ("", "0")
+
+
 def strict(borrower: Borrower, turn: Turn) -> None:
     """Fail the test at the first borrower message that breaks an invariant."""
     problems = turn_problems(turn)
     if problems:
         history = "\n".join(t.transcript() for t in borrower.turns[-5:])
-        raise AssertionError(f"{borrower.channel} invariant broken: {'; '.join(problems)}\n{history}")
+        message = f"{borrower.channel} invariant broken: {'; '.join(problems)}\n{history}"
+        if SOFT:
+            borrower.deferred.append(message)
+            return
+        raise AssertionError(message)
 
 
 def unique_phone() -> str:
@@ -89,6 +98,8 @@ def borrower(stack: LiveStack) -> Iterator[Callable[..., Borrower]]:
     yield make
     log = stack.rasa_log_since(log_start) if stack.rasa_log.exists() else ""
     try:
+        deferred = [m for b in made for m in b.deferred]
+        assert not deferred, "\n\n".join(deferred)
         for b in made:
             breaker = circuit_breaker_lines(log, b.conversation_id) if b.turns else []
             assert not breaker, f"Rasa's circuit breaker tripped for {b.channel}: {breaker[0]}"

@@ -99,15 +99,17 @@ class Answers:
 _ASKS: list[tuple[str, re.Pattern[str]]] = [
     ("summary", re.compile(r"periksa (kembali )?data|kirim aduan|sudah benar semua|ringkasan aduan", re.I)),
     ("which_field", re.compile(r"bagian mana|data mana|yang ingin (anda )?(ubah|perbaiki)", re.I)),
+    ("chronology", re.compile(r"kronologi|ceritakan", re.I)),
     ("category", re.compile(r"kategori", re.I)),
     ("ticket_number", re.compile(r"nomor tiket", re.I)),
     ("loan_id", re.compile(r"nomor (pinjaman|order|kontrak|pengajuan)|id pinjaman", re.I)),
-    ("full_name", re.compile(r"nama lengkap|nama anda|nama sesuai|siapa nama", re.I)),
+    ("full_name", re.compile(r"nama lengkap|siapa nama|sebutkan nama|nama (anda )?sesuai", re.I)),
     ("phone", re.compile(r"nomor (hp|telepon|ponsel|whatsapp|handphone)|no\.? ?hp", re.I)),
     ("product", re.compile(r"produk", re.I)),
     ("transaction_date", re.compile(r"kapan|tanggal", re.I)),
-    ("chronology", re.compile(r"kronologi|ceritakan", re.I)),
 ]
+# A reply asks something when it ends in a question, offers buttons, or requests input.
+_ASKING = re.compile(r"\?|\b(mohon|silakan|sebutkan|tuliskan|ketik|pilih)\b", re.I)
 _CONFIRM_TITLES = ("ya", "benar", "betul", "sesuai", "kirim", "lanjut")
 FIELD_TITLES = {"full_name": "Nama", "phone": "Nomor HP", "product": "Produk",
                 "transaction_date": "Tanggal", "chronology": "Kronologi"}
@@ -117,7 +119,10 @@ def asked_field(turn: Turn) -> str | None:
     """The field the bot's last reply asks for, or None."""
     if not turn.replies:
         return None
-    text = turn.replies[-1].text
+    last = turn.replies[-1]
+    text = last.text
+    if not last.buttons and not _ASKING.search(text):
+        return None
     for name, pattern in _ASKS:
         if pattern.search(text):
             return name

@@ -13,12 +13,15 @@ answering nothing or a flood, which the desk turns into a holding reply).
 """
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 
 from tests.live.borrowers import Turn
 
 MAX_BOT_REPLIES = 4
+# What a borrower must never read literally: HTML tags or entities the channel did not render.
+RAW_MARKUP = re.compile(r"</?(?:b|i|strong|em|u|code|pre|br)\s*/?>|&(?:amp|lt|gt|quot|nbsp);")
 MAX_SAME_QUESTION = 3
 BOT_FAILURE_REASONS = ("bot_failed", "bot_unavailable")
 
@@ -52,11 +55,11 @@ def turn_problems(turn: Turn) -> list[str]:
 
 def delivery_problems(turn: Turn) -> list[str]:
     """Every stored reply reached the channel once and in order."""
-    received = normalise(" ".join(turn.received))
+    received = normalise(" ".join(_without_tags(m) for m in turn.received))
     problems: list[str] = []
     position = 0
     for reply in turn.replies:
-        text = normalise(reply.text)
+        text = normalise(_without_tags(reply.text))
         if not text:
             continue
         found = received.find(text, position)
@@ -64,12 +67,20 @@ def delivery_problems(turn: Turn) -> list[str]:
             problems.append(f"stored reply never reached the {turn.channel} borrower: {text[:80]!r}")
             continue
         position = found + len(text)
-        same = sum(1 for r in turn.replies if normalise(r.text) == text)
+        same = sum(1 for r in turn.replies if normalise(_without_tags(r.text)) == text)
         if received.count(text) > same:
             problems.append(f"reply delivered more than once: {text[:80]!r}")
     if turn.replies and not turn.received:
         problems.append("nothing reached the borrower's channel")
+    raw = [m for m in turn.received if RAW_MARKUP.search(m)]
+    if raw:
+        problems.append(f"markup shown raw to the {turn.channel} borrower: {RAW_MARKUP.search(raw[0]).group(0)!r}")
     return problems
+
+
+def _without_tags(text: str) -> str:
+    """Text as displayed once a client renders HTML: the comparison of stored and received ignores markup."""
+    return html.unescape(re.sub(r"</?(?:b|i|strong|em|u|s|code|pre|a)(?: [^>]*)?>", "", text or ""))
 
 
 def question_of(turn: Turn) -> str | None:

@@ -62,7 +62,9 @@ def verify_and_ask_bill(b: Borrower, person: SampleBorrower, phone_typed: str) -
     assert asked_field(first) in ("full_name", "phone", "loan_id"), \
         "an unverified borrower must be asked who they are:\n" + first.transcript()
     assert person.identifier not in first.all_text
-    return answer_until(b, first, answers, answered_account, max_turns=8)
+    # Stop at the first refusal: a refused identity is the finding, not a loop.
+    return answer_until(b, first, answers, lambda t: answered_account(t) or "belum sesuai" in t.all_text,
+                        max_turns=8)
 
 
 @pytest.mark.parametrize("channel", ["whatsapp", "telegram"])
