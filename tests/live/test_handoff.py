@@ -124,3 +124,31 @@ def test_unknown_inapp_borrower_is_handed_over_as_unverified_in_indonesian(
     assert not re.search(r"\b(reason|last_intent|last_message)=", text), f"English debug text for the agent: {text}"
     panel = page_text(agent.panel(turn.conversation_id))
     assert "last_intent" not in panel and "verified=yes" not in panel, panel[:800]
+
+
+def test_inapp_agent_reply_is_pushed_on_the_socket(stack: LiveStack, borrower: Callable[..., Borrower],
+                                                   agent: Console) -> None:
+    """The app listens on /chat/ws: the agent's reply arrives there, once, without polling."""
+    import json
+
+    from websockets.sync.client import connect
+
+    b = borrower("inapp")
+    assert isinstance(b, InAppBorrower)
+    ask = b.say("mau bicara dengan cs")
+    assert ask.mode_after == "human", ask.transcript()
+    seen = max((r.id for r in ask.replies), default=0)
+    url = stack.desk_url.replace("http://", "ws://") + f"/chat/ws?after={seen}"
+    with connect(url, open_timeout=30, close_timeout=5) as socket:
+        socket.send(json.dumps({"type": "auth", "token": b.token}))
+        assert json.loads(socket.recv(timeout=30))["type"] == "ready"
+        agent.pick_up(ask.conversation_id)
+        text = "Halo Kak, saya Bayu dari CS. Saya bantu cek sekarang, ya."
+        agent.reply(ask.conversation_id, text)
+        pushed = []
+        while not any(m["text"] == text for m in pushed):
+            frame = json.loads(socket.recv(timeout=30))  # bounded: raises TimeoutError
+            if frame.get("type") == "message":
+                pushed.append(frame["message"])
+    assert [m["text"] for m in pushed if m["author"] == "agent"] == [text]
+    assert len({m["id"] for m in pushed}) == len(pushed), "a message was pushed twice"
