@@ -168,9 +168,13 @@ def answer(borrower: Borrower, turn: Turn, answers: Answers) -> Turn:
 
 
 def _shows_value(turn: Turn, value: str) -> bool:
+    """Whether the bot's question already shows ``value`` (a prefilled field to confirm)."""
     text = turn.replies[-1].text
-    return value.casefold() in text.casefold() or (bool(digits_of(value)) and same_phone(value, text)
-                                                    if len(digits_of(value)) >= 9 else False)
+    if value.casefold() in text.casefold():
+        return True
+    if len(digits_of(value)) >= 9:
+        return any(same_phone(value, found) for found in re.findall(r"\+?\d[\d\s.-]{7,}\d", text))
+    return False
 
 
 def answer_until(borrower: Borrower, turn: Turn, answers: Answers, done: Callable[[Turn], bool],

@@ -1,12 +1,16 @@
 """The dialogue fuzzer: seeded random conversations through the desk against the live stack.
 
 Each conversation is drawn from its own seed (``FUZZ_SEED`` and its index),
-so one broken conversation replays alone. A conversation is 3 to 8 borrower
+so one broken conversation replays alone. A conversation is 3 to 10 borrower
 messages on a random channel, drawn from the NLU examples (``bot/data/nlu.yml``)
 and from what borrowers type between them: names, phone numbers in every
 common form, dates ("kemarin", "12 januari 2025"), loan, application and
 ticket ids, lone digits, button presses and typed button payloads, emoji and
-gibberish. It always ends with a plain "halo".
+gibberish. When the bot asks a form question, the borrower often answers it
+plausibly (a sample borrower's name, phone, loan id, a date, a story) or
+presses the first button, so conversations also reach the summary, the
+receipt, the identity check and the ticket lookup. It always ends with a
+plain "halo".
 
 A conversation is *broken* when any borrower message breaks an invariant
 (``tests/live/invariants.py``): in bot mode 1–4 replies, none repeated in the
@@ -35,7 +39,7 @@ import yaml
 
 from desk.masking import mask_text
 from tests.live.borrowers import Borrower, InAppBorrower, TelegramBorrower, Turn, TurnError, WhatsAppBorrower
-from tests.live.flows import phone_forms, sample_borrowers
+from tests.live.flows import asked_field, phone_forms, sample_borrowers
 from tests.live.invariants import (
     BOT_FAILURE_REASONS,
     circuit_breaker_lines,
@@ -141,6 +145,34 @@ class MessageMaker:
         length = self.rng.randint(3, 14)
         return "".join(self.rng.choice(string.ascii_lowercase + "  ") for _ in range(length)).strip() or "asdf"
 
+    def plausible_answer(self, asked: str | None) -> str | None:
+        """What a cooperative borrower types for the field the bot asks (None: not a form question).
+
+        Mixing these in takes random conversations deep into the forms: the
+        summary, the receipt, the identity check and the ticket lookup.
+        """
+        samples = sample_borrowers()
+        person = self.rng.choice(samples)
+        if asked == "full_name":
+            return person.full_name
+        if asked == "phone":
+            return self.rng.choice(phone_forms(person.e164))
+        if asked == "loan_id":
+            return person.identifier
+        if asked == "transaction_date":
+            return self.date()
+        if asked == "chronology":
+            return self.rng.choice([
+                "Saya sudah bayar cicilan lewat VA BCA kemarin Rp1.250.000 tapi status masih belum lunas dan kena denda.",
+                "Aplikasi minta OTP terus tapi SMS OTP tidak pernah masuk sejak tiga hari lalu, saya jadi tidak bisa bayar.",
+                "Saldo PayLater terpotong dua kali untuk belanja yang sama, sudah lapor lewat aplikasi tapi belum dijawab.",
+            ])
+        if asked == "ticket_number":
+            return self.identifier().split()[-1]
+        if asked == "product":
+            return self.rng.choice(self.corpus.products)
+        return None
+
     def draw(self) -> tuple[str, str]:
         total = sum(w for _, w, _ in self.kinds)
         point = self.rng.uniform(0, total)
@@ -202,10 +234,15 @@ def run_conversation(stack: LiveStack, corpus: Corpus, base_seed: int, index: in
     borrower = make_borrower(stack, channel)
     log_start = stack.rasa_log_size()
     try:
-        for _ in range(rng.randint(3, 8)):
+        for _ in range(rng.randint(3, 10)):
             buttons = borrower.last_buttons()
-            if buttons and rng.random() < 0.3:
-                turn = borrower.press_index(rng.randrange(len(buttons)))
+            plausible = maker.plausible_answer(asked_field(borrower.turns[-1])) if borrower.turns else None
+            if plausible is not None and rng.random() < 0.6:
+                turn = borrower.say(plausible)
+            elif buttons and rng.random() < 0.4:
+                # Mostly the first button (Ya / Kirim / the first choice), so forms get finished.
+                index = 0 if rng.random() < 0.5 else rng.randrange(len(buttons))
+                turn = borrower.press_index(index)
             elif rng.random() < 0.04:
                 # A button payload typed or replayed from an old keyboard: the desk passes it as text.
                 turn = borrower.say(rng.choice(["/affirm", "/deny", "/greet", '/inform{"product":"PayLater"}',
