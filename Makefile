@@ -25,6 +25,7 @@ run: desk-setup bot-setup bot-train
 test: setup
 	$(MAKE) test-desk
 	$(MAKE) bot-test
+	$(MAKE) test-conversations
 	$(MAKE) test-browser
 
 bench: bench-nlu bench-desk bench-handoff bench-report

@@ -26,9 +26,21 @@ from tests.support.services import ensure_postgres
 PG_ADMIN_URL = os.environ.get("ADUAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+LIVE_DIR = Path(__file__).resolve().parent / "live"
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--db", choices=["sqlite", "postgres"], default="sqlite",
                      help="database engine the suite runs on")
+    parser.addoption("--live", action="store_true", default=False,
+                     help="also collect tests/live: the live-stack conversation suite (make test-conversations)")
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """tests/live starts Rasa, the action server and the desk: only ``--live`` runs collect it."""
+    if not config.getoption("--live") and (collection_path == LIVE_DIR or LIVE_DIR in collection_path.parents):
+        return True
+    return None
 
 
 # -- every log line of the run is scanned for secrets and unmasked personal data ----------
