@@ -26,6 +26,7 @@ from handoff import access, actions, audit, auth, canned, hours, i18n, queue, su
 from handoff.config import HandoffSettings
 from handoff.models import Handoff, HandoffStatus, Role, User
 from storage.base import utcnow
+from tickets.context import TicketContext, ticket_context
 from tickets.models import CATEGORY_LABELS, Priority
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,10 @@ FRONT = (Role.AGENT.value, Role.SPECIALIST.value, Role.SUPERVISOR.value, Role.AD
 
 def _settings(request: Request) -> HandoffSettings:
     return request.app.ctx.services.extra.setdefault("handoff_settings", HandoffSettings())
+
+
+def _tickets(request: Request) -> TicketContext:
+    return ticket_context(request.app.ctx.services)
 
 
 def _lang(request: Request) -> str:
@@ -290,20 +295,33 @@ async def new_messages(request: Request, public_id: str) -> HTTPResponse:
     return _page(request, "handoff/_messages.html", items=lines, handoff_seq=None)
 
 
+class _Abort(Exception):
+    """Leaves a console transaction with a rollback and the answer to give."""
+
+    def __init__(self, response: HTTPResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
 async def _act(request: Request, public_id: str, fn: Any) -> HTTPResponse:
     """Run one conversation action in a transaction, then publish and answer."""
     user: StaffUser = request.ctx.user
-    async with request.app.ctx.services.db.transaction() as session:
-        conversation = await transcripts.conversation_by_public_id(session, public_id)
-        if conversation is None:
-            return error(404, "not_found", "no such conversation")
-        handoff = await queue.latest_handoff(session, conversation.id)
-        try:
-            event = await fn(session, user, conversation, handoff)
-        except actions.ActionRefused as exc:
-            return _refused(request, exc)
-        except (canned.CannedError, PermissionError) as exc:
-            return error(400, "canned", str(exc))
+    try:
+        async with request.app.ctx.services.db.transaction() as session:
+            conversation = await transcripts.conversation_by_public_id(session, public_id)
+            if conversation is None:
+                return error(404, "not_found", "no such conversation")
+            handoff = await queue.latest_handoff(session, conversation.id)
+            try:
+                event = await fn(session, user, conversation, handoff)
+            except actions.ActionRefused as exc:
+                raise _Abort(_refused(request, exc)) from exc
+            except (canned.CannedError, PermissionError) as exc:
+                raise _Abort(error(400, "canned", str(exc))) from exc
+    except _Abort as abort:
+        # Raised through the transaction so a refusal halfway (the ticket said no after the
+        # handoff changed) rolls everything back: all or nothing.
+        return abort.response
     if event:
         await _publish(request, event.pop("_topics", [transcripts_topic(public_id)]), event)
     await run_auto_assign(request.app)
@@ -323,7 +341,7 @@ def _int(value: str | None) -> int | None:
 async def reply(request: Request, public_id: str) -> HTTPResponse:
     async def run(session, user, conversation, handoff):  # type: ignore[no-untyped-def]
         message = await actions.reply(session, user, conversation, handoff, text=request.form.get("text") or "",
-                                      canned_id=_int(request.form.get("canned_id")))
+                                      canned_id=_int(request.form.get("canned_id")), ctx=_tickets(request))
         return {"type": "message", "conversation_id": public_id, "seq": message.seq, "message_id": message.id,
                 "author": "agent", "_topics": [transcripts_topic(public_id)]}
     return await _act(request, public_id, run)
@@ -347,6 +365,19 @@ async def fields(request: Request, public_id: str) -> HTTPResponse:
                                     priority=request.form.get("priority") or None,
                                     status=request.form.get("status") or None)
         return None
+    return await _act(request, public_id, run)
+
+
+@bp.post("/console/c/<public_id:str>/ticket")
+@staff_required(*FRONT)
+async def open_ticket(request: Request, public_id: str) -> HTTPResponse:
+    """Open a ticket for the complaint made in this chat (linked to the case, receipt sent)."""
+    async def run(session, user, conversation, handoff):  # type: ignore[no-untyped-def]
+        ticket = await actions.open_ticket(session, _tickets(request), user, conversation, handoff,
+                                           category=request.form.get("category") or "",
+                                           chronology=request.form.get("chronology") or "")
+        return {"type": "ticket_opened", "conversation_id": public_id, "ticket_number": ticket.number,
+                "_topics": [transcripts_topic(public_id), queue.QUEUE_TOPIC]}
     return await _act(request, public_id, run)
 
 
@@ -382,7 +413,8 @@ async def take_over(request: Request, public_id: str) -> HTTPResponse:
 @staff_required(*FRONT)
 async def close(request: Request, public_id: str) -> HTTPResponse:
     async def run(session, user, conversation, handoff):  # type: ignore[no-untyped-def]
-        message = await actions.close(session, user, conversation, handoff, request.form.get("summary") or "")
+        message = await actions.close(session, user, conversation, handoff, request.form.get("summary") or "",
+                                      ctx=_tickets(request))
         return {"type": "closed", "conversation_id": public_id, "seq": message.seq, "message_id": message.id,
                 "handoff_id": handoff.id if handoff else None,
                 "_topics": [transcripts_topic(public_id), queue.QUEUE_TOPIC]}

@@ -95,6 +95,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "dashboard": {"id": "Dasbor", "en": "Dashboard"},
     "reports": {"id": "Laporan", "en": "Reports"},
     "language": {"id": "English", "en": "Bahasa Indonesia"},
+    "open_ticket": {"id": "Buat tiket aduan", "en": "Open a ticket"},
+    "chronology": {"id": "Kronologi", "en": "Chronology"},
 }
 
 

@@ -288,7 +288,7 @@ async def create_ticket(db: Database, ctx: TicketContext, data: NewTicket,
                 found = await session.scalar(select(Ticket).where(Ticket.idempotency_key == idempotency_key))
                 if found is not None:
                     return Created(found, False)
-            ticket = await _insert_ticket(session, ctx, data, idempotency_key, actor)
+            ticket = await insert_ticket(session, ctx, data, idempotency_key, actor)
             return Created(ticket, True)
     except IntegrityError:
         # Another request with the same key won the race: answer with its ticket.
@@ -301,8 +301,14 @@ async def create_ticket(db: Database, ctx: TicketContext, data: NewTicket,
         return Created(found, False)
 
 
-async def _insert_ticket(session: AsyncSession, ctx: TicketContext, data: NewTicket,
-                         idempotency_key: str | None, actor: Actor) -> Ticket:
+async def insert_ticket(session: AsyncSession, ctx: TicketContext, data: NewTicket,
+                        idempotency_key: str | None, actor: Actor) -> Ticket:
+    """Insert a new ticket in the caller's transaction (no commit): clocks, history, conversation link.
+
+    ``create_ticket`` (the bot's API) and the console's "open a ticket from this
+    chat" both come here. The day's number is allocated last, so its counter
+    row stays locked for as short a time as possible.
+    """
     conversation = await session.scalar(
         select(Conversation).where(Conversation.public_id == data.conversation_id))
     if conversation is None:
@@ -406,17 +412,46 @@ async def message_borrower(session: AsyncSession, ticket: Ticket, text: str, act
     rendered = wording.for_channel(text, conversation.channel)
     message, _ = await enqueue(session, conversation, OutboundMessage(text=rendered),
                                author="agent" if actor.user_id else "system", agent_id=actor.user_id)
-    # Any message keeps the borrower informed: the periodic status update restarts from here.
-    ticket.last_status_update_at = ctx.now() if ctx else utcnow()
-    if actor.user_id is not None and ticket.first_responded_at is None:
-        ticket.first_responded_at = ctx.now() if ctx else utcnow()
-        if ctx is not None and ticket.form == "oral" and ticket.extension_count == 0:
-            ticket.resolution_due = deadline(Clock.RESOLUTION, policy=ctx.policy, calendar=ctx.calendar,
-                                             received_at=ticket.received_at, form="oral",
-                                             first_response_at=ticket.first_responded_at)
+    if borrower_informed(ticket, actor, ctx):
         data["first_response"] = True
     return await record_event(session, ticket, kind, actor, conversation=conversation.public_id,
                               message_id=message.id, text=text, **data)
+
+
+def borrower_informed(ticket: Ticket, actor: Actor, ctx: TicketContext | None) -> bool:
+    """The borrower was just written to about ``ticket`` (ticket message, console reply, closing summary).
+
+    Every message restarts the periodic status-update clock. The first one a
+    member of staff sends is the first response: it stops the first-response
+    clock (no overdue alert follows) and, for an oral complaint, starts the
+    resolution clock. Returns True when this was the first response; the
+    caller records it in the history with the message it sent. No flush.
+    """
+    now = ctx.now() if ctx else utcnow()
+    ticket.last_status_update_at = now
+    if actor.user_id is None or ticket.first_responded_at is not None:
+        return False
+    ticket.first_responded_at = now
+    if ctx is not None and ticket.form == "oral" and ticket.extension_count == 0:
+        ticket.resolution_due = deadline(Clock.RESOLUTION, policy=ctx.policy, calendar=ctx.calendar,
+                                         received_at=ticket.received_at, form="oral",
+                                         first_response_at=ticket.first_responded_at)
+    return True
+
+
+async def staff_replied(session: AsyncSession, ticket: Ticket, actor: Actor, *, ctx: TicketContext | None,
+                        conversation: str, message_id: int) -> TicketEvent | None:
+    """A member of staff answered the borrower in the conversation (the console's reply).
+
+    The transcript keeps the text; the ticket's history gets a ``first_response``
+    event for the first one only (``borrower_informed`` owns the clocks).
+    Returns that event, or None. In the caller's transaction.
+    """
+    if not borrower_informed(ticket, actor, ctx):
+        await session.flush()
+        return None
+    return await record_event(session, ticket, "first_response", actor, conversation=conversation,
+                              message_id=message_id)
 
 
 # --- staff changes ----------------------------------------------------------------------------
