@@ -22,11 +22,14 @@ from sqlalchemy import select
 
 from desk.auth import StaffUser, error, staff_required
 from desk.templating import render
-from handoff import access, actions, audit, auth, canned, hours, i18n, queue, summary, transcripts
+from handoff import access, actions, audit, auth, canned, hours, i18n, queue, summary, ticket_pages, transcripts
 from handoff.config import HandoffSettings
 from handoff.models import Handoff, HandoffStatus, Role, User
 from storage.base import utcnow
+from pydantic import ValidationError
+
 from tickets.context import TicketContext, ticket_context
+from tickets.errors import TicketError, TicketNotFound
 from tickets.models import CATEGORY_LABELS, Priority
 
 log = logging.getLogger(__name__)
@@ -419,6 +422,40 @@ async def close(request: Request, public_id: str) -> HTTPResponse:
                 "handoff_id": handoff.id if handoff else None,
                 "_topics": [transcripts_topic(public_id), queue.QUEUE_TOPIC]}
     return await _act(request, public_id, run)
+
+
+# -- ticket pages (handoff/ticket_pages.py) -------------------------------------------------
+
+
+@bp.get("/console/tickets/<number:str>")
+async def ticket_page(request: Request, number: str) -> HTTPResponse:
+    """A ticket with its clocks, history and the actions the signed-in role may take."""
+    if (r := _login_redirect(request)) is not None:
+        return r
+    try:
+        async with request.app.ctx.services.db.transaction() as session:
+            context = await ticket_pages.ticket_view(session, request.ctx.user, number)
+    except TicketNotFound:
+        return _page(request, "handoff/error.html", status=404, message_key="ticket_not_found")
+    except TicketError:
+        return _page(request, "handoff/error.html", status=403, message_key="ticket_forbidden")
+    return _page(request, "handoff/ticket.html", **context)
+
+
+@bp.post("/console/tickets/<number:str>/<action:str>")
+@staff_required(*FRONT)
+async def ticket_action(request: Request, number: str, action: str) -> HTTPResponse:
+    """One ticket action (start, escalate, feedback, resolve, reject, extend, note, message)."""
+    form = ticket_pages.Form({k: request.form.get(k) or "" for k in request.form})
+    try:
+        async with request.app.ctx.services.db.transaction() as session:
+            ticket = await ticket_pages.run_action(session, _tickets(request), request.ctx.user, number, action, form)
+            number = ticket.number
+    except TicketError as exc:
+        return error(exc.status, exc.code, exc.message)
+    except ValidationError as exc:
+        return error(422, "invalid_request", "; ".join(e["msg"] for e in exc.errors(include_url=False)))
+    return _done(request, f"/console/tickets/{number}", ticket_number=number)
 
 
 # -- supervision, canned responses, audit ---------------------------------------------------
