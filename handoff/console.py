@@ -28,6 +28,7 @@ from handoff.models import Handoff, HandoffStatus, Role, User
 from storage.base import utcnow
 from pydantic import ValidationError
 
+from tickets import alerts as ticket_alerts
 from tickets.context import TicketContext, ticket_context
 from tickets.errors import TicketError, TicketNotFound
 from tickets.models import CATEGORY_LABELS, Priority
@@ -38,6 +39,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 bp.static("/static/handoff", str(STATIC_DIR), name="handoff_static")
 LANG_COOKIE = "aduan_lang"
 FRONT = (Role.AGENT.value, Role.SPECIALIST.value, Role.SUPERVISOR.value, Role.ADMIN.value)
+ALERTS_IN_QUEUE = 10  # the queue column's alerts panel; the alerts page lists up to 200
 
 
 def _settings(request: Request) -> HandoffSettings:
@@ -178,8 +180,9 @@ async def _queue_context(request: Request, user: StaffUser) -> dict[str, Any]:
         mine = await transcripts.my_conversations(session, user)
         me = await session.get(User, user.id)
         agents = [a for a in await queue.loads(session) if a.user_id != user.id]
+        alerts = await ticket_alerts.for_user(session, user, limit=ALERTS_IN_QUEUE)
     mask = not access.sees_full_personal_data(user)
-    return {"entries": entries, "mine": mine, "me": me, "agents": agents,
+    return {"entries": entries, "mine": mine, "me": me, "agents": agents, "alerts": alerts,
             "can_take": access.queue_roles(user),
             "summarize": lambda entry: summary.summary_lines(entry.summary_input(), mask=mask)}
 
@@ -424,6 +427,20 @@ async def close(request: Request, public_id: str) -> HTTPResponse:
     return await _act(request, public_id, run)
 
 
+# -- SLA alerts (tickets/alerts.py) -------------------------------------------------------------
+
+
+@bp.get("/console/alerts")
+async def alerts_page(request: Request) -> HTTPResponse:
+    """Every SLA alert the signed-in member of staff may see, newest first, each linked to its ticket."""
+    if (r := _login_redirect(request)) is not None:
+        return r
+    async with request.app.ctx.services.db.session() as session:
+        rows = await ticket_alerts.for_user(session, request.ctx.user, limit=200)
+    template = "handoff/_alerts.html" if _wants_json(request) or request.args.get("fragment") else "handoff/alerts.html"
+    return _page(request, template, alerts=rows)
+
+
 # -- ticket pages (handoff/ticket_pages.py) -------------------------------------------------
 
 
@@ -535,7 +552,7 @@ async def audit_page(request: Request) -> HTTPResponse:
 
 # What a console may learn from an event: ids and queue metadata, never message text.
 _EVENT_KEYS = ("type", "conversation_id", "handoff_id", "status", "assigned_to", "seq", "message_id",
-               "priority", "channel", "category", "author")
+               "priority", "channel", "category", "author", "ticket_number", "alert_id", "due_at")
 
 
 def _safe_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -570,6 +587,8 @@ async def console_ws(request: Request, ws: Any) -> None:
             async for event in stream:
                 if kind == "queue" and event.get("type") == "message":
                     continue  # borrower messages reach consoles through the watched conversation topics
+                if kind == "alert" and not ticket_alerts.visible_to(user, event.get("recipients")):
+                    continue  # each console hears only the alerts addressed to its user
                 if not greeted.is_set():
                     await greeted.wait()
                 await ws.send(json.dumps({**_safe_event(event), "topic": kind}))
@@ -594,6 +613,7 @@ async def console_ws(request: Request, ws: Any) -> None:
 
     watch(queue.QUEUE_TOPIC, "queue")
     watch(queue.agent_topic(user.id), "agent")
+    watch(ticket_alerts.ALERTS_TOPIC, "alert")
     await asyncio.sleep(0)  # let the subscriptions register before announcing readiness
     await ws.send(json.dumps({"topic": "hello", "user": user.id}))
     greeted.set()

@@ -23,10 +23,11 @@ from desk.masking import mask_name, mask_phone
 from desk.templating import render
 from handoff.models import AuditEntry
 from tickets import service, workflow
+from tickets.alerts import for_user as alerts_of
 from tickets.calendar import to_wib
 from tickets.context import TicketContext, ticket_context
 from tickets.errors import InvalidRequest, TicketError, TicketNotFound
-from tickets.models import CATEGORY_LABELS, Status, Ticket, TicketAlert, TicketEvent
+from tickets.models import CATEGORY_LABELS, Status, Ticket, TicketEvent
 from tickets.receipt import build_receipt, receipt_text
 from tickets.wording import STATUS_LABELS
 
@@ -446,14 +447,11 @@ async def complete_fields(request: Request, number: str) -> HTTPResponse:
 @answers_errors
 async def alerts(request: Request) -> HTTPResponse:
     """The newest SLA alerts and reminders for the signed-in member of staff."""
-    user = _user(request)
     async with request.app.ctx.services.db.session() as session:
-        rows = await session.scalars(select(TicketAlert).order_by(TicketAlert.id.desc()).limit(500))
-        mine = [a for a in rows if user.id in a.recipients.get("user_ids", [])
-                or user.role in a.recipients.get("roles", []) or user.role == "admin"][:100]
-    return json({"items": [{"id": a.id, "ticket_id": a.ticket_id, "kind": a.kind, "key": a.key,
-                            "message": a.message, "due_at": _iso(a.due_at), "created_at": _iso(a.created_at)}
-                           for a in mine]})
+        mine = await alerts_of(session, _user(request))
+    return json({"items": [{"id": a.id, "ticket_id": a.ticket_id, "key": a.key, "ticket_number": a.ticket_number,
+                            "ticket_status": a.ticket_status, "kind": a.kind, "message": a.message, "owner": a.owner, "due_at": _iso(a.due_at),
+                            "created_at": _iso(a.created_at)} for a in mine]})
 
 
 # --- receipt pages -----------------------------------------------------------------------------

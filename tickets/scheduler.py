@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
 from tickets import wording
+from tickets.alerts import ALERTS_TOPIC
 from tickets.context import TicketContext, ticket_context
 from tickets.models import EscalationLevel, Status, Ticket, TicketAlert, TicketEvent
 from tickets.service import SYSTEM, message_borrower, record_event
@@ -29,7 +30,6 @@ from tickets.sla import Clock, alert_from, deadline
 from tickets.workflow import OPEN
 
 log = logging.getLogger(__name__)
-ALERTS_TOPIC = "alerts"
 INVESTIGATING = frozenset({Status.IN_PROGRESS.value, Status.ESCALATED.value})
 
 
