@@ -98,6 +98,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "open_ticket": {"id": "Buat tiket aduan", "en": "Open a ticket"},
     "open_ticket_page": {"id": "Halaman tiket", "en": "Ticket page"},
     "alerts": {"id": "Peringatan SLA", "en": "SLA alerts"},
+    "expected_on": {"id": "Perkiraan selesai (disampaikan ke peminjam bila terlambat)",
+                    "en": "Expected resolution (told to the borrower when late)"},
     "no_alerts": {"id": "Tidak ada peringatan.", "en": "No alerts."},
     "new_alert": {"id": "Peringatan baru", "en": "New alert"},
     "deadline": {"id": "batas", "en": "due"},

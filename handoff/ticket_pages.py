@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from desk.auth import StaffUser
 from handoff import audit
 from handoff.models import Handoff, User
 from tickets import service, workflow
+from tickets.calendar import WIB
 from tickets.context import TicketContext
 from tickets.errors import InvalidRequest, TicketNotFound
 from tickets.models import Department, EscalationLevel, RejectionGround, Ticket, TicketEvent
@@ -85,6 +87,15 @@ async def _message(s: AsyncSession, ctx: TicketContext, t: Ticket, f: Form, a: s
     await service.message_borrower(s, t, f.get("text")[:4000], a, ctx=ctx)
 
 
+async def _expect(s: AsyncSession, ctx: TicketContext, t: Ticket, f: Form, a: service.Actor) -> None:
+    try:
+        day = date.fromisoformat(f.get("expected_on"))
+    except ValueError:
+        raise InvalidRequest("give the expected day as YYYY-MM-DD") from None
+    # A day means its end in WIB, like every deadline (tickets.sla, due_at: end_of_day).
+    await service.set_expectation(s, ctx, t, datetime.combine(day, time(23, 59, 59), WIB), f.get("note") or None, a)
+
+
 def _permission(action: str, form: Form) -> str:
     """The staff API's permission name for ``action`` (tickets/api.py picks the same)."""
     if action == "escalate":
@@ -96,7 +107,7 @@ def _permission(action: str, form: Form) -> str:
 
 ACTIONS: dict[str, Work] = {
     "start": _start, "escalate": _escalate, "feedback": _feedback, "resolve": _resolve, "reject": _reject,
-    "extend": _extend, "note": _note, "message": _message,
+    "extend": _extend, "note": _note, "message": _message, "expect": _expect,
 }
 
 

@@ -180,6 +180,7 @@ def ticket_json(t: Ticket, *, full: bool) -> dict[str, Any]:
         "resolution_due": _iso(t.resolution_due), "extension_count": t.extension_count,
         "escalation_level": t.escalation_level, "department": t.department, "assignee_id": t.assignee_id,
         "closed_at": _iso(t.closed_at), "sla_policy": t.sla_policy, "reopen_count": t.reopen_count,
+        "expected_resolution_at": _iso(t.expected_resolution_at),
         "full_name": mask_name(t.full_name), "phone": mask_phone(t.phone),
         "missing_fields": service.missing_fields(t),
     }
@@ -390,6 +391,22 @@ async def extend_ticket(request: Request, number: str) -> HTTPResponse:
     ctx = _ctx(request)
     return await _change(request, number, "extend",
                          lambda s, t: service.extend(s, ctx, t, data.reason, _actor(request)))
+
+
+class ExpectationIn(BaseModel):
+    expected_at: datetime
+    note: str | None = Field(default=None, max_length=1000)
+
+
+@staff_bp.post("/tickets/<number:str>/expectation")
+@staff_required()
+@answers_errors
+async def expectation(request: Request, number: str) -> HTTPResponse:
+    """When the handler now expects to resolve the ticket (ISO-8601 with offset; given in overdue updates)."""
+    data = ExpectationIn.model_validate(_body(request))
+    ctx = _ctx(request)
+    return await _change(request, number, "expect", lambda s, t: service.set_expectation(
+        s, ctx, t, data.expected_at, data.note, _actor(request)))
 
 
 @staff_bp.post("/tickets/<number:str>/notes")

@@ -87,7 +87,8 @@ async def due_items(session: AsyncSession, ctx: TicketContext, ticket: Ticket, n
         if now >= due:
             items.append(Due(f"status_update:{due.date().isoformat()}", "status_update", due,
                              {"user_ids": [], "roles": []}, f"{ticket.number}: status update sent to borrower",
-                             wording.status_update(ticket.number, ticket.status, ticket.resolution_due)))
+                             wording.status_update(ticket.number, ticket.status, ticket.resolution_due, now=now,
+                                                   expected_at=ticket.expected_resolution_at)))
 
     if ticket.status == Status.ESCALATED.value and ticket.escalation_level == EscalationLevel.DEPARTMENT.value:
         escalated_at = await session.scalar(

@@ -581,6 +581,26 @@ async def extend(session: AsyncSession, ctx: TicketContext, ticket: Ticket, reas
                                kind="extension_notice_sent", ctx=ctx)
 
 
+async def set_expectation(session: AsyncSession, ctx: TicketContext, ticket: Ticket, expected_at: datetime,
+                          note: str | None, actor: Actor) -> None:
+    """Record when the person handling the ticket now expects to resolve it (history ``expectation_set``).
+
+    Only a future time is accepted: the overdue status update gives it to the
+    borrower (``tickets.wording.status_update``) and must never promise a day
+    already past. It does not move the regulatory deadline (that is ``extend``).
+    """
+    workflow.require_open(ticket, "set the expected resolution of")
+    if expected_at.tzinfo is None:
+        raise InvalidRequest("the expected resolution time needs a time zone")
+    if expected_at <= ctx.now():
+        raise InvalidRequest("the expected resolution must be in the future")
+    previous = ticket.expected_resolution_at
+    ticket.expected_resolution_at = expected_at
+    await session.flush()
+    await record_event(session, ticket, "expectation_set", actor, previous=previous, expected_at=expected_at,
+                       note=note)
+
+
 async def add_note(session: AsyncSession, ticket: Ticket, text: str, actor: Actor) -> TicketEvent:
     """A private note in the history; the borrower never sees it."""
     if not text.strip():

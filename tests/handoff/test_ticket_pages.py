@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from handoff.models import AuditEntry
+from tickets.calendar import WIB
 from storage.models import Message
 from tickets.models import Ticket, TicketEvent
 from tests.handoff.conftest import get_handoff
@@ -107,3 +108,20 @@ async def test_ticket_actions_from_the_console(client, sign_in, database, servic
                                     .order_by(TicketEvent.seq.desc()).limit(1)) == "note"
     assert (await _ticket(database, ticket.id)).status == "resolved"
     assert isinstance(done, Ticket)
+
+
+async def test_the_handler_sets_the_new_expectation_from_the_ticket_page(client, sign_in, database, services
+                                                                         ) -> None:
+    ani = await sign_in("ani")
+    conv = await _conversation(database)
+    ticket = await _file(database, services, conv)
+    page = await client.get(f"/console/tickets/{ticket.number}", ani)
+    assert 'data-testid="ticket-expect"' in page.text
+    past = await client.post(f"/console/tickets/{ticket.number}/expect", ani, {"expected_on": "2020-01-02"},
+                             headers=FETCH)
+    assert past.status == 422
+    r = await client.post(f"/console/tickets/{ticket.number}/expect", ani, {"expected_on": "2099-01-02"},
+                          headers=FETCH)
+    assert r.status == 200, r.text
+    expected = (await _ticket(database, ticket.id)).expected_resolution_at
+    assert expected is not None and expected.astimezone(WIB).isoformat() == "2099-01-02T23:59:59+07:00"
