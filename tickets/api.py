@@ -22,6 +22,7 @@ from desk.auth import StaffUser, error, service_token_required, staff_required
 from desk.masking import mask_name, mask_phone
 from desk.templating import render
 from handoff.models import AuditEntry
+from storage.models import Conversation
 from tickets import service, workflow
 from tickets.alerts import for_user as alerts_of
 from tickets.calendar import to_wib
@@ -29,7 +30,7 @@ from tickets.context import TicketContext, ticket_context
 from tickets.errors import InvalidRequest, TicketError, TicketNotFound
 from tickets.models import CATEGORY_LABELS, Status, Ticket, TicketEvent
 from tickets.receipt import build_receipt, receipt_text
-from tickets.wording import STATUS_LABELS
+from tickets.wording import STATUS_LABELS, for_channel
 
 bot_bp = Blueprint("tickets_bot", url_prefix="/api/v1")
 staff_bp = Blueprint("tickets_staff", url_prefix="/api/v1/staff")
@@ -136,6 +137,44 @@ async def ticket_status(request: Request, number: str) -> HTTPResponse:
         "resolution_due": _iso(t.resolution_due),
         "last_update": _iso(updated),
     })
+
+
+class AnswerIn(BaseModel):
+    conversation_id: str = Field(min_length=1, max_length=64)
+    answer: str
+    ticket_number: str | None = Field(default=None, max_length=64)
+    text: str | None = Field(default=None, max_length=4000)
+
+
+@bot_bp.post("/tickets/answer")
+@service_token_required
+@answers_errors
+async def borrower_answer(request: Request) -> HTTPResponse:
+    """The borrower's answer to a resolution or rejection: accept, dispute or ask for the next step.
+
+    Without ``ticket_number`` the conversation's most recently closed ticket is
+    answered; only its filer may answer (as for the status, 403 otherwise).
+    """
+    data = AnswerIn.model_validate(_body(request))
+    ctx = _ctx(request)
+    async with request.app.ctx.services.db.transaction() as session:
+        number = data.ticket_number
+        if not number:
+            conversation = await session.scalar(
+                select(Conversation).where(Conversation.public_id == data.conversation_id))
+            if conversation is None:
+                raise InvalidRequest(f"unknown conversation {data.conversation_id!r}")
+            found = await service.answerable_ticket(session, conversation)
+            if found is None:
+                raise TicketNotFound("this conversation has no resolved or rejected ticket to answer")
+            number = found.number
+        ticket = await service.lookup_for_borrower(session, number, data.conversation_id)
+        done = await service.borrower_answer(session, ctx, ticket, data.answer, data.text)
+        channel = await session.scalar(select(Conversation.channel)
+                                       .where(Conversation.public_id == data.conversation_id))
+        body = {"ticket_number": ticket.number, "status": ticket.status, "outcome": done.outcome,
+                "reply_text": for_channel(done.reply_text, channel or "inapp")}
+    return json(body)
 
 
 @bot_bp.get("/office-hours")

@@ -529,8 +529,11 @@ async def resolve(session: AsyncSession, ctx: TicketContext, ticket: Ticket, out
 
 
 async def settlement_answer(session: AsyncSession, ctx: TicketContext, ticket: Ticket, accepted: bool,
-                            note: str | None, actor: Actor) -> None:
-    """The borrower accepts the settlement, or refuses it: then the ticket reopens and they hear about LAPS SJK."""
+                            note: str | None, actor: Actor, *, notify: bool = True) -> None:
+    """The borrower accepts the settlement, or refuses it: then the ticket reopens and they hear about LAPS SJK.
+
+    ``notify=False`` when the borrower's own chat answers them (``borrower_answer``): nothing is queued here.
+    """
     if ticket.status != Status.RESOLVED.value:
         raise workflow.ForbiddenTransition(
             f"ticket {ticket.number} has no settlement to answer (it is {ticket.status})", status=ticket.status)
@@ -542,8 +545,69 @@ async def settlement_answer(session: AsyncSession, ctx: TicketContext, ticket: T
     ticket.reopen_count += 1
     ticket.closed_at = None
     await _set_status(session, ticket, Status.IN_PROGRESS.value, actor, reopened=True)
-    await message_borrower(session, ticket, wording.refusal_notice(ticket.number), SYSTEM,
-                           kind="dispute_options_sent")
+    if notify:
+        await message_borrower(session, ticket, wording.refusal_notice(ticket.number), SYSTEM,
+                               kind="dispute_options_sent")
+
+
+BORROWER = Actor("borrower")
+ANSWERS = ("accept", "dispute", "next_step")
+
+
+@dataclass(frozen=True)
+class Answered:
+    """What the borrower's answer did, and what the chat should tell them."""
+
+    ticket: Ticket
+    outcome: str  # accepted, reopened, escalated, rejection_disputed, rejection_accepted, next_step
+    reply_text: str
+
+
+async def answerable_ticket(session: AsyncSession, conversation: Conversation) -> Ticket | None:
+    """The conversation's most recently closed ticket (resolved or rejected) whose outcome it can answer."""
+    return await session.scalar(
+        select(Ticket).join(TicketConversation, TicketConversation.ticket_id == Ticket.id)
+        .where(TicketConversation.conversation_id == conversation.id,
+               Ticket.status.in_((Status.RESOLVED.value, Status.REJECTED.value)))
+        .order_by(Ticket.closed_at.desc(), Ticket.id.desc()).limit(1))
+
+
+async def borrower_answer(session: AsyncSession, ctx: TicketContext, ticket: Ticket, answer: str,
+                          text: str | None) -> Answered:
+    """The borrower's answer to a resolution or rejection, from their chat (the bot calls the desk API).
+
+    ``accept`` records the agreement. ``dispute`` of a resolution reopens the
+    ticket and, when the lender's policy (``disputes.on_dispute``) says
+    ``escalate``, sends it up to the complaint specialist — history and
+    statuses through ``settlement_answer`` and ``escalate``; a rejection is
+    final, so its dispute is recorded and the borrower is given the next step.
+    ``next_step`` records the question and gives the lender's text about LAPS
+    SJK and OJK's portal. The reply is for the chat to send (nothing is queued
+    here). In the caller's transaction.
+    """
+    if answer not in ANSWERS:
+        raise InvalidRequest(f"answer must be one of {', '.join(ANSWERS)}")
+    note = (text or "").strip()[:2000] or None
+    next_step = ctx.lender.disputes.next_step
+    if answer == "next_step":
+        await record_event(session, ticket, "next_step_requested", BORROWER, note=note)
+        return Answered(ticket, "next_step", wording.next_step_reply(ticket.number, next_step))
+    if ticket.status == Status.REJECTED.value:
+        kind = "rejection_accepted" if answer == "accept" else "rejection_disputed"
+        await record_event(session, ticket, kind, BORROWER, note=note)
+        reply = (wording.acceptance_reply(ticket.number) if answer == "accept"
+                 else wording.dispute_reply(ticket.number, reopened=False, next_step=next_step))
+        return Answered(ticket, kind, reply)
+    if answer == "accept":
+        await settlement_answer(session, ctx, ticket, True, note, BORROWER)
+        return Answered(ticket, "accepted", wording.acceptance_reply(ticket.number))
+    await settlement_answer(session, ctx, ticket, False, note, BORROWER, notify=False)
+    outcome = "reopened"
+    if ctx.lender.disputes.on_dispute == "escalate" and ticket.escalation_level == EscalationLevel.AGENT.value:
+        await escalate(session, ticket, EscalationLevel.SPECIALIST.value, None,
+                       "the borrower disputes the settlement", SYSTEM)
+        outcome = "escalated"
+    return Answered(ticket, outcome, wording.dispute_reply(ticket.number, reopened=True, next_step=next_step))
 
 
 async def reject(session: AsyncSession, ctx: TicketContext, ticket: Ticket, ground: str | None,

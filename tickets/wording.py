@@ -131,3 +131,25 @@ def rupiah(amount: float) -> str:
     """``Rp1.250.000``."""
     whole = f"{int(round(amount)):,}".replace(",", ".")
     return f"Rp{whole}"
+
+
+def acceptance_reply(number: str) -> str:
+    """The borrower agreed with the outcome."""
+    return (f"Terima kasih, Kak. Kami catat bahwa Anda menyetujui penyelesaian pengaduan *{number}*. "
+            "Jika ada hal lain, silakan sampaikan kapan saja.")
+
+
+def dispute_reply(number: str, *, reopened: bool, next_step: str) -> str:
+    """The borrower disagrees: what happens now, and the way further (the lender's ``next_step`` text)."""
+    if reopened:
+        first = (f"Baik, Kak, kami catat bahwa Anda belum menyetujui penyelesaian pengaduan *{number}*. "
+                 "Pengaduan Anda kami buka kembali dan petugas kami akan meninjaunya ulang serta menghubungi Anda.")
+    else:
+        first = (f"Baik, Kak, kami catat keberatan Anda atas keputusan pengaduan *{number}*, "
+                 "dan petugas kami akan mempelajarinya.")
+    return f"{first} {next_step}"
+
+
+def next_step_reply(number: str, next_step: str) -> str:
+    """Where the borrower can take the complaint further."""
+    return f"Untuk pengaduan *{number}*: {next_step}"
