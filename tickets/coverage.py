@@ -53,6 +53,7 @@ async def calendar_gaps(session: AsyncSession, ctx: TicketContext, now: datetime
         for year in range(to_wib(now).year, to_wib(latest).year + 1):
             reasons.setdefault(year, "open_tickets")
     for year in working.uncovered_years_used:
-        reasons.setdefault(year, "counted")
+        if year >= to_wib(now).year:  # past years (old reports) no longer move any deadline
+            reasons.setdefault(year, "counted")
     return [CalendarGap(year, reason, calendar_file) for year, reason in sorted(reasons.items())
             if not working.covers(year)]

@@ -9,7 +9,7 @@ from sanic import Sanic
 from desk.config import REPO_ROOT
 from storage.db import Database
 from tests.reports.conftest import ticket
-from tickets.calendar import WIB, DeskCalendar, load_working_calendar
+from tickets.calendar import WIB, DeskCalendar, ExtraDaysOff, WorkingCalendar
 from tickets.context import build_context
 
 SUPERVISOR = {"x-test-role": "supervisor"}
@@ -19,7 +19,8 @@ CALENDAR = REPO_ROOT / "tickets" / "calendar" / "id_extra_days_off.yml"
 def _use(app: Sanic, now: datetime, calendar_file: Path = CALENDAR) -> None:
     services = app.ctx.services
     ctx = build_context(services.settings, services.events)
-    ctx.calendar = DeskCalendar(load_working_calendar(calendar_file), ctx.lender.office_hours)
+    # A fresh calendar: the cached one remembers years other tests counted days in.
+    ctx.calendar = DeskCalendar(WorkingCalendar(ExtraDaysOff.load(calendar_file)), ctx.lender.office_hours)
     ctx.now = lambda: now  # type: ignore[method-assign]
     services.extra["tickets"] = ctx
 
@@ -62,3 +63,12 @@ async def test_new_complaints_reaching_next_year_warn_and_entering_the_year_clea
     _use(app, datetime(2026, 11, 30, 9, tzinfo=WIB), entered)
     page, warnings = await _warnings(app)
     assert warnings == [] and 'data-testid="calendar-warning"' not in page
+
+
+async def test_a_coming_year_the_desk_already_counted_days_in_warns(app: Sanic) -> None:
+    _use(app, datetime(2026, 6, 1, 9, tzinfo=WIB))
+    working = app.ctx.services.extra["tickets"].calendar.working
+    working.is_working_day(datetime(2028, 3, 1).date())  # e.g. a long extension counted into 2028
+    working.is_working_day(datetime(2024, 3, 1).date())  # an old report's period: no warning
+    _, warnings = await _warnings(app)
+    assert [(w["year"], w["reason"]) for w in warnings] == [(2028, "counted")]
