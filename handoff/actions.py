@@ -16,13 +16,17 @@ from desk.auth import StaffUser
 from desk.messages import Button, OutboundMessage
 from desk.outbox import enqueue as enqueue_outbound
 from handoff import access, canned
+from handoff.case import case_ticket, follow_holder
 from handoff.audit import record
 from handoff.models import Handoff, HandoffStatus, Note, Role, User
 from handoff.queue import PRIORITY_RANK, effective_priority
 from storage.base import utcnow
 from storage.models import Author, Conversation, ConversationMode, Message
 from tickets import service as ticket_service
+from tickets import workflow
+from tickets.context import TicketContext
 from tickets.errors import TicketError
+from tickets.receipt import receipt_text
 from tickets.models import CATEGORY_LABELS, Department, EscalationLevel, Status, Ticket
 
 DEPARTMENTS = tuple(d.value for d in Department)
@@ -49,7 +53,7 @@ def require_act(user: StaffUser, handoff: Handoff | None) -> Handoff:
 
 
 async def _ticket(session: AsyncSession, handoff: Handoff) -> Ticket | None:
-    return await session.get(Ticket, handoff.ticket_id) if handoff.ticket_id else None
+    return await case_ticket(session, handoff)
 
 
 def _refusal(exc: TicketError) -> ActionRefused:
@@ -57,12 +61,17 @@ def _refusal(exc: TicketError) -> ActionRefused:
 
 
 async def reply(session: AsyncSession, user: StaffUser, conversation: Conversation, handoff: Handoff | None,
-                *, text: str = "", canned_id: int | None = None) -> Message:
-    """Send the borrower a reply (free text or an approved canned response)."""
+                *, text: str = "", canned_id: int | None = None, ctx: TicketContext | None = None) -> Message:
+    """Send the borrower a reply (free text or an approved canned response).
+
+    The case's ticket hears of it in the same transaction: the first reply is
+    the ticket's first response (its clock stops, no overdue alert follows),
+    every reply restarts the status-update clock (``tickets.service.staff_replied``).
+    """
     handoff = require_act(user, handoff)
+    ticket = await _ticket(session, handoff)
     if canned_id is not None:
         template = await canned.usable(session, canned_id)
-        ticket = await _ticket(session, handoff)
         text = canned.render(template.body, {
             "nama": conversation.sender_name or (ticket.full_name if ticket else None),
             "nomor_tiket": ticket.number if ticket else (handoff.summary or {}).get("ticket_number"),
@@ -74,9 +83,9 @@ async def reply(session: AsyncSession, user: StaffUser, conversation: Conversati
         raise ActionRefused("too_long", f"a reply holds at most {MAX_REPLY_CHARS} characters")
     message, _ = await enqueue_outbound(session, conversation, OutboundMessage(text=text),
                                         author=Author.AGENT.value, agent_id=user.id)
-    ticket = await _ticket(session, handoff)
-    if ticket is not None and ticket.first_responded_at is None:
-        ticket.first_responded_at = utcnow()
+    if ticket is not None:
+        await ticket_service.staff_replied(session, ticket, ticket_service.Actor.staff(user.id), ctx=ctx,
+                                           conversation=conversation.public_id, message_id=message.id)
     return message
 
 
@@ -145,8 +154,10 @@ async def transfer(session: AsyncSession, user: StaffUser, handoff: Handoff | No
     if handoff is None or handoff.status == HandoffStatus.CLOSED.value:
         raise ActionRefused("closed", "this conversation is not open")
     target = await session.get(User, to_user_id)
-    if target is None or not target.active or target.role not in (Role.AGENT.value, Role.SPECIALIST.value,
-                                                                  Role.SUPERVISOR.value):
+    # Admins hold conversations only by taking them over themselves (docs/handoff.md).
+    taking_over = target is not None and target.id == user.id and access.supervises(user)
+    if target is None or not target.active or (
+            target.role not in (Role.AGENT.value, Role.SPECIALIST.value, Role.SUPERVISOR.value) and not taking_over):
         raise ActionRefused("bad_target", "choose an active agent, specialist or supervisor")
     before = handoff.assigned_to
     won = await session.scalar(
@@ -156,14 +167,18 @@ async def transfer(session: AsyncSession, user: StaffUser, handoff: Handoff | No
     if won is None:
         raise ActionRefused("closed", "this conversation was closed meanwhile", 409)
     await session.refresh(handoff)
+    try:
+        await follow_holder(session, handoff, target.id, user.id)
+    except TicketError as exc:
+        raise _refusal(exc) from exc
     await record(session, user.id, "handoff.transferred", "handoff", handoff.id, before=before, to=target.id)
     return handoff
 
 
 async def take_over(session: AsyncSession, user: StaffUser, handoff: Handoff | None) -> Handoff:
-    """A supervisor takes the conversation themselves."""
+    """A supervisor or admin takes the conversation themselves."""
     if not access.supervises(user):
-        raise ActionRefused("forbidden", "only supervisors take over", 403)
+        raise ActionRefused("forbidden", "only supervisors and admins take over", 403)
     return await transfer(session, user, handoff, user.id)
 
 
@@ -171,6 +186,13 @@ async def escalate(session: AsyncSession, user: StaffUser, handoff: Handoff | No
     """Escalate to the specialist queue, or to a department (the agent keeps the chat)."""
     handoff = require_act(user, handoff)
     ticket = await _ticket(session, handoff)
+    if ticket is not None:
+        # The staff API's role rule: agents escalate to specialists, specialists and above further up.
+        try:
+            workflow.require_permission(
+                user, "escalate_specialist" if target == Role.SPECIALIST.value else "escalate_higher")
+        except TicketError as exc:
+            raise _refusal(exc) from exc
     if target == Role.SPECIALIST.value:
         # Back to the queue, for specialists only; the agent's hands are free again.
         handoff.status, handoff.queue_role, handoff.assigned_to = HandoffStatus.WAITING.value, Role.SPECIALIST.value, None
@@ -202,7 +224,7 @@ def closing_message(summary: str) -> OutboundMessage:
 
 
 async def close(session: AsyncSession, user: StaffUser, conversation: Conversation, handoff: Handoff | None,
-                summary: str) -> Message:
+                summary: str, *, ctx: TicketContext | None = None) -> Message:
     """Close: send the summary and the rating question, and give the conversation back to the bot."""
     handoff = require_act(user, handoff)
     summary = summary.strip()
@@ -220,5 +242,49 @@ async def close(session: AsyncSession, user: StaffUser, conversation: Conversati
                           .values(mode=ConversationMode.BOT.value))
     await session.refresh(handoff)
     await session.refresh(conversation)
+    ticket = await _ticket(session, handoff)
+    if ticket is not None:
+        # Closing the chat does not settle the complaint: the ticket stays open, its history says
+        # what the borrower was told, and the summary counts as a message to them.
+        actor = ticket_service.Actor.staff(user.id)
+        first = ticket_service.borrower_informed(ticket, actor, ctx)
+        await ticket_service.record_event(session, ticket, "conversation_closed", actor,
+                                          conversation=conversation.public_id, message_id=message.id,
+                                          text=summary[:4000], **({"first_response": True} if first else {}))
     await record(session, user.id, "handoff.closed", "handoff", handoff.id)
     return message
+
+
+async def open_ticket(session: AsyncSession, ctx: TicketContext, user: StaffUser, conversation: Conversation,
+                      handoff: Handoff | None, *, category: str, chronology: str) -> Ticket:
+    """Open a ticket for the complaint the borrower made in this chat, link it to the case, send the receipt.
+
+    The ticket is filed ``incomplete`` with what the chat knows (the name and,
+    on WhatsApp, the phone); the agent completes it on the ticket page. One
+    open ticket per case: a conversation whose case has one is refused.
+    """
+    handoff = require_act(user, handoff)
+    if await _ticket(session, handoff) is not None:
+        raise ActionRefused("has_ticket", "this conversation already has an open ticket", 409)
+    if category not in CATEGORY_LABELS:
+        raise ActionRefused("bad_category", "unknown category")
+    chronology = chronology.strip() or str((handoff.summary or {}).get("chronology") or "").strip()
+    if not chronology:
+        raise ActionRefused("empty", "write what the borrower complains about")
+    try:
+        data = ticket_service.NewTicket(
+            incomplete=True, conversation_id=conversation.public_id, category=category,
+            priority=handoff.priority, reason=handoff.reason, full_name=conversation.sender_name or "",
+            phone=conversation.sender if conversation.channel == "whatsapp" else None,
+            customer_id=conversation.customer_id, chronology=chronology[:8000])
+        ticket = await ticket_service.insert_ticket(session, ctx, data, None, ticket_service.Actor.staff(user.id))
+    except (TicketError, ValueError) as exc:
+        raise ActionRefused("invalid_request", str(exc), 422) from exc
+    handoff.ticket_id, handoff.category = ticket.id, category
+    ticket.assignee_id = user.id
+    # The receipt is the desk's acknowledgement, not the first response (that is a person's answer).
+    await enqueue_outbound(session, conversation, OutboundMessage(text=receipt_text(ticket, ctx)),
+                           author=Author.SYSTEM.value)
+    await session.flush()
+    await record(session, user.id, "ticket.opened", "ticket", ticket.number, conversation=conversation.public_id)
+    return ticket

@@ -24,10 +24,15 @@ from desk import outbox_worker
 from desk.auth import StaffUser, error, staff_required
 from desk.masking import mask_phone, mask_text
 from desk.templating import render
-from handoff import access, actions, audit, auth, canned, hours, i18n, queue, summary, throttle, transcripts
+from handoff import access, actions, audit, auth, canned, hours, i18n, queue, summary, throttle, ticket_pages, transcripts
 from handoff.config import HandoffSettings
 from handoff.models import Handoff, HandoffStatus, Role, User
 from storage.base import utcnow
+from pydantic import ValidationError
+
+from tickets import alerts as ticket_alerts
+from tickets.context import TicketContext, ticket_context
+from tickets.errors import TicketError, TicketNotFound
 from tickets.models import CATEGORY_LABELS, Priority
 
 log = logging.getLogger(__name__)
@@ -36,10 +41,15 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 bp.static("/static/handoff", str(STATIC_DIR), name="handoff_static")
 LANG_COOKIE = "aduan_lang"
 FRONT = (Role.AGENT.value, Role.SPECIALIST.value, Role.SUPERVISOR.value, Role.ADMIN.value)
+ALERTS_IN_QUEUE = 10  # the queue column's alerts panel; the alerts page lists up to 200
 
 
 def _settings(request: Request) -> HandoffSettings:
     return request.app.ctx.services.extra.setdefault("handoff_settings", HandoffSettings())
+
+
+def _tickets(request: Request) -> TicketContext:
+    return ticket_context(request.app.ctx.services)
 
 
 def _lang(request: Request) -> str:
@@ -192,8 +202,9 @@ async def _queue_context(request: Request, user: StaffUser) -> dict[str, Any]:
         # Replies that failed for good wait here for a person: nothing expires silently.
         failed = await outbox_worker.failed_replies(session, limit=FAILED_SHOWN)
         failed_count = len(failed) if len(failed) < FAILED_SHOWN else await outbox_worker.count_failed(session)
+        alerts = await ticket_alerts.for_user(session, user, limit=ALERTS_IN_QUEUE)
     mask = not access.sees_full_personal_data(user)
-    return {"entries": entries, "mine": mine, "me": me, "agents": agents,
+    return {"entries": entries, "mine": mine, "me": me, "agents": agents, "alerts": alerts,
             "can_take": access.queue_roles(user), "failed": failed, "failed_count": failed_count,
             "mask_phone": mask_phone, "mask_text": mask_text,
             "summarize": lambda entry: summary.summary_lines(entry.summary_input(), mask=mask)}
@@ -334,20 +345,33 @@ async def new_messages(request: Request, public_id: str) -> HTTPResponse:
     return _page(request, "handoff/_messages.html", items=lines, handoff_seq=None)
 
 
+class _Abort(Exception):
+    """Leaves a console transaction with a rollback and the answer to give."""
+
+    def __init__(self, response: HTTPResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
 async def _act(request: Request, public_id: str, fn: Any) -> HTTPResponse:
     """Run one conversation action in a transaction, then publish and answer."""
     user: StaffUser = request.ctx.user
-    async with request.app.ctx.services.db.transaction() as session:
-        conversation = await transcripts.conversation_by_public_id(session, public_id)
-        if conversation is None:
-            return error(404, "not_found", "no such conversation")
-        handoff = await queue.latest_handoff(session, conversation.id)
-        try:
-            event = await fn(session, user, conversation, handoff)
-        except actions.ActionRefused as exc:
-            return _refused(request, exc)
-        except (canned.CannedError, PermissionError) as exc:
-            return error(400, "canned", str(exc))
+    try:
+        async with request.app.ctx.services.db.transaction() as session:
+            conversation = await transcripts.conversation_by_public_id(session, public_id)
+            if conversation is None:
+                return error(404, "not_found", "no such conversation")
+            handoff = await queue.latest_handoff(session, conversation.id)
+            try:
+                event = await fn(session, user, conversation, handoff)
+            except actions.ActionRefused as exc:
+                raise _Abort(_refused(request, exc)) from exc
+            except (canned.CannedError, PermissionError) as exc:
+                raise _Abort(error(400, "canned", str(exc))) from exc
+    except _Abort as abort:
+        # Raised through the transaction so a refusal halfway (the ticket said no after the
+        # handoff changed) rolls everything back: all or nothing.
+        return abort.response
     if event:
         await _publish(request, event.pop("_topics", [transcripts_topic(public_id)]), event)
     await run_auto_assign(request.app)
@@ -367,7 +391,7 @@ def _int(value: str | None) -> int | None:
 async def reply(request: Request, public_id: str) -> HTTPResponse:
     async def run(session, user, conversation, handoff):  # type: ignore[no-untyped-def]
         message = await actions.reply(session, user, conversation, handoff, text=request.form.get("text") or "",
-                                      canned_id=_int(request.form.get("canned_id")))
+                                      canned_id=_int(request.form.get("canned_id")), ctx=_tickets(request))
         return {"type": "message", "conversation_id": public_id, "seq": message.seq, "message_id": message.id,
                 "author": "agent", "_topics": [transcripts_topic(public_id)]}
     return await _act(request, public_id, run)
@@ -391,6 +415,19 @@ async def fields(request: Request, public_id: str) -> HTTPResponse:
                                     priority=request.form.get("priority") or None,
                                     status=request.form.get("status") or None)
         return None
+    return await _act(request, public_id, run)
+
+
+@bp.post("/console/c/<public_id:str>/ticket")
+@staff_required(*FRONT)
+async def open_ticket(request: Request, public_id: str) -> HTTPResponse:
+    """Open a ticket for the complaint made in this chat (linked to the case, receipt sent)."""
+    async def run(session, user, conversation, handoff):  # type: ignore[no-untyped-def]
+        ticket = await actions.open_ticket(session, _tickets(request), user, conversation, handoff,
+                                           category=request.form.get("category") or "",
+                                           chronology=request.form.get("chronology") or "")
+        return {"type": "ticket_opened", "conversation_id": public_id, "ticket_number": ticket.number,
+                "_topics": [transcripts_topic(public_id), queue.QUEUE_TOPIC]}
     return await _act(request, public_id, run)
 
 
@@ -426,11 +463,60 @@ async def take_over(request: Request, public_id: str) -> HTTPResponse:
 @staff_required(*FRONT)
 async def close(request: Request, public_id: str) -> HTTPResponse:
     async def run(session, user, conversation, handoff):  # type: ignore[no-untyped-def]
-        message = await actions.close(session, user, conversation, handoff, request.form.get("summary") or "")
+        message = await actions.close(session, user, conversation, handoff, request.form.get("summary") or "",
+                                      ctx=_tickets(request))
         return {"type": "closed", "conversation_id": public_id, "seq": message.seq, "message_id": message.id,
                 "handoff_id": handoff.id if handoff else None,
                 "_topics": [transcripts_topic(public_id), queue.QUEUE_TOPIC]}
     return await _act(request, public_id, run)
+
+
+# -- SLA alerts (tickets/alerts.py) -------------------------------------------------------------
+
+
+@bp.get("/console/alerts")
+async def alerts_page(request: Request) -> HTTPResponse:
+    """Every SLA alert the signed-in member of staff may see, newest first, each linked to its ticket."""
+    if (r := _login_redirect(request)) is not None:
+        return r
+    async with request.app.ctx.services.db.session() as session:
+        rows = await ticket_alerts.for_user(session, request.ctx.user, limit=200)
+    template = "handoff/_alerts.html" if _wants_json(request) or request.args.get("fragment") else "handoff/alerts.html"
+    return _page(request, template, alerts=rows)
+
+
+# -- ticket pages (handoff/ticket_pages.py) -------------------------------------------------
+
+
+@bp.get("/console/tickets/<number:str>")
+async def ticket_page(request: Request, number: str) -> HTTPResponse:
+    """A ticket with its clocks, history and the actions the signed-in role may take."""
+    if (r := _login_redirect(request)) is not None:
+        return r
+    try:
+        async with request.app.ctx.services.db.transaction() as session:
+            context = await ticket_pages.ticket_view(session, request.ctx.user, number)
+    except TicketNotFound:
+        return _page(request, "handoff/error.html", status=404, message_key="ticket_not_found")
+    except TicketError:
+        return _page(request, "handoff/error.html", status=403, message_key="ticket_forbidden")
+    return _page(request, "handoff/ticket.html", **context)
+
+
+@bp.post("/console/tickets/<number:str>/<action:str>")
+@staff_required(*FRONT)
+async def ticket_action(request: Request, number: str, action: str) -> HTTPResponse:
+    """One ticket action (start, escalate, feedback, resolve, reject, extend, note, message)."""
+    form = ticket_pages.Form({k: request.form.get(k) or "" for k in request.form})
+    try:
+        async with request.app.ctx.services.db.transaction() as session:
+            ticket = await ticket_pages.run_action(session, _tickets(request), request.ctx.user, number, action, form)
+            number = ticket.number
+    except TicketError as exc:
+        return error(exc.status, exc.code, exc.message)
+    except ValidationError as exc:
+        return error(422, "invalid_request", "; ".join(e["msg"] for e in exc.errors(include_url=False)))
+    return _done(request, f"/console/tickets/{number}", ticket_number=number)
 
 
 # -- supervision, canned responses, audit ---------------------------------------------------
@@ -510,7 +596,7 @@ async def audit_page(request: Request) -> HTTPResponse:
 
 # What a console may learn from an event: ids and queue metadata, never message text.
 _EVENT_KEYS = ("type", "conversation_id", "handoff_id", "status", "assigned_to", "seq", "message_id",
-               "priority", "channel", "category", "author")
+               "priority", "channel", "category", "author", "ticket_number", "alert_id", "due_at")
 
 
 def _safe_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -545,6 +631,8 @@ async def console_ws(request: Request, ws: Any) -> None:
             async for event in stream:
                 if kind == "queue" and event.get("type") == "message":
                     continue  # borrower messages reach consoles through the watched conversation topics
+                if kind == "alert" and not ticket_alerts.visible_to(user, event.get("recipients")):
+                    continue  # each console hears only the alerts addressed to its user
                 if not greeted.is_set():
                     await greeted.wait()
                 await ws.send(json.dumps({**_safe_event(event), "topic": kind}))
@@ -569,6 +657,7 @@ async def console_ws(request: Request, ws: Any) -> None:
 
     watch(queue.QUEUE_TOPIC, "queue")
     watch(queue.agent_topic(user.id), "agent")
+    watch(ticket_alerts.ALERTS_TOPIC, "alert")
     await asyncio.sleep(0)  # let the subscriptions register before announcing readiness
     await ws.send(json.dumps({"topic": "hello", "user": user.id}))
     greeted.set()

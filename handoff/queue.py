@@ -22,6 +22,7 @@ from desk.auth import StaffUser
 from desk.messages import OutboundMessage
 from desk.outbox import enqueue as enqueue_outbound
 from handoff import access, hours
+from handoff import case as one_case
 from handoff.audit import record, record_many
 from handoff.models import Handoff, HandoffStatus, Role, User
 from storage.base import utcnow
@@ -89,15 +90,20 @@ async def enqueue_handoff(session: AsyncSession, conversation: Conversation, req
     priority = effective_priority(_field(request, "priority"), category, reason)
     summary = dict(_field(request, "summary") or {})
     ticket_number = _field(request, "ticket_number") or summary.get("ticket_number")
-    ticket_id = None
+    ticket = None
     if ticket_number:
-        summary.setdefault("ticket_number", ticket_number)
-        ticket = await session.scalar(select(Ticket).where(Ticket.number == str(ticket_number)))
-        if ticket is not None:
-            ticket_id = ticket.id
-            category = category or ticket.category
-        else:
+        ticket = await one_case.ticket_by_number(session, ticket_number)
+        if ticket is None:
             log.warning("handoff names unknown ticket %s; kept in the summary only", ticket_number)
+        else:
+            ticket_number = ticket.number
+        summary.setdefault("ticket_number", ticket_number)
+    if ticket is None:
+        # One case: a handoff that names no ticket still belongs to the conversation's open complaint.
+        ticket = await one_case.open_ticket_of_conversation(session, conversation.id)
+    ticket_id = ticket.id if ticket is not None else None
+    if ticket is not None:
+        category = category or ticket.category
 
     existing = await open_handoff(session, conversation.id)
     if existing is not None:
@@ -200,6 +206,7 @@ async def pick_up(session: AsyncSession, user: StaffUser, handoff_id: int) -> Ha
     await session.execute(update(User).where(User.id == user.id).values(last_assigned_at=now))
     handoff = await session.get(Handoff, handoff_id, populate_existing=True)
     assert handoff is not None
+    await one_case.follow_holder(session, handoff, user.id, user.id)
     await record(session, user.id, "handoff.picked_up", "handoff", handoff.id)
     return handoff
 

@@ -3,10 +3,14 @@
 Design: the closing message carries buttons 1–5 whose payload is
 ``rating:N`` (desk-handled, never sent to Rasa). On WhatsApp the buttons are a
 numbered list, so a bare digit works too; a digit followed by text
-("5 cepat dan ramah") is a score with a comment. After a score alone the next
-message within ``handoff_comment_window_minutes`` is taken as the optional
-comment. The router calls ``capture`` for every bot-mode inbound message;
-when it returns a reply, the message was a rating and the bot is not asked.
+("5 cepat dan ramah") is a score with a comment. After a score alone the desk
+asks for an optional comment (``THANKS_SCORE``); the next message is taken as
+that comment only while the request is the last thing the desk said, within
+``handoff_comment_window_minutes``, and only when it does not read as a
+question or request ("status tiket saya gimana?", "mau bayar lewat apa"):
+those go to the bot like any other message. The router calls ``capture`` for
+every bot-mode inbound message; when it returns a reply, the message was a
+rating and the bot is not asked.
 """
 from __future__ import annotations
 
@@ -22,13 +26,30 @@ from handoff.actions import RATING_PAYLOAD_PREFIX
 from handoff.config import HandoffSettings
 from handoff.models import Handoff, HandoffStatus
 from storage.base import utcnow
-from storage.models import Conversation
+from storage.models import Conversation, Message
 
 _SCORE_TEXT = re.compile(r"^\s*([1-5])(?:\s*[.)/-]?\s*(?:dari\s*5)?)?(?:\s+(.+))?\s*$", re.S)
 THANKS_SCORE = ("Terima kasih atas penilaian Anda, Kak. Jika berkenan, balas dengan komentar singkat "
                 "tentang layanan kami (opsional).")
 THANKS_COMMENT = "Terima kasih atas masukan Anda, Kak. Ada lagi yang bisa kami bantu?"
 THANKS_BOTH = "Terima kasih atas penilaian dan masukan Anda, Kak. Ada lagi yang bisa kami bantu?"
+
+
+# Words that make a message a question or a request rather than a comment on the service.
+_ASKING_WORDS = frozenset("""
+apa apakah apa2 bagaimana gimana gmn gmana gmna bgmn kapan kpn berapa brp kenapa knp mengapa napa
+dimana dmn siapa bisakah boleh bolehkah mohon tolong tlg minta mau pengen ingin cek cekin status tiket
+ajukan batal ganti ubah hubungi sambungkan
+""".split())
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def reads_as_question_or_request(text: str) -> bool:
+    """Does ``text`` ask something or ask for something (then it goes to the bot, never into a rating)?"""
+    lowered = (text or "").lower()
+    if "?" in lowered:
+        return True
+    return any(word in _ASKING_WORDS for word in _WORD.findall(lowered))
 
 
 @dataclass(frozen=True)
@@ -81,8 +102,17 @@ async def capture(session: AsyncSession, conversation: Conversation, text: str, 
         return OutboundMessage(text=THANKS_SCORE)
     if (handoff.rating_comment is None and handoff.rated_at is not None and not button_payload
             and now - handoff.rated_at <= timedelta(minutes=settings.handoff_comment_window_minutes)
-            and (text or "").strip()):
+            and (text or "").strip() and not reads_as_question_or_request(text)
+            and await _comment_was_asked(session, conversation)):
         handoff.rating_comment = text.strip()[:2000]
         await session.flush()
         return OutboundMessage(text=THANKS_COMMENT)
     return None
+
+
+async def _comment_was_asked(session: AsyncSession, conversation: Conversation) -> bool:
+    """Is the desk's request for a comment the last thing the borrower was told?"""
+    last = await session.scalar(
+        select(Message.text).where(Message.conversation_id == conversation.id, Message.direction == "out")
+        .order_by(Message.seq.desc()).limit(1))
+    return last == THANKS_SCORE

@@ -25,6 +25,7 @@ from handoff.summary import SummaryInput, structured, summary_lines
 from storage.base import utcnow
 from storage.models import Conversation, Message
 from desk.phone import InvalidPhone, normalise_phone
+from handoff.case import case_ticket
 from tickets.models import Ticket, TicketConversation
 from tickets.numbers import InvalidTicketNumber, parse_number
 from tickets.service import missing_fields
@@ -144,7 +145,7 @@ async def open_transcript(session: AsyncSession, user: StaffUser, public_id: str
         await record(session, user.id, TRANSCRIPT_OPENED, "conversation", public_id,
                      handoff_id=handoff.id if handoff else None)
     full = access.sees_full_personal_data(user)
-    ticket = await session.get(Ticket, handoff.ticket_id) if handoff and handoff.ticket_id else None
+    ticket = await case_ticket(session, handoff)
     lines = await items(session, conversation, mask=False)
     handoff_seq = None
     if handoff is not None:

@@ -5,11 +5,14 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from desk.auth import error, staff_required
+from desk.config import REPO_ROOT
 from desk.templating import render
 from reports.metrics import Window, dashboard_data
 from reports.reminders import open_reminders, reminder_json
 from reports.sql import Bucket
 from storage.base import utcnow
+from tickets.context import ticket_context
+from tickets.coverage import CalendarGap, calendar_gaps
 
 SUPERVISORS = ("supervisor", "admin")
 REFRESH_SECONDS = 30
@@ -17,6 +20,18 @@ MIN_REFRESH, MAX_REFRESH = 5, 600
 MAX_DAYS = 366
 
 bp = Blueprint("reports_dashboard")
+
+
+async def _calendar_warnings(request: Request) -> list[CalendarGap]:
+    """Years the working-day calendar lacks that deadlines need (shown on the page, not only logged)."""
+    services = request.app.ctx.services
+    path = services.settings.calendar_file
+    try:
+        shown = str(path.relative_to(REPO_ROOT))
+    except ValueError:
+        shown = str(path)
+    async with services.db.session() as session:
+        return await calendar_gaps(session, ticket_context(services), calendar_file=shown)
 
 
 def _window(request: Request) -> Window | HTTPResponse:
@@ -47,7 +62,7 @@ async def dashboard_page(request: Request) -> HTTPResponse:
     if not MIN_REFRESH <= refresh <= MAX_REFRESH:
         return error(400, "bad_refresh", f"refresh must be between {MIN_REFRESH} and {MAX_REFRESH} seconds")
     return render("reports/dashboard.html", days=window.days, bucket=window.bucket.value,
-                  refresh_seconds=refresh)
+                  refresh_seconds=refresh, calendar_warnings=await _calendar_warnings(request))
 
 
 @bp.get("/api/v1/dashboard")
@@ -61,4 +76,6 @@ async def dashboard_json(request: Request) -> HTTPResponse:
     async with db.session() as session:
         data = await dashboard_data(session, window)
     data["report_reminders"] = [reminder_json(r) for r in await open_reminders(db)]
+    data["calendar_warnings"] = [{"year": g.year, "reason": g.reason, "message": g.message()}
+                                 for g in await _calendar_warnings(request)]
     return json(data, headers={"Cache-Control": "no-store"})

@@ -22,13 +22,15 @@ from desk.auth import StaffUser, error, service_token_required, staff_required
 from desk.masking import mask_name, mask_phone
 from desk.templating import render
 from handoff.models import AuditEntry
+from storage.models import Conversation
 from tickets import service, workflow
+from tickets.alerts import for_user as alerts_of
 from tickets.calendar import to_wib
 from tickets.context import TicketContext, ticket_context
 from tickets.errors import InvalidRequest, TicketError, TicketNotFound
-from tickets.models import CATEGORY_LABELS, Status, Ticket, TicketAlert, TicketEvent
+from tickets.models import CATEGORY_LABELS, Status, Ticket, TicketEvent
 from tickets.receipt import build_receipt, receipt_text
-from tickets.wording import STATUS_LABELS
+from tickets.wording import STATUS_LABELS, for_channel
 
 bot_bp = Blueprint("tickets_bot", url_prefix="/api/v1")
 staff_bp = Blueprint("tickets_staff", url_prefix="/api/v1/staff")
@@ -137,6 +139,44 @@ async def ticket_status(request: Request, number: str) -> HTTPResponse:
     })
 
 
+class AnswerIn(BaseModel):
+    conversation_id: str = Field(min_length=1, max_length=64)
+    answer: str
+    ticket_number: str | None = Field(default=None, max_length=64)
+    text: str | None = Field(default=None, max_length=4000)
+
+
+@bot_bp.post("/tickets/answer")
+@service_token_required
+@answers_errors
+async def borrower_answer(request: Request) -> HTTPResponse:
+    """The borrower's answer to a resolution or rejection: accept, dispute or ask for the next step.
+
+    Without ``ticket_number`` the conversation's most recently closed ticket is
+    answered; only its filer may answer (as for the status, 403 otherwise).
+    """
+    data = AnswerIn.model_validate(_body(request))
+    ctx = _ctx(request)
+    async with request.app.ctx.services.db.transaction() as session:
+        number = data.ticket_number
+        if not number:
+            conversation = await session.scalar(
+                select(Conversation).where(Conversation.public_id == data.conversation_id))
+            if conversation is None:
+                raise InvalidRequest(f"unknown conversation {data.conversation_id!r}")
+            found = await service.answerable_ticket(session, conversation)
+            if found is None:
+                raise TicketNotFound("this conversation has no resolved or rejected ticket to answer")
+            number = found.number
+        ticket = await service.lookup_for_borrower(session, number, data.conversation_id)
+        done = await service.borrower_answer(session, ctx, ticket, data.answer, data.text)
+        channel = await session.scalar(select(Conversation.channel)
+                                       .where(Conversation.public_id == data.conversation_id))
+        body = {"ticket_number": ticket.number, "status": ticket.status, "outcome": done.outcome,
+                "reply_text": for_channel(done.reply_text, channel or "inapp")}
+    return json(body)
+
+
 @bot_bp.get("/office-hours")
 @service_token_required
 @answers_errors
@@ -179,6 +219,7 @@ def ticket_json(t: Ticket, *, full: bool) -> dict[str, Any]:
         "resolution_due": _iso(t.resolution_due), "extension_count": t.extension_count,
         "escalation_level": t.escalation_level, "department": t.department, "assignee_id": t.assignee_id,
         "closed_at": _iso(t.closed_at), "sla_policy": t.sla_policy, "reopen_count": t.reopen_count,
+        "expected_resolution_at": _iso(t.expected_resolution_at),
         "full_name": mask_name(t.full_name), "phone": mask_phone(t.phone),
         "missing_fields": service.missing_fields(t),
     }
@@ -391,6 +432,22 @@ async def extend_ticket(request: Request, number: str) -> HTTPResponse:
                          lambda s, t: service.extend(s, ctx, t, data.reason, _actor(request)))
 
 
+class ExpectationIn(BaseModel):
+    expected_at: datetime
+    note: str | None = Field(default=None, max_length=1000)
+
+
+@staff_bp.post("/tickets/<number:str>/expectation")
+@staff_required()
+@answers_errors
+async def expectation(request: Request, number: str) -> HTTPResponse:
+    """When the handler now expects to resolve the ticket (ISO-8601 with offset; given in overdue updates)."""
+    data = ExpectationIn.model_validate(_body(request))
+    ctx = _ctx(request)
+    return await _change(request, number, "expect", lambda s, t: service.set_expectation(
+        s, ctx, t, data.expected_at, data.note, _actor(request)))
+
+
 @staff_bp.post("/tickets/<number:str>/notes")
 @staff_required()
 @answers_errors
@@ -446,14 +503,11 @@ async def complete_fields(request: Request, number: str) -> HTTPResponse:
 @answers_errors
 async def alerts(request: Request) -> HTTPResponse:
     """The newest SLA alerts and reminders for the signed-in member of staff."""
-    user = _user(request)
     async with request.app.ctx.services.db.session() as session:
-        rows = await session.scalars(select(TicketAlert).order_by(TicketAlert.id.desc()).limit(500))
-        mine = [a for a in rows if user.id in a.recipients.get("user_ids", [])
-                or user.role in a.recipients.get("roles", []) or user.role == "admin"][:100]
-    return json({"items": [{"id": a.id, "ticket_id": a.ticket_id, "kind": a.kind, "key": a.key,
-                            "message": a.message, "due_at": _iso(a.due_at), "created_at": _iso(a.created_at)}
-                           for a in mine]})
+        mine = await alerts_of(session, _user(request))
+    return json({"items": [{"id": a.id, "ticket_id": a.ticket_id, "key": a.key, "ticket_number": a.ticket_number,
+                            "ticket_status": a.ticket_status, "kind": a.kind, "message": a.message, "owner": a.owner, "due_at": _iso(a.due_at),
+                            "created_at": _iso(a.created_at)} for a in mine]})
 
 
 # --- receipt pages -----------------------------------------------------------------------------

@@ -100,6 +100,15 @@ class WorkingCalendar:
             return self.extra.days_off[day]
         return self.national_holidays(day.year).get(day)
 
+    def covers(self, year: int) -> bool:
+        """Does the calendar file list ``year``'s collective leave (its SKB was entered)?"""
+        return year in self.extra.years
+
+    @property
+    def uncovered_years_used(self) -> frozenset[int]:
+        """Years this process counted days in without a calendar entry (each logged once)."""
+        return frozenset(self._warned)
+
     def is_holiday(self, day: date) -> bool:
         """A national holiday or a collective-leave day (whatever the weekday)."""
         if day.year not in self.extra.years and day.year not in self._warned:

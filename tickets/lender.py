@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, field_validator
@@ -25,6 +25,24 @@ class OfficeHoursSpec(BaseModel):
     closed_on_holidays: bool = True
 
 
+# The next step after a disagreement when the lender file says nothing: the external
+# dispute-resolution body (POJK 22/2023) and OJK's consumer complaint portal.
+DEFAULT_NEXT_STEP = (
+    "Jika Anda belum sepakat dengan penyelesaian kami, Anda dapat menempuh penyelesaian sengketa melalui "
+    "Lembaga Alternatif Penyelesaian Sengketa Sektor Jasa Keuangan (LAPS SJK, www.lapssjk.id) atau melalui "
+    "pengadilan. Anda juga dapat menyampaikan pengaduan ke OJK lewat Kontak OJK 157 (telepon 157, "
+    "WhatsApp 081-157-157-157, kontak157.ojk.go.id).")
+
+
+class DisputePolicy(BaseModel):
+    """What the desk does when a borrower disputes a resolution (lender file ``disputes:``)."""
+
+    # reopen: the ticket goes back to in_progress for the person who handled it;
+    # escalate: it goes back and up to the complaint specialist.
+    on_dispute: Literal["reopen", "escalate"] = "reopen"
+    next_step: str = DEFAULT_NEXT_STEP
+
+
 class LenderContent(BaseModel):
     """What tickets read from the lender file."""
 
@@ -34,6 +52,7 @@ class LenderContent(BaseModel):
     office_hours: dict[str, OfficeHoursSpec]
     cs_contacts: dict[str, str]
     sla_overrides: dict[str, Any] = Field(default_factory=dict)
+    disputes: DisputePolicy = Field(default_factory=DisputePolicy)
 
     @field_validator("ticket_prefix")
     @classmethod
@@ -58,6 +77,7 @@ def parse_lender(raw: dict[str, Any]) -> LenderContent:
         office_hours={k: OfficeHoursSpec(**(v or {})) for k, v in hours.items()},
         cs_contacts={k: str(v) for k, v in (raw.get("cs_contacts") or {}).items()},
         sla_overrides=raw.get("sla_overrides") or {},
+        disputes=DisputePolicy(**(raw.get("disputes") or {})),
     )
 
 

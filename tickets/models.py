@@ -123,6 +123,9 @@ class Ticket(Base):
     resolution_due: Mapped[datetime | None] = mapped_column()
     first_responded_at: Mapped[datetime | None] = mapped_column()
     extended_at: Mapped[datetime | None] = mapped_column()
+    # When the person handling an overdue ticket now expects to resolve it (set in the console);
+    # the overdue status update gives it to the borrower (tickets.wording.status_update).
+    expected_resolution_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
     sla_policy: Mapped[str] = mapped_column(String(32), default="pojk-18-2018")
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
 from tickets import wording
+from tickets.alerts import ALERTS_TOPIC
 from tickets.context import TicketContext, ticket_context
 from tickets.models import EscalationLevel, Status, Ticket, TicketAlert, TicketEvent
 from tickets.service import SYSTEM, message_borrower, record_event
@@ -29,7 +30,6 @@ from tickets.sla import Clock, alert_from, deadline
 from tickets.workflow import OPEN
 
 log = logging.getLogger(__name__)
-ALERTS_TOPIC = "alerts"
 INVESTIGATING = frozenset({Status.IN_PROGRESS.value, Status.ESCALATED.value})
 
 
@@ -87,7 +87,8 @@ async def due_items(session: AsyncSession, ctx: TicketContext, ticket: Ticket, n
         if now >= due:
             items.append(Due(f"status_update:{due.date().isoformat()}", "status_update", due,
                              {"user_ids": [], "roles": []}, f"{ticket.number}: status update sent to borrower",
-                             wording.status_update(ticket.number, ticket.status, ticket.resolution_due)))
+                             wording.status_update(ticket.number, ticket.status, ticket.resolution_due, now=now,
+                                                   expected_at=ticket.expected_resolution_at)))
 
     if ticket.status == Status.ESCALATED.value and ticket.escalation_level == EscalationLevel.DEPARTMENT.value:
         escalated_at = await session.scalar(

@@ -288,7 +288,7 @@ async def create_ticket(db: Database, ctx: TicketContext, data: NewTicket,
                 found = await session.scalar(select(Ticket).where(Ticket.idempotency_key == idempotency_key))
                 if found is not None:
                     return Created(found, False)
-            ticket = await _insert_ticket(session, ctx, data, idempotency_key, actor)
+            ticket = await insert_ticket(session, ctx, data, idempotency_key, actor)
             return Created(ticket, True)
     except IntegrityError:
         # Another request with the same key won the race: answer with its ticket.
@@ -301,8 +301,14 @@ async def create_ticket(db: Database, ctx: TicketContext, data: NewTicket,
         return Created(found, False)
 
 
-async def _insert_ticket(session: AsyncSession, ctx: TicketContext, data: NewTicket,
-                         idempotency_key: str | None, actor: Actor) -> Ticket:
+async def insert_ticket(session: AsyncSession, ctx: TicketContext, data: NewTicket,
+                        idempotency_key: str | None, actor: Actor) -> Ticket:
+    """Insert a new ticket in the caller's transaction (no commit): clocks, history, conversation link.
+
+    ``create_ticket`` (the bot's API) and the console's "open a ticket from this
+    chat" both come here. The day's number is allocated last, so its counter
+    row stays locked for as short a time as possible.
+    """
     conversation = await session.scalar(
         select(Conversation).where(Conversation.public_id == data.conversation_id))
     if conversation is None:
@@ -406,17 +412,46 @@ async def message_borrower(session: AsyncSession, ticket: Ticket, text: str, act
     rendered = wording.for_channel(text, conversation.channel)
     message, _ = await enqueue(session, conversation, OutboundMessage(text=rendered),
                                author="agent" if actor.user_id else "system", agent_id=actor.user_id)
-    # Any message keeps the borrower informed: the periodic status update restarts from here.
-    ticket.last_status_update_at = ctx.now() if ctx else utcnow()
-    if actor.user_id is not None and ticket.first_responded_at is None:
-        ticket.first_responded_at = ctx.now() if ctx else utcnow()
-        if ctx is not None and ticket.form == "oral" and ticket.extension_count == 0:
-            ticket.resolution_due = deadline(Clock.RESOLUTION, policy=ctx.policy, calendar=ctx.calendar,
-                                             received_at=ticket.received_at, form="oral",
-                                             first_response_at=ticket.first_responded_at)
+    if borrower_informed(ticket, actor, ctx):
         data["first_response"] = True
     return await record_event(session, ticket, kind, actor, conversation=conversation.public_id,
                               message_id=message.id, text=text, **data)
+
+
+def borrower_informed(ticket: Ticket, actor: Actor, ctx: TicketContext | None) -> bool:
+    """The borrower was just written to about ``ticket`` (ticket message, console reply, closing summary).
+
+    Every message restarts the periodic status-update clock. The first one a
+    member of staff sends is the first response: it stops the first-response
+    clock (no overdue alert follows) and, for an oral complaint, starts the
+    resolution clock. Returns True when this was the first response; the
+    caller records it in the history with the message it sent. No flush.
+    """
+    now = ctx.now() if ctx else utcnow()
+    ticket.last_status_update_at = now
+    if actor.user_id is None or ticket.first_responded_at is not None:
+        return False
+    ticket.first_responded_at = now
+    if ctx is not None and ticket.form == "oral" and ticket.extension_count == 0:
+        ticket.resolution_due = deadline(Clock.RESOLUTION, policy=ctx.policy, calendar=ctx.calendar,
+                                         received_at=ticket.received_at, form="oral",
+                                         first_response_at=ticket.first_responded_at)
+    return True
+
+
+async def staff_replied(session: AsyncSession, ticket: Ticket, actor: Actor, *, ctx: TicketContext | None,
+                        conversation: str, message_id: int) -> TicketEvent | None:
+    """A member of staff answered the borrower in the conversation (the console's reply).
+
+    The transcript keeps the text; the ticket's history gets a ``first_response``
+    event for the first one only (``borrower_informed`` owns the clocks).
+    Returns that event, or None. In the caller's transaction.
+    """
+    if not borrower_informed(ticket, actor, ctx):
+        await session.flush()
+        return None
+    return await record_event(session, ticket, "first_response", actor, conversation=conversation,
+                              message_id=message_id)
 
 
 # --- staff changes ----------------------------------------------------------------------------
@@ -494,8 +529,11 @@ async def resolve(session: AsyncSession, ctx: TicketContext, ticket: Ticket, out
 
 
 async def settlement_answer(session: AsyncSession, ctx: TicketContext, ticket: Ticket, accepted: bool,
-                            note: str | None, actor: Actor) -> None:
-    """The borrower accepts the settlement, or refuses it: then the ticket reopens and they hear about LAPS SJK."""
+                            note: str | None, actor: Actor, *, notify: bool = True) -> None:
+    """The borrower accepts the settlement, or refuses it: then the ticket reopens and they hear about LAPS SJK.
+
+    ``notify=False`` when the borrower's own chat answers them (``borrower_answer``): nothing is queued here.
+    """
     if ticket.status != Status.RESOLVED.value:
         raise workflow.ForbiddenTransition(
             f"ticket {ticket.number} has no settlement to answer (it is {ticket.status})", status=ticket.status)
@@ -507,8 +545,69 @@ async def settlement_answer(session: AsyncSession, ctx: TicketContext, ticket: T
     ticket.reopen_count += 1
     ticket.closed_at = None
     await _set_status(session, ticket, Status.IN_PROGRESS.value, actor, reopened=True)
-    await message_borrower(session, ticket, wording.refusal_notice(ticket.number), SYSTEM,
-                           kind="dispute_options_sent")
+    if notify:
+        await message_borrower(session, ticket, wording.refusal_notice(ticket.number), SYSTEM,
+                               kind="dispute_options_sent")
+
+
+BORROWER = Actor("borrower")
+ANSWERS = ("accept", "dispute", "next_step")
+
+
+@dataclass(frozen=True)
+class Answered:
+    """What the borrower's answer did, and what the chat should tell them."""
+
+    ticket: Ticket
+    outcome: str  # accepted, reopened, escalated, rejection_disputed, rejection_accepted, next_step
+    reply_text: str
+
+
+async def answerable_ticket(session: AsyncSession, conversation: Conversation) -> Ticket | None:
+    """The conversation's most recently closed ticket (resolved or rejected) whose outcome it can answer."""
+    return await session.scalar(
+        select(Ticket).join(TicketConversation, TicketConversation.ticket_id == Ticket.id)
+        .where(TicketConversation.conversation_id == conversation.id,
+               Ticket.status.in_((Status.RESOLVED.value, Status.REJECTED.value)))
+        .order_by(Ticket.closed_at.desc(), Ticket.id.desc()).limit(1))
+
+
+async def borrower_answer(session: AsyncSession, ctx: TicketContext, ticket: Ticket, answer: str,
+                          text: str | None) -> Answered:
+    """The borrower's answer to a resolution or rejection, from their chat (the bot calls the desk API).
+
+    ``accept`` records the agreement. ``dispute`` of a resolution reopens the
+    ticket and, when the lender's policy (``disputes.on_dispute``) says
+    ``escalate``, sends it up to the complaint specialist — history and
+    statuses through ``settlement_answer`` and ``escalate``; a rejection is
+    final, so its dispute is recorded and the borrower is given the next step.
+    ``next_step`` records the question and gives the lender's text about LAPS
+    SJK and OJK's portal. The reply is for the chat to send (nothing is queued
+    here). In the caller's transaction.
+    """
+    if answer not in ANSWERS:
+        raise InvalidRequest(f"answer must be one of {', '.join(ANSWERS)}")
+    note = (text or "").strip()[:2000] or None
+    next_step = ctx.lender.disputes.next_step
+    if answer == "next_step":
+        await record_event(session, ticket, "next_step_requested", BORROWER, note=note)
+        return Answered(ticket, "next_step", wording.next_step_reply(ticket.number, next_step))
+    if ticket.status == Status.REJECTED.value:
+        kind = "rejection_accepted" if answer == "accept" else "rejection_disputed"
+        await record_event(session, ticket, kind, BORROWER, note=note)
+        reply = (wording.acceptance_reply(ticket.number) if answer == "accept"
+                 else wording.dispute_reply(ticket.number, reopened=False, next_step=next_step))
+        return Answered(ticket, kind, reply)
+    if answer == "accept":
+        await settlement_answer(session, ctx, ticket, True, note, BORROWER)
+        return Answered(ticket, "accepted", wording.acceptance_reply(ticket.number))
+    await settlement_answer(session, ctx, ticket, False, note, BORROWER, notify=False)
+    outcome = "reopened"
+    if ctx.lender.disputes.on_dispute == "escalate" and ticket.escalation_level == EscalationLevel.AGENT.value:
+        await escalate(session, ticket, EscalationLevel.SPECIALIST.value, None,
+                       "the borrower disputes the settlement", SYSTEM)
+        outcome = "escalated"
+    return Answered(ticket, outcome, wording.dispute_reply(ticket.number, reopened=True, next_step=next_step))
 
 
 async def reject(session: AsyncSession, ctx: TicketContext, ticket: Ticket, ground: str | None,
@@ -544,6 +643,26 @@ async def extend(session: AsyncSession, ctx: TicketContext, ticket: Ticket, reas
         await message_borrower(session, ticket, wording.extension_notice(ticket.number, ticket.resolution_due,
                                                                          reason), actor,
                                kind="extension_notice_sent", ctx=ctx)
+
+
+async def set_expectation(session: AsyncSession, ctx: TicketContext, ticket: Ticket, expected_at: datetime,
+                          note: str | None, actor: Actor) -> None:
+    """Record when the person handling the ticket now expects to resolve it (history ``expectation_set``).
+
+    Only a future time is accepted: the overdue status update gives it to the
+    borrower (``tickets.wording.status_update``) and must never promise a day
+    already past. It does not move the regulatory deadline (that is ``extend``).
+    """
+    workflow.require_open(ticket, "set the expected resolution of")
+    if expected_at.tzinfo is None:
+        raise InvalidRequest("the expected resolution time needs a time zone")
+    if expected_at <= ctx.now():
+        raise InvalidRequest("the expected resolution must be in the future")
+    previous = ticket.expected_resolution_at
+    ticket.expected_resolution_at = expected_at
+    await session.flush()
+    await record_event(session, ticket, "expectation_set", actor, previous=previous, expected_at=expected_at,
+                       note=note)
 
 
 async def add_note(session: AsyncSession, ticket: Ticket, text: str, actor: Actor) -> TicketEvent:

@@ -96,12 +96,28 @@ def extension_notice(number: str, new_due: datetime, reason: str) -> str:
             f"Mohon maaf atas ketidaknyamanannya, kami akan terus mengabari Anda.")
 
 
-def status_update(number: str, status: str, resolution_due: datetime | None) -> str:
-    """The periodic update while the complaint is investigated."""
+def status_update(number: str, status: str, resolution_due: datetime | None, *, now: datetime,
+                  expected_at: datetime | None = None) -> str:
+    """The periodic update while the complaint is investigated; the one wording of it.
+
+    On time it names the deadline. Past the deadline it never repeats a date
+    already gone: it says the complaint is late, apologises, and gives the new
+    expectation the person handling it set (``expected_at``, when still in the
+    future), or says that person will contact the borrower with it.
+    """
     text = (f"Kak, kami ingin mengabarkan bahwa pengaduan *{number}* masih kami proses "
             f"(status: {STATUS_LABELS.get(status, status)}).")
-    if resolution_due:
-        text += f" Kami akan menyelesaikannya paling lambat {tanggal(resolution_due)}."
+    if resolution_due is None or resolution_due > now:
+        if resolution_due:
+            text += f" Kami akan menyelesaikannya paling lambat {tanggal(resolution_due)}."
+        return text + " Terima kasih atas kesabaran Anda."
+    text += " Penanganannya sudah melewati batas waktu yang kami janjikan, dan kami mohon maaf atas keterlambatan ini."
+    if expected_at is not None and expected_at > now:
+        text += (" Petugas yang menangani pengaduan Anda kini memperkirakan penyelesaiannya paling lambat "
+                 f"{tanggal(expected_at)}.")
+    else:
+        text += (" Petugas yang menangani pengaduan Anda akan segera menghubungi Anda untuk menyampaikan "
+                 "perkiraan waktu penyelesaian yang baru.")
     return text + " Terima kasih atas kesabaran Anda."
 
 
@@ -115,3 +131,25 @@ def rupiah(amount: float) -> str:
     """``Rp1.250.000``."""
     whole = f"{int(round(amount)):,}".replace(",", ".")
     return f"Rp{whole}"
+
+
+def acceptance_reply(number: str) -> str:
+    """The borrower agreed with the outcome."""
+    return (f"Terima kasih, Kak. Kami catat bahwa Anda menyetujui penyelesaian pengaduan *{number}*. "
+            "Jika ada hal lain, silakan sampaikan kapan saja.")
+
+
+def dispute_reply(number: str, *, reopened: bool, next_step: str) -> str:
+    """The borrower disagrees: what happens now, and the way further (the lender's ``next_step`` text)."""
+    if reopened:
+        first = (f"Baik, Kak, kami catat bahwa Anda belum menyetujui penyelesaian pengaduan *{number}*. "
+                 "Pengaduan Anda kami buka kembali dan petugas kami akan meninjaunya ulang serta menghubungi Anda.")
+    else:
+        first = (f"Baik, Kak, kami catat keberatan Anda atas keputusan pengaduan *{number}*, "
+                 "dan petugas kami akan mempelajarinya.")
+    return f"{first} {next_step}"
+
+
+def next_step_reply(number: str, next_step: str) -> str:
+    """Where the borrower can take the complaint further."""
+    return f"Untuk pengaduan *{number}*: {next_step}"

@@ -111,6 +111,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "extend": SENIOR,
     "priority": STAFF,
     "fields": STAFF,          # complete or correct the complaint's fields
+    "expect": STAFF,          # the handler's new expected resolution of an overdue ticket
 }
 
 

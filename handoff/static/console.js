@@ -2,7 +2,9 @@
 // Plain JavaScript, no build step. Every form also works without it.
 (function () {
   "use strict";
-  const root = document.querySelector(".console") || document.querySelector(".single");
+  const root = document.querySelector(".console") || document.querySelector(".single") ||
+    document.querySelector(".alerts-page");
+  const alertsBox = document.getElementById("alerts");
   const csrf = root ? root.dataset.csrf : "";
   const queueBox = document.getElementById("queue");
   const tabs = document.getElementById("tabs");
@@ -36,6 +38,25 @@
     const ids = Array.from(document.querySelectorAll(".mine [data-open]")).map(function (a) { return a.dataset.open; });
     if (ids.length) watch(ids);
   }
+  // A new SLA alert: refresh the alerts list and say so where the person is looking.
+  async function alertRaised(e) {
+    if (alertsBox) {
+      const res = await fetch("/console/alerts?fragment=1", { headers: { "X-Requested-With": "fetch" } });
+      if (res.ok) alertsBox.innerHTML = await res.text();
+    }
+    const toast = document.createElement("a");
+    toast.className = "toast"; toast.setAttribute("role", "alert"); toast.setAttribute("data-testid", "alert-toast");
+    toast.style.cssText = "position:fixed;right:1rem;bottom:1rem;padding:.75rem 1rem;background:#b42318;" +
+      "color:#fff;border-radius:6px;z-index:1000;text-decoration:none;box-shadow:0 2px 8px rgba(0,0,0,.3)";
+    toast.href = "/console/tickets/" + encodeURIComponent(e.ticket_number || "");
+    // The alert's label in the page's language, from the refreshed list (the event carries only ids).
+    const label = alertsBox && alertsBox.querySelector('[data-alert="' + e.alert_id + '"] .badge');
+    toast.textContent = "⚠ " + (e.ticket_number || "") + " · " +
+      (label ? label.textContent : (e.type || "").replace(/_/g, " "));
+    document.body.appendChild(toast);
+    setTimeout(function () { toast.remove(); }, 15000);
+  }
+
   let queueTimer = null;
   function queueChanged() { clearTimeout(queueTimer); queueTimer = setTimeout(refreshQueue, 100); }
 
@@ -129,6 +150,7 @@
     socket.onmessage = function (ev) {
       const e = JSON.parse(ev.data);
       if (e.topic === "queue" || e.topic === "agent") queueChanged();
+      if (e.topic === "alert") alertRaised(e);
       if (e.topic === "agent" && e.type === "assigned" && e.conversation_id) openChat(e.conversation_id);
       if (e.topic === "conversation" && e.conversation_id) {
         if (e.type === "message") newMessages(e.conversation_id);

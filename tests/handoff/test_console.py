@@ -11,6 +11,7 @@ from handoff.models import CannedResponse, Note
 from storage.base import utcnow
 from storage.models import Conversation, Message, OutboxItem
 from tickets.models import Ticket
+from desk.store import append_message
 from tests.handoff.conftest import get_conversation, get_handoff
 
 
@@ -146,6 +147,9 @@ async def test_close_sends_summary_and_rating_buttons_and_returns_to_bot(client,
         conv = await get_conversation(database, public_id)
         reply = await rating.capture(session, conv, "4", "rating:4")
         assert reply is not None and "penilaian" in reply.text
+        # The router stores the request for a comment; only then is the next message a comment.
+        await append_message(session, await session.get(Conversation, conv.id), direction="out", author="bot",
+                             text=reply.text)
     async with database.transaction() as session:
         reply = await rating.capture(session, conv, "Agennya ramah", None)
         assert reply is not None
