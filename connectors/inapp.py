@@ -41,7 +41,7 @@ from desk.auth import error
 from desk.config import Settings
 from desk.masking import MaskingFilter
 from desk.messages import Channel, InboundMessage, OutboundMessage
-from desk.store import MessageRow
+from desk.store import MessageRecord
 from storage.models import Conversation, Direction, Message
 
 log = logging.getLogger("aduan.channels")
@@ -94,7 +94,7 @@ def bearer(request: Request) -> str | None:
 
 
 # -- message views -------------------------------------------------------
-def message_view(message: Message | MessageRow) -> dict[str, Any]:
+def message_view(message: Message | MessageRecord) -> dict[str, Any]:
     """The JSON a client sees for one stored message."""
     payload = message.payload or {}
     return {

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from desk.messages import OutboundMessage
-from desk.store import append_message
+from desk.store.orm import append_message
 from storage.models import Conversation, Direction, Message, OutboxItem
 
 _ENQUEUED = "aduan.outbox_enqueued"
