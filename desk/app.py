@@ -79,6 +79,7 @@ def build_services(settings: Settings, *, events: EventBus | None = None,
         max_message_chars=settings.max_message_chars,
         bot_timeout_seconds=settings.rasa_timeout_seconds,
         capture_rating=capture_rating,
+        max_attempts=settings.inbound_max_attempts,
     )
     # Connectors register their Sender per channel (services.outbox.register_sender).
     # On SQLite the worker writes through the store's writer thread: one queue of writes.
@@ -121,9 +122,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if run_outbox and services.outbox is not None:
             services.outbox.start()
 
+    @app.after_server_start
+    async def _start_sweeper(app: Sanic) -> None:
+        # Every instance sweeps: unfinished inbound messages whose lease ran out
+        # (a crashed worker's) are taken over; the lease keeps it to one instance.
+        if run_outbox and services.router is not None:
+            services.router.start_sweeper(settings.inbound_sweep_seconds)
+
     @app.before_server_stop
     async def _shutdown(app: Sanic) -> None:
         # Stop taking work first, then close what the work used.
+        if services.router is not None:
+            await services.router.stop_sweeper()
         if services.outbox is not None:
             await services.outbox.stop()
         if services.bot is not None:

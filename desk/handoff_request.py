@@ -18,6 +18,8 @@ from storage.models import Conversation
 # Reasons the bot may give (docs/architecture.md) plus the desk's own.
 BOT_UNAVAILABLE = "bot_unavailable"
 BOT_FAILED = "bot_failed"
+# A message whose processing failed Router.max_attempts times (the reason is in the summary).
+PROCESSING_FAILED = "processing_failed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,45 +1,65 @@
 """The router: stores every inbound message first, then hands it to the bot or to a human.
 
-Contract (implemented by ``Router.receive``):
+Contract (implemented by ``Router.receive``): every message a borrower sends
+is answered by the bot or queued for a person, exactly once, whatever fails.
 
-1. Store the inbound message through the conversation store
-   (``desk.store.ConversationStore.append_inbound``), deduplicated by the
-   delivery's id; the conversation is opened if it is new. A duplicate returns
-   ``ReceiveResult(duplicate=True, ...)``.
-2. Bot mode: send to Rasa (``desk.botclient``), store the replies with their
+1. Normalise the input (``desk.messages.normalise_inbound``: characters a
+   database refuses are replaced, the raw text kept escaped in the payload).
+2. Store it through the conversation store (``ConversationStore.append_inbound``),
+   deduplicated by the delivery's id within its conversation. In bot mode it
+   is stored ``received`` and the write takes the conversation's processing
+   lease for this router (this desk instance).
+3. Bot mode: send to Rasa (``desk.botclient``), store the replies with their
    outbox rows (``append_replies``); a reply carrying ``custom.handoff``
-   switches the conversation to people and queues it (``hand_off``, one
-   write). Rasa down or slow: a holding reply, the conversation joins the
-   human queue.
-3. Human mode: publish the message to the console's event topic.
+   switches the conversation to people and queues it (``hand_off``). Rasa
+   down, slow, or answering with no message or more than ``MAX_REPLIES``: a
+   holding reply, the conversation joins the human queue. The write that
+   stores the outcome also marks the message finished and gives the lease back.
+4. Human mode: the message is stored ``queued_for_people`` and published to
+   the console's event topic.
 
-Ordering: messages of one conversation are handled one at a time, in arrival
-order, by a per-conversation ``asyncio.Lock`` held from storing the inbound
-message until its replies are stored; the store numbers them gap-free.
+Durability: a message stored but not finished (the process died, the
+database dropped, anything raised) is resumed, never answered "duplicate,
+nothing": a redelivery by the provider or the in-app client takes it up
+(``claim``), and ``sweep_once`` — run by every instance — takes over messages
+whose lease ran out. Each start counts an attempt; a message whose processing
+failed ``max_attempts`` times goes to people with the reason instead of to
+the bot again. A redelivery of a finished message gets its stored replies.
+
+Ordering and serialisation: messages of one conversation are handled one at
+a time in this process by a per-conversation ``asyncio.Lock``, and across
+instances by the conversation's lease in the database, so two instances never
+call the bot for one conversation at once. The store numbers messages
+gap-free.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
+import uuid
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk.botclient import BotClient, BotUnavailable
+from desk.botclient import BotClient, BotFailed, BotUnavailable
 from desk.events import EventBus
-from desk.handoff_request import BOT_UNAVAILABLE, HandoffRequest
-from desk.messages import Channel, InboundMessage, OutboundMessage
+from desk.handoff_request import BOT_FAILED, BOT_UNAVAILABLE, PROCESSING_FAILED, HandoffRequest
+from desk.masking import mask_text
+from desk.messages import Channel, InboundMessage, OutboundMessage, normalise_inbound
 from desk.store import (
     ConversationRecord,
     ConversationStore,
     DuplicateMessage,
+    InboundState,
     MessageRecord,
     NewInbound,
     StoredInbound,
@@ -141,7 +161,18 @@ class Router:
         bot_timeout_seconds: float = 10.0,
         locks: ConversationLocks | None = None,
         capture_rating: RatingCapture | None = None,
+        owner: str | None = None,
+        lease_seconds: float | None = None,
+        max_attempts: int = 3,
+        sweep_after_seconds: float = 10.0,
     ) -> None:
+        """``owner`` names this instance in the leases it holds (a fresh id by default).
+
+        ``lease_seconds`` must outlast one message's processing (the bot's
+        timeout plus a few writes); default ``2 × bot timeout + 10``.
+        ``sweep_after_seconds``: how old an unfinished message must be before
+        the sweeper takes it (a fresh one is still being handled in line).
+        """
         self.store = store
         self.bot = bot
         self.events = events
@@ -151,37 +182,166 @@ class Router:
         self.locks = locks or ConversationLocks()
         # The handoff part's rating hook: a closed handoff's 1–5 rating never reaches Rasa.
         self.capture_rating = capture_rating
+        self.owner = owner or f"router-{uuid.uuid4().hex[:16]}"
+        self.lease = timedelta(seconds=lease_seconds if lease_seconds is not None else 2 * bot_timeout_seconds + 10)
+        self.max_attempts = max_attempts
+        self.sweep_after = timedelta(seconds=sweep_after_seconds)
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def receive(self, inbound: InboundMessage) -> ReceiveResult:
         """Store ``inbound``, then answer it with the bot or pass it to the human side.
 
-        Raises ``MessageTooLong`` (nothing stored) when the text is over the limit.
+        Raises ``MessageTooLong`` (nothing stored) when the text is over the
+        limit. Any other exception means the message may be stored but is not
+        finished: the caller answers "try again" and the redelivery (or the
+        sweeper) resumes it.
         """
+        inbound = normalise_inbound(inbound)
         if len(inbound.text) > self.max_message_chars:
             raise MessageTooLong(f"message has {len(inbound.text)} characters, limit {self.max_message_chars}")
-        new = _new_inbound(inbound, self.clock())
+        now = self.clock()
+        new = _new_inbound(inbound, now, owner=self.owner, lease_until=now + self.lease)
         async with self.locks.hold((new.channel, new.sender)):
             try:
                 stored = await self.store.append_inbound(new)
             except DuplicateMessage:
-                return await self._duplicate_result(new)
+                return await self._redelivered(new)
             conversation, message = stored.conversation, stored.message
-            if conversation.mode == ConversationMode.HUMAN.value:
+            if message.state == InboundState.QUEUED_FOR_PEOPLE.value:
                 await self._publish(conversation, [message], to_queue=True)
                 return ReceiveResult(False, conversation.public_id, message.id, conversation.mode)
             await self._publish(conversation, [message], to_queue=False)
-            if self.capture_rating is not None and conversation.has_closed_handoff:
+            if not stored.leased:
+                # Another instance is processing this conversation: wait for its lease.
+                waited = await self._wait_for_lease(stored)
+                if not waited.leased:
+                    return await self._finished_result(waited, duplicate=False)
+                stored = waited
+            return await self._process(stored)
+
+    # -- one message, from its lease to its outcome --------------------------------------
+
+    async def _process(self, stored: StoredInbound) -> ReceiveResult:
+        """Answer a ``received`` message whose conversation this router holds the lease of.
+
+        On failure the reason is recorded and the lease given back (best
+        effort: the database may be what failed), then the error propagates.
+        """
+        try:
+            if stored.message.attempts > self.max_attempts:
+                log.error("message %s of conversation %s failed processing %d times; handing it to people",
+                          stored.message.id, stored.conversation.public_id, stored.message.attempts - 1)
+                return await self._hold_for_people(
+                    stored, PROCESSING_FAILED,
+                    f"processing failed {stored.message.attempts - 1} times: {stored.message.last_error}")
+            if self.capture_rating is not None and stored.conversation.has_closed_handoff:
                 rated = await self._rating_reply(stored)
                 if rated is not None:
                     return rated
             return await self._ask_bot(stored)
+        except Exception as exc:
+            log.warning("processing message %s of conversation %s failed (attempt %d): %s",
+                        stored.message.id, stored.conversation.public_id, stored.message.attempts,
+                        type(exc).__name__)
+            with contextlib.suppress(Exception):
+                await self.store.record_failure(stored.message.id, owner=self.owner,
+                                                error=f"{type(exc).__name__}: {mask_text(str(exc))[:500]}")
+            raise
 
-    async def _duplicate_result(self, new: NewInbound) -> ReceiveResult:
+    async def _claim(self, message_id: int) -> StoredInbound | None:
+        now = self.clock()
+        return await self.store.claim(message_id, owner=self.owner, lease_until=now + self.lease, now=now)
+
+    async def _wait_for_lease(self, stored: StoredInbound) -> StoredInbound:
+        """Poll for the conversation's lease until it is ours or the message was finished elsewhere.
+
+        Bounded by the other holder's lease: it gives it back when done, or it
+        runs out. Past that bound the message is left to the sweepers.
+        """
+        delay, deadline = 0.02, time.monotonic() + self.lease.total_seconds() + 5
+        current = stored
+        while time.monotonic() < deadline:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+            claimed = await self._claim(stored.message.id)
+            if claimed is None:
+                break
+            current = claimed
+            if claimed.leased or claimed.message.state != InboundState.RECEIVED.value:
+                return claimed
+        return dataclasses.replace(current, leased=False)
+
+    async def _redelivered(self, new: NewInbound) -> ReceiveResult:
+        """A delivery already stored: resume it when unfinished, else answer with its stored replies."""
         existing = await self.store.inbound_by_external_id(new.channel, new.sender, new.external_id)
         if existing is None:
             raise RuntimeError("a delivery refused as a duplicate is not stored")
-        log.info("duplicate delivery ignored channel=%s message_id=%s", new.channel, existing.message.id)
-        return ReceiveResult(True, existing.conversation.public_id, existing.message.id, existing.conversation.mode)
+        if existing.message.state == InboundState.RECEIVED.value:
+            claimed = await self._claim(existing.message.id)
+            if claimed is not None and claimed.leased:
+                log.info("redelivery resumes unfinished message %s (attempt %d)", claimed.message.id,
+                         claimed.message.attempts)
+                return dataclasses.replace(await self._process(claimed), duplicate=True)
+            existing = claimed or existing
+        log.info("duplicate delivery channel=%s message_id=%s state=%s", new.channel, existing.message.id,
+                 existing.message.state)
+        return await self._finished_result(existing, duplicate=True)
+
+    async def _finished_result(self, stored: StoredInbound, *, duplicate: bool) -> ReceiveResult:
+        """What a message not processed by this call ended with: its stored replies (none while another
+        instance is still on it)."""
+        replies = await self.store.replies_to(stored.message.id)
+        conversation = stored.conversation
+        return ReceiveResult(duplicate, conversation.public_id, stored.message.id, conversation.mode,
+                             [OutboundMessage.from_payload(m.text, m.payload) for m in replies], replies)
+
+    # -- the sweeper ---------------------------------------------------------------------
+
+    async def sweep_once(self, *, limit: int = 100) -> int:
+        """Take over unfinished messages nobody holds a live lease on; return how many were processed.
+
+        Every instance runs this: the lease decides which one processes a
+        message, so two never do at once.
+        """
+        now = self.clock()
+        handled = 0
+        for item in await self.store.unfinished(stored_before=now - self.sweep_after, now=now, limit=limit):
+            async with self.locks.hold((item.channel, item.sender)):
+                claimed = await self._claim(item.message_id)
+                if claimed is None or not claimed.leased:
+                    continue
+                log.warning("taking over unfinished message %s of conversation %s (attempt %d)",
+                            claimed.message.id, claimed.conversation.public_id, claimed.message.attempts)
+                try:
+                    await self._process(claimed)
+                except Exception:  # noqa: BLE001 - recorded on the message; the next sweep tries again
+                    log.exception("sweeper could not finish message %s", claimed.message.id)
+                    continue
+                handled += 1
+        return handled
+
+    def start_sweeper(self, interval_seconds: float = 5.0) -> asyncio.Task[None]:
+        """Run ``sweep_once`` every ``interval_seconds`` on the running loop until ``stop_sweeper``."""
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(interval_seconds),
+                                                                   name="inbound-sweeper")
+        return self._sweeper
+
+    async def stop_sweeper(self) -> None:
+        """Stop the sweeper task (a sweep in progress is cancelled; its lease runs out)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+
+    async def _sweep_forever(self, interval: float) -> None:
+        while True:
+            try:
+                await self.sweep_once()
+            except Exception:  # noqa: BLE001 - the database may be down: try again next round
+                log.exception("inbound sweep failed")
+            await asyncio.sleep(interval)
 
     async def _rating_reply(self, stored: StoredInbound) -> ReceiveResult | None:
         """The desk's thank-you when the message rates a closed handoff (Rasa is not asked); else None."""
@@ -189,7 +349,8 @@ class Router:
         text, choice = stored.message.text, stored.message.payload.get("button_payload")
         hook = partial(_rate, self.capture_rating, text, choice)
         answered = await self.store.answer_with(stored.conversation, hook, author=Author.SYSTEM.value,
-                                                created_at=self.clock())
+                                                created_at=self.clock(), in_reply_to=stored.message.id,
+                                                owner=self.owner)
         if answered is None:
             return None
         reply, reply_message = answered
@@ -212,6 +373,10 @@ class Router:
         try:
             async with asyncio.timeout(self.bot_timeout_seconds):
                 replies = await self.bot.send(conversation.public_id, stored.bot_text, metadata)
+        except BotFailed as exc:
+            log.warning("bot failed on conversation %s, handing it to people: %s", conversation.public_id, exc)
+            return await self._hold_for_people(stored, BOT_FAILED,
+                                               f"the bot failed: {exc}; the borrower's last message is waiting")
         except (BotUnavailable, TimeoutError) as exc:
             log.warning("bot unavailable, handing conversation %s to people: %s",
                         conversation.public_id, exc or "timeout")
@@ -233,15 +398,16 @@ class Router:
                 sent.append(reply)
         if handoff is not None:
             return await self._hand_off(stored, sent, handoff, author=Author.BOT.value)
-        rows = await self.store.append_replies(conversation, sent, author=Author.BOT.value,
-                                               created_at=self.clock()) if sent else []
+        rows = await self.store.append_replies(conversation, sent, author=Author.BOT.value, created_at=self.clock(),
+                                               in_reply_to=stored.message.id, owner=self.owner)
         await self._publish(conversation, rows, to_queue=False)
         return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode, sent, rows)
 
     async def _hand_off(self, stored: StoredInbound, replies: list[OutboundMessage], request: HandoffRequest,
                         *, author: str) -> ReceiveResult:
         conversation = stored.conversation
-        rows = await self.store.hand_off(conversation, replies, request, author=author, created_at=self.clock())
+        rows = await self.store.hand_off(conversation, replies, request, author=author, created_at=self.clock(),
+                                         in_reply_to=stored.message.id, owner=self.owner)
         # The queue first: that is what the consoles wait for.
         await self._publish_handoff(conversation, request)
         await self._publish(conversation, [stored.message, *rows], to_queue=True)
@@ -249,7 +415,8 @@ class Router:
                              replies, rows)
 
     async def _hold_for_people(self, stored: StoredInbound, reason: str, note: str) -> ReceiveResult:
-        """The bot failed: a polite holding reply, and the conversation joins the human queue."""
+        """The bot (or the processing) failed: a polite holding reply, and the conversation joins the
+        human queue with ``reason``."""
         request = HandoffRequest(reason=reason, priority="medium", summary={"note": note})
         return await self._hand_off(stored, [OutboundMessage(text=HOLDING_REPLY)], request,
                                     author=Author.SYSTEM.value)
@@ -300,21 +467,24 @@ def message_event(conversation: Any, message: Any) -> dict[str, Any]:
     }
 
 
-def _new_inbound(inbound: InboundMessage, now: datetime) -> NewInbound:
-    """What the store writes for ``inbound``: its payload (button, media) and whether it may be a
-    numbered choice (WhatsApp shows buttons as a numbered list)."""
+def _new_inbound(inbound: InboundMessage, now: datetime, *, owner: str, lease_until: datetime) -> NewInbound:
+    """What the store writes for ``inbound``: its payload (button, media, the raw input when it was
+    normalised) and whether it may be a numbered choice (WhatsApp shows buttons as a numbered list)."""
     channel = _channel_value(inbound.channel)
     payload: dict[str, Any] = {}
     if inbound.button_payload is not None:
         payload["button_payload"] = inbound.button_payload
     if inbound.media:
         payload["media"] = [{"url": m.url, "content_type": m.content_type} for m in inbound.media]
+    raw = inbound.extra.get("raw")
+    if raw:
+        payload["raw"] = raw
     may_be_choice = inbound.button_payload is None and channel == Channel.WHATSAPP.value \
         and _NUMBERED_CHOICE.match(inbound.text) is not None
     return NewInbound(channel=channel, sender=inbound.sender, external_id=inbound.external_id, text=inbound.text,
                       payload=payload, created_at=now, author=Author.BORROWER.value,
                       sender_name=inbound.sender_name, customer_id=inbound.customer_id,
-                      may_be_numbered_choice=may_be_choice)
+                      may_be_numbered_choice=may_be_choice, lease_owner=owner, lease_until=lease_until)
 
 
 async def _rate(capture: RatingCapture, text: str, choice: str | None, session: AsyncSession,

@@ -46,7 +46,7 @@ from storage.models import Conversation
 
 __all__ = [
     "CLOSED_HANDOFF_STATUS", "ConversationRecord", "ConversationStore", "DuplicateMessage", "InboundState",
-    "MessageRecord", "NewInbound", "SessionReply", "StoredInbound", "append_message", "conversation_by_public_id",
+    "MessageRecord", "NewInbound", "SessionReply", "StoredInbound", "Unfinished", "append_message", "conversation_by_public_id",
     "find_or_open_conversation", "insert_message", "next_seq", "set_mode",
 ]
 
@@ -105,6 +105,8 @@ class MessageRecord:
     """How many times processing of this inbound message started."""
     reply_to_id: int | None = None
     """The inbound message an outbound one answers (bot, holding or rating reply)."""
+    last_error: str | None = None
+    """Why the last processing attempt of an inbound message failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,20 @@ class NewInbound:
     """Recorded on the conversation: set only when the channel vouches for the borrower (in-app token)."""
     may_be_numbered_choice: bool = False
     """A WhatsApp "1"/"2." that may pick a button the desk last showed (mapped in the same write)."""
+    lease_owner: str | None = None
+    """The desk instance storing the message: it takes the conversation's processing lease in the same
+    write when the conversation is in bot mode and nobody else holds a live lease."""
+    lease_until: datetime | None = None
+    """When that lease runs out if it is not given back (a crashed instance)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unfinished:
+    """An inbound message still ``received`` whose conversation nobody holds a live lease on."""
+
+    message_id: int
+    channel: str
+    sender: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +192,16 @@ class ConversationStore(ABC):
     * no method returns before its write is committed: an answer is never given
       for something that might still be rolled back;
     * a repeated delivery raises ``DuplicateMessage`` and writes nothing;
-    * every outbound message is stored together with its outbox row.
+    * every outbound message is stored together with its outbox row;
+    * an inbound message leaves ``received`` in the same write that stores its
+      outcome (replies, or the queue entry for people), and that write gives the
+      conversation's processing lease back: there is no moment where a message
+      is answered but still looks unfinished, or the reverse.
+
+    The processing lease (``conversations.lease_owner`` / ``lease_until``) is
+    what lets several desk instances share one database: only the holder of a
+    live lease calls the bot for a conversation, and a lease that runs out (its
+    holder crashed) may be taken by anyone (``claim``).
     """
 
     @abstractmethod
@@ -187,31 +212,71 @@ class ConversationStore(ABC):
         (no read before the write). Records ``new.customer_id`` on the
         conversation when given; maps a numbered choice to its button payload
         (``payload["button_payload"]``) when ``new.may_be_numbered_choice``.
+
+        In bot mode the message is stored ``received`` and, in the same write,
+        ``new.lease_owner`` takes the conversation's lease unless another owner
+        holds a live one (``StoredInbound.leased``; ``attempts`` is 1 when taken,
+        else 0). In human mode it is stored ``queued_for_people``: people answer it.
         Raises ``DuplicateMessage`` for a repeated delivery.
         """
 
     @abstractmethod
     async def append_replies(self, conversation: ConversationRecord, replies: Sequence[OutboundMessage], *,
-                             author: str, created_at: datetime) -> list[MessageRecord]:
+                             author: str, created_at: datetime, in_reply_to: int | None = None,
+                             owner: str | None = None) -> list[MessageRecord]:
         """Store ``replies`` (in order) and queue each in the outbox, in one write.
 
-        Nudges the in-process outbox worker after the commit.
+        With ``in_reply_to``: the replies name that inbound message, which
+        becomes ``answered`` in the same write, and ``owner``'s lease on the
+        conversation is given back. Nudges the in-process outbox worker after
+        the commit.
         """
 
     @abstractmethod
     async def hand_off(self, conversation: ConversationRecord, replies: Sequence[OutboundMessage],
-                       request: HandoffRequest, *, author: str, created_at: datetime) -> list[MessageRecord]:
+                       request: HandoffRequest, *, author: str, created_at: datetime,
+                       in_reply_to: int | None = None, owner: str | None = None) -> list[MessageRecord]:
         """Store ``replies``, switch the conversation to people and queue it for them, in one write.
 
         The queue entry follows the handoff part's rules (``HandoffQueue``): a
         conversation already waiting or with an agent keeps its one open
-        handoff, which the new request only raises and completes.
+        handoff, which the new request only raises and completes. With
+        ``in_reply_to``: that message becomes ``queued_for_people`` and
+        ``owner``'s lease is given back in the same write.
         """
 
     @abstractmethod
     async def answer_with(self, conversation: ConversationRecord, hook: SessionReply, *,
-                          author: str, created_at: datetime) -> tuple[OutboundMessage, MessageRecord] | None:
-        """Run ``hook`` in one transaction and store and queue its reply there; None when it did not answer."""
+                          author: str, created_at: datetime, in_reply_to: int | None = None,
+                          owner: str | None = None) -> tuple[OutboundMessage, MessageRecord] | None:
+        """Run ``hook`` in one transaction and store and queue its reply there; None when it did not answer
+        (then nothing is written). A reply finishes ``in_reply_to`` as ``append_replies`` does."""
+
+    @abstractmethod
+    async def claim(self, message_id: int, *, owner: str, lease_until: datetime,
+                    now: datetime) -> StoredInbound | None:
+        """Take the lease of the message's conversation to (re)process it; one transaction.
+
+        The lease is taken when it is free, ran out (before ``now``) or is
+        already ``owner``'s. ``leased`` in the result is True only when it was
+        taken *and* the message is still ``received``; then ``attempts`` was
+        counted up. Otherwise the message's current state is returned and the
+        lease is left as it was. None when there is no such message.
+        """
+
+    @abstractmethod
+    async def record_failure(self, message_id: int, *, owner: str, error: str) -> None:
+        """Note why processing failed (``last_error``) and give ``owner``'s lease back, so a redelivery
+        or a sweeper may try again at once. The message stays ``received``."""
+
+    @abstractmethod
+    async def unfinished(self, *, stored_before: datetime, now: datetime, limit: int = 100) -> list[Unfinished]:
+        """``received`` messages stored before ``stored_before`` whose conversation has no live lease at
+        ``now``, oldest first: what a crashed or failed instance left behind."""
+
+    @abstractmethod
+    async def replies_to(self, message_id: int) -> list[MessageRecord]:
+        """The stored replies to inbound ``message_id``, in order (what its first delivery was answered)."""
 
     @abstractmethod
     async def set_mode(self, conversation_id: int, mode: str) -> None:

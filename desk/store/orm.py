@@ -83,12 +83,13 @@ async def append_message(
     external_id: str | None = None,
     agent_id: int | None = None,
     created_at: datetime | None = None,
+    reply_to_id: int | None = None,
 ) -> Message:
     """Append one message at the end of ``conversation`` (flushes, does not commit)."""
     seq = await next_seq(session, conversation.id)
     return await insert_message(session, conversation, seq, direction=direction, author=author, text=text,
                                 payload=payload, external_id=external_id, agent_id=agent_id,
-                                created_at=created_at)
+                                created_at=created_at, reply_to_id=reply_to_id)
 
 
 async def insert_message(
@@ -103,8 +104,14 @@ async def insert_message(
     external_id: str | None = None,
     agent_id: int | None = None,
     created_at: datetime | None = None,
+    reply_to_id: int | None = None,
+    state: str | None = None,
+    attempts: int = 0,
 ) -> Message:
-    """Insert a message with a ``seq`` already allocated by ``next_seq`` or ``lock_for_append``."""
+    """Insert a message with a ``seq`` already allocated by ``next_seq`` or ``lock_for_append``.
+
+    ``state`` and ``attempts`` are an inbound message's processing state (``desk.store.InboundState``).
+    """
     message = Message(
         created_at=created_at or utcnow(),
         conversation_id=conversation.id,
@@ -116,6 +123,9 @@ async def insert_message(
         agent_id=agent_id,
         text=text,
         payload=payload or {},
+        reply_to_id=reply_to_id,
+        state=state,
+        attempts=attempts,
     )
     session.add(message)
     await session.flush()

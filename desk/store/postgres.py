@@ -19,10 +19,10 @@ one commit). Nobody is answered before that commit.
 The rules the single statement keeps hold for the batch:
 
 * a batch holds at most one message per conversation and per
-  ``(channel, external_id)``; a later one waits for the next batch, so a
+  ``(channel, sender, external_id)``; a later one waits for the next batch, so a
   conversation's messages are numbered in arrival order and a repeated
   delivery meets its first copy in the table;
-* a message whose ``(channel, external_id)`` is already stored is not written
+* a message already stored in its conversation (same ``external_id``) is not written
   and its caller gets ``DuplicateMessage``, as with the single statement (no
   ``seq`` is allocated for it, so numbers stay gap-free);
 * if the database refuses the whole statement because another desk instance
@@ -47,11 +47,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from desk.handoff_request import HandoffQueue
 from desk.messages import OutboundMessage
 from desk.outbox import notify_enqueued
-from desk.store import ConversationRecord, DuplicateMessage, MessageRecord, NewInbound, StoredInbound
+from desk.store import ConversationRecord, DuplicateMessage, InboundState, MessageRecord, NewInbound, StoredInbound
 from desk.store.orm import CLOSED_HANDOFF_EXISTS_SQL
 from desk.store.sql import HandoffItem, HandoffWritten, SqlConversationStore
 from storage.base import UTCDateTime
 from storage.db import Database
+from storage.models import ConversationMode
 
 T = TypeVar("T")
 
@@ -65,22 +66,35 @@ _OPEN_HANDOFF = "('waiting', 'assigned')"  # handoff.models.HandoffStatus WAITIN
 
 # One round trip for the common case: lock and number the conversation, insert
 # the message, read both back.
+# The lease is taken in bot mode unless another owner holds a live one (desk.store.sql.lease_is_free).
+_TAKE = ("CAST(:owner AS text) IS NOT NULL AND mode = 'bot' AND "
+         "(lease_until IS NULL OR lease_until <= :now OR lease_owner = CAST(:owner AS text))")
 _APPEND_INBOUND = text("""
 WITH c AS (
     UPDATE conversations
        SET last_seq = last_seq + 1, last_message_at = :now,
-           customer_id = COALESCE(:customer_id, customer_id)
+           customer_id = COALESCE(:customer_id, customer_id),
+           lease_owner = CASE WHEN """ + _TAKE + """ THEN CAST(:owner AS text) ELSE lease_owner END,
+           lease_until = CASE WHEN """ + _TAKE + """ THEN :until ELSE lease_until END
      WHERE channel = :channel AND sender = :sender
- RETURNING id, public_id, channel, sender, sender_name, customer_id, mode, last_seq, created_at
+ RETURNING id, public_id, channel, sender, sender_name, customer_id, mode, last_seq, created_at,
+           (mode = 'bot' AND CAST(:owner AS text) IS NOT NULL
+            AND lease_owner IS NOT DISTINCT FROM CAST(:owner AS text)
+            AND lease_until IS NOT DISTINCT FROM :until) AS leased
 ), m AS (
-    INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, created_at)
-    SELECT c.id, c.last_seq, c.channel, :external_id, 'in', :author, :text, :payload, :now FROM c
+    INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, created_at,
+                          state, attempts)
+    SELECT c.id, c.last_seq, c.channel, :external_id, 'in', :author, :text, :payload, :now,
+           CASE WHEN c.mode = 'bot' THEN 'received' ELSE 'queued_for_people' END, CASE WHEN c.leased THEN 1 ELSE 0 END
+      FROM c
     RETURNING id, conversation_id
 )
 SELECT m.id AS message_id, c.id, c.public_id, c.channel, c.sender, c.sender_name, c.customer_id, c.mode,
-       c.last_seq, c.created_at, """ + CLOSED_HANDOFF_EXISTS_SQL.format(id="c.id") + """ AS has_closed_handoff
+       c.last_seq, c.created_at, c.leased,
+       """ + CLOSED_HANDOFF_EXISTS_SQL.format(id="c.id") + """ AS has_closed_handoff
   FROM m JOIN c ON c.id = m.conversation_id
-""").bindparams(bindparam("now", type_=UTCDateTime()), bindparam("payload", type_=JSON()))
+""").bindparams(bindparam("now", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime()),
+                bindparam("payload", type_=JSON()))
 
 # Each input row is numbered (n); duplicates of stored messages are left out
 # before any seq is allocated; one conversation appears at most once per batch
@@ -89,28 +103,41 @@ _APPEND_INBOUND_BATCH = text("""
 WITH i AS (
     SELECT * FROM unnest(CAST(:channels AS text[]), CAST(:senders AS text[]), CAST(:external_ids AS text[]),
                          CAST(:texts AS text[]), CAST(:payloads AS text[]), CAST(:authors AS text[]),
-                         CAST(:customer_ids AS text[]), CAST(:created AS timestamptz[]))
-           WITH ORDINALITY AS t(channel, sender, external_id, text, payload, author, customer_id, created_at, n)
+                         CAST(:customer_ids AS text[]), CAST(:created AS timestamptz[]), CAST(:owners AS text[]),
+                         CAST(:untils AS timestamptz[]))
+           WITH ORDINALITY AS t(channel, sender, external_id, text, payload, author, customer_id, created_at,
+                                owner, until, n)
 ), fresh AS (
     SELECT i.* FROM i
-     WHERE NOT EXISTS (SELECT 1 FROM messages x WHERE x.channel = i.channel AND x.external_id = i.external_id)
+     WHERE NOT EXISTS (SELECT 1 FROM messages x JOIN conversations xc ON xc.id = x.conversation_id
+                        WHERE xc.channel = i.channel AND xc.sender = i.sender AND x.external_id = i.external_id)
 ), c AS (
     UPDATE conversations cv
        SET last_seq = cv.last_seq + 1, last_message_at = f.created_at,
-           customer_id = COALESCE(f.customer_id, cv.customer_id)
+           customer_id = COALESCE(f.customer_id, cv.customer_id),
+           lease_owner = CASE WHEN f.owner IS NOT NULL AND cv.mode = 'bot' AND (cv.lease_until IS NULL
+                              OR cv.lease_until <= f.created_at OR cv.lease_owner = f.owner)
+                              THEN f.owner ELSE cv.lease_owner END,
+           lease_until = CASE WHEN f.owner IS NOT NULL AND cv.mode = 'bot' AND (cv.lease_until IS NULL
+                              OR cv.lease_until <= f.created_at OR cv.lease_owner = f.owner)
+                              THEN f.until ELSE cv.lease_until END
       FROM fresh f
      WHERE cv.channel = f.channel AND cv.sender = f.sender
  RETURNING f.n, cv.id, cv.public_id, cv.channel, cv.sender, cv.sender_name, cv.customer_id, cv.mode,
-           cv.last_seq, cv.created_at
+           cv.last_seq, cv.created_at,
+           (f.owner IS NOT NULL AND cv.mode = 'bot' AND cv.lease_owner IS NOT DISTINCT FROM f.owner
+            AND cv.lease_until IS NOT DISTINCT FROM f.until) AS leased
 ), m AS (
-    INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, created_at)
+    INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, created_at,
+                          state, attempts)
     SELECT c.id, c.last_seq, f.channel, f.external_id, 'in', f.author, f.text, CAST(f.payload AS json),
-           f.created_at
+           f.created_at, CASE WHEN c.mode = 'bot' THEN 'received' ELSE 'queued_for_people' END,
+           CASE WHEN c.leased THEN 1 ELSE 0 END
       FROM c JOIN fresh f ON f.n = c.n
     RETURNING id, conversation_id
 )
 SELECT i.n, f.n IS NULL AS duplicate, m.id AS message_id, c.id, c.public_id, c.channel, c.sender,
-       c.sender_name, c.customer_id, c.mode, c.last_seq, c.created_at,
+       c.sender_name, c.customer_id, c.mode, c.last_seq, c.created_at, c.leased,
        """ + CLOSED_HANDOFF_EXISTS_SQL.format(id="c.id") + """ AS has_closed_handoff
   FROM i
   LEFT JOIN fresh f ON f.n = i.n
@@ -119,17 +146,22 @@ SELECT i.n, f.n IS NULL AS duplicate, m.id AS message_id, c.id, c.public_id, c.c
  ORDER BY i.n
 """)
 
+# A lease ``:owner`` holds is given back in the write that stores the outcome.
+_GIVE_BACK = ("lease_owner = CASE WHEN lease_owner = CAST(:owner AS text) THEN NULL ELSE lease_owner END, "
+              "lease_until = CASE WHEN lease_owner = CAST(:owner AS text) THEN NULL ELSE lease_until END")
 _APPEND_OUTBOUND = text("""
 WITH c AS (
-    UPDATE conversations SET last_seq = last_seq + :k, last_message_at = :now
+    UPDATE conversations SET last_seq = last_seq + :k, last_message_at = :now, """ + _GIVE_BACK + """
      WHERE id = :conversation_id
  RETURNING id, channel, sender, last_seq
 ), r AS (
     SELECT t.text, t.payload, t.n
       FROM unnest(CAST(:texts AS text[]), CAST(:payloads AS text[])) WITH ORDINALITY AS t(text, payload, n)
 ), m AS (
-    INSERT INTO messages (conversation_id, seq, channel, direction, author, text, payload, created_at)
-    SELECT c.id, c.last_seq - :k + r.n, c.channel, 'out', :author, r.text, CAST(r.payload AS json), :now
+    INSERT INTO messages (conversation_id, seq, channel, direction, author, text, payload, created_at, reply_to_id,
+                          attempts)
+    SELECT c.id, c.last_seq - :k + r.n, c.channel, 'out', :author, r.text, CAST(r.payload AS json), :now,
+           CAST(:in_reply_to AS int), 0
       FROM c CROSS JOIN r
     RETURNING id, seq, conversation_id
 ), o AS (
@@ -137,6 +169,9 @@ WITH c AS (
                         created_at)
     SELECT m.id, m.conversation_id, c.channel, c.sender, 'pending', 0, :now, :now FROM m CROSS JOIN c
     RETURNING id
+), f AS (
+    UPDATE messages SET state = 'answered'
+     WHERE id = CAST(:in_reply_to AS int) AND state = 'received' AND EXISTS (SELECT 1 FROM c)
 )
 SELECT m.id, m.seq FROM m ORDER BY m.seq
 """).bindparams(bindparam("now", type_=UTCDateTime()))
@@ -147,21 +182,29 @@ WITH req AS (
     SELECT r.*
       FROM unnest(CAST(:cids AS int[]), CAST(:ks AS int[]), CAST(:nows AS timestamptz[]),
                   CAST(:reasons AS text[]), CAST(:priorities AS text[]), CAST(:categories AS text[]),
-                  CAST(:summaries AS text[]), CAST(:ticket_numbers AS text[]), CAST(:authors AS text[]))
-           AS r(cid, k, now, reason, priority, category, summary, ticket_number, author)
+                  CAST(:summaries AS text[]), CAST(:ticket_numbers AS text[]), CAST(:authors AS text[]),
+                  CAST(:in_reply_tos AS int[]), CAST(:owners AS text[]))
+           AS r(cid, k, now, reason, priority, category, summary, ticket_number, author, in_reply_to, owner)
 ), c AS (
-    UPDATE conversations SET last_seq = last_seq + req.k, last_message_at = req.now, mode = 'human'
+    UPDATE conversations SET last_seq = last_seq + req.k, last_message_at = req.now, mode = 'human',
+           lease_owner = CASE WHEN lease_owner = req.owner THEN NULL ELSE lease_owner END,
+           lease_until = CASE WHEN lease_owner = req.owner THEN NULL ELSE lease_until END
       FROM req WHERE conversations.id = req.cid
  RETURNING conversations.id, conversations.channel, conversations.sender, conversations.last_seq, req.k, req.now,
-           req.author
+           req.author, req.in_reply_to
 ), rep AS (
     SELECT * FROM unnest(CAST(:rcids AS int[]), CAST(:rns AS int[]), CAST(:rtexts AS text[]),
                          CAST(:rpayloads AS text[])) AS x(cid, n, text, payload)
 ), m AS (
-    INSERT INTO messages (conversation_id, seq, channel, direction, author, text, payload, created_at)
-    SELECT c.id, c.last_seq - c.k + rep.n, c.channel, 'out', c.author, rep.text, CAST(rep.payload AS json), c.now
+    INSERT INTO messages (conversation_id, seq, channel, direction, author, text, payload, created_at, reply_to_id,
+                          attempts)
+    SELECT c.id, c.last_seq - c.k + rep.n, c.channel, 'out', c.author, rep.text, CAST(rep.payload AS json), c.now,
+           c.in_reply_to, 0
       FROM c JOIN rep ON rep.cid = c.id
     RETURNING id, seq, conversation_id
+), f AS (
+    UPDATE messages SET state = 'queued_for_people'
+      FROM c WHERE messages.id = c.in_reply_to AND messages.state = 'received'
 ), o AS (
     INSERT INTO outbox (message_id, conversation_id, channel, recipient, status, attempts, next_attempt_at,
                         created_at)
@@ -239,10 +282,10 @@ class PostgresConversationStore(SqlConversationStore):
         batch: list[_Append] = []
         rest: list[_Append] = []
         conversations: set[tuple[str, str]] = set()
-        deliveries: set[tuple[str, str]] = set()
+        deliveries: set[tuple[str, str, str]] = set()
         for item in self._pending:
             new = item.new
-            conversation, delivery = (new.channel, new.sender), (new.channel, new.external_id)
+            conversation, delivery = (new.channel, new.sender), (new.channel, new.sender, new.external_id)
             if len(batch) >= self._max_batch or conversation in conversations or delivery in deliveries:
                 rest.append(item)
             else:
@@ -293,10 +336,12 @@ class PostgresConversationStore(SqlConversationStore):
     # -- replies and handoffs --------------------------------------------------------------
 
     async def append_replies(self, conversation: ConversationRecord, replies: Sequence[OutboundMessage], *,
-                             author: str, created_at: datetime) -> list[MessageRecord]:
+                             author: str, created_at: datetime, in_reply_to: int | None = None,
+                             owner: str | None = None) -> list[MessageRecord]:
         bodies = [(r.text, r.to_payload()) for r in replies]
         params = {"k": len(bodies), "now": created_at, "conversation_id": conversation.id, "author": author,
-                  "texts": [t for t, _ in bodies], "payloads": [json.dumps(p) for _, p in bodies]}
+                  "texts": [t for t, _ in bodies], "payloads": [json.dumps(p) for _, p in bodies],
+                  "in_reply_to": in_reply_to, "owner": owner}
 
         async def write(conn: AsyncConnection) -> list[Any]:
             return list((await conn.execute(_APPEND_OUTBOUND, params)).all())
@@ -305,7 +350,7 @@ class PostgresConversationStore(SqlConversationStore):
         notify_enqueued(self._engine)
         return [
             MessageRecord(message_id, conversation.id, seq, conversation.channel, None, "out", author, None, body,
-                          payload, created_at)
+                          payload, created_at, reply_to_id=in_reply_to)
             for (message_id, seq), (body, payload) in zip(rows, bodies, strict=True)
         ]
 
@@ -328,6 +373,7 @@ async def _append_inbound_one(conn: AsyncConnection, new: NewInbound) -> Stored:
     row = (await conn.execute(_APPEND_INBOUND, {
         "now": new.created_at, "customer_id": new.customer_id, "channel": new.channel, "sender": new.sender,
         "external_id": new.external_id, "author": new.author, "text": new.text, "payload": new.payload,
+        "owner": new.lease_owner, "until": new.lease_until,
     })).first()
     if row is None:
         return None
@@ -343,6 +389,7 @@ async def _append_inbound_batch(conn: AsyncConnection, batch: list[_Append]) -> 
         "external_ids": [n.external_id for n in news], "texts": [n.text for n in news],
         "payloads": [json.dumps(n.payload) for n in news], "authors": [n.author for n in news],
         "customer_ids": [n.customer_id for n in news], "created": [n.created_at for n in news],
+        "owners": [n.lease_owner for n in news], "untils": [n.lease_until for n in news],
     })).all()
     out: list[Stored | BaseException] = []
     for new, row in zip(news, rows, strict=True):
@@ -360,9 +407,11 @@ def _stored(row: Any, new: NewInbound) -> StoredInbound:
         row.id, row.public_id, row.channel, row.sender, row.sender_name, row.customer_id, row.mode,
         row.last_seq, row.created_at, new.created_at, bool(row.has_closed_handoff),
     )
+    leased = bool(row.leased)
+    state = InboundState.RECEIVED if row.mode == ConversationMode.BOT.value else InboundState.QUEUED_FOR_PEOPLE
     message = MessageRecord(row.message_id, row.id, row.last_seq, row.channel, new.external_id, "in", new.author,
-                            None, new.text, new.payload, new.created_at)
-    return StoredInbound(conversation, message)
+                            None, new.text, new.payload, new.created_at, state.value, 1 if leased else 0)
+    return StoredInbound(conversation, message, leased)
 
 
 async def _write_handoffs(conn: AsyncConnection, items: list[HandoffItem]) -> list[HandoffWritten | None]:
@@ -372,6 +421,7 @@ async def _write_handoffs(conn: AsyncConnection, items: list[HandoffItem]) -> li
         "priorities": [i.row.priority for i in items], "categories": [i.row.category for i in items],
         "summaries": [json.dumps(i.row.summary) for i in items],
         "ticket_numbers": [i.row.ticket_number for i in items], "authors": [i.author for i in items],
+        "in_reply_tos": [i.in_reply_to for i in items], "owners": [i.owner for i in items],
         "rcids": [i.conversation_id for i in items for _ in i.replies],
         "rns": [n for i in items for n in range(1, len(i.replies) + 1)],
         "rtexts": [t for i in items for t, _ in i.replies],

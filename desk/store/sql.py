@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,12 +28,15 @@ from desk.store import (
     ConversationRecord,
     ConversationStore,
     DuplicateMessage,
+    InboundState,
     MessageRecord,
     NewInbound,
     SessionReply,
     StoredInbound,
+    Unfinished,
 )
 from desk.store.orm import (
+    CLOSED_HANDOFF_EXISTS_SQL,
     detached_conversation,
     find_or_open_conversation,
     has_closed_handoff,
@@ -68,8 +71,17 @@ def message_record(message: Message) -> MessageRecord:
     return MessageRecord(
         message.id, message.conversation_id, message.seq, message.channel, message.external_id,
         message.direction, message.author, message.agent_id, message.text, dict(message.payload or {}),
-        message.created_at,
+        message.created_at, message.state, message.attempts or 0, message.reply_to_id, message.last_error,
     )
+
+
+def lease_is_free(conversation: Any, owner: str | None, now: datetime) -> bool:
+    """Whether ``owner`` may take the conversation's lease at ``now`` (the rule the engines' SQL repeats:
+    bot mode, and no lease, a lease that ran out, or one ``owner`` already holds)."""
+    if owner is None or conversation.mode != ConversationMode.BOT.value:
+        return False
+    until = conversation.lease_until
+    return until is None or until <= now or conversation.lease_owner == owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +95,8 @@ class HandoffItem:
     row: HandoffRow
     author: str
     created_at: datetime
+    in_reply_to: int | None = None
+    owner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,41 +220,50 @@ class SqlConversationStore(ConversationStore):
                 if new.customer_id and conversation.customer_id != new.customer_id:
                     conversation.customer_id = new.customer_id
                 seq = await next_seq(session, conversation.id)
+            leased = lease_is_free(conversation, new.lease_owner, new.created_at)
+            if leased:
+                conversation.lease_owner, conversation.lease_until = new.lease_owner, new.lease_until
             if new.may_be_numbered_choice and "button_payload" not in payload:
                 choice = await _numbered_choice(session, conversation.id, new.text)
                 if choice is not None:
                     payload["button_payload"] = choice
+            state = InboundState.RECEIVED if conversation.mode == ConversationMode.BOT.value \
+                else InboundState.QUEUED_FOR_PEOPLE
             message = await insert_message(
                 session, conversation, seq, direction=Direction.INBOUND.value, author=new.author,
-                text=new.text, payload=payload, external_id=new.external_id, created_at=new.created_at)
+                text=new.text, payload=payload, external_id=new.external_id, created_at=new.created_at,
+                state=state.value, attempts=1 if leased else 0)
             closed = await has_closed_handoff(session, conversation.id)
             stored = StoredInbound(conversation_record(conversation, has_closed_handoff=closed),
-                                   message_record(message))
+                                   message_record(message), leased=leased)
         return stored
 
     async def hand_off(self, conversation: ConversationRecord, replies: Sequence[OutboundMessage],
-                       request: HandoffRequest, *, author: str, created_at: datetime) -> list[MessageRecord]:
+                       request: HandoffRequest, *, author: str, created_at: datetime,
+                       in_reply_to: int | None = None, owner: str | None = None) -> list[MessageRecord]:
         row = self.handoff.plan(request, conversation.channel, created_at)
         if row is not None:
-            stored = await self._hand_off_one_write(conversation, replies, request, row, author, created_at)
+            item = HandoffItem(conversation.id, conversation.channel, conversation.sender,
+                               [(r.text, r.to_payload()) for r in replies], row, author, created_at,
+                               in_reply_to, owner)
+            stored = await self._hand_off_one_write(conversation, request, item)
             if stored is not None:
                 return stored
         async with self.db.transaction() as session:
             orm = detached_conversation(conversation)
             session.add(orm)
-            messages = [message_record((await enqueue(session, orm, reply, author=author))[0])
+            messages = [message_record((await enqueue(session, orm, reply, author=author,
+                                                      in_reply_to=in_reply_to))[0])
                         for reply in replies]
             await set_mode_in(session, orm, ConversationMode.HUMAN.value)
             await self.handoff.enqueue(session, orm, request)
+            await _finish(session, conversation.id, in_reply_to, InboundState.QUEUED_FOR_PEOPLE, owner)
         return messages
 
-    async def _hand_off_one_write(self, conversation: ConversationRecord, replies: Sequence[OutboundMessage],
-                                  request: HandoffRequest, row: HandoffRow, author: str,
-                                  created_at: datetime) -> list[MessageRecord] | None:
+    async def _hand_off_one_write(self, conversation: ConversationRecord, request: HandoffRequest,
+                                  item: HandoffItem) -> list[MessageRecord] | None:
         """The one-write handoff; None when it did not apply (nothing written): the reference path runs."""
-        bodies = [(r.text, r.to_payload()) for r in replies]
-        item = HandoffItem(conversation.id, conversation.channel, conversation.sender, bodies, row, author,
-                           created_at)
+        row, bodies, author, created_at = item.row, item.replies, item.author, item.created_at
         try:
             written = await self._handoff_batches().submit(item)
         except IntegrityError:
@@ -258,7 +281,7 @@ class SqlConversationStore(ConversationStore):
                 session.add(orm)
                 await self.handoff.enqueue(session, orm, request)
         return [MessageRecord(message_id, conversation.id, seq, conversation.channel, None, "out", author, None,
-                              body, payload, created_at)
+                              body, payload, created_at, reply_to_id=item.in_reply_to)
                 for (message_id, seq), (body, payload) in zip(written.messages, bodies, strict=True)]
 
     def _handoff_batches(self) -> GroupCommit[HandoffItem, HandoffWritten | None]:
@@ -269,16 +292,52 @@ class SqlConversationStore(ConversationStore):
         return self._handoffs
 
     async def answer_with(self, conversation: ConversationRecord, hook: SessionReply, *,
-                          author: str, created_at: datetime) -> tuple[OutboundMessage, MessageRecord] | None:
+                          author: str, created_at: datetime, in_reply_to: int | None = None,
+                          owner: str | None = None) -> tuple[OutboundMessage, MessageRecord] | None:
         async with self.db.transaction() as session:
             orm = detached_conversation(conversation)
             session.add(orm)
             reply = await hook(session, orm)
             if reply is None:
                 return None
-            message, _ = await enqueue(session, orm, reply, author=author)
+            message, _ = await enqueue(session, orm, reply, author=author, in_reply_to=in_reply_to)
+            await _finish(session, conversation.id, in_reply_to, InboundState.ANSWERED, owner)
             record = message_record(message)
         return reply, record
+
+    # -- processing state -------------------------------------------------------------
+
+    async def claim(self, message_id: int, *, owner: str, lease_until: datetime,
+                    now: datetime) -> StoredInbound | None:
+        return await self.run(lambda conn: _claim(conn, message_id, owner, lease_until, now))
+
+    async def record_failure(self, message_id: int, *, owner: str, error: str) -> None:
+        def write(conn: Connection) -> None:
+            conversation_id = conn.execute(update(_MESSAGES).where(_MESSAGES.c.id == message_id)
+                                           .values(last_error=error[:2000])
+                                           .returning(_MESSAGES.c.conversation_id)).scalar()
+            if conversation_id is not None:
+                _release(conn, conversation_id, owner)
+
+        await self.run(write)
+
+    async def unfinished(self, *, stored_before: datetime, now: datetime, limit: int = 100) -> list[Unfinished]:
+        query = (
+            select(_MESSAGES.c.id, _CONVERSATIONS.c.channel, _CONVERSATIONS.c.sender)
+            .join(_CONVERSATIONS, _CONVERSATIONS.c.id == _MESSAGES.c.conversation_id)
+            .where(_MESSAGES.c.state == InboundState.RECEIVED.value, _MESSAGES.c.created_at < stored_before,
+                   or_(_CONVERSATIONS.c.lease_until.is_(None), _CONVERSATIONS.c.lease_until <= now))
+            .order_by(_MESSAGES.c.id).limit(limit)
+        )
+        async with self.db.session() as session:
+            rows = (await session.execute(query)).all()
+        return [Unfinished(r.id, r.channel, r.sender) for r in rows]
+
+    async def replies_to(self, message_id: int) -> list[MessageRecord]:
+        async with self.db.session() as session:
+            rows = await session.scalars(select(Message).where(Message.reply_to_id == message_id)
+                                         .order_by(Message.seq))
+            return [message_record(m) for m in rows]
 
     async def set_mode(self, conversation_id: int, mode: str) -> None:
         if mode not in (ConversationMode.BOT.value, ConversationMode.HUMAN.value):
@@ -312,6 +371,68 @@ class SqlConversationStore(ConversationStore):
             closed = await has_closed_handoff(session, conversation.id)
             return StoredInbound(conversation_record(conversation, has_closed_handoff=closed),
                                  message_record(message), leased=False)
+
+
+_MESSAGES = Message.__table__
+_CONVERSATIONS = Conversation.__table__
+# Read with the row, as the hot paths do (the handoffs table is the handoff part's; see desk.store.orm).
+_HAS_CLOSED_HANDOFF = literal_column(CLOSED_HANDOFF_EXISTS_SQL.format(id="conversations.id"))
+
+
+async def _finish(session: AsyncSession, conversation_id: int, in_reply_to: int | None, state: InboundState,
+                  owner: str | None) -> None:
+    """In the caller's transaction: ``in_reply_to`` leaves ``received`` for ``state``, and ``owner``'s
+    lease on the conversation is given back."""
+    if in_reply_to is not None:
+        await session.execute(update(Message).where(Message.id == in_reply_to,
+                                                    Message.state == InboundState.RECEIVED.value)
+                              .values(state=state.value))
+    if owner is not None:
+        await session.execute(update(Conversation).where(Conversation.id == conversation_id,
+                                                         Conversation.lease_owner == owner)
+                              .values(lease_owner=None, lease_until=None))
+
+
+def _release(conn: Connection, conversation_id: int, owner: str) -> None:
+    conn.execute(update(_CONVERSATIONS).where(_CONVERSATIONS.c.id == conversation_id,
+                                              _CONVERSATIONS.c.lease_owner == owner)
+                 .values(lease_owner=None, lease_until=None))
+
+
+def _claim(conn: Connection, message_id: int, owner: str, lease_until: datetime,
+           now: datetime) -> StoredInbound | None:
+    """``ConversationStore.claim`` in the caller's write transaction (synchronous Core, both engines)."""
+    conversation_id = conn.execute(select(_MESSAGES.c.conversation_id)
+                                   .where(_MESSAGES.c.id == message_id)).scalar()
+    if conversation_id is None:
+        return None
+    c = _CONVERSATIONS
+    taken = conn.execute(
+        update(c).where(c.c.id == conversation_id, c.c.mode == ConversationMode.BOT.value,
+                        or_(c.c.lease_until.is_(None), c.c.lease_until <= now, c.c.lease_owner == owner))
+        .values(lease_owner=owner, lease_until=lease_until).returning(c.c.id)).first() is not None
+    leased = False
+    if taken:
+        leased = conn.execute(
+            update(_MESSAGES).where(_MESSAGES.c.id == message_id,
+                                    _MESSAGES.c.state == InboundState.RECEIVED.value)
+            .values(attempts=_MESSAGES.c.attempts + 1).returning(_MESSAGES.c.id)).first() is not None
+        if not leased:
+            _release(conn, conversation_id, owner)  # finished meanwhile: nothing to hold it for
+    message = conn.execute(select(_MESSAGES).where(_MESSAGES.c.id == message_id)).one()
+    conversation = conn.execute(select(c, _HAS_CLOSED_HANDOFF.label("has_closed_handoff"))
+                                .where(c.c.id == conversation_id)).one()
+    return StoredInbound(
+        ConversationRecord(conversation.id, conversation.public_id, conversation.channel, conversation.sender,
+                           conversation.sender_name, conversation.customer_id, conversation.mode,
+                           conversation.last_seq, conversation.created_at, conversation.last_message_at,
+                           bool(conversation.has_closed_handoff)),
+        MessageRecord(message.id, message.conversation_id, message.seq, message.channel, message.external_id,
+                      message.direction, message.author, message.agent_id, message.text,
+                      dict(message.payload or {}), message.created_at, message.state, message.attempts,
+                      message.reply_to_id, message.last_error),
+        leased=leased,
+    )
 
 
 async def _numbered_choice(session: AsyncSession, conversation_id: int, text: str) -> str | None:

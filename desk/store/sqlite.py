@@ -38,10 +38,11 @@ from sqlalchemy.pool import StaticPool
 from desk.handoff_request import HandoffQueue
 from desk.messages import OutboundMessage
 from desk.outbox import notify_enqueued
-from desk.store import ConversationRecord, DuplicateMessage, MessageRecord, NewInbound, StoredInbound
+from desk.store import ConversationRecord, DuplicateMessage, InboundState, MessageRecord, NewInbound, StoredInbound
 from desk.store.orm import CLOSED_HANDOFF_EXISTS_SQL
 from desk.store.sql import HandoffItem, HandoffWritten, SqlConversationStore
 from storage.db import Database
+from storage.models import ConversationMode
 
 T = TypeVar("T")
 # At most this many inbound messages per transaction (bounds the time one commit holds the writer).
@@ -49,27 +50,39 @@ MAX_BATCH = 128
 
 _OPEN_HANDOFF = "('waiting', 'assigned')"  # handoff.models.HandoffStatus WAITING, ASSIGNED
 
+# ?1 now, ?2 customer id, ?3 channel, ?4 sender, ?5 lease owner, ?6 lease until. The lease is taken
+# in bot mode unless another owner holds a live one (desk.store.sql.lease_is_free says the same).
+_TAKE = "?5 IS NOT NULL AND mode = 'bot' AND (lease_until IS NULL OR lease_until <= ?1 OR lease_owner = ?5)"
 _UPDATE = (
-    "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = ?, "
-    "customer_id = COALESCE(?, customer_id) WHERE channel = ? AND sender = ? "
-    "RETURNING id, public_id, channel, sender, sender_name, customer_id, mode, last_seq, created_at"
+    "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = ?1, "
+    "customer_id = COALESCE(?2, customer_id), "
+    f"lease_owner = CASE WHEN {_TAKE} THEN ?5 ELSE lease_owner END, "
+    f"lease_until = CASE WHEN {_TAKE} THEN ?6 ELSE lease_until END "
+    "WHERE channel = ?3 AND sender = ?4 "
+    "RETURNING id, public_id, channel, sender, sender_name, customer_id, mode, last_seq, created_at, "
+    "?5 IS NOT NULL AND mode = 'bot' AND lease_owner IS ?5 AND lease_until IS ?6"
 )
 _CLOSED_HANDOFF = "SELECT " + CLOSED_HANDOFF_EXISTS_SQL.format(id="?")
 _INSERT = (
     "INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, "
-    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "created_at, state, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_BUMP = "UPDATE conversations SET last_seq = last_seq + ?, last_message_at = ? WHERE id = ? RETURNING last_seq"
-_BUMP_TO_PEOPLE = ("UPDATE conversations SET last_seq = last_seq + ?, last_message_at = ?, mode = 'human' "
-                   "WHERE id = ? RETURNING last_seq")
+# ?1 replies, ?2 now, ?3 conversation, ?4 owner giving its lease back (or NULL).
+_GIVE_BACK = ("lease_owner = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_owner END, "
+              "lease_until = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_until END")
+_BUMP = (f"UPDATE conversations SET last_seq = last_seq + ?1, last_message_at = ?2, {_GIVE_BACK} "
+         "WHERE id = ?3 RETURNING last_seq")
+_BUMP_TO_PEOPLE = (f"UPDATE conversations SET last_seq = last_seq + ?1, last_message_at = ?2, mode = 'human', "
+                   f"{_GIVE_BACK} WHERE id = ?3 RETURNING last_seq")
 _INSERT_OUTBOUND = (
     "INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, "
-    "created_at) VALUES (?, ?, ?, NULL, 'out', ?, ?, ?, ?)"
+    "created_at, reply_to_id, attempts) VALUES (?, ?, ?, NULL, 'out', ?, ?, ?, ?, ?, 0)"
 )
 _INSERT_OUTBOX = (
     "INSERT INTO outbox (message_id, conversation_id, channel, recipient, status, attempts, next_attempt_at, "
     "created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)"
 )
+_FINISH = "UPDATE messages SET state = ? WHERE id = ? AND state = 'received'"
 _INSERT_HANDOFF = (
     "INSERT INTO handoffs (conversation_id, ticket_id, reason, priority, category, summary, status, queue_role, "
     "requested_at) SELECT ?, ?, ?, ?, ?, ?, 'waiting', 'agent', ? "
@@ -133,11 +146,14 @@ class SqliteConversationStore(SqlConversationStore):
     def _append_one(self, conn: sqlite3.Connection, new: NewInbound) -> tuple[Any, int, bool] | None:
         """Store one message inside the caller's transaction; None when the conversation is new."""
         now = sqlite_time(new.created_at)
-        row = conn.execute(_UPDATE, (now, new.customer_id, new.channel, new.sender)).fetchone()
+        until = sqlite_time(new.lease_until) if new.lease_until is not None else None
+        row = conn.execute(_UPDATE, (now, new.customer_id, new.channel, new.sender, new.lease_owner,
+                                     until)).fetchone()
         if row is None:
             return None
+        state = InboundState.RECEIVED if row[6] == ConversationMode.BOT.value else InboundState.QUEUED_FOR_PEOPLE
         cursor = conn.execute(_INSERT, (row[0], row[7], new.channel, new.external_id, "in", new.author, new.text,
-                                        json.dumps(new.payload), now))
+                                        json.dumps(new.payload), now, state.value, 1 if row[9] else 0))
         (closed_handoff,) = conn.execute(_CLOSED_HANDOFF, (row[0],)).fetchone()
         return row, int(cursor.lastrowid or 0), bool(closed_handoff)
 
@@ -204,30 +220,34 @@ class SqliteConversationStore(SqlConversationStore):
         if result is None:
             return None
         row, message_id, closed_handoff = result
+        leased = bool(row[9])
         conversation = ConversationRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
                                           _parse_time(row[8]), new.created_at, closed_handoff)
+        state = InboundState.RECEIVED if row[6] == ConversationMode.BOT.value else InboundState.QUEUED_FOR_PEOPLE
         message = MessageRecord(message_id, row[0], row[7], new.channel, new.external_id, "in", new.author, None,
-                                new.text, new.payload, new.created_at)
-        return StoredInbound(conversation, message)
+                                new.text, new.payload, new.created_at, state.value, 1 if leased else 0)
+        return StoredInbound(conversation, message, leased)
 
     # -- replies --------------------------------------------------------------------------
 
     def _append_outbound(self, conversation_id: int, channel: str, recipient: str,
                          replies: list[tuple[str, dict[str, Any]]], author: str,
-                         created_at: datetime) -> list[tuple[int, int]]:
+                         created_at: datetime, in_reply_to: int | None, owner: str | None) -> list[tuple[int, int]]:
         conn = self._connect()
         now = sqlite_time(created_at)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            (last,) = conn.execute(_BUMP, (len(replies), now, conversation_id)).fetchone()
+            (last,) = conn.execute(_BUMP, (len(replies), now, conversation_id, owner)).fetchone()
             out = []
             for n, (text, payload) in enumerate(replies):
                 seq = last - len(replies) + 1 + n
                 cursor = conn.execute(_INSERT_OUTBOUND, (conversation_id, seq, channel, author, text,
-                                                         json.dumps(payload), now))
+                                                         json.dumps(payload), now, in_reply_to))
                 message_id = int(cursor.lastrowid or 0)
                 conn.execute(_INSERT_OUTBOX, (message_id, conversation_id, channel, recipient, now, now))
                 out.append((message_id, seq))
+            if in_reply_to is not None:
+                conn.execute(_FINISH, (InboundState.ANSWERED.value, in_reply_to))
             conn.execute("COMMIT")
             return out
         except BaseException:
@@ -236,14 +256,15 @@ class SqliteConversationStore(SqlConversationStore):
             raise
 
     async def append_replies(self, conversation: ConversationRecord, replies: Sequence[OutboundMessage], *,
-                             author: str, created_at: datetime) -> list[MessageRecord]:
+                             author: str, created_at: datetime, in_reply_to: int | None = None,
+                             owner: str | None = None) -> list[MessageRecord]:
         bodies = [(r.text, r.to_payload()) for r in replies]
         ids = await self._on_writer(self._append_outbound, conversation.id, conversation.channel,
-                                    conversation.sender, bodies, author, created_at)
+                                    conversation.sender, bodies, author, created_at, in_reply_to, owner)
         notify_enqueued(self.db.engine)
         return [
             MessageRecord(message_id, conversation.id, seq, conversation.channel, None, "out", author, None, text,
-                          payload, created_at)
+                          payload, created_at, reply_to_id=in_reply_to)
             for (message_id, seq), (text, payload) in zip(ids, bodies, strict=True)
         ]
 
@@ -307,14 +328,15 @@ def _write_handoff(conn: Connection, item: HandoffItem) -> HandoffWritten | None
     """One handoff's writes on the writer's connection, inside the batch's transaction."""
     now = sqlite_time(item.created_at)
     k = len(item.replies)
-    bumped = conn.exec_driver_sql(_BUMP_TO_PEOPLE, (k, now, item.conversation_id)).first()
+    bumped = conn.exec_driver_sql(_BUMP_TO_PEOPLE, (k, now, item.conversation_id, item.owner)).first()
     if bumped is None:
         return None
     stored = []
     for n, (body, payload) in enumerate(item.replies):
         seq = bumped[0] - k + 1 + n
         message_id = conn.exec_driver_sql(_INSERT_OUTBOUND, (item.conversation_id, seq, item.channel, item.author,
-                                                             body, json.dumps(payload), now)).lastrowid
+                                                             body, json.dumps(payload), now,
+                                                             item.in_reply_to)).lastrowid
         conn.exec_driver_sql(_INSERT_OUTBOX, (message_id, item.conversation_id, item.channel, item.recipient,
                                               now, now))
         stored.append((int(message_id or 0), seq))
@@ -327,4 +349,6 @@ def _write_handoff(conn: Connection, item: HandoffItem) -> HandoffWritten | None
         item.conversation_id, ticket[0] if ticket else None, row.reason, row.priority,
         row.category or (ticket[1] if ticket else None), json.dumps(row.summary), now, item.conversation_id))
     handoff_id = int(cursor.lastrowid or 0) if cursor.rowcount == 1 else None
+    if item.in_reply_to is not None:
+        conn.exec_driver_sql(_FINISH, (InboundState.QUEUED_FOR_PEOPLE.value, item.in_reply_to))
     return HandoffWritten(stored, handoff_id, ticket is not None)

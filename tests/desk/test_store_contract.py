@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -205,3 +205,62 @@ def test_status_literals_in_the_engines_match_the_handoff_model() -> None:
     assert postgres._OPEN_HANDOFF == sqlite._OPEN_HANDOFF == opened
     assert CLOSED_HANDOFF_STATUS == HandoffStatus.CLOSED.value
     assert f"'{HandoffStatus.WAITING.value}', '{Role.AGENT.value}'" in sqlite._INSERT_HANDOFF
+
+
+async def test_dedup_is_per_conversation_in_its_own_columns(real_store, database) -> None:
+    """The same provider id from two senders is two messages (the sender is never glued into the id)."""
+    a = await real_store.append_inbound(new(channel="inapp", sender="X", external_id="x:m1"))
+    b = await real_store.append_inbound(new(channel="inapp", sender="X:x", external_id="m1"))
+    c = await real_store.append_inbound(new(channel="inapp", sender="Y", external_id="x:m1"))
+    assert len({a.conversation.id, b.conversation.id, c.conversation.id}) == 3
+    with pytest.raises(DuplicateMessage):
+        await real_store.append_inbound(new(channel="inapp", sender="Y", external_id="x:m1"))
+    assert await rows(database, Message) == 3
+
+
+LATER = NOW + timedelta(minutes=1)
+
+
+async def test_processing_state_and_the_lease(real_store) -> None:
+    """Stored ``received`` with the lease; an outcome finishes it and gives the lease back."""
+    stored = await real_store.append_inbound(new(lease_owner="A", lease_until=LATER))
+    assert stored.leased and (stored.message.state, stored.message.attempts) == ("received", 1)
+    # Another instance meanwhile: stored, but the lease is A's.
+    other = await real_store.append_inbound(new(external_id="e2", lease_owner="B", lease_until=LATER))
+    assert not other.leased and (other.message.state, other.message.attempts) == ("received", 0)
+    busy = await real_store.claim(other.message.id, owner="B", lease_until=LATER, now=NOW)
+    assert busy is not None and not busy.leased and busy.message.attempts == 0
+    replies = await real_store.append_replies(stored.conversation, [OutboundMessage("ok")], author="bot",
+                                              created_at=NOW, in_reply_to=stored.message.id, owner="A")
+    assert replies[0].reply_to_id == stored.message.id
+    assert [m.id for m in await real_store.replies_to(stored.message.id)] == [replies[0].id]
+    finished = await real_store.inbound_by_external_id("whatsapp", stored.conversation.sender, "e1")
+    assert finished is not None and finished.message.state == "answered"
+    # A's lease is back: B takes it and counts its first attempt.
+    taken = await real_store.claim(other.message.id, owner="B", lease_until=LATER, now=NOW)
+    assert taken is not None and taken.leased and taken.message.attempts == 1
+    # A finished message is never taken again.
+    again = await real_store.claim(stored.message.id, owner="C", lease_until=LATER, now=LATER)
+    assert again is not None and not again.leased and again.message.state == "answered"
+    await real_store.hand_off(taken.conversation, [], HandoffRequest(reason="x"), author="bot", created_at=NOW,
+                              in_reply_to=taken.message.id, owner="B")
+    queued = await real_store.inbound_by_external_id("whatsapp", stored.conversation.sender, "e2")
+    assert queued is not None and queued.message.state == "queued_for_people"
+    # In human mode a message is queued for people at once, and takes no lease.
+    human = await real_store.append_inbound(new(external_id="e3", lease_owner="A", lease_until=LATER))
+    assert not human.leased and human.message.state == "queued_for_people"
+
+
+async def test_an_expired_lease_is_taken_over_and_failures_are_recorded(real_store) -> None:
+    stored = await real_store.append_inbound(new(lease_owner="A", lease_until=LATER))
+    assert await real_store.unfinished(stored_before=LATER, now=NOW) == []  # A's lease is live
+    assert [u.message_id for u in await real_store.unfinished(stored_before=LATER, now=LATER)] == [
+        stored.message.id]
+    assert await real_store.unfinished(stored_before=NOW, now=LATER) == []  # not old enough
+    taken = await real_store.claim(stored.message.id, owner="B", lease_until=LATER + timedelta(minutes=1), now=LATER)
+    assert taken is not None and taken.leased and taken.message.attempts == 2
+    await real_store.record_failure(stored.message.id, owner="B", error="RuntimeError: boom")
+    failed = await real_store.claim(stored.message.id, owner="C", lease_until=LATER, now=NOW)
+    assert failed is not None and failed.leased and failed.message.attempts == 3
+    assert failed.message.last_error == "RuntimeError: boom"
+    assert await real_store.claim(10**9, owner="C", lease_until=LATER, now=NOW) is None

@@ -68,12 +68,12 @@ async def test_batch_with_duplicates_fails_only_them_and_keeps_order(database, c
     writer = _writer(database)
     await _append(writer, "0", "old", "before")  # alone: the single statement
     ids = [f"u{k}" for k in range(30)]
-    ids[11] = "old"  # a provider retry of a message stored earlier, in the middle of a batch
+    ids[12] = "old"  # a provider retry of a message stored earlier (same conversation), mid-batch
     ids[17] = "u5"   # a retry arriving in the same burst as its original
     results = await asyncio.gather(*(_append(writer, str(k % 3), ids[k], f"m{k}") for k in range(30)),
                                    _append(writer, "no-such-chat", "unknown", "x"), return_exceptions=True)
     failed = [k for k, r in enumerate(results) if isinstance(r, BaseException)]
-    assert failed == [11, 17] and all(isinstance(results[k], DuplicateMessage) for k in failed)
+    assert failed == [12, 17] and all(isinstance(results[k], DuplicateMessage) for k in failed)
     assert results[30] is None  # no conversation yet: the store opens it with the ORM
     assert max(len(b) for b in batches) >= 3, batches  # really grouped
     for k in range(30):
@@ -96,7 +96,7 @@ async def test_batch_with_duplicates_fails_only_them_and_keeps_order(database, c
                 assert (sender, results[k].message.seq, f"m{k}", ids[k]) in rows
     async with database.session() as s:
         last = dict((await s.execute(select(Conversation.sender, Conversation.last_seq))).all())
-    assert last == {"0": 11, "1": 10, "2": 8}
+    assert last == {"0": 10, "1": 10, "2": 9}
 
 
 async def test_concurrent_messages_in_one_conversation_keep_arrival_order(database, conversations,
@@ -158,7 +158,7 @@ async def test_race_lost_to_another_instance_falls_back_message_by_message(datab
     await other.execute(text(
         "INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, "
         "created_at) VALUES (:c, 1000, 'telegram', 'race', 'in', 'borrower', 'theirs', '{}', now())"),
-        {"c": conversations[0]})
+        {"c": conversations[1]})
     try:
         writer = _writer(database)
         pending = asyncio.gather(_append(writer, "0", "r0", "m0"), _append(writer, "1", "race", "mine"),
