@@ -88,9 +88,11 @@ def build_services(settings: Settings, *, events: EventBus | None = None,
                                    sqlite_writer=store if db.is_sqlite else None)
     on_enqueue_commit(db.engine, services.outbox.nudge)
     services.lending = lending or DemoLendingCore()
-    services.verify = VerifyCustomer(db, services.lending, secret=settings.session_secret, limits=VerificationLimits(
-        per_claim=settings.verify_max_failures, per_conversation=settings.verify_max_failures + 1,
-        window=timedelta(hours=settings.verify_window_hours)))
+    limits = VerificationLimits(per_claim=settings.verify_max_failures,
+                                per_conversation=settings.verify_max_failures + 1,
+                                window=timedelta(hours=settings.verify_window_hours))
+    services.verify = VerifyCustomer(db, services.lending, secret=settings.session_secret, store=store,
+                                     limits=limits)
     return services
 
 
