@@ -187,6 +187,7 @@ class Router:
         self.max_attempts = max_attempts
         self.sweep_after = timedelta(seconds=sweep_after_seconds)
         self._sweeper: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     async def receive(self, inbound: InboundMessage) -> ReceiveResult:
         """Store ``inbound``, then answer it with the bot or pass it to the human side.
@@ -239,6 +240,11 @@ class Router:
                 if rated is not None:
                     return rated
             return await self._ask_bot(stored)
+        except asyncio.CancelledError:
+            # The request went away (client disconnect, shutdown): give the lease back in the
+            # background so a redelivery or a sweeper need not wait for it to run out.
+            self._give_back_later(stored, "cancelled before the outcome was stored")
+            raise
         except Exception as exc:
             log.warning("processing message %s of conversation %s failed (attempt %d): %s",
                         stored.message.id, stored.conversation.public_id, stored.message.attempts,
@@ -247,6 +253,15 @@ class Router:
                 await self.store.record_failure(stored.message.id, owner=self.owner,
                                                 error=f"{type(exc).__name__}: {mask_text(str(exc))[:500]}")
             raise
+
+    def _give_back_later(self, stored: StoredInbound, reason: str) -> None:
+        async def give_back() -> None:
+            with contextlib.suppress(Exception):
+                await self.store.record_failure(stored.message.id, owner=self.owner, error=reason)
+
+        task = asyncio.get_running_loop().create_task(give_back())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _claim(self, message_id: int) -> StoredInbound | None:
         now = self.clock()

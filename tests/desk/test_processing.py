@@ -97,6 +97,7 @@ async def test_retry_of_a_finished_message_gets_its_stored_replies(router, fake_
 async def _crashed_instance(store, bot, event_bus, fake_rasa) -> Router:
     """An instance that stored a message and died while Rasa was answering (its lease stays)."""
     crashed = Router(store=store, bot=bot, events=event_bus, bot_timeout_seconds=30)
+    crashed._give_back_later = lambda *args: None  # type: ignore[method-assign] - kill -9 runs nothing
     fake_rasa.delay = 5.0
     task = asyncio.create_task(crashed.receive(inbound("halo", external_id="crash")))
     while not fake_rasa.calls:
@@ -127,6 +128,26 @@ async def test_sweeper_takes_over_a_crashed_instances_message_after_its_lease(st
     assert [(s, a) for _, s, a, _ in await inbound_rows(database)] == [("answered", 2)]
     assert await count(database, OutboxItem) == 1
     assert await lease_of(database) == (None, None)
+
+
+async def test_a_cancelled_request_gives_its_lease_back(router, database, fake_rasa) -> None:
+    """A request cancelled mid-way (the client went away) leaves its message to the sweepers at once,
+    not after the lease runs out."""
+    fake_rasa.delay = 5.0
+    task = asyncio.create_task(router.receive(inbound("halo", external_id="gone")))
+    while not fake_rasa.calls:
+        await asyncio.sleep(0.01)
+    assert (await lease_of(database))[0] == router.owner
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(100):
+        if await lease_of(database) == (None, None):
+            break
+        await asyncio.sleep(0.02)
+    assert await lease_of(database) == (None, None)
+    [(_, state, _, error)] = await inbound_rows(database)
+    assert state == "received" and "cancelled" in error
 
 
 async def test_two_sweepers_never_process_one_message_at_once(store, database, database_url, bot, event_bus,
