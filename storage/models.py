@@ -98,7 +98,6 @@ class Message(Base):
         # The sweeper's look-up of unfinished inbound messages (few rows at any time).
         Index("ix_messages_received", "created_at", postgresql_where=text("state = 'received'"),
               sqlite_where=text("state = 'received'")),
-        Index("ix_messages_reply_to_id", "reply_to_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -119,8 +118,11 @@ class Message(Base):
     state: Mapped[str | None] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
-    # Outbound messages: the inbound message they answer (bot, holding or rating reply).
-    reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    # Outbound messages: the id of the inbound message they answer (bot, holding or rating
+    # reply), always in the same conversation and later in it. No foreign key and no index:
+    # they cost every reply a lookup and a lock of the inbound row, and the look-up
+    # (desk.store: replies_to) goes through (conversation_id, seq) instead.
+    reply_to_id: Mapped[int | None] = mapped_column(Integer)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages", lazy="raise")
 

@@ -334,9 +334,12 @@ class SqlConversationStore(ConversationStore):
         return [Unfinished(r.id, r.channel, r.sender) for r in rows]
 
     async def replies_to(self, message_id: int) -> list[MessageRecord]:
+        # Replies follow their message in its conversation: the (conversation_id, seq) index finds them.
+        inbound = select(Message.conversation_id, Message.seq).where(Message.id == message_id).subquery()
         async with self.db.session() as session:
-            rows = await session.scalars(select(Message).where(Message.reply_to_id == message_id)
-                                         .order_by(Message.seq))
+            rows = await session.scalars(
+                select(Message).join(inbound, Message.conversation_id == inbound.c.conversation_id)
+                .where(Message.seq > inbound.c.seq, Message.reply_to_id == message_id).order_by(Message.seq))
             return [message_record(m) for m in rows]
 
     async def set_mode(self, conversation_id: int, mode: str) -> None:

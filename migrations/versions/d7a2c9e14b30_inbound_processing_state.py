@@ -35,25 +35,20 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('attempts', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('last_error', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('reply_to_id', sa.Integer(), nullable=True))
-        batch_op.create_foreign_key(batch_op.f('fk_messages_reply_to_id_messages'), 'messages',
-                                    ['reply_to_id'], ['id'], ondelete='SET NULL')
         batch_op.drop_constraint('uq_messages_channel_external_id', type_='unique')
         batch_op.create_unique_constraint(batch_op.f('uq_messages_conversation_id_external_id'),
                                           ['conversation_id', 'external_id'])
         batch_op.create_index('ix_messages_received', ['created_at'], unique=False,
                               postgresql_where=_RECEIVED, sqlite_where=_RECEIVED)
-        batch_op.create_index(batch_op.f('ix_messages_reply_to_id'), ['reply_to_id'], unique=False)
     op.execute("UPDATE messages SET state = 'answered' WHERE direction = 'in'")
 
 
 def downgrade() -> None:
     """Downgrade schema."""
     with op.batch_alter_table('messages', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_messages_reply_to_id'))
         batch_op.drop_index('ix_messages_received', postgresql_where=_RECEIVED, sqlite_where=_RECEIVED)
         batch_op.drop_constraint(batch_op.f('uq_messages_conversation_id_external_id'), type_='unique')
         batch_op.create_unique_constraint('uq_messages_channel_external_id', ['channel', 'external_id'])
-        batch_op.drop_constraint(batch_op.f('fk_messages_reply_to_id_messages'), type_='foreignkey')
         batch_op.drop_column('reply_to_id')
         batch_op.drop_column('last_error')
         batch_op.drop_column('attempts')
