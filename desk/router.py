@@ -200,9 +200,10 @@ class Router:
         inbound = normalise_inbound(inbound)
         if len(inbound.text) > self.max_message_chars:
             raise MessageTooLong(f"message has {len(inbound.text)} characters, limit {self.max_message_chars}")
-        now = self.clock()
-        new = _new_inbound(inbound, now, owner=self.owner, lease_until=now + self.lease)
-        async with self.locks.hold((new.channel, new.sender)):
+        async with self.locks.hold((_channel_value(inbound.channel), inbound.sender)):
+            # Timed once the lock is ours: the lease must run from the moment the work starts.
+            now = self.clock()
+            new = _new_inbound(inbound, now, owner=self.owner, lease_until=now + self.lease)
             try:
                 stored = await self.store.append_inbound(new)
             except DuplicateMessage:
