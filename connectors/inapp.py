@@ -44,7 +44,7 @@ from desk.auth import error
 from desk.config import Settings
 from desk.masking import MaskingFilter
 from desk.messages import Channel, InboundMessage, OutboundMessage
-from desk.store import MessageRow
+from desk.store import MessageRecord
 from lending.known import KnownCustomers
 from storage.models import Conversation, Direction, Message
 
@@ -52,7 +52,7 @@ log = logging.getLogger("aduan.channels")
 log.addFilter(MaskingFilter())
 bp = Blueprint("inapp", url_prefix="/chat")
 
-# "<customer id ≤ 64>:<client id ≤ 63>" fits Message.external_id (128).
+# The client's id is the delivery's external_id (Message.external_id, at most 128).
 CLIENT_MESSAGE_ID_MAX = 63
 PAGE_LIMIT = 200
 DEMO_TOKEN_TTL_SECONDS = 12 * 3600
@@ -98,7 +98,7 @@ def bearer(request: Request) -> str | None:
 
 
 # -- message views -------------------------------------------------------
-def message_view(message: Message | MessageRow) -> dict[str, Any]:
+def message_view(message: Message | MessageRecord) -> dict[str, Any]:
     """The JSON a client sees for one stored message."""
     payload = message.payload or {}
     return {
@@ -132,23 +132,6 @@ async def messages_after(db: Any, customer_id: str, after: int, *, outbound_only
     return [message_view(m) for m in rows]
 
 
-async def replies_to(db: Any, message_id: int) -> list[dict[str, Any]]:
-    """The outbound messages that follow inbound ``message_id`` until the borrower's next message."""
-    async with db.session() as session:
-        inbound = await session.get(Message, message_id)
-        if inbound is None:
-            return []
-        rows = (await session.scalars(
-            select(Message).where(Message.conversation_id == inbound.conversation_id, Message.seq > inbound.seq)
-            .order_by(Message.seq).limit(PAGE_LIMIT))).all()
-    replies = []
-    for message in rows:
-        if message.direction == Direction.INBOUND.value:
-            break
-        replies.append(message_view(message))
-    return replies
-
-
 # -- the API ------------------------------------------------------------
 def parse_post(body: bytes, customer_id: str, *, max_chars: int, verified: bool = True) -> InboundMessage:
     """Validate a POST body into an ``InboundMessage``; ``Rejected(400/413)`` when it is not one.
@@ -174,8 +157,9 @@ def parse_post(body: bytes, customer_id: str, *, max_chars: int, verified: bool 
         check_text_length(button, max_chars)
     return InboundMessage(
         channel=Channel.INAPP, sender=customer_id, customer_id=customer_id if verified else None,
-        # Scoped by customer: one borrower's ids can never collide with another's.
-        external_id=f"{customer_id}:{client_id}",
+        # Deduplicated within the borrower's conversation (the store's key is the conversation and
+        # this id, two columns): one borrower's ids can never collide with another's.
+        external_id=client_id,
         text=text or button or "", received_at=datetime.now(timezone.utc), button_payload=button or None,
     )
 
@@ -202,12 +186,9 @@ async def post_message(request: Request) -> HTTPResponse:
         result = await route_inbound(services, inbound)
     except Rejected as exc:
         return reject(request, Channel.INAPP.value, exc, who=customer_id)
-    if result.duplicate:
-        # A retried send: answer as the first time, from the store.
-        replies = await replies_to(services.db, result.message_id) if result.message_id else []
-    else:
-        # The router hands back the stored rows: the answer is what was committed, without a read.
-        replies = [message_view(m) for m in result.reply_messages]
+    # The router hands back the stored replies: the answer is what was committed, without a read,
+    # and a retried send is answered as the first time (or resumed, when it never was).
+    replies = [message_view(m) for m in result.reply_messages]
     return json_response({
         "message_id": result.message_id,
         "conversation_id": result.conversation_public_id,

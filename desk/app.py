@@ -17,14 +17,18 @@ from sanic import Sanic
 from desk.botclient import BotClient
 from desk.config import Settings
 from desk.events import EventBus, InMemoryEventBus
-from desk.handoff_request import default_enqueuer
+from desk.handoff_request import HandoffQueue
 from desk.http_errors import install as install_http_errors
 from desk.logging import register_settings_secrets
 from desk.outbox import on_enqueue_commit
 from desk.outbox_worker import Backoff, OutboxWorker
-from desk.router import Router, default_fast_handoff, default_rating_capture
-from desk.sqlite_fastpath import SqliteInboundWriter
+from desk.router import Router
+from desk.store import ConversationStore
+from desk.store.postgres import PostgresConversationStore
+from desk.store.sqlite import SqliteConversationStore
 from desk.verification import VerificationLimits, VerifyCustomer
+from handoff.fastpath import QueueHandoffs
+from handoff.rating import capture as capture_rating
 from lending.adapter import LendingCore
 from lending.demo import DemoLendingCore
 from storage.db import Database
@@ -40,6 +44,7 @@ class Services:
     db: Database
     events: EventBus
     bot: BotClient | None = None
+    store: ConversationStore | None = None
     router: Router | None = None
     outbox: OutboxWorker | None = None
     lending: LendingCore | None = None
@@ -57,41 +62,42 @@ def build_event_bus(settings: Settings) -> EventBus:
     return InMemoryEventBus()
 
 
+def build_store(db: Database, handoff: HandoffQueue) -> ConversationStore:
+    """The conversation store of the engine ``db`` runs on: the one place that asks which."""
+    if db.is_sqlite:
+        return SqliteConversationStore(db, handoff)
+    return PostgresConversationStore(db, handoff)
+
+
 def build_services(settings: Settings, *, events: EventBus | None = None,
                    bot: BotClient | None = None, lending: LendingCore | None = None) -> Services:
-    """Create the database handle, event bus, bot client, router and outbox worker from settings."""
+    """Create the database handle, store, event bus, bot client, router and outbox worker from settings."""
     db = Database(settings.database_url)
     services = Services(settings=settings, db=db, events=events or build_event_bus(settings))
     services.bot = bot or BotClient(settings.rasa_url, timeout_seconds=settings.rasa_timeout_seconds)
+    services.store = store = build_store(db, QueueHandoffs())
     services.router = Router(
-        db=db, bot=services.bot, events=services.events, enqueue_handoff=default_enqueuer(),
+        store=store, bot=services.bot, events=services.events,
         max_message_chars=settings.max_message_chars,
         bot_timeout_seconds=settings.rasa_timeout_seconds,
-        capture_rating=default_rating_capture(),
-        sqlite_writer=_sqlite_writer(settings.database_url) if db.is_sqlite else None,
-        fast_handoff=default_fast_handoff(),
+        capture_rating=capture_rating,
+        max_attempts=settings.inbound_max_attempts,
     )
     # Connectors register their Sender per channel (services.outbox.register_sender).
-    # On SQLite the worker writes through the router's writer thread: one queue of writes.
+    # On SQLite the worker writes through the store's writer thread: one queue of writes.
     services.outbox = OutboxWorker(db, {}, max_attempts=settings.outbox_max_attempts or None,
                                    give_up_after=timedelta(hours=settings.outbox_give_up_hours),
                                    backoff=Backoff(cap_seconds=settings.outbox_retry_cap_seconds),
                                    poll_interval=settings.outbox_poll_seconds,
-                                   sqlite_writer=services.router.sqlite_writer)
+                                   sqlite_writer=store if db.is_sqlite else None)
     on_enqueue_commit(db.engine, services.outbox.nudge)
     services.lending = lending or DemoLendingCore()
-    services.verify = VerifyCustomer(db, services.lending, secret=settings.session_secret, limits=VerificationLimits(
-        per_claim=settings.verify_max_failures, per_conversation=settings.verify_max_failures + 1,
-        window=timedelta(hours=settings.verify_window_hours)))
+    limits = VerificationLimits(per_claim=settings.verify_max_failures,
+                                per_conversation=settings.verify_max_failures + 1,
+                                window=timedelta(hours=settings.verify_window_hours))
+    services.verify = VerifyCustomer(db, services.lending, secret=settings.session_secret, store=store,
+                                     limits=limits)
     return services
-
-
-def _sqlite_writer(url: str) -> SqliteInboundWriter | None:
-    """The SQLite fast path for a database file; None for an in-memory database."""
-    try:
-        return SqliteInboundWriter(url)
-    except ValueError:
-        return None
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None,
@@ -125,9 +131,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if run_outbox and services.outbox is not None:
             services.outbox.start()
 
+    @app.after_server_start
+    async def _start_sweeper(app: Sanic) -> None:
+        # Every instance sweeps: unfinished inbound messages whose lease ran out
+        # (a crashed worker's) are taken over; the lease keeps it to one instance.
+        if run_outbox and services.router is not None:
+            services.router.start_sweeper(settings.inbound_sweep_seconds)
+
     @app.before_server_stop
     async def _shutdown(app: Sanic) -> None:
         # Stop taking work first, then close what the work used.
+        if services.router is not None:
+            await services.router.stop_sweeper()
         if services.outbox is not None:
             await services.outbox.stop()
         if services.bot is not None:
@@ -136,9 +151,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if close is not None:
             with contextlib.suppress(Exception):
                 await close()
-        writer = services.router.sqlite_writer if services.router is not None else None
-        if writer is not None:
-            writer.close()
+        if services.store is not None:
+            await services.store.close()
         await services.db.dispose()
 
     return app

@@ -20,9 +20,20 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/desk/webhook"
 
+# A borrower message answered with more messages than this is a bot failure (a looping
+# fallback floods the borrower); so is one answered with none (a silent bot).
+MAX_REPLIES = 4
+
 
 class BotUnavailable(Exception):
     """Rasa could not answer: connection refused, 5xx, timeout or a malformed answer."""
+
+
+class BotFailed(Exception):
+    """Rasa answered, but not acceptably: no message at all, or more than ``MAX_REPLIES``.
+
+    The borrower gets the holding reply and people take over (reason ``bot_failed``).
+    """
 
 
 class BotClient:
@@ -38,7 +49,8 @@ class BotClient:
         """Send ``text`` as ``sender`` (the conversation's public id) and return Rasa's replies.
 
         Raises ``BotUnavailable`` on connection errors, timeouts, 4xx/5xx answers
-        and bodies that are not a list of REST-channel messages.
+        and bodies that are not a list of REST-channel messages; ``BotFailed``
+        when the answer holds no message or more than ``MAX_REPLIES``.
         """
         body = json.dumps({"sender": sender, "message": text, "metadata": dict(metadata)},
                           ensure_ascii=False).encode()
@@ -58,7 +70,9 @@ class BotClient:
             data = json.loads(payload)
         except ValueError as exc:
             raise BotUnavailable("rasa answered with a body that is not JSON") from exc
-        return parse_replies(data)
+        replies = parse_replies(data)
+        check_reply_count(replies)
+        return replies
 
     async def ping(self) -> bool:
         """True if Rasa answers on its root URL (used by readiness, never on the hot path)."""
@@ -72,6 +86,18 @@ class BotClient:
     async def aclose(self) -> None:
         """Close the idle connections."""
         await self._pool.aclose()
+
+
+def check_reply_count(replies: list[OutboundMessage]) -> None:
+    """The one rule of how many messages answer one borrower message: 1 to ``MAX_REPLIES``.
+
+    A reply that only carries a handoff marker counts (it is the bot's answer).
+    Raises ``BotFailed`` otherwise.
+    """
+    if not replies:
+        raise BotFailed("rasa answered with no message")
+    if len(replies) > MAX_REPLIES:
+        raise BotFailed(f"rasa answered with {len(replies)} messages (at most {MAX_REPLIES})")
 
 
 def parse_replies(data: Any) -> list[OutboundMessage]:

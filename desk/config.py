@@ -22,6 +22,11 @@ class Settings(BaseSettings):
 
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_seconds: float = 10.0
+    # Every instance looks this often for inbound messages left unfinished (a crashed
+    # worker's) and takes them over; see desk/router.py.
+    inbound_sweep_seconds: float = Field(default=5.0, gt=0)
+    # Processing attempts of one inbound message before it goes to people instead.
+    inbound_max_attempts: int = Field(default=3, ge=1)
 
     desk_service_token: str = Field(default="dev-service-token", min_length=8)
     session_secret: str = Field(default="dev-session-secret-change-me", min_length=16)

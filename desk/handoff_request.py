@@ -1,12 +1,14 @@
 """What the router hands to the human queue when a conversation needs a person.
 
 The queue itself (``handoff.queue.enqueue_handoff``) belongs to the handoff
-part; this module only names the request and the enqueuer's signature, so the
-router can be tested with a fake and the handoff part can be built beside it.
+part; this module only names the request and the Protocols the core calls
+(``HandoffQueue``, given to the conversation store by the application root),
+so the router can be tested with a fake and the handoff part built beside it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +18,8 @@ from storage.models import Conversation
 # Reasons the bot may give (docs/architecture.md) plus the desk's own.
 BOT_UNAVAILABLE = "bot_unavailable"
 BOT_FAILED = "bot_failed"
+# A message whose processing failed Router.max_attempts times (the reason is in the summary).
+PROCESSING_FAILED = "processing_failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,27 +54,32 @@ class HandoffEnqueuer(Protocol):
                        request: HandoffRequest) -> Any: ...
 
 
-async def insert_handoff_row(session: AsyncSession, conversation: Conversation,
-                             request: HandoffRequest) -> Any:
-    """The minimal enqueuer used until ``handoff.queue`` exists: one waiting ``Handoff`` row."""
-    from handoff.models import Handoff
+@dataclass(frozen=True, slots=True)
+class HandoffRow:
+    """The new handoff row a one-write handoff inserts, resolved by the handoff part's rules."""
 
-    summary = dict(request.summary or {})
-    if request.ticket_number:
-        summary.setdefault("ticket_number", request.ticket_number)
-    row = Handoff(conversation_id=conversation.id, reason=request.reason,
-                  priority=request.priority, category=request.category, summary=summary)
-    session.add(row)
-    await session.flush()
-    return row
+    reason: str
+    priority: str
+    category: str | None
+    summary: dict[str, Any]
+    ticket_number: str | None
 
 
-def default_enqueuer() -> HandoffEnqueuer:
-    """``handoff.queue.enqueue_handoff`` when the handoff part provides it, else the minimal one."""
-    try:
-        from handoff.queue import enqueue_handoff  # type: ignore[import-not-found]
-    except ImportError as exc:
-        if exc.name not in ("handoff.queue", "handoff"):
-            raise  # handoff.queue exists but is broken: fail loudly at start-up
-        return insert_handoff_row
-    return enqueue_handoff  # type: ignore[no-any-return]
+class HandoffQueue(Protocol):
+    """The handoff part as the conversation store sees it (``handoff.fastpath.QueueHandoffs``).
+
+    The store writes the bot's last replies, the mode switch and the new queue
+    entry in one write when ``plan`` gives it the row; otherwise, and to merge
+    a request into a conversation's open handoff, it calls ``enqueue`` in its
+    ORM transaction (the reference).
+    """
+
+    def plan(self, request: HandoffRequest, channel: str, at: datetime) -> HandoffRow | None:
+        """The row to insert for ``request``; None when only ``enqueue`` may handle it (e.g. an
+        out-of-office-hours notice must be sent too)."""
+        ...
+
+    async def enqueue(self, session: AsyncSession, conversation: Conversation, request: HandoffRequest) -> Any:
+        """Queue the conversation in the caller's transaction (no commit): a new handoff, or the
+        request merged into its open one."""
+        ...

@@ -6,7 +6,9 @@ A connector turns a provider request into one ``InboundMessage`` and turns one
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+import json
+import re
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -78,3 +80,47 @@ class OutboundMessage:
         payload = payload or {}
         buttons = tuple(Button(b["title"], b["payload"]) for b in payload.get("buttons", []))
         return cls(text=text, buttons=buttons, custom=payload.get("custom"))
+
+
+# Characters a database refuses in text: NUL (PostgreSQL) and lone UTF-16 surrogates
+# (not encodable as UTF-8, so no driver can send them).
+_REFUSED = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+_NORMALISED_FIELDS = ("text", "sender", "external_id", "sender_name", "customer_id", "button_payload")
+
+
+def clean_text(value: str) -> str:
+    """``value`` with every character a database refuses replaced by U+FFFD."""
+    return _REFUSED.sub(REPLACEMENT, value)
+
+
+def escaped(value: str) -> str:
+    """``value`` as JSON string escapes (``\\u0000``, ``\\ud800``): plain ASCII any database stores,
+    and ``json.loads('"' + escaped + '"')`` gives the original back."""
+    return json.dumps(value)[1:-1]
+
+
+def normalise_inbound(inbound: InboundMessage) -> InboundMessage:
+    """The message with refused characters replaced in every text field, the raw values kept.
+
+    The one boundary rule for input from every channel (the router applies it
+    before storing): a borrower's message is never refused for its characters.
+    When anything was replaced, ``extra["raw"]`` maps each changed field to its
+    original, escaped (``escaped``); the router stores that in the message's
+    payload. Media URLs are cleaned too (their raw form is kept the same way).
+    """
+    changes: dict[str, Any] = {}
+    raw: dict[str, Any] = {}
+    for name in _NORMALISED_FIELDS:
+        value = getattr(inbound, name)
+        if isinstance(value, str) and _REFUSED.search(value):
+            changes[name] = clean_text(value)
+            raw[name] = escaped(value)
+    media = inbound.media
+    if any(_REFUSED.search(m.url) or (m.content_type and _REFUSED.search(m.content_type)) for m in media):
+        raw["media"] = [escaped(m.url) for m in media]
+        changes["media"] = tuple(MediaRef(clean_text(m.url), clean_text(m.content_type) if m.content_type else None)
+                                 for m in media)
+    if not changes:
+        return inbound
+    return replace(inbound, **changes, extra={**inbound.extra, "raw": raw})

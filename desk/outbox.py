@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from desk.messages import OutboundMessage
-from desk.store import append_message
+from desk.store.orm import append_message
 from storage.models import Conversation, Direction, Message, OutboxItem
 
 _ENQUEUED = "aduan.outbox_enqueued"
@@ -31,8 +31,12 @@ async def enqueue(
     *,
     author: str,
     agent_id: int | None = None,
+    in_reply_to: int | None = None,
 ) -> tuple[Message, OutboxItem]:
-    """Store ``message`` in ``conversation`` and queue it for its channel (no commit)."""
+    """Store ``message`` in ``conversation`` and queue it for its channel (no commit).
+
+    ``in_reply_to``: the inbound message this one answers (``Message.reply_to_id``).
+    """
     stored = await append_message(
         session,
         conversation,
@@ -41,6 +45,7 @@ async def enqueue(
         text=message.text,
         payload=message.to_payload(),
         agent_id=agent_id,
+        reply_to_id=in_reply_to,
     )
     item = OutboxItem(
         message_id=stored.id,

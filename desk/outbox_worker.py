@@ -186,7 +186,7 @@ class OutboxWorker:
         """``give_up_after``: how long after it was queued a reply that keeps failing is retried
         before it is marked ``failed``; ``max_attempts`` (None: no limit) caps the attempts too.
         ``clock`` gives every time the worker reads or writes (tests pass a controllable one).
-        ``sqlite_writer``: the process's ``desk.sqlite_fastpath.SqliteInboundWriter`` on SQLite,
+        ``sqlite_writer``: the process's ``desk.store.sqlite.SqliteConversationStore`` on SQLite,
         so claims and records queue behind the hot path's writes instead of racing them."""
         self.db = db
         self.sqlite_writer = sqlite_writer

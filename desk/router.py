@@ -1,63 +1,71 @@
 """The router: stores every inbound message first, then hands it to the bot or to a human.
 
-Contract (implemented by ``Router.receive``):
+Contract (implemented by ``Router.receive``): every message a borrower sends
+is answered by the bot or queued for a person, exactly once, whatever fails.
 
-1. Store the inbound message, deduplicated by ``(channel, external_id)``. A
-   duplicate returns ``ReceiveResult(duplicate=True, ...)`` and does nothing else.
-2. Find or open the conversation (``desk.store.find_or_open_conversation``).
-3. Bot mode: send to Rasa (``desk.botclient``), store each reply through
-   ``desk.outbox.enqueue``; a reply carrying ``custom.handoff`` switches the
-   conversation to human mode and queues it (``handoff.queue.enqueue_handoff``).
-   Rasa down or slow: a holding reply, the conversation joins the human queue.
-4. Human mode: publish the message to the console's event topic.
+1. Normalise the input (``desk.messages.normalise_inbound``: characters a
+   database refuses are replaced, the raw text kept escaped in the payload).
+2. Store it through the conversation store (``ConversationStore.append_inbound``),
+   deduplicated by the delivery's id within its conversation. In bot mode it
+   is stored ``received`` and the write takes the conversation's processing
+   lease for this router (this desk instance).
+3. Bot mode: send to Rasa (``desk.botclient``), store the replies with their
+   outbox rows (``append_replies``); a reply carrying ``custom.handoff``
+   switches the conversation to people and queues it (``hand_off``). Rasa
+   down, slow, or answering with no message or more than ``MAX_REPLIES``: a
+   holding reply, the conversation joins the human queue. The write that
+   stores the outcome also marks the message finished and gives the lease back.
+4. Human mode: the message is stored ``queued_for_people`` and published to
+   the console's event topic.
 
-Ordering: messages of one conversation are handled one at a time, in arrival
-order, by a per-conversation ``asyncio.Lock`` held from storing the inbound
-message until its replies are stored; ``desk.store.next_seq`` orders them in
-the database. Across several desk instances the database still orders and
-deduplicates (row lock + unique constraints), but two instances could call the
-bot for one conversation at once; docs/core.md describes the PostgreSQL
-advisory-lock / Redis-lock option for that deployment.
+Durability: a message stored but not finished (the process died, the
+database dropped, anything raised) is resumed, never answered "duplicate,
+nothing": a redelivery by the provider or the in-app client takes it up
+(``claim``), and ``sweep_once`` — run by every instance — takes over messages
+whose lease ran out. Each start counts an attempt; a message whose processing
+failed ``max_attempts`` times goes to people with the reason instead of to
+the bot again. A redelivery of a finished message gets its stored replies.
+
+Ordering and serialisation: messages of one conversation are handled one at
+a time in this process by a per-conversation ``asyncio.Lock``, and across
+instances by the conversation's lease in the database, so two instances never
+call the bot for one conversation at once. The store numbers messages
+gap-free.
 """
 from __future__ import annotations
 
 import asyncio
-import importlib
+import contextlib
+import dataclasses
 import logging
+import uuid
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, Protocol
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk.botclient import BotClient, BotUnavailable
+from desk.botclient import BotClient, BotFailed, BotUnavailable
 from desk.events import EventBus
-from desk.handoff_request import BOT_UNAVAILABLE, HandoffEnqueuer, HandoffRequest
-from desk.messages import Channel, InboundMessage, OutboundMessage
-from desk.outbox import enqueue, notify_enqueued
-from desk.pg_inbound import PgInboundWriter
-from desk.sqlite_fastpath import SqliteInboundWriter
+from desk.handoff_request import BOT_FAILED, BOT_UNAVAILABLE, PROCESSING_FAILED, HandoffRequest
+from desk.masking import mask_text
+from desk.messages import Channel, InboundMessage, OutboundMessage, normalise_inbound
 from desk.store import (
-    ConversationRow,
-    MessageRow,
-    attached,
-    append_inbound_one_statement,
-    append_outbound_one_statement,
-    find_or_open_conversation,
-    has_closed_handoff,
-    insert_message,
-    lock_for_append,
-    next_seq,
-    set_mode,
+    ConversationRecord,
+    ConversationStore,
+    DuplicateMessage,
+    InboundState,
+    MessageRecord,
+    NewInbound,
+    StoredInbound,
 )
 from storage.base import utcnow
-from storage.models import Author, Conversation, ConversationMode, Direction, Message
+from storage.models import Author, Conversation, ConversationMode
 
 log = logging.getLogger(__name__)
 
@@ -72,43 +80,17 @@ QUEUE_TOPIC = "queue"
 _NUMBERED_CHOICE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 
-FastHandoff = Callable[..., Awaitable[list[MessageRow] | None]]
-"""``handoff.fastpath.hand_off(db, sqlite_writer, conversation, replies, request, created_at)``.
+class RatingCapture(Protocol):
+    """The handoff part's rating hook (``handoff.rating.capture``).
 
-Stores the bot's replies, switches the conversation to people and queues it
-in one write; None when it does not apply (then nothing was written).
-"""
+    Called for every bot-mode message of a conversation that has a closed
+    handoff (a rating can only follow one), in the store's transaction that
+    stores its reply. A reply means the message was the borrower's rating of a
+    closed handoff, so it is answered by the desk and never reaches Rasa.
+    """
 
-RatingCapture = Callable[..., Awaitable[OutboundMessage | None]]
-"""``handoff.rating.capture(session, conversation, text, button_payload) -> OutboundMessage | None``.
-
-Called for every bot-mode message of a conversation that has a closed handoff
-(a rating can only follow one; the router reads that with the stored row), in
-the transaction that stores the message on the slow path and right after it on
-the fast paths. A reply means the message was the borrower's rating of a closed
-handoff, so it is answered by the desk and never reaches Rasa.
-"""
-
-
-def _installed_hook(module: str, name: str) -> Any:
-    """``module.name`` when the handoff part is installed, else None (the desk runs without it)."""
-    try:
-        loaded = importlib.import_module(module)
-    except ImportError as exc:
-        if exc.name not in (module, module.split(".")[0]):
-            raise
-        return None
-    return getattr(loaded, name)
-
-
-def default_rating_capture() -> RatingCapture | None:
-    """The handoff part's rating hook when it is installed."""
-    return _installed_hook("handoff.rating", "capture")  # type: ignore[no-any-return]
-
-
-def default_fast_handoff() -> FastHandoff | None:
-    """The handoff part's one-write handoff when it is installed."""
-    return _installed_hook("handoff.fastpath", "hand_off")  # type: ignore[no-any-return]
+    def __call__(self, session: AsyncSession, conversation: Conversation, text: str,
+                 button_payload: str | None) -> Awaitable[OutboundMessage | None]: ...
 
 
 def conversation_topic(public_id: str) -> str:
@@ -126,7 +108,7 @@ class ReceiveResult:
     mode: str
     replies: list[OutboundMessage] = field(default_factory=list)
     """Replies produced synchronously (bot mode), for channels that answer in the response body."""
-    reply_messages: list[Message | MessageRow] = field(default_factory=list)
+    reply_messages: list[MessageRecord] = field(default_factory=list)
     """The stored rows of ``replies``, in order: a channel answers from them without reading back."""
 
     @property
@@ -165,184 +147,237 @@ class ConversationLocks:
         return len(self._locks)
 
 
-@dataclass(slots=True)
-class _Stored:
-    conversation: Conversation | ConversationRow
-    message: Message | MessageRow
-    bot_text: str
-    rating_reply: tuple[OutboundMessage, Message | MessageRow] | None = None
-
-
 class Router:
     """Routes inbound messages to the bot or to people. One instance per process."""
 
     def __init__(
         self,
         *,
-        db: Any,
+        store: ConversationStore,
         bot: BotClient,
         events: EventBus,
-        enqueue_handoff: HandoffEnqueuer,
         clock: Callable[[], datetime] = utcnow,
         max_message_chars: int = 4096,
         bot_timeout_seconds: float = 10.0,
         locks: ConversationLocks | None = None,
         capture_rating: RatingCapture | None = None,
-        sqlite_writer: SqliteInboundWriter | None = None,
-        fast_handoff: FastHandoff | None = None,
+        owner: str | None = None,
+        lease_seconds: float | None = None,
+        max_attempts: int = 3,
+        sweep_after_seconds: float = 10.0,
     ) -> None:
-        self.db = db
-        # The handoff part's rating hook: a closed handoff's 1–5 rating never reaches Rasa.
-        self.capture_rating = capture_rating
+        """``owner`` names this instance in the leases it holds (a fresh id by default).
+
+        ``lease_seconds`` must outlast one message's processing (the bot's
+        timeout plus a few writes); default ``2 × bot timeout + 10``.
+        ``sweep_after_seconds``: how old an unfinished message must be before
+        the sweeper takes it (a fresh one is still being handled in line).
+        """
+        self.store = store
         self.bot = bot
         self.events = events
-        self.enqueue_handoff = enqueue_handoff
         self.clock = clock
         self.max_message_chars = max_message_chars
         self.bot_timeout_seconds = bot_timeout_seconds
         self.locks = locks or ConversationLocks()
-        self.sqlite_writer = sqlite_writer
-        # PostgreSQL: concurrent inbound messages share one statement and one commit.
-        self.pg_writer: PgInboundWriter | None = None if db.is_sqlite else PgInboundWriter(db.engine)
-        self.fast_handoff = fast_handoff
+        # The handoff part's rating hook: a closed handoff's 1–5 rating never reaches Rasa.
+        self.capture_rating = capture_rating
+        self.owner = owner or f"router-{uuid.uuid4().hex[:16]}"
+        self.lease = timedelta(seconds=lease_seconds if lease_seconds is not None else 2 * bot_timeout_seconds + 10)
+        self.max_attempts = max_attempts
+        self.sweep_after = timedelta(seconds=sweep_after_seconds)
+        self._sweeper: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     async def receive(self, inbound: InboundMessage) -> ReceiveResult:
         """Store ``inbound``, then answer it with the bot or pass it to the human side.
 
-        Raises ``MessageTooLong`` (nothing stored) when the text is over the limit.
+        Raises ``MessageTooLong`` (nothing stored) when the text is over the
+        limit. Any other exception means the message may be stored but is not
+        finished: the caller answers "try again" and the redelivery (or the
+        sweeper) resumes it.
         """
+        inbound = normalise_inbound(inbound)
         if len(inbound.text) > self.max_message_chars:
             raise MessageTooLong(f"message has {len(inbound.text)} characters, limit {self.max_message_chars}")
-        channel = _channel_value(inbound.channel)
-        async with self.locks.hold((channel, inbound.sender)):
+        async with self.locks.hold((_channel_value(inbound.channel), inbound.sender)):
+            # Timed once the lock is ours: the lease must run from the moment the work starts.
+            now = self.clock()
+            new = _new_inbound(inbound, now, owner=self.owner, lease_until=now + self.lease)
             try:
-                stored = await self._store_inbound(inbound, channel)
-            except IntegrityError:
-                # Two identical deliveries raced past each other (another instance,
-                # or a retry on another connection): the unique constraint decided.
-                duplicate = await self._duplicate_result(channel, inbound.external_id)
-                if duplicate is None:
-                    raise
-                return duplicate
+                stored = await self.store.append_inbound(new)
+            except DuplicateMessage:
+                return await self._redelivered(new)
             conversation, message = stored.conversation, stored.message
-            if conversation.mode == ConversationMode.HUMAN.value:
+            if message.state == InboundState.QUEUED_FOR_PEOPLE.value:
                 await self._publish(conversation, [message], to_queue=True)
                 return ReceiveResult(False, conversation.public_id, message.id, conversation.mode)
-            if stored.rating_reply is not None:
-                reply, reply_message = stored.rating_reply
-                await self._publish(conversation, [message, reply_message], to_queue=False)
-                return ReceiveResult(False, conversation.public_id, message.id, conversation.mode,
-                                     [reply], [reply_message])
             await self._publish(conversation, [message], to_queue=False)
+            if not stored.leased:
+                # Another instance is processing this conversation: wait for its lease.
+                waited = await self._wait_for_lease(stored)
+                if not waited.leased:
+                    return await self._finished_result(waited, duplicate=False)
+                stored = waited
+            return await self._process(stored)
+
+    # -- one message, from its lease to its outcome --------------------------------------
+
+    async def _process(self, stored: StoredInbound) -> ReceiveResult:
+        """Answer a ``received`` message whose conversation this router holds the lease of.
+
+        On failure the reason is recorded and the lease given back (best
+        effort: the database may be what failed), then the error propagates.
+        """
+        try:
+            if stored.message.attempts > self.max_attempts:
+                log.error("message %s of conversation %s failed processing %d times; handing it to people",
+                          stored.message.id, stored.conversation.public_id, stored.message.attempts - 1)
+                return await self._hold_for_people(
+                    stored, PROCESSING_FAILED,
+                    f"processing failed {stored.message.attempts - 1} times: {stored.message.last_error}")
+            if self.capture_rating is not None and stored.conversation.has_closed_handoff:
+                rated = await self._rating_reply(stored)
+                if rated is not None:
+                    return rated
             return await self._ask_bot(stored)
+        except asyncio.CancelledError:
+            # The request went away (client disconnect, shutdown): give the lease back in the
+            # background so a redelivery or a sweeper need not wait for it to run out.
+            self._give_back_later(stored, "cancelled before the outcome was stored")
+            raise
+        except Exception as exc:
+            log.warning("processing message %s of conversation %s failed (attempt %d): %s",
+                        stored.message.id, stored.conversation.public_id, stored.message.attempts,
+                        type(exc).__name__)
+            with contextlib.suppress(Exception):
+                await self.store.record_failure(stored.message.id, owner=self.owner,
+                                                error=f"{type(exc).__name__}: {mask_text(str(exc))[:500]}")
+            raise
 
-    # -- storing the inbound message -------------------------------------------------
+    def _give_back_later(self, stored: StoredInbound, reason: str) -> None:
+        async def give_back() -> None:
+            with contextlib.suppress(Exception):
+                await self.store.record_failure(stored.message.id, owner=self.owner, error=reason)
 
-    async def _store_inbound(self, inbound: InboundMessage, channel: str) -> _Stored:
-        """Store the message at the end of its conversation (IntegrityError if it is a duplicate).
+        task = asyncio.get_running_loop().create_task(give_back())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
-        Deduplication is the unique constraint on (channel, external_id): no
-        read before the write, and a concurrent duplicate on another instance
-        is refused the same way as a sequential one.
+    async def _claim(self, message_id: int) -> StoredInbound | None:
+        now = self.clock()
+        return await self.store.claim(message_id, owner=self.owner, lease_until=now + self.lease, now=now)
+
+    async def _wait_for_lease(self, stored: StoredInbound) -> StoredInbound:
+        """Poll for the conversation's lease until it is ours or the message was finished elsewhere.
+
+        Bounded by the other holder's lease: it gives it back when done, or it
+        runs out. Past that bound the message is left to the sweepers.
         """
-        payload: dict[str, Any] = {}
-        if inbound.button_payload is not None:
-            payload["button_payload"] = inbound.button_payload
-        if inbound.media:
-            payload["media"] = [{"url": m.url, "content_type": m.content_type} for m in inbound.media]
-        may_be_choice = inbound.button_payload is None and channel == Channel.WHATSAPP.value \
-            and _NUMBERED_CHOICE.match(inbound.text) is not None
-        if not may_be_choice:
-            fast = await self._append_fast(inbound, channel, payload)
-            if fast is not None:
-                conversation, message = fast
-                rating_reply = None
-                if self._may_rate(conversation) and conversation.has_closed_handoff:
-                    async with self.db.transaction() as session:
-                        rating_reply = await self._capture_rating(session, attached(session, conversation),
-                                                                  inbound.text, inbound.button_payload)
-                return _Stored(conversation, message, inbound.button_payload or inbound.text, rating_reply)
-        async with self.db.transaction() as session:
-            conversation = await lock_for_append(session, channel, inbound.sender,
-                                                 customer_id=inbound.customer_id)
-            if conversation is not None:
-                seq = conversation.last_seq
-            else:
-                conversation = await find_or_open_conversation(
-                    session, channel, inbound.sender, sender_name=inbound.sender_name
-                )
-                if inbound.customer_id and conversation.customer_id != inbound.customer_id:
-                    # Only a channel that verified the borrower (in-app token) sets this.
-                    conversation.customer_id = inbound.customer_id
-                seq = await next_seq(session, conversation.id)
-            choice = inbound.button_payload
-            if may_be_choice:
-                choice = await _numbered_choice(session, conversation.id, inbound.text)
-                if choice is not None:
-                    payload["button_payload"] = choice
-            message = await insert_message(
-                session, conversation, seq,
-                direction=Direction.INBOUND.value, author=Author.BORROWER.value,
-                text=inbound.text, payload=payload, external_id=inbound.external_id,
-                created_at=self.clock(),
-            )
-            rating_reply = None
-            if self._may_rate(conversation) and await has_closed_handoff(session, conversation.id):
-                # Same transaction as the message: one commit, and the rating and
-                # its thank-you are stored together or not at all.
-                rating_reply = await self._capture_rating(session, conversation, inbound.text, choice)
-        return _Stored(conversation, message, choice if choice is not None else inbound.text, rating_reply)
+        delay, deadline = 0.02, time.monotonic() + self.lease.total_seconds() + 5
+        current = stored
+        while time.monotonic() < deadline:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+            claimed = await self._claim(stored.message.id)
+            if claimed is None:
+                break
+            current = claimed
+            if claimed.leased or claimed.message.state != InboundState.RECEIVED.value:
+                return claimed
+        return dataclasses.replace(current, leased=False)
 
-    async def _append_fast(self, inbound: InboundMessage, channel: str,
-                           payload: dict[str, Any]) -> tuple[ConversationRow, MessageRow] | None:
-        """Store the message of an existing conversation in one statement (PostgreSQL, grouped with
-        concurrent ones by ``desk.pg_inbound``) or one thread hop (SQLite); None when the
-        conversation does not exist yet."""
-        kwargs = dict(external_id=inbound.external_id, text=inbound.text, payload=payload,
-                      author=Author.BORROWER.value, customer_id=inbound.customer_id, created_at=self.clock())
-        if self.db.is_sqlite:
-            if self.sqlite_writer is None:
-                return None
-            return await self.sqlite_writer.append(channel, inbound.sender, **kwargs)
-        if self.pg_writer is not None:
-            return await self.pg_writer.append(channel, inbound.sender, **kwargs)
-        async with self.db.engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return await append_inbound_one_statement(conn, channel, inbound.sender, **kwargs)
+    async def _redelivered(self, new: NewInbound) -> ReceiveResult:
+        """A delivery already stored: resume it when unfinished, else answer with its stored replies."""
+        existing = await self.store.inbound_by_external_id(new.channel, new.sender, new.external_id)
+        if existing is None:
+            raise RuntimeError("a delivery refused as a duplicate is not stored")
+        if existing.message.state == InboundState.RECEIVED.value:
+            claimed = await self._claim(existing.message.id)
+            if claimed is not None and claimed.leased:
+                log.info("redelivery resumes unfinished message %s (attempt %d)", claimed.message.id,
+                         claimed.message.attempts)
+                return dataclasses.replace(await self._process(claimed), duplicate=True)
+            existing = claimed or existing
+        log.info("duplicate delivery channel=%s message_id=%s state=%s", new.channel, existing.message.id,
+                 existing.message.state)
+        return await self._finished_result(existing, duplicate=True)
 
-    def _may_rate(self, conversation: Conversation | ConversationRow) -> bool:
-        """Whether the rating hook may apply: it is installed and the bot answers the conversation.
+    async def _finished_result(self, stored: StoredInbound, *, duplicate: bool) -> ReceiveResult:
+        """What a message not processed by this call ended with: its stored replies (none while another
+        instance is still on it)."""
+        replies = await self.store.replies_to(stored.message.id)
+        conversation = stored.conversation
+        return ReceiveResult(duplicate, conversation.public_id, stored.message.id, conversation.mode,
+                             [OutboundMessage.from_payload(m.text, m.payload) for m in replies], replies)
 
-        Callers also require a closed handoff of the conversation (a rating only follows
-        one); the fast paths read that with the stored row, so most messages skip the
-        hook's own transaction.
+    # -- the sweeper ---------------------------------------------------------------------
+
+    async def sweep_once(self, *, limit: int = 100) -> int:
+        """Take over unfinished messages nobody holds a live lease on; return how many were processed.
+
+        Every instance runs this: the lease decides which one processes a
+        message, so two never do at once.
         """
-        return self.capture_rating is not None and conversation.mode == ConversationMode.BOT.value
+        now = self.clock()
+        handled = 0
+        for item in await self.store.unfinished(stored_before=now - self.sweep_after, now=now, limit=limit):
+            async with self.locks.hold((item.channel, item.sender)):
+                claimed = await self._claim(item.message_id)
+                if claimed is None or not claimed.leased:
+                    continue
+                log.warning("taking over unfinished message %s of conversation %s (attempt %d)",
+                            claimed.message.id, claimed.conversation.public_id, claimed.message.attempts)
+                try:
+                    await self._process(claimed)
+                except Exception:  # noqa: BLE001 - recorded on the message; the next sweep tries again
+                    log.exception("sweeper could not finish message %s", claimed.message.id)
+                    continue
+                handled += 1
+        return handled
 
-    async def _capture_rating(self, session: AsyncSession, conversation: Conversation, text: str,
-                              choice: str | None) -> tuple[OutboundMessage, Message] | None:
+    def start_sweeper(self, interval_seconds: float = 5.0) -> asyncio.Task[None]:
+        """Run ``sweep_once`` every ``interval_seconds`` on the running loop until ``stop_sweeper``."""
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(interval_seconds),
+                                                                   name="inbound-sweeper")
+        return self._sweeper
+
+    async def stop_sweeper(self) -> None:
+        """Stop the sweeper task (a sweep in progress is cancelled; its lease runs out)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+
+    async def _sweep_forever(self, interval: float) -> None:
+        while True:
+            try:
+                await self.sweep_once()
+            except Exception:  # noqa: BLE001 - the database may be down: try again next round
+                log.exception("inbound sweep failed")
+            await asyncio.sleep(interval)
+
+    async def _rating_reply(self, stored: StoredInbound) -> ReceiveResult | None:
+        """The desk's thank-you when the message rates a closed handoff (Rasa is not asked); else None."""
         assert self.capture_rating is not None
-        reply = await self.capture_rating(session, conversation, text, choice)
-        if reply is None:
+        text, choice = stored.message.text, stored.message.payload.get("button_payload")
+        hook = partial(_rate, self.capture_rating, text, choice)
+        answered = await self.store.answer_with(stored.conversation, hook, author=Author.SYSTEM.value,
+                                                created_at=self.clock(), in_reply_to=stored.message.id,
+                                                owner=self.owner)
+        if answered is None:
             return None
-        reply_message, _ = await enqueue(session, conversation, reply, author=Author.SYSTEM.value)
-        return reply, reply_message
-
-    async def _duplicate_result(self, channel: str, external_id: str) -> ReceiveResult | None:
-        async with self.db.session() as session:
-            row = (await session.execute(
-                select(Message.id, Conversation.public_id, Conversation.mode)
-                .join(Conversation, Conversation.id == Message.conversation_id)
-                .where(Message.channel == channel, Message.external_id == external_id)
-            )).first()
-        if row is None:
-            return None
-        log.info("duplicate delivery ignored channel=%s message_id=%s", channel, row.id)
-        return ReceiveResult(True, row.public_id, row.id, row.mode)
+        reply, reply_message = answered
+        conversation = stored.conversation
+        await self._publish(conversation, [reply_message], to_queue=False)
+        return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
+                             [reply], [reply_message])
 
     # -- bot mode ---------------------------------------------------------------------
 
-    async def _ask_bot(self, stored: _Stored) -> ReceiveResult:
+    async def _ask_bot(self, stored: StoredInbound) -> ReceiveResult:
         conversation = stored.conversation
         metadata = {
             "channel": conversation.channel,
@@ -354,15 +389,20 @@ class Router:
         try:
             async with asyncio.timeout(self.bot_timeout_seconds):
                 replies = await self.bot.send(conversation.public_id, stored.bot_text, metadata)
+        except BotFailed as exc:
+            log.warning("bot failed on conversation %s, handing it to people: %s", conversation.public_id, exc)
+            return await self._hold_for_people(stored, BOT_FAILED,
+                                               f"the bot failed: {exc}; the borrower's last message is waiting")
         except (BotUnavailable, TimeoutError) as exc:
             log.warning("bot unavailable, handing conversation %s to people: %s",
                         conversation.public_id, exc or "timeout")
-            return await self._hold_for_people(stored)
+            return await self._hold_for_people(stored, BOT_UNAVAILABLE,
+                                               "the bot did not answer; the borrower's last message is waiting")
         log.debug("bot answered conversation=%s replies=%d in %.1f ms", conversation.public_id,
                   len(replies), (time.perf_counter() - started) * 1000)
         return await self._store_replies(stored, replies)
 
-    async def _store_replies(self, stored: _Stored, replies: list[OutboundMessage]) -> ReceiveResult:
+    async def _store_replies(self, stored: StoredInbound, replies: list[OutboundMessage]) -> ReceiveResult:
         conversation = stored.conversation
         handoff: HandoffRequest | None = None
         sent: list[OutboundMessage] = []
@@ -372,74 +412,35 @@ class Router:
                 handoff = HandoffRequest.from_custom(marker)
             if _worth_sending(reply):
                 sent.append(reply)
-        if handoff is None and sent:
-            # The common case: plain replies, no handoff. One statement / one hop.
-            rows = await self._append_replies_fast(conversation, sent)
-            if rows is not None:
-                notify_enqueued(self.db.engine)
-                await self._publish(conversation, rows, to_queue=False)
-                return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
-                                     sent, list(rows))
-        if handoff is not None and self.fast_handoff is not None:
-            stored_replies = await self.fast_handoff(self.db, self.sqlite_writer, conversation, sent, handoff,
-                                                     self.clock())
-            if stored_replies is not None:
-                notify_enqueued(self.db.engine)
-                # The queue first: that is what the consoles wait for.
-                await self._publish_handoff(conversation, handoff)
-                await self._publish(conversation, [stored.message, *stored_replies], to_queue=True)
-                return ReceiveResult(False, conversation.public_id, stored.message.id, ConversationMode.HUMAN.value,
-                                     sent, list(stored_replies))
-        messages: list[Message | MessageRow] = []
-        async with self.db.transaction() as session:
-            conversation = attached(session, conversation)
-            for reply in sent:
-                message, _ = await enqueue(session, conversation, reply, author=Author.BOT.value)
-                messages.append(message)
-            if handoff is not None:
-                await set_mode(session, conversation, ConversationMode.HUMAN.value)
-                await self.enqueue_handoff(session, conversation, handoff)
         if handoff is not None:
-            await self._publish_handoff(conversation, handoff)
-            await self._publish(conversation, [stored.message, *messages], to_queue=True)
-        else:
-            await self._publish(conversation, messages, to_queue=False)
-        return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
-                             sent, messages)
+            return await self._hand_off(stored, sent, handoff, author=Author.BOT.value)
+        rows = await self.store.append_replies(conversation, sent, author=Author.BOT.value, created_at=self.clock(),
+                                               in_reply_to=stored.message.id, owner=self.owner)
+        await self._publish(conversation, rows, to_queue=False)
+        return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode, sent, rows)
 
-    async def _append_replies_fast(self, conversation: Conversation | ConversationRow,
-                                   replies: list[OutboundMessage]) -> list[MessageRow] | None:
-        rows = [(r.text, r.to_payload()) for r in replies]
-        if self.db.is_sqlite:
-            if self.sqlite_writer is None:
-                return None
-            return await self.sqlite_writer.append_outbound(conversation, rows, author=Author.BOT.value,
-                                                            created_at=self.clock())
-        async with self.db.engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return await append_outbound_one_statement(conn, conversation, rows, author=Author.BOT.value,
-                                                       created_at=self.clock())
-
-    async def _hold_for_people(self, stored: _Stored) -> ReceiveResult:
-        """Rasa failed: a polite holding reply, and the conversation joins the human queue."""
+    async def _hand_off(self, stored: StoredInbound, replies: list[OutboundMessage], request: HandoffRequest,
+                        *, author: str) -> ReceiveResult:
         conversation = stored.conversation
-        holding = OutboundMessage(text=HOLDING_REPLY)
-        request = HandoffRequest(reason=BOT_UNAVAILABLE, priority="medium",
-                                 summary={"note": "the bot did not answer; the borrower's last message is waiting"})
-        async with self.db.transaction() as session:
-            conversation = attached(session, conversation)
-            message, _ = await enqueue(session, conversation, holding, author=Author.SYSTEM.value)
-            await set_mode(session, conversation, ConversationMode.HUMAN.value)
-            await self.enqueue_handoff(session, conversation, request)
+        rows = await self.store.hand_off(conversation, replies, request, author=author, created_at=self.clock(),
+                                         in_reply_to=stored.message.id, owner=self.owner)
+        # The queue first: that is what the consoles wait for.
         await self._publish_handoff(conversation, request)
-        await self._publish(conversation, [stored.message, message], to_queue=True)
-        return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode,
-                             [holding], [message])
+        await self._publish(conversation, [stored.message, *rows], to_queue=True)
+        return ReceiveResult(False, conversation.public_id, stored.message.id, ConversationMode.HUMAN.value,
+                             replies, rows)
+
+    async def _hold_for_people(self, stored: StoredInbound, reason: str, note: str) -> ReceiveResult:
+        """The bot (or the processing) failed: a polite holding reply, and the conversation joins the
+        human queue with ``reason``."""
+        request = HandoffRequest(reason=reason, priority="medium", summary={"note": note})
+        return await self._hand_off(stored, [OutboundMessage(text=HOLDING_REPLY)], request,
+                                    author=Author.SYSTEM.value)
 
     # -- events -----------------------------------------------------------------------
 
-    async def _publish(self, conversation: Conversation | ConversationRow,
-                       messages: Sequence[Message | MessageRow], *, to_queue: bool) -> None:
+    async def _publish(self, conversation: ConversationRecord, messages: Sequence[MessageRecord], *,
+                       to_queue: bool) -> None:
         """Tell live viewers about stored messages; a bus failure never undoes what is stored."""
         topic = conversation_topic(conversation.public_id)
         for message in messages:
@@ -451,8 +452,7 @@ class Router:
             except Exception:  # noqa: BLE001 - the message is stored; the console can reload
                 log.exception("event bus publish failed for conversation %s", conversation.public_id)
 
-    async def _publish_handoff(self, conversation: Conversation | ConversationRow,
-                               request: HandoffRequest) -> None:
+    async def _publish_handoff(self, conversation: ConversationRecord, request: HandoffRequest) -> None:
         event = {"type": "handoff", "conversation_id": conversation.public_id,
                  "channel": conversation.channel, "reason": request.reason,
                  "priority": request.priority, "category": request.category}
@@ -463,8 +463,11 @@ class Router:
             log.exception("event bus publish failed for handoff of %s", conversation.public_id)
 
 
-def message_event(conversation: Conversation | ConversationRow, message: Message | MessageRow) -> dict[str, Any]:
-    """The one JSON shape of a "message" event on the bus (console, in-app websocket, bench)."""
+def message_event(conversation: Any, message: Any) -> dict[str, Any]:
+    """The one JSON shape of a "message" event on the bus (console, in-app websocket, bench).
+
+    ``conversation`` and ``message`` are store records or ORM rows (agent replies): the same attribute names.
+    """
     return {
         "type": "message",
         "conversation_id": conversation.public_id,
@@ -480,6 +483,31 @@ def message_event(conversation: Conversation | ConversationRow, message: Message
     }
 
 
+def _new_inbound(inbound: InboundMessage, now: datetime, *, owner: str, lease_until: datetime) -> NewInbound:
+    """What the store writes for ``inbound``: its payload (button, media, the raw input when it was
+    normalised) and whether it may be a numbered choice (WhatsApp shows buttons as a numbered list)."""
+    channel = _channel_value(inbound.channel)
+    payload: dict[str, Any] = {}
+    if inbound.button_payload is not None:
+        payload["button_payload"] = inbound.button_payload
+    if inbound.media:
+        payload["media"] = [{"url": m.url, "content_type": m.content_type} for m in inbound.media]
+    raw = inbound.extra.get("raw")
+    if raw:
+        payload["raw"] = raw
+    may_be_choice = inbound.button_payload is None and channel == Channel.WHATSAPP.value \
+        and _NUMBERED_CHOICE.match(inbound.text) is not None
+    return NewInbound(channel=channel, sender=inbound.sender, external_id=inbound.external_id, text=inbound.text,
+                      payload=payload, created_at=now, author=Author.BORROWER.value,
+                      sender_name=inbound.sender_name, customer_id=inbound.customer_id,
+                      may_be_numbered_choice=may_be_choice, lease_owner=owner, lease_until=lease_until)
+
+
+async def _rate(capture: RatingCapture, text: str, choice: str | None, session: AsyncSession,
+                conversation: Conversation) -> OutboundMessage | None:
+    return await capture(session, conversation, text, choice)
+
+
 def _channel_value(channel: Channel | str) -> str:
     return channel.value if isinstance(channel, Channel) else str(channel)
 
@@ -489,30 +517,3 @@ def _worth_sending(reply: OutboundMessage) -> bool:
     if reply.text or reply.buttons:
         return True
     return bool(reply.custom and set(reply.custom) - {"handoff"})
-
-
-async def _numbered_choice(session: AsyncSession, conversation_id: int, text: str) -> str | None:
-    """Map "1", "2"… to the payload of the buttons the desk last showed as a numbered list.
-
-    Only buttons sent after the borrower's previous message count: a number
-    typed later in the conversation is just a number.
-    """
-    match = _NUMBERED_CHOICE.match(text)
-    if match is None:
-        return None
-    index = int(match.group(1)) - 1
-    rows = (await session.execute(
-        select(Message.direction, Message.payload)
-        .where(Message.conversation_id == conversation_id)
-        .order_by(Message.seq.desc())
-        .limit(5)
-    )).all()
-    for direction, payload in rows:
-        if direction == Direction.INBOUND.value:
-            return None
-        buttons = (payload or {}).get("buttons") or []
-        if buttons:
-            if 0 <= index < len(buttons):
-                return str(buttons[index]["payload"])
-            return None
-    return None

@@ -20,14 +20,15 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.phone import InvalidPhone, normalise_phone
+from desk.store import ConversationStore
 from lending.adapter import LendingCore
 from storage.base import utcnow
 from storage.db import Database
-from storage.models import Conversation, VerificationAttempt
+from storage.models import VerificationAttempt
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,11 @@ def _canonical_phone(phone: str) -> str:
 class VerifyCustomer:
     """One use case: check name + phone + loan id for a conversation, with throttling."""
 
-    def __init__(self, db: Database, lending: LendingCore, *, secret: str,
+    def __init__(self, db: Database, lending: LendingCore, *, secret: str, store: ConversationStore,
                  limits: VerificationLimits | None = None) -> None:
+        """``store`` records the verified customer on the conversation (its one writer)."""
         self._db = db
+        self._store = store
         self._lending = lending
         self._secret = secret
         self._limits = limits or VerificationLimits()
@@ -91,12 +94,8 @@ class VerifyCustomer:
             session.add(VerificationAttempt(
                 conversation_public_id=conversation_id, phone_key=phone_key, loan_key=loan_key,
                 succeeded=customer_id is not None, throttled=throttled, created_at=now))
-            if customer_id is not None:
-                result = await session.execute(
-                    update(Conversation).where(Conversation.public_id == conversation_id)
-                    .values(customer_id=customer_id))
-                if result.rowcount == 0:
-                    log.warning("verified customer for unknown conversation %s", conversation_id)
+        if customer_id is not None and not await self._store.record_verified_customer(conversation_id, customer_id):
+            log.warning("verified customer for unknown conversation %s", conversation_id)
         if throttled:
             log.warning("customer verification throttled conversation=%s", conversation_id)
         else:

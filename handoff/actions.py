@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from desk.auth import StaffUser
 from desk.messages import Button, OutboundMessage
 from desk.outbox import enqueue as enqueue_outbound
+from desk.store.orm import set_mode
 from handoff import access, canned
 from handoff.case import case_ticket, follow_holder
 from handoff.audit import record
@@ -238,8 +239,7 @@ async def close(session: AsyncSession, user: StaffUser, conversation: Conversati
         raise ActionRefused("closed", "this conversation was closed meanwhile", 409)
     message, _ = await enqueue_outbound(session, conversation, closing_message(summary),
                                         author=Author.AGENT.value, agent_id=user.id)
-    await session.execute(update(Conversation).where(Conversation.id == conversation.id)
-                          .values(mode=ConversationMode.BOT.value))
+    await set_mode(session, conversation, ConversationMode.BOT.value)
     await session.refresh(handoff)
     await session.refresh(conversation)
     ticket = await _ticket(session, handoff)

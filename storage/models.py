@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.base import Base, utcnow
@@ -73,6 +73,12 @@ class Conversation(Base):
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The processing lease: which desk instance (router) may call the bot for
+    # this conversation until when. Taken in the write that stores a bot-mode
+    # message, given back in the write that stores its outcome; one that ran
+    # out (a crashed instance) may be taken by anyone (desk.store).
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column()
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.seq", lazy="raise"
@@ -86,7 +92,12 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("conversation_id", "seq"),
         # Provider retries carry the same id: the second delivery is refused here.
-        UniqueConstraint("channel", "external_id"),
+        # Scoped by conversation (channel and sender) in its own column, so two
+        # borrowers' ids can never collide, whatever characters they contain.
+        UniqueConstraint("conversation_id", "external_id"),
+        # The sweeper's look-up of unfinished inbound messages (few rows at any time).
+        Index("ix_messages_received", "created_at", postgresql_where=text("state = 'received'"),
+              sqlite_where=text("state = 'received'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -101,6 +112,17 @@ class Message(Base):
     # Buttons, media references, custom bot payloads (handoff markers).
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Inbound messages only (desk.store.InboundState): received → answered |
+    # queued_for_people, how many times processing started, and why the last
+    # attempt failed. NULL on outbound messages.
+    state: Mapped[str | None] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Outbound messages: the id of the inbound message they answer (bot, holding or rating
+    # reply), always in the same conversation and later in it. No foreign key and no index:
+    # they cost every reply a lookup and a lock of the inbound row, and the look-up
+    # (desk.store: replies_to) goes through (conversation_id, seq) instead.
+    reply_to_id: Mapped[int | None] = mapped_column(Integer)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages", lazy="raise")
 

@@ -249,7 +249,7 @@ async def test_longest_ids_fit_the_store(desk: Desk) -> None:
     response = await post_message(desk, "halo", token=token_for(desk, customer), client_id="k" * 63)
     assert response.status_code == 200
     [inbound] = await desk.inbound()
-    assert inbound.external_id == customer + ":" + "k" * 63
+    assert (inbound.sender, inbound.external_id) == (customer, "k" * 63)
 
 
 async def test_socket_replays_a_backlog_longer_than_one_page(desk: Desk) -> None:

@@ -10,19 +10,23 @@ import pytest
 
 from desk.botclient import BotClient
 from desk.events import InMemoryEventBus
-from desk.handoff_request import HandoffRequest
+from desk.app import build_store
+from desk.handoff_request import HandoffRequest, HandoffRow
 from desk.router import Router
-from desk.sqlite_fastpath import SqliteInboundWriter
+from desk.store import ConversationStore
 from tests.desk.fake_rasa import FakeRasa
 
 
 @dataclass
 class FakeHandoffQueue:
-    """Records what the router asked the human queue to do."""
+    """A ``HandoffQueue`` that records what the store asked the human queue to do (and writes nothing)."""
 
     calls: list[tuple[int, HandoffRequest]] = field(default_factory=list)
 
-    async def __call__(self, session: Any, conversation: Any, request: HandoffRequest) -> None:
+    def plan(self, request: HandoffRequest, channel: str, at: Any) -> HandoffRow | None:
+        return None  # always the reference path, so every request reaches ``enqueue``
+
+    async def enqueue(self, session: Any, conversation: Any, request: HandoffRequest) -> None:
         self.calls.append((conversation.id, request))
 
 
@@ -47,14 +51,17 @@ async def bot(fake_rasa: FakeRasa) -> AsyncIterator[BotClient]:
 
 
 @pytest.fixture
-def router(database, database_url, bot, event_bus: InMemoryEventBus,
-           handoff_queue: FakeHandoffQueue) -> Iterator[Router]:
-    """The router as the app wires it (with the SQLite fast path on SQLite)."""
-    writer = SqliteInboundWriter(database_url) if database.is_sqlite else None
-    yield Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue,
-                 max_message_chars=4096, bot_timeout_seconds=2.0, sqlite_writer=writer)
-    if writer is not None:
-        writer.close()
+async def store(database, handoff_queue: FakeHandoffQueue) -> AsyncIterator[ConversationStore]:
+    """The conversation store of the engine under test, as the app builds it (with a fake queue)."""
+    built = build_store(database, handoff_queue)
+    yield built
+    await built.close()
+
+
+@pytest.fixture
+def router(store, bot, event_bus: InMemoryEventBus) -> Iterator[Router]:
+    """The router as the app wires it."""
+    yield Router(store=store, bot=bot, events=event_bus, max_message_chars=4096, bot_timeout_seconds=2.0)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from connectors.base import ProviderError
 from desk.messages import Channel, OutboundMessage
 from desk.outbox import enqueue, on_enqueue_commit
 from desk.outbox_worker import Backoff, OutboxWorker, count_failed, failed_items, failed_replies, requeue_failed
-from desk.sqlite_fastpath import SqliteInboundWriter
+from desk.store.sqlite import SqliteConversationStore
 from desk.store import find_or_open_conversation
 from storage.base import utcnow
 from storage.models import OutboxItem
@@ -34,14 +34,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-def outbox_writer(request, database_url):
-    """None (the async engine) or a ``SqliteInboundWriter`` for the worker."""
+async def outbox_writer(request, database):
+    """None (the async engine) or the SQLite store, whose writer thread the app gives the worker."""
     if request.param == "engine":
         yield None
         return
-    writer = SqliteInboundWriter(database_url)
+    writer = SqliteConversationStore(database, handoff=None)  # type: ignore[arg-type] - no handoffs here
     yield writer
-    writer.close()
+    await writer.close()
 
 
 @dataclass

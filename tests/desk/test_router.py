@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from desk.botclient import BotClient
-from desk.handoff_request import BOT_UNAVAILABLE, insert_handoff_row
+from desk.app import build_store
+from desk.handoff_request import BOT_UNAVAILABLE
 from desk.messages import Channel, InboundMessage
 from desk.router import HOLDING_REPLY, MessageTooLong, Router
-from desk.store import set_mode
+from handoff.fastpath import QueueHandoffs
 from handoff.models import Handoff
 from storage.models import Conversation, Message, OutboxItem
 
@@ -70,17 +71,19 @@ async def test_concurrent_duplicates_produce_one_message_and_one_reply(router, d
     assert await count(database, OutboxItem) == 1
 
 
-async def test_concurrent_duplicates_across_two_instances(database, bot, event_bus, handoff_queue,
+async def test_concurrent_duplicates_across_two_instances(database, store, bot, event_bus, handoff_queue,
                                                           fake_rasa) -> None:
     """Two routers (two desk instances, separate in-process locks) share one database."""
     fake_rasa.delay = 0.02
-    a = Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue)
-    b = Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue)
+    other = build_store(database, handoff_queue)
+    a = Router(store=store, bot=bot, events=event_bus)
+    b = Router(store=other, bot=bot, events=event_bus)
     results = await asyncio.gather(*(r.receive(inbound(external_id="SMmulti")) for r in (a, b, a, b)))
     assert sum(not r.duplicate for r in results) == 1
     assert len(fake_rasa.calls) == 1
     assert await count(database, Message, Message.direction == "in") == 1
     assert await count(database, OutboxItem) == 1
+    await other.close()
 
 
 async def test_concurrent_messages_in_one_conversation_keep_arrival_order(router, database, fake_rasa) -> None:
@@ -171,9 +174,8 @@ async def test_rasa_stopped_mid_conversation(router, database, fake_rasa, handof
     other = await router.receive(inbound("halo", external_id="r3", sender="+6281399990000"))
     assert other.replies[0].text == "echo: halo"
     # ... and so is the held one, once its handoff is closed.
-    async with database.transaction() as s:
-        conv = await s.scalar(select(Conversation).where(Conversation.public_id == held.conversation_public_id))
-        await set_mode(s, conv, "bot")
+    conv = await router.store.conversation_by_public_id(held.conversation_public_id)
+    await router.store.set_mode(conv.id, "bot")
     again = await router.receive(inbound("halo lagi", external_id="r4"))
     assert again.mode == "bot" and again.replies[0].text == "echo: halo lagi"
 
@@ -190,11 +192,10 @@ async def test_rasa_failure_modes_hold_and_queue(router, database, handoff_queue
     assert ("in", "halo") in await transcript(database)
 
 
-async def test_rasa_slower_than_the_timeout(database, event_bus, handoff_queue, fake_rasa) -> None:
+async def test_rasa_slower_than_the_timeout(store, event_bus, fake_rasa) -> None:
     fake_rasa.delay = 1.0
     bot = BotClient(fake_rasa.url, timeout_seconds=0.3)
-    router = Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue,
-                    bot_timeout_seconds=0.2)
+    router = Router(store=store, bot=bot, events=event_bus, bot_timeout_seconds=0.2)
     result = await router.receive(inbound("halo", external_id="slow"))
     assert result.mode == "human" and result.replies[0].text == HOLDING_REPLY
     await bot.aclose()
@@ -206,9 +207,11 @@ async def test_oversized_message_is_refused_before_storing(router, database) -> 
     assert await count(database, Message) == 0
 
 
-async def test_default_enqueuer_writes_a_waiting_handoff(database, bot, event_bus, fake_rasa) -> None:
-    router = Router(db=database, bot=bot, events=event_bus, enqueue_handoff=insert_handoff_row)
+async def test_handoff_part_writes_a_waiting_handoff(database, bot, event_bus, fake_rasa) -> None:
+    store = build_store(database, QueueHandoffs())
+    router = Router(store=store, bot=bot, events=event_bus)
     await router.receive(inbound("sambungkan ke agen", external_id="d1"))
+    await store.close()
     async with database.session() as s:
         row = await s.scalar(select(Handoff))
     assert (row.reason, row.priority, row.status) == ("request_human", "high", "waiting")
@@ -220,12 +223,9 @@ async def close_a_handoff(db, conversation_public_id: str) -> None:
         s.add(Handoff(conversation_id=conversation.id, reason="request_human", status="closed", closed_at=NOW))
 
 
-@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "orm-path"])
-async def test_rating_hook_answers_instead_of_the_bot(database, database_url, bot, event_bus, handoff_queue,
-                                                      fake_rasa, fast) -> None:
+async def test_rating_hook_answers_instead_of_the_bot(database, store, bot, event_bus, fake_rasa) -> None:
     """The handoff part's rating hook sees each bot-mode message once a handoff was closed."""
     from desk.messages import OutboundMessage
-    from desk.sqlite_fastpath import SqliteInboundWriter
 
     seen: list[tuple[str, str | None]] = []
 
@@ -233,9 +233,7 @@ async def test_rating_hook_answers_instead_of_the_bot(database, database_url, bo
         seen.append((text, button_payload))
         return OutboundMessage(text="Terima kasih atas penilaian Anda, Kak.") if text == "5" else None
 
-    writer = SqliteInboundWriter(database_url) if fast and database.is_sqlite else None
-    router = Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue,
-                    capture_rating=capture, sqlite_writer=writer)
+    router = Router(store=store, bot=bot, events=event_bus, capture_rating=capture)
     first = await router.receive(inbound("halo", external_id="rate0"))
     assert seen == []  # no handoff yet: a "5" now would just be a message for the bot
     await close_a_handoff(database, first.conversation_public_id)
@@ -249,31 +247,23 @@ async def test_rating_hook_answers_instead_of_the_bot(database, database_url, bo
                                           ("in", "5"), ("out", "Terima kasih atas penilaian Anda, Kak."),
                                           ("in", "halo"), ("out", "echo: halo")]
     assert await count(database, OutboxItem) == 3
-    if writer is not None:
-        writer.close()
 
 
-async def test_rating_hook_is_not_asked_without_a_closed_handoff(database, database_url, bot, event_bus,
-                                                                 handoff_queue, fake_rasa) -> None:
+async def test_rating_hook_is_not_asked_without_a_closed_handoff(database, store, bot, event_bus,
+                                                                 fake_rasa) -> None:
     """An open (waiting) handoff is no reason to ask: only a closed one can be rated."""
-    from desk.sqlite_fastpath import SqliteInboundWriter
-
     asked: list[str] = []
 
     async def capture(session, conversation, text, button_payload):
         asked.append(text)
 
-    writer = SqliteInboundWriter(database_url) if database.is_sqlite else None
-    router = Router(db=database, bot=bot, events=event_bus, enqueue_handoff=handoff_queue,
-                    capture_rating=capture, sqlite_writer=writer)
+    router = Router(store=store, bot=bot, events=event_bus, capture_rating=capture)
     first = await router.receive(inbound("halo", external_id="norate0"))
     async with database.transaction() as s:
         conversation = await s.scalar(select(Conversation).where(Conversation.public_id == first.conversation_public_id))
         s.add(Handoff(conversation_id=conversation.id, reason="request_human", status="assigned"))
     await router.receive(inbound("5", external_id="norate1"))
     assert asked == [] and len(fake_rasa.calls) == 2
-    if writer is not None:
-        writer.close()
 
 
 def test_closed_status_literal_matches_the_handoff_model() -> None:
@@ -307,24 +297,22 @@ async def test_fast_path_rows_read_back_like_orm_rows(router, database) -> None:
 async def test_sqlite_group_commit_fails_only_the_duplicate(tmp_path) -> None:
     """Messages written together (one transaction, a savepoint each): a duplicate in the middle
     of a batch fails alone, every other message is stored, numbered in order, gap-free.
-    (The SQLite writer exists whatever --db says, so this always runs on a SQLite file.)"""
-    from sqlalchemy.exc import IntegrityError
-
-    from desk.sqlite_fastpath import SqliteInboundWriter
+    (The SQLite store exists whatever --db says, so this always runs on a SQLite file.)"""
+    from desk.store import DuplicateMessage, NewInbound
+    from desk.store.sqlite import SqliteConversationStore
     from storage.db import Database
     from storage.registry import metadata
 
-    database_url = f"sqlite:///{tmp_path / 'group.db'}"
-    database = Database(database_url)
+    database = Database(f"sqlite:///{tmp_path / 'group.db'}")
     async with database.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     async with database.transaction() as s:
         s.add_all([Conversation(channel="telegram", sender=str(k)) for k in range(3)])
-    writer = SqliteInboundWriter(database_url)
+    store = SqliteConversationStore(database, QueueHandoffs())
 
     def append(k: int, external_id: str, sender: str | None = None):
-        return writer.append("telegram", sender or str(k % 3), external_id=external_id, text=f"m{k}",
-                             payload={}, author="borrower", customer_id=None, created_at=NOW)
+        return store._append_inbound_fast(NewInbound("telegram", sender or str(k % 3), external_id, f"m{k}", {},
+                                                     NOW))
 
     try:
         ids = [f"u{k}" for k in range(30)]
@@ -332,10 +320,10 @@ async def test_sqlite_group_commit_fails_only_the_duplicate(tmp_path) -> None:
         results = await asyncio.gather(*(append(k, ids[k]) for k in range(30)),
                                        append(99, "unknown", sender="no-such-chat"), return_exceptions=True)
     finally:
-        writer.close()
+        await store.close()
     failed = [k for k, r in enumerate(results) if isinstance(r, BaseException)]
-    assert failed == [17] and isinstance(results[17], IntegrityError)
-    assert results[30] is None  # no conversation yet: the router takes its slow path
+    assert failed == [17] and isinstance(results[17], DuplicateMessage)
+    assert results[30] is None  # no conversation yet: the store opens it with the ORM
     async with database.session() as s:
         rows = (await s.execute(select(Conversation.sender, Message.seq, Message.text).join(Conversation)
                                 .order_by(Conversation.sender, Message.seq))).all()

@@ -1,4 +1,5 @@
-"""The one-write handoff (handoff.fastpath) writes what enqueue_handoff would, on SQLite and PostgreSQL."""
+"""The store's one-write handoff (rows planned by handoff.fastpath) writes what enqueue_handoff would,
+on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
@@ -11,13 +12,15 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from desk.app import build_store
 from desk.botclient import BotClient
 from desk.events import InMemoryEventBus
+from desk.handoff_request import HandoffRequest
 from desk.messages import Channel, InboundMessage, OutboundMessage
-from desk.router import Router, default_fast_handoff
-from desk.sqlite_fastpath import SqliteInboundWriter
+from desk.router import Router
+from desk.store import ConversationStore, MessageRecord
 from handoff import hours, queue
-from handoff.fastpath import hand_off
+from handoff.fastpath import QueueHandoffs
 from handoff.models import Handoff, HandoffStatus
 from storage.base import utcnow
 from storage.db import Database
@@ -27,11 +30,18 @@ from tickets.models import Ticket
 
 
 @pytest.fixture
-async def writer(database: Database, database_url: str) -> AsyncIterator[SqliteInboundWriter | None]:
-    w = SqliteInboundWriter(database_url) if database.is_sqlite else None
-    yield w
-    if w is not None:
-        w.close()
+async def writer(database: Database) -> AsyncIterator[ConversationStore]:
+    """The store of the engine under test, with the handoff part as the app wires it."""
+    store = build_store(database, QueueHandoffs())
+    yield store
+    await store.close()
+
+
+async def hand_off(store: ConversationStore, conversation: Conversation, replies: list[OutboundMessage],
+                   request: dict[str, Any], at: Any) -> list[MessageRecord]:
+    record = await store.conversation_by_public_id(conversation.public_id)
+    assert record is not None
+    return await store.hand_off(record, replies, HandoffRequest(**request), author="bot", created_at=at)
 
 
 async def _conversation(database: Database) -> Conversation:
@@ -67,10 +77,10 @@ REPLY = OutboundMessage(text="Baik Kak, saya sambungkan ke petugas CS.")
 async def test_one_write_stores_replies_switches_mode_and_queues(database, writer) -> None:
     conv = await _conversation(database)
     ticket_id = await _ticket(database, "DCI-9", "unethical_collection")
-    stored = await hand_off(database, writer, conv, [REPLY], {
+    stored = await hand_off(writer, conv, [REPLY], {
         "reason": "request_human", "priority": "low", "category": None,
         "summary": {"intent": "request_human"}, "ticket_number": "DCI-9"}, utcnow())
-    assert stored is not None and [(m.seq, m.text, m.author) for m in stored] == [(2, REPLY.text, "bot")]
+    assert [(m.seq, m.text, m.author) for m in stored] == [(2, REPLY.text, "bot")]
     async with database.session() as session:
         row = await session.get(Conversation, conv.id)
         assert (row.mode, row.last_seq) == ("human", 2)
@@ -92,18 +102,18 @@ async def test_one_write_stores_replies_switches_mode_and_queues(database, write
 
 async def test_priority_floor_for_fraud(database, writer) -> None:
     conv = await _conversation(database)
-    await hand_off(database, writer, conv, [], {"reason": "fraud", "priority": "low"}, utcnow())
+    await hand_off(writer, conv, [], {"reason": "fraud", "priority": "low"}, utcnow())
     (handoff,) = await _handoffs(database, conv.id)
     assert handoff.priority == "high"
 
 
 async def test_an_open_handoff_is_merged_not_duplicated(database, writer) -> None:
     conv = await _conversation(database)
-    await hand_off(database, writer, conv, [REPLY], {"reason": "request_human", "priority": "low"}, utcnow())
-    stored = await hand_off(database, writer, conv, [REPLY],
+    await hand_off(writer, conv, [REPLY], {"reason": "request_human", "priority": "low"}, utcnow())
+    stored = await hand_off(writer, conv, [REPLY],
                             {"reason": "request_human", "priority": "urgent", "category": "payment",
                              "summary": {"more": 1}}, utcnow())
-    assert stored is not None and [m.seq for m in stored] == [3]  # the reply is stored all the same
+    assert [m.seq for m in stored] == [3]  # the reply is stored all the same
     (handoff,) = await _handoffs(database, conv.id)
     assert (handoff.priority, handoff.category) == ("urgent", "payment")
     assert handoff.summary["more"] == 1
@@ -122,10 +132,15 @@ async def test_out_of_office_hours_takes_the_reference_path(database, writer) ->
 
     hours.configure(Closed())
     conv = await _conversation(database)
-    assert await hand_off(database, writer, conv, [REPLY], {"reason": "request_human"}, utcnow()) is None
-    assert await _handoffs(database, conv.id) == []  # nothing written: the caller's transaction does it all
+    stored = await hand_off(writer, conv, [REPLY], {"reason": "request_human"}, utcnow())
+    assert [m.text for m in stored] == [REPLY.text]
+    (handoff,) = await _handoffs(database, conv.id)
+    assert handoff.summary.get("out_of_hours_notice") is True  # enqueue_handoff ran, and sent its notice
     async with database.session() as session:
-        assert (await session.get(Conversation, conv.id)).mode == "bot"
+        assert (await session.get(Conversation, conv.id)).mode == "human"
+        texts = list(await session.scalars(select(Message.text).where(Message.conversation_id == conv.id)
+                                           .order_by(Message.seq)))
+    assert texts[1] == REPLY.text and len(texts) == 3  # the inbound message, the reply, the notice
 
 
 async def test_the_database_refuses_a_second_open_handoff(database) -> None:
@@ -145,20 +160,19 @@ async def test_concurrent_handoffs_of_one_conversation_leave_one_open(database, 
     """Two desk instances (own pools, own writers, no shared lock) hand off the same conversation at once."""
     conv = await _conversation(database)
     other = Database(database_url)
-    other_writer = SqliteInboundWriter(database_url) if other.is_sqlite else None
+    other_writer = build_store(other, QueueHandoffs())
     copies = []
     for _ in range(4):  # each call has its own copy of the row, as each request does
         async with database.session() as session:
             copies.append(await session.get(Conversation, conv.id))
     try:
         results = await asyncio.gather(*(
-            hand_off(db, w, c, [], {"reason": "request_human"}, utcnow())
-            for (db, w), c in zip([(database, writer), (other, other_writer)] * 2, copies, strict=True)))
+            hand_off(w, c, [], {"reason": "request_human"}, utcnow())
+            for w, c in zip([writer, other_writer] * 2, copies, strict=True)))
     finally:
-        if other_writer is not None:
-            other_writer.close()
+        await other_writer.close()
         await other.dispose()
-    assert any(r is not None for r in results)
+    assert len(results) == 4
     async with database.session() as session:
         open_count = await session.scalar(select(func.count()).select_from(Handoff).where(
             Handoff.conversation_id == conv.id, Handoff.status.in_(queue.OPEN_STATUSES)))
@@ -167,9 +181,9 @@ async def test_concurrent_handoffs_of_one_conversation_leave_one_open(database, 
 
 async def test_a_burst_is_written_in_batches(database, writer) -> None:
     convs = [await _conversation(database) for _ in range(12)]
-    stored = await asyncio.gather(*(hand_off(database, writer, c, [REPLY, REPLY], {"reason": "request_human"},
+    stored = await asyncio.gather(*(hand_off(writer, c, [REPLY, REPLY], {"reason": "request_human"},
                                              utcnow()) for c in convs))
-    assert all(s is not None and [m.seq for m in s] == [2, 3] for s in stored)
+    assert all([m.seq for m in s] == [2, 3] for s in stored)
     async with database.session() as session:
         assert await session.scalar(select(func.count()).select_from(Handoff)) == 12
         assert await session.scalar(select(func.count()).select_from(OutboxItem)) == 24
@@ -189,9 +203,7 @@ async def test_router_publishes_the_queue_event_first(database, writer) -> None:
     await rasa.start()
     client = BotClient(rasa.url, timeout_seconds=2.0)
     events = InMemoryEventBus()
-    assert default_fast_handoff() is hand_off
-    router = Router(db=database, bot=client, events=events, enqueue_handoff=queue.enqueue_handoff,
-                    sqlite_writer=writer, fast_handoff=hand_off)
+    router = Router(store=writer, bot=client, events=events)
     try:
         await router.receive(InboundMessage(channel=Channel.WHATSAPP, sender="+628110000001", external_id="a",
                                             text="halo", received_at=utcnow()))

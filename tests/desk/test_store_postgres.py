@@ -1,7 +1,8 @@
-"""The PostgreSQL group commit of inbound messages (desk.pg_inbound).
+"""The PostgreSQL store's group commit of inbound messages (desk.store.postgres).
 
-These run on PostgreSQL only (``--db=postgres``): the writer exists only there;
-on SQLite the router uses desk.sqlite_fastpath, tested in test_router.py.
+These run on PostgreSQL only (``--db=postgres``); the SQLite store's group
+commit is tested in test_router.py, and what both engines promise in
+test_store_contract.py.
 """
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
-import desk.pg_inbound as pg_inbound
-from desk.pg_inbound import PgInboundWriter
+import desk.store.postgres as pg_store
+from desk.store import DuplicateMessage, NewInbound
+from desk.store.postgres import PostgresConversationStore
+from handoff.fastpath import QueueHandoffs
 from storage.models import Conversation, Message
 
 NOW = datetime(2026, 1, 5, 3, 0, tzinfo=timezone.utc)
@@ -23,13 +26,13 @@ NOW = datetime(2026, 1, 5, 3, 0, tzinfo=timezone.utc)
 def batches(monkeypatch) -> list[list[str]]:
     """The external ids of every multi-row statement the writer runs, in order."""
     seen: list[list[str]] = []
-    real = pg_inbound.append_inbound_batch
+    real = pg_store._append_inbound_batch
 
     async def spy(conn, batch):
-        seen.append([a.external_id for a in batch])
+        seen.append([a.new.external_id for a in batch])
         return await real(conn, batch)
 
-    monkeypatch.setattr(pg_inbound, "append_inbound_batch", spy)
+    monkeypatch.setattr(pg_store, "_append_inbound_batch", spy)
     return seen
 
 
@@ -43,9 +46,12 @@ async def conversations(database) -> list[int]:
     return [c.id for c in rows]
 
 
-def _append(writer: PgInboundWriter, sender: str, external_id: str, body: str):
-    return writer.append("telegram", sender, external_id=external_id, text=body, payload={"k": body},
-                         author="borrower", customer_id=None, created_at=NOW)
+def _writer(database) -> PostgresConversationStore:
+    return PostgresConversationStore(database, QueueHandoffs())
+
+
+def _append(writer: PostgresConversationStore, sender: str, external_id: str, body: str):
+    return writer._append_inbound_fast(NewInbound("telegram", sender, external_id, body, {"k": body}, NOW))
 
 
 async def _stored(database) -> list[tuple[str, int, str, str]]:
@@ -59,20 +65,20 @@ async def test_batch_with_duplicates_fails_only_them_and_keeps_order(database, c
     """30 messages at once over 3 conversations: one already stored, one repeated inside the
     burst, one for a conversation that does not exist. Only the two duplicates fail; the rest
     are numbered per conversation in arrival order, gap-free, in a few multi-row statements."""
-    writer = PgInboundWriter(database.engine)
+    writer = _writer(database)
     await _append(writer, "0", "old", "before")  # alone: the single statement
     ids = [f"u{k}" for k in range(30)]
-    ids[11] = "old"  # a provider retry of a message stored earlier, in the middle of a batch
+    ids[12] = "old"  # a provider retry of a message stored earlier (same conversation), mid-batch
     ids[17] = "u5"   # a retry arriving in the same burst as its original
     results = await asyncio.gather(*(_append(writer, str(k % 3), ids[k], f"m{k}") for k in range(30)),
                                    _append(writer, "no-such-chat", "unknown", "x"), return_exceptions=True)
     failed = [k for k, r in enumerate(results) if isinstance(r, BaseException)]
-    assert failed == [11, 17] and all(isinstance(results[k], IntegrityError) for k in failed)
-    assert results[30] is None  # no conversation yet: the router takes its slow path
+    assert failed == [12, 17] and all(isinstance(results[k], DuplicateMessage) for k in failed)
+    assert results[30] is None  # no conversation yet: the store opens it with the ORM
     assert max(len(b) for b in batches) >= 3, batches  # really grouped
     for k in range(30):
         if k not in failed:
-            conversation, message = results[k]
+            conversation, message = results[k].conversation, results[k].message
             assert (conversation.sender, message.text, message.payload) == (str(k % 3), f"m{k}", {"k": f"m{k}"})
             assert message.seq == conversation.last_seq and message.id > 0
     rows = await _stored(database)
@@ -87,17 +93,17 @@ async def test_batch_with_duplicates_fails_only_them_and_keeps_order(database, c
         # The returned numbers are the stored ones.
         for k in range(30):
             if k not in failed and k % 3 == int(sender):
-                assert (sender, results[k][1].seq, f"m{k}", ids[k]) in rows
+                assert (sender, results[k].message.seq, f"m{k}", ids[k]) in rows
     async with database.session() as s:
         last = dict((await s.execute(select(Conversation.sender, Conversation.last_seq))).all())
-    assert last == {"0": 11, "1": 10, "2": 8}
+    assert last == {"0": 10, "1": 10, "2": 9}
 
 
 async def test_concurrent_messages_in_one_conversation_keep_arrival_order(database, conversations,
                                                                          batches) -> None:
     """Many messages of one conversation at once, mixed with others: never two of one
     conversation in a statement, and the conversation's seq follows arrival order."""
-    writer = PgInboundWriter(database.engine)
+    writer = _writer(database)
     calls = []
     for k in range(40):
         sender = "0" if k % 2 == 0 else str(1 + k % 4 // 2)
@@ -111,7 +117,7 @@ async def test_concurrent_messages_in_one_conversation_keep_arrival_order(databa
     rows = await _stored(database)
     assert [t for c, _, t, _ in rows if c == "0"] == [f"m{k}" for k in range(0, 40, 2)]
     assert [q for c, q, _, _ in rows if c == "0"] == list(range(1, 21))
-    assert [r[1].seq for r in results[::2]] == list(range(1, 21))
+    assert [r.message.seq for r in results[::2]] == list(range(1, 21))
 
 
 async def test_failed_commit_fails_every_message_of_the_batch(database, conversations, batches) -> None:
@@ -125,7 +131,7 @@ async def test_failed_commit_fails_every_message_of_the_batch(database, conversa
             "CREATE CONSTRAINT TRIGGER refuse_boom AFTER INSERT ON messages DEFERRABLE INITIALLY DEFERRED "
             "FOR EACH ROW EXECUTE FUNCTION refuse_boom()"))
     try:
-        writer = PgInboundWriter(database.engine)
+        writer = _writer(database)
         results = await asyncio.gather(_append(writer, "0", "f0", "ok0"), _append(writer, "1", "f1", "boom"),
                                        _append(writer, "2", "f2", "ok2"), return_exceptions=True)
         # The first statement after the writer wakes up takes all three.
@@ -135,7 +141,7 @@ async def test_failed_commit_fails_every_message_of_the_batch(database, conversa
         async with database.session() as s:
             assert set((await s.execute(select(Conversation.last_seq))).scalars()) == {0}
         # The writer carries on with the next messages.
-        assert (await _append(writer, "1", "f3", "after"))[1].seq == 1
+        assert (await _append(writer, "1", "f3", "after")).message.seq == 1
     finally:
         async with database.engine.begin() as conn:
             await conn.execute(text("DROP TRIGGER refuse_boom ON messages"))
@@ -152,9 +158,9 @@ async def test_race_lost_to_another_instance_falls_back_message_by_message(datab
     await other.execute(text(
         "INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, "
         "created_at) VALUES (:c, 1000, 'telegram', 'race', 'in', 'borrower', 'theirs', '{}', now())"),
-        {"c": conversations[0]})
+        {"c": conversations[1]})
     try:
-        writer = PgInboundWriter(database.engine)
+        writer = _writer(database)
         pending = asyncio.gather(_append(writer, "0", "r0", "m0"), _append(writer, "1", "race", "mine"),
                                  _append(writer, "2", "r2", "m2"), return_exceptions=True)
         await asyncio.sleep(0.3)  # the batch is now waiting on the other instance's index entry
@@ -163,8 +169,8 @@ async def test_race_lost_to_another_instance_falls_back_message_by_message(datab
     finally:
         await other.close()
     assert batches[0] == ["r0", "race", "r2"]
-    assert isinstance(results[1], IntegrityError)
-    assert [r[1].seq for r in (results[0], results[2])] == [1, 1]
+    assert isinstance(results[1], DuplicateMessage)
+    assert [r.message.seq for r in (results[0], results[2])] == [1, 1]
     rows = await _stored(database)
     assert ("1", 1, "mine", "race") not in rows
     assert [(c, q, t) for c, q, t, _ in rows if t != "theirs"] == [("0", 1, "m0"), ("2", 1, "m2")]
