@@ -26,5 +26,6 @@ test: setup
 	$(MAKE) test-desk
 	$(MAKE) bot-test
 	$(MAKE) test-browser
+	$(MAKE) test-faults
 
 bench: bench-nlu bench-desk bench-handoff bench-report

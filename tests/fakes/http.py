@@ -22,6 +22,8 @@ class RecordedRequest:
     body: bytes
     status: int = 0
     """The status the fake answered with."""
+    at: float = 0.0
+    """``time.monotonic()`` when the fake answered (to check a client's retry spacing)."""
 
     def form(self) -> dict[str, str]:
         """The body as a form (first value of each field)."""
@@ -54,6 +56,8 @@ class FakeHTTPService:
         self._changed = threading.Condition(self._lock)
         self._fail_remaining = 0
         self._fail_status = 500
+        # An outage answers every request with (status, retry_after) until it is ended.
+        self._outage: tuple[int, int | None] | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -120,11 +124,27 @@ class FakeHTTPService:
             self._fail_remaining = count
             self._fail_status = status
 
+    def start_outage(self, status: int = 500, *, retry_after: int | None = None) -> None:
+        """Answer every request with ``status`` until ``end_outage()``: a provider outage.
+
+        ``retry_after`` (seconds) adds the provider's own hint to each answer, the
+        way that provider sends it (a ``Retry-After`` header, Telegram's
+        ``parameters.retry_after``), as with a 429 rate limit.
+        """
+        with self._lock:
+            self._outage = (status, retry_after)
+
+    def end_outage(self) -> None:
+        """The provider is back: requests are handled again."""
+        with self._lock:
+            self._outage = None
+
     def reset(self) -> None:
         """Forget recorded requests and pending failures."""
         with self._lock:
             self.requests.clear()
             self._fail_remaining = 0
+            self._outage = None
             self._reset_state()
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -155,7 +175,9 @@ class FakeHTTPService:
                   headers: dict[str, str], body: bytes) -> Reply:
         # One request at a time: the fakes are tiny and this keeps records consistent.
         with self._changed:
-            if self._fail_remaining > 0:
+            if self._outage is not None:
+                reply = self.failure_reply(self._outage[0], retry_after=self._outage[1])
+            elif self._fail_remaining > 0:
                 self._fail_remaining -= 1
                 reply = self.failure_reply(self._fail_status)
             else:
@@ -163,7 +185,8 @@ class FakeHTTPService:
                     reply = self.handle(method, path, query, headers, body)
                 except Exception as exc:  # noqa: BLE001 - a fake must answer, not hang
                     reply = Reply.json(500, {"error": "fake crashed", "detail": repr(exc)})
-            self.requests.append(RecordedRequest(method, path, query, headers, body, reply.status))
+            self.requests.append(RecordedRequest(method, path, query, headers, body, reply.status,
+                                                 time.monotonic()))
             self._changed.notify_all()
         return reply
 
@@ -173,8 +196,11 @@ class FakeHTTPService:
         """Answer one request and keep provider-level records (called under the lock)."""
         raise NotImplementedError
 
-    def failure_reply(self, status: int) -> Reply:
-        return Reply.json(status, {"message": "injected failure", "status": status})
+    def failure_reply(self, status: int, *, retry_after: int | None = None) -> Reply:
+        reply = Reply.json(status, {"message": "injected failure", "status": status})
+        if retry_after is not None:
+            reply.headers["Retry-After"] = str(retry_after)
+        return reply
 
     def _reset_state(self) -> None:
         """Forget provider-level records (called under the lock)."""

@@ -85,8 +85,14 @@ class FakeTelegram(FakeHTTPService):
         self.calls.append(TelegramCall(name, params))
         return Reply.json(200, {"ok": True, "result": result})
 
-    def failure_reply(self, status: int) -> Reply:
-        return _error(status, "Internal Server Error" if status >= 500 else "Too Many Requests")
+    def failure_reply(self, status: int, *, retry_after: int | None = None) -> Reply:
+        if status == 429 or retry_after is not None:
+            # Flood control: Telegram names the wait in parameters.retry_after (seconds).
+            wait = retry_after if retry_after is not None else 1
+            return Reply.json(429, {"ok": False, "error_code": 429,
+                                    "description": f"Too Many Requests: retry after {wait}",
+                                    "parameters": {"retry_after": wait}})
+        return _error(status, "Bad Gateway" if status == 502 else "Internal Server Error")
 
     def _reset_state(self) -> None:
         self.calls.clear()
