@@ -16,7 +16,11 @@ For every reply the desk stored (bot, holding reply, notices) on WhatsApp and
 Telegram: how many times the fake provider accepted that text for that
 recipient — **delivered** once, **undelivered**, or **delivered twice** (or
 more). In-app replies are delivered by the outbox pushing them to the app; one
-whose outbox row is not ``sent`` is undelivered. **Early retries** count
+whose outbox row is not ``sent`` is undelivered. A second delivery whose first
+one was accepted in the moments before a ``kill -9`` of a desk worker is the
+documented at-least-once edge (the worker died between the provider's answer
+and recording it; neither provider has an idempotency key): counted apart as
+**twice at kill**, not failed. **Early retries** count
 sends repeated sooner than the provider's ``retry_after`` / ``Retry-After``
 hint allowed.
 
@@ -54,6 +58,9 @@ class Row:
     delivered: int = 0
     undelivered: int = 0
     delivered_twice: int = 0
+    twice_at_kill: int = 0
+    """Sent again after a ``kill -9``: accepted by the provider before the kill, not yet recorded as sent.
+    The documented at-least-once edge (docs/core.md, Outbox); counted, not failed."""
     early_retries: int = 0
     not_acknowledged: int = 0
     problems: list[dict[str, Any]] = field(default_factory=list)
@@ -140,8 +147,12 @@ def _telegram_params(content_type: str, body: bytes) -> dict[str, Any]:
     return {k: v[0] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
 
 
+KILL_EDGE_SECONDS = 20.0
+"""How long before a kill a send may have been accepted and still be unrecorded (send timeout + a round)."""
+
+
 def judge(fault: str, snap: Snapshot, sent: list[Sent], borrowers: list[Borrower], *,
-          retry_after: float | None = None) -> Row:
+          retry_after: float | None = None, killed_at: float | None = None) -> Row:
     """The table row of one fault: its borrowers' messages and the replies to them."""
     row = Row(fault=fault, sent=len(sent))
     for s in sent:
@@ -170,11 +181,12 @@ def judge(fault: str, snap: Snapshot, sent: list[Sent], borrowers: list[Borrower
                                  "verdict": verdict, "duplicated": duplicated, "stored_in": stored,
                                  "bot_replies": replies, "open_handoffs": handoffs,
                                  "deliveries": s.outcomes})
-    _judge_deliveries(row, snap, borrowers, retry_after)
+    _judge_deliveries(row, snap, borrowers, retry_after, killed_at)
     return row
 
 
-def _judge_deliveries(row: Row, snap: Snapshot, borrowers: list[Borrower], retry_after: float | None) -> None:
+def _judge_deliveries(row: Row, snap: Snapshot, borrowers: list[Borrower], retry_after: float | None,
+                      killed_at: float | None) -> None:
     mine = {(b.channel, b.address) for b in borrowers}
     stored: Counter[tuple[str, str, str]] = Counter()
     for channel, sender, text, status in snap.outbound:
@@ -195,6 +207,9 @@ def _judge_deliveries(row: Row, snap: Snapshot, borrowers: list[Borrower], retry
         if accepted < count:
             row.undelivered += count - accepted
         elif accepted > count:
+            if _at_kill_edge(snap.provider_attempts.get(key, []), killed_at):
+                row.twice_at_kill += accepted - count
+                continue
             row.delivered_twice += accepted - count
         if accepted != count:
             row.problems.append({"reply_to": key[1], "channel": key[0], "stored": count, "accepted": accepted,
@@ -211,13 +226,22 @@ def _judge_deliveries(row: Row, snap: Snapshot, borrowers: list[Borrower], retry
                 row.problems.append({"early_retry": key[1], "channel": key[0], "after_seconds": round(t2 - t1, 2)})
 
 
+def _at_kill_edge(attempts: list[tuple[float, int]], killed_at: float | None) -> bool:
+    """One acceptance shortly before the kill, every other one after it: the killed worker's unrecorded send."""
+    if killed_at is None:
+        return False
+    accepted = [t for t, status in attempts if 200 <= status < 300]
+    return (len(accepted) == 2 and killed_at - KILL_EDGE_SECONDS <= accepted[0] <= killed_at
+            and accepted[1] > killed_at)
+
+
 def settled(rows: list[Row], snap: Snapshot) -> bool:
     """Nothing is lost or waiting: every message answered or queued, every reply delivered, outbox empty."""
     return snap.active_outbox == 0 and all(r.lost == 0 and r.undelivered == 0 for r in rows)
 
 
 HEADER = ("fault", "messages sent", "answered", "queued", "lost", "duplicated",
-          "replies", "delivered", "undelivered", "delivered twice", "early retries", "no 2xx")
+          "replies", "delivered", "undelivered", "delivered twice", "twice at kill", "early retries", "no 2xx")
 
 
 def table(rows: list[Row]) -> str:
@@ -225,6 +249,6 @@ def table(rows: list[Row]) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "| --- |" + " ---: |" * (len(HEADER) - 1)]
     for r in rows:
         cells = [r.fault, r.sent, r.answered, r.queued, r.lost, r.duplicated, r.replies, r.delivered,
-                 r.undelivered, r.delivered_twice, r.early_retries, r.not_acknowledged]
+                 r.undelivered, r.delivered_twice, r.twice_at_kill, r.early_retries, r.not_acknowledged]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)

@@ -48,6 +48,8 @@ class Scenario:
     stack: str
     borrowers: list[Borrower] = field(default_factory=list)
     retry_after: float | None = None
+    killed_at: float | None = None
+    """``time.monotonic()`` of a worker's ``kill -9`` in this scenario."""
     notes: list[str] = field(default_factory=list)
 
 
@@ -126,6 +128,7 @@ class FaultRun:
         await asyncio.sleep(4)
         before = stack.worker_pids()
         pid = stack.kill_worker()
+        scenario.killed_at = time.monotonic()
         scenario.notes.append(f"killed worker {pid} of {before} with {people.in_flight} deliveries in flight")
         await load
         await asyncio.sleep(3)
@@ -226,7 +229,7 @@ class FaultRun:
             for scenario in (s for s in self.scenarios if s.stack == name):
                 sent = [m for m in people.sent if m.scenario == scenario.fault]
                 stack_rows.append(oracle.judge(scenario.fault, snapshots[name], sent, scenario.borrowers,
-                                               retry_after=scenario.retry_after))
+                                               retry_after=scenario.retry_after, killed_at=scenario.killed_at))
             all_settled &= oracle.settled(stack_rows, snapshots[name])
             rows.extend(stack_rows)
         order = [s.fault for s in self.scenarios]
