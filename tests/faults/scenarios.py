@@ -28,6 +28,7 @@ from pathlib import Path
 from tests.faults import oracle
 from tests.faults.borrowers import INAPP, Borrower, Borrowers, converse
 from tests.faults.stack import Stack
+from tests.fakes import FakeHTTPService
 
 log = logging.getLogger("faults")
 
@@ -51,6 +52,13 @@ class Scenario:
     killed_at: float | None = None
     """``time.monotonic()`` of a worker's ``kill -9`` in this scenario."""
     notes: list[str] = field(default_factory=list)
+    evidence: dict[str, bool] = field(default_factory=dict)
+    """Checks that the fault really happened (a harness that injects nothing must not pass)."""
+
+
+def _answered_with(fakes: tuple[FakeHTTPService, ...], statuses: range) -> list[int]:
+    """How many requests each fake answered with one of ``statuses``."""
+    return [sum(1 for r in list(f.requests) if r.status in statuses) for f in fakes]
 
 
 class FaultRun:
@@ -130,6 +138,7 @@ class FaultRun:
         pid = stack.kill_worker()
         scenario.killed_at = time.monotonic()
         scenario.notes.append(f"killed worker {pid} of {before} with {people.in_flight} deliveries in flight")
+        scenario.evidence["a worker was killed with deliveries in flight"] = people.in_flight > 0
         await load
         await asyncio.sleep(3)
         scenario.notes.append(f"workers afterwards: {stack.worker_pids()}")
@@ -143,6 +152,7 @@ class FaultRun:
         await asyncio.sleep(4)
         dropped = stack.proxy.refuse()
         scenario.notes.append(f"dropped {dropped} live connections, {people.in_flight} deliveries in flight")
+        scenario.evidence["live database connections were dropped"] = dropped > 0
         await asyncio.sleep(DB_REFUSE_SECONDS)
         stack.proxy.accept()
         await load
@@ -156,6 +166,7 @@ class FaultRun:
         await asyncio.sleep(3)
         stack.kill_rasa()
         scenario.notes.append(f"Rasa killed with {people.in_flight} deliveries in flight")
+        scenario.evidence["Rasa was killed with deliveries in flight"] = people.in_flight > 0
         await asyncio.sleep(8)
         stack.start_rasa()
         await load
@@ -174,6 +185,9 @@ class FaultRun:
         for fake in (stack.twilio, stack.telegram):
             fake.end_outage()
         await load
+        limited = _answered_with((stack.twilio, stack.telegram), range(429, 430))
+        scenario.notes.append(f"429 answers (Twilio, Telegram): {limited}")
+        scenario.evidence["both providers answered 429"] = min(limited) > 0
 
     async def poison(self, scenario: Scenario) -> None:
         """Texts with U+0000 on every channel, then one clean message from the same borrower."""
@@ -218,7 +232,9 @@ class FaultRun:
         await asyncio.sleep(max(0.0, began + OUTAGE_SECONDS - time.monotonic()))
         stack.twilio.end_outage()
         stack.telegram.end_outage()
-        scenario.notes.append(f"outage lasted {time.monotonic() - began:.0f}s")
+        failed = _answered_with((stack.twilio, stack.telegram), range(500, 600))
+        scenario.notes.append(f"outage lasted {time.monotonic() - began:.0f}s; 5xx answers (Twilio, Telegram): {failed}")
+        scenario.evidence["both providers answered 5xx"] = min(failed) > 0
 
     # -- after recovery -----------------------------------------------------------------
     async def _judge(self) -> tuple[list[oracle.Row], bool]:

@@ -42,5 +42,9 @@ async def test_every_message_answered_or_queued_exactly_once(request: pytest.Fix
     (workdir / "table.md").write_text(report + "\n")
     request.config.stash[TABLE_KEY] = report
     print("\n" + report)
+    # The harness itself: every fault was injected, and every row judged real traffic.
+    missing = [f"{s.fault}: {what}" for s in run.scenarios for what, seen in s.evidence.items() if not seen]
+    assert not missing, "a fault was not injected as planned: " + "; ".join(missing)
+    assert all(r.sent > 0 and r.replies > 0 for r in rows), "a scenario sent nothing or got no reply at all"
     bad = [r for r in rows if not r.ok]
     assert not bad, "lost, duplicated, undelivered or early-retried messages:\n" + oracle.table(bad)
