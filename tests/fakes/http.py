@@ -53,11 +53,12 @@ class FakeHTTPService:
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
+        # An outage answers every request with this status until it is ended.
+        self._outage_status: int | None = None
         self._changed = threading.Condition(self._lock)
         self._fail_remaining = 0
         self._fail_status = 500
-        # An outage answers every request with (status, retry_after) until it is ended.
-        self._outage: tuple[int, int | None] | None = None
+        self.retry_after: int | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -118,34 +119,40 @@ class FakeHTTPService:
         return f"http://127.0.0.1:{self.port}"
 
     # -- behaviour -------------------------------------------------------
-    def fail_next(self, count: int, status: int = 500) -> None:
-        """Answer the next ``count`` requests with ``status`` (a provider outage)."""
+    def fail_next(self, count: int, status: int = 500, *, retry_after: int | None = None) -> None:
+        """Answer the next ``count`` requests with ``status`` (a provider outage).
+
+        ``retry_after``: the provider's wait hint in seconds, sent the provider's
+        way (``failure_reply`` decides: a header for Twilio, a body field for Telegram).
+        """
         with self._lock:
             self._fail_remaining = count
             self._fail_status = status
-
-    def start_outage(self, status: int = 500, *, retry_after: int | None = None) -> None:
-        """Answer every request with ``status`` until ``end_outage()``: a provider outage.
-
-        ``retry_after`` (seconds) adds the provider's own hint to each answer, the
-        way that provider sends it (a ``Retry-After`` header, Telegram's
-        ``parameters.retry_after``), as with a 429 rate limit.
-        """
-        with self._lock:
-            self._outage = (status, retry_after)
-
-    def end_outage(self) -> None:
-        """The provider is back: requests are handled again."""
-        with self._lock:
-            self._outage = None
+            self.retry_after = retry_after
 
     def reset(self) -> None:
         """Forget recorded requests and pending failures."""
         with self._lock:
             self.requests.clear()
             self._fail_remaining = 0
-            self._outage = None
+            self._outage_status = None
             self._reset_state()
+
+    def start_outage(self, status: int = 500, *, retry_after: int | None = None) -> None:
+        """Answer every request with ``status`` until ``end_outage()``: a provider outage.
+
+        ``retry_after`` adds the provider's wait hint to each answer, sent the
+        provider's way (as for ``fail_next``), as with a 429 rate limit.
+        """
+        with self._lock:
+            self._outage_status = status
+            self.retry_after = retry_after
+
+    def end_outage(self) -> None:
+        """The provider is back: requests are handled again."""
+        with self._lock:
+            self._outage_status = None
+            self.retry_after = None
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
         """Block until ``predicate()`` is true (re-checked on each request) or the timeout."""
@@ -175,8 +182,8 @@ class FakeHTTPService:
                   headers: dict[str, str], body: bytes) -> Reply:
         # One request at a time: the fakes are tiny and this keeps records consistent.
         with self._changed:
-            if self._outage is not None:
-                reply = self.failure_reply(self._outage[0], retry_after=self._outage[1])
+            if self._outage_status is not None:
+                reply = self.failure_reply(self._outage_status)
             elif self._fail_remaining > 0:
                 self._fail_remaining -= 1
                 reply = self.failure_reply(self._fail_status)
@@ -196,11 +203,8 @@ class FakeHTTPService:
         """Answer one request and keep provider-level records (called under the lock)."""
         raise NotImplementedError
 
-    def failure_reply(self, status: int, *, retry_after: int | None = None) -> Reply:
-        reply = Reply.json(status, {"message": "injected failure", "status": status})
-        if retry_after is not None:
-            reply.headers["Retry-After"] = str(retry_after)
-        return reply
+    def failure_reply(self, status: int) -> Reply:
+        return Reply.json(status, {"message": "injected failure", "status": status})
 
     def _reset_state(self) -> None:
         """Forget provider-level records (called under the lock)."""

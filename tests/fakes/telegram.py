@@ -85,14 +85,13 @@ class FakeTelegram(FakeHTTPService):
         self.calls.append(TelegramCall(name, params))
         return Reply.json(200, {"ok": True, "result": result})
 
-    def failure_reply(self, status: int, *, retry_after: int | None = None) -> Reply:
-        if status == 429 or retry_after is not None:
-            # Flood control: Telegram names the wait in parameters.retry_after (seconds).
-            wait = retry_after if retry_after is not None else 1
+    def failure_reply(self, status: int) -> Reply:
+        if status == 429 and self.retry_after is not None:
+            # Telegram's flood control: the wait is in the body, python-telegram-bot raises RetryAfter.
             return Reply.json(429, {"ok": False, "error_code": 429,
-                                    "description": f"Too Many Requests: retry after {wait}",
-                                    "parameters": {"retry_after": wait}})
-        return _error(status, "Bad Gateway" if status == 502 else "Internal Server Error")
+                                    "description": f"Too Many Requests: retry after {self.retry_after}",
+                                    "parameters": {"retry_after": self.retry_after}})
+        return _error(status, "Internal Server Error" if status >= 500 else "Too Many Requests")
 
     def _reset_state(self) -> None:
         self.calls.clear()

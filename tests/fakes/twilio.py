@@ -31,8 +31,7 @@ class FakeTwilio(FakeHTTPService):
     """Accepts ``POST /2010-04-01/Accounts/<sid>/Messages.json`` with HTTP basic auth.
 
     ``messages`` holds every accepted message, in order. Requests without basic
-    auth get 401 as Twilio answers; ``fail_next(n)`` makes the next n fail with 500,
-    ``start_outage(status, retry_after=…)`` every request until ``end_outage()``.
+    auth get 401 as Twilio answers; ``fail_next(n)`` makes the next n fail with 500.
     """
 
     def __init__(self) -> None:
@@ -66,15 +65,13 @@ class FakeTwilio(FakeHTTPService):
         self.messages.append(message)
         return Reply.json(201, _resource(message))
 
-    def failure_reply(self, status: int, *, retry_after: int | None = None) -> Reply:
+    def failure_reply(self, status: int) -> Reply:
         if status == 429:
-            # Twilio's "Too Many Requests" (error 20429); the hint, when given, is a Retry-After header.
             reply = _error(429, 20429, "Too Many Requests")
-        else:
-            reply = _error(status, 20500, "Internal Server Error")
-        if retry_after is not None:
-            reply.headers["Retry-After"] = str(retry_after)
-        return reply
+            if self.retry_after is not None:
+                reply.headers["Retry-After"] = str(self.retry_after)
+            return reply
+        return _error(status, 20500, "Internal Server Error")
 
     def _reset_state(self) -> None:
         self.messages.clear()
