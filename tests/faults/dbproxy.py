@@ -40,7 +40,9 @@ class PgProxy:
         return self
 
     def stop(self) -> None:
-        """Close everything and end the proxy's thread."""
+        """Close everything and end the proxy's thread (nothing to do if it never started)."""
+        if not self._thread.is_alive():
+            return
         self._call(self._close(drop=True))
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)

@@ -89,8 +89,9 @@ class FaultRun:
         finally:
             for people in self.people.values():
                 await people.aclose()
-            for stack in self.stacks.values():
-                await stack.stop()
+            stopped = await asyncio.gather(*(stack.stop() for stack in self.stacks.values()), return_exceptions=True)
+            for failure in (r for r in stopped if isinstance(r, BaseException)):
+                log.warning("stopping a stack failed: %r", failure)
 
     async def _timeline_a(self) -> None:
         await self._scenario("A", "provider 5xx for 2 min", self.provider_outage)

@@ -107,8 +107,7 @@ class Stack:
 
     async def stop(self) -> None:
         """Stop the desk and fake Rasa (their process groups), the fakes and the proxy; drop the database."""
-        for proc in (self.desk, self.rasa):
-            _stop_group(proc)
+        await asyncio.gather(*(asyncio.to_thread(_stop_group, proc) for proc in (self.desk, self.rasa)))
         self.twilio.stop()
         self.telegram.stop()
         self.proxy.stop()
@@ -176,21 +175,15 @@ class Stack:
 
     # -- faults ----------------------------------------------------------------------
     def worker_pids(self) -> list[int]:
-        """The pids of the desk's serving processes (Sanic's ``Sanic-Server-*`` workers)."""
+        """The pids of the desk's serving processes: the processes below ``aduan serve`` that hold
+        its listening socket (Sanic's workers; whatever supervises them stays out of the list)."""
         if self.desk is None:
             return []
-        found = []
-        for pid in _descendants(self.desk.pid):
-            try:
-                environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if any(e.startswith(b"SANIC_WORKER_NAME=Sanic-Server-") for e in environ):
-                found.append(pid)
-        return sorted(found)
+        inodes = _listening_inodes(self.desk_port)
+        return sorted(pid for pid in _descendants(self.desk.pid) if _holds_socket(pid, inodes))
 
     def kill_worker(self) -> int:
-        """``kill -9`` one desk worker (the first one found); return its pid."""
+        """``kill -9`` one desk worker (the lowest pid); return its pid."""
         pids = self.worker_pids()
         if not pids:
             raise RuntimeError(f"desk {self.name} has no worker to kill")
@@ -237,8 +230,38 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
+def _listening_inodes(port: int) -> set[str]:
+    """The inodes of the sockets listening on 127.0.0.1/0.0.0.0 ``port`` (from /proc/net/tcp*)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A = LISTEN
+                found.add(fields[9])
+    return found
+
+
+def _holds_socket(pid: int, inodes: set[str]) -> bool:
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
+            return True
+    return False
+
+
 def _stop_group(proc: subprocess.Popen[bytes] | None) -> None:
-    """SIGTERM the process group we started, SIGKILL it if it lingers."""
+    """SIGTERM the process group we started, SIGKILL it if it lingers (the run is over: no long grace)."""
     if proc is None:
         return
     try:
@@ -246,7 +269,7 @@ def _stop_group(proc: subprocess.Popen[bytes] | None) -> None:
     except ProcessLookupError:
         return
     try:
-        proc.wait(20)
+        proc.wait(10)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
