@@ -27,5 +27,6 @@ test: setup
 	$(MAKE) bot-test
 	$(MAKE) test-conversations
 	$(MAKE) test-browser
+	$(MAKE) test-faults
 
 bench: bench-nlu bench-desk bench-handoff bench-report

@@ -12,7 +12,7 @@ desk-setup: $(DESK_STAMP)
 test-desk: test-desk-sqlite test-desk-postgres
 
 test-desk-sqlite: desk-setup
-	$(PY) -m pytest -q -m "not browser" --db=sqlite
+	$(PY) -m pytest -q -m "not browser and not faults" --db=sqlite
 
 test-desk-postgres: desk-setup
-	$(PY) -m pytest -q -m "not browser" --db=postgres
+	$(PY) -m pytest -q -m "not browser and not faults" --db=postgres

@@ -22,6 +22,8 @@ class RecordedRequest:
     body: bytes
     status: int = 0
     """The status the fake answered with."""
+    at: float = 0.0
+    """``time.monotonic()`` when the fake answered (to check a client's retry spacing)."""
 
     def form(self) -> dict[str, str]:
         """The body as a form (first value of each field)."""
@@ -51,6 +53,8 @@ class FakeHTTPService:
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
+        # An outage answers every request with this status until it is ended.
+        self._outage_status: int | None = None
         self._changed = threading.Condition(self._lock)
         self._fail_remaining = 0
         self._fail_status = 500
@@ -131,7 +135,24 @@ class FakeHTTPService:
         with self._lock:
             self.requests.clear()
             self._fail_remaining = 0
+            self._outage_status = None
             self._reset_state()
+
+    def start_outage(self, status: int = 500, *, retry_after: int | None = None) -> None:
+        """Answer every request with ``status`` until ``end_outage()``: a provider outage.
+
+        ``retry_after`` adds the provider's wait hint to each answer, sent the
+        provider's way (as for ``fail_next``), as with a 429 rate limit.
+        """
+        with self._lock:
+            self._outage_status = status
+            self.retry_after = retry_after
+
+    def end_outage(self) -> None:
+        """The provider is back: requests are handled again."""
+        with self._lock:
+            self._outage_status = None
+            self.retry_after = None
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
         """Block until ``predicate()`` is true (re-checked on each request) or the timeout."""
@@ -161,7 +182,9 @@ class FakeHTTPService:
                   headers: dict[str, str], body: bytes) -> Reply:
         # One request at a time: the fakes are tiny and this keeps records consistent.
         with self._changed:
-            if self._fail_remaining > 0:
+            if self._outage_status is not None:
+                reply = self.failure_reply(self._outage_status)
+            elif self._fail_remaining > 0:
                 self._fail_remaining -= 1
                 reply = self.failure_reply(self._fail_status)
             else:
@@ -169,7 +192,8 @@ class FakeHTTPService:
                     reply = self.handle(method, path, query, headers, body)
                 except Exception as exc:  # noqa: BLE001 - a fake must answer, not hang
                     reply = Reply.json(500, {"error": "fake crashed", "detail": repr(exc)})
-            self.requests.append(RecordedRequest(method, path, query, headers, body, reply.status))
+            self.requests.append(RecordedRequest(method, path, query, headers, body, reply.status,
+                                                 time.monotonic()))
             self._changed.notify_all()
         return reply
 
