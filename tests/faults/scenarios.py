@@ -61,6 +61,11 @@ def _answered_with(fakes: tuple[FakeHTTPService, ...], statuses: range) -> list[
     return [sum(1 for r in list(f.requests) if r.status in statuses) for f in fakes]
 
 
+def _redelivered(people: Borrowers, scenario: Scenario) -> int:
+    """How many of the scenario's messages needed more than one delivery."""
+    return sum(1 for m in people.sent if m.scenario == scenario.fault and len(m.outcomes) > 1)
+
+
 class FaultRun:
     """Both stacks, their borrowers, the scenarios and the result."""
 
@@ -141,6 +146,7 @@ class FaultRun:
         scenario.notes.append(f"killed worker {pid} of {before} with {people.in_flight} deliveries in flight")
         scenario.evidence["a worker was killed with deliveries in flight"] = people.in_flight > 0
         await load
+        scenario.evidence["deliveries were cut and redelivered"] = _redelivered(people, scenario) > 0
         await asyncio.sleep(3)
         scenario.notes.append(f"workers afterwards: {stack.worker_pids()}")
 
@@ -157,6 +163,7 @@ class FaultRun:
         await asyncio.sleep(DB_REFUSE_SECONDS)
         stack.proxy.accept()
         await load
+        scenario.evidence["deliveries were refused and redelivered"] = _redelivered(people, scenario) > 0
 
     async def rasa_killed(self, scenario: Scenario) -> None:
         """Rasa is killed (SIGKILL) under load and started again 8 s later."""
