@@ -79,6 +79,8 @@ class FaultRun:
         self.rows: list[oracle.Row] = []
         self.settle_seconds = 0.0
         self.settled = False
+        self.log_lines = 0
+        self.log_leaks: list[str] = []
 
     # -- the run ------------------------------------------------------------------
     async def run(self) -> list[oracle.Row]:
@@ -97,6 +99,10 @@ class FaultRun:
             stopped = await asyncio.gather(*(stack.stop() for stack in self.stacks.values()), return_exceptions=True)
             for failure in (r for r in stopped if isinstance(r, BaseException)):
                 log.warning("stopping a stack failed: %r", failure)
+            for stack in self.stacks.values():
+                lines, leaks = stack.log_leaks()
+                self.log_lines += lines
+                self.log_leaks += [f"stack {stack.name} {leak}" for leak in leaks]
 
     async def _timeline_a(self) -> None:
         await self._scenario("A", "provider 5xx for 2 min", self.provider_outage)

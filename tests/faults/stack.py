@@ -14,6 +14,7 @@ process group.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import secrets
 import signal
@@ -59,6 +60,13 @@ class Secrets:
     telegram_secret_token: str = field(default_factory=lambda: "tg-" + secrets.token_hex(12))
     inapp_signing_secret: str = field(default_factory=lambda: secrets.token_hex(32))
     session_secret: str = field(default_factory=lambda: secrets.token_hex(24))
+
+    def values(self) -> list[str]:
+        """Every secret, and the Twilio basic-auth header value built from one: none may reach a log."""
+        basic = base64.b64encode(f"{TWILIO_ACCOUNT_SID}:{self.twilio_auth_token}".encode()).decode()
+        return [self.service_token, self.twilio_auth_token, self.telegram_bot_token,
+                self.telegram_bot_token.split(":", 1)[1], self.telegram_secret_token,
+                self.inapp_signing_secret, self.session_secret, basic]
 
 
 class Stack:
@@ -172,6 +180,21 @@ class Stack:
                     return
                 await asyncio.sleep(0.5)
         raise RuntimeError(f"desk {self.name} not ready within {seconds}s; see {self.workdir}/desk.log")
+
+    def log_leaks(self) -> tuple[int, list[str]]:
+        """Scan this stack's process logs (desk, Rasa, migrate) for secrets and unmasked personal data:
+        (lines scanned, the leaking lines with what they leak)."""
+        from tests.support.log_scan import LeakScanner
+
+        scanner = LeakScanner(self.secrets.values())
+        lines, leaks = 0, []
+        for path in sorted(self.workdir.glob("*.log")):
+            with open(path, encoding="utf-8", errors="replace") as log:
+                for line in log:
+                    lines += 1
+                    for what in scanner.findings(line):
+                        leaks.append(f"{path.name}: {what}: {line.strip()[:300]}")
+        return lines, leaks
 
     # -- faults ----------------------------------------------------------------------
     def worker_pids(self) -> list[int]:
