@@ -51,11 +51,13 @@ async def test_create_without_key_or_with_bad_fields_is_refused(app, wa_conversa
     assert res.status == 422 and res.json["error"] == "invalid_request"
 
 
-async def test_telegram_receipt_uses_html_bold(app, database) -> None:
+async def test_telegram_receipt_uses_the_neutral_markup(app, database) -> None:
+    """The Telegram connector renders ``*bold*`` (connectors.markup); the desk text holds no HTML."""
     conv = await make_conversation(database, "telegram", "555")
     _, res = await post_ticket(app, conv, channel="default")
     assert res.status == 201
-    assert f"<b>{res.json['ticket_number']}</b>" in res.json["receipt_text"]
+    assert f"*{res.json['ticket_number']}*" in res.json["receipt_text"]
+    assert "<b>" not in res.json["receipt_text"]
 
 
 async def test_status_only_for_the_filer(app, database, wa_conversation) -> None:
