@@ -84,6 +84,20 @@ async def test_status_only_for_the_filer(app, database, wa_conversation) -> None
     assert res.status == 404 and res.json["error"] == "not_found"
 
 
+async def test_the_chat_that_filed_the_ticket_may_ask_its_status(app, database) -> None:
+    """An unverified Telegram chat read the number on its own receipt: it may ask the status there."""
+    filer = await make_conversation(database, "telegram", "555")
+    _, created = await post_ticket(app, filer, channel="telegram")
+    number = created.json["ticket_number"]
+    _, res = await app.asgi_client.get(f"/api/v1/tickets/{number}", params={"conversation_id": filer.public_id},
+                                       headers=BOT_AUTH)
+    assert res.status == 200 and res.json["status_label"] == "Diterima"
+    stranger = await make_conversation(database, "telegram", "556")
+    _, res = await app.asgi_client.get(f"/api/v1/tickets/{number}", params={"conversation_id": stranger.public_id},
+                                       headers=BOT_AUTH)
+    assert res.status == 403
+
+
 async def test_verified_customer_may_ask_from_another_channel(app, database) -> None:
     inapp = await make_conversation(database, "inapp", "cust-1", customer_id="cust-1")
     _, created = await post_ticket(app, inapp, channel="inapp", customer_id="cust-1", phone=WA_PHONE)
