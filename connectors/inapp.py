@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.base import ProviderError
 from connectors.dispatch import route_inbound
+from connectors.markup import to_plain
 from connectors.rejections import Rejected, check_body_size, check_text_length, reject
 from desk.auth import error
 from desk.config import Settings
@@ -105,7 +106,8 @@ def message_view(message: Message | MessageRecord) -> dict[str, Any]:
         "id": message.id,
         "direction": message.direction,
         "author": message.author,
-        "text": message.text,
+        # Replies are stored in the neutral markup; the web chat shows text as text.
+        "text": to_plain(message.text) if message.direction == Direction.OUTBOUND and message.text else message.text,
         "buttons": [{"title": b["title"], "payload": b["payload"]} for b in payload.get("buttons", [])],
         "media": payload.get("media", []),
         "created_at": message.created_at.replace(tzinfo=message.created_at.tzinfo or timezone.utc).isoformat()

@@ -24,11 +24,13 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, empty
 from sqlalchemy import select
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
 from telegram.request import HTTPXRequest
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 
 from connectors.base import ProviderError
 from connectors.dispatch import route_inbound, senders_of
+from connectors.markup import to_telegram_html
 from connectors.textsplit import split_text
 from connectors.rejections import Rejected, check_body_size, check_text_length, reject
 from desk.config import Settings
@@ -199,6 +201,22 @@ def render_keyboard(message: OutboundMessage) -> InlineKeyboardMarkup | None:
                                  for i, b in enumerate(message.buttons)])
 
 
+def html_pieces(text: str, limit: int, cut_at: int | None = None) -> list[str]:
+    """Neutral ``text`` cut into Telegram HTML pieces of at most ``limit`` characters.
+
+    The text is cut before rendering (so no cut falls inside a tag or an
+    entity); a piece that escaping made too long is cut again, in halves.
+    """
+    pieces: list[str] = []
+    for piece in split_text(text, cut_at or limit):
+        rendered = to_telegram_html(piece)
+        if len(rendered) <= limit or len(piece) <= 1:
+            pieces.append(rendered)
+        else:
+            pieces += html_pieces(piece, limit, max(1, len(piece) // 2))
+    return pieces
+
+
 def retry_after_seconds(exc: RetryAfter) -> float:
     """Telegram's flood-control wait in seconds (PTB gives an int or a timedelta, by its settings)."""
     with warnings.catch_warnings():  # PTB warns that the int form is deprecated; both are read
@@ -231,10 +249,10 @@ class TelegramSender:
         """Send to chat ``recipient``; return Telegram's id of the (last) message, the one with the keyboard."""
         try:
             await self._ensure_ready()
-            pieces = split_text(message.text or "Silakan pilih:", MAX_TEXT_CHARS)
+            pieces = html_pieces(message.text or "Silakan pilih:", MAX_TEXT_CHARS)
             for i, piece in enumerate(pieces):
                 last = i == len(pieces) - 1
-                sent = await self.bot.send_message(chat_id=int(recipient), text=piece,
+                sent = await self.bot.send_message(chat_id=int(recipient), text=piece, parse_mode=ParseMode.HTML,
                                                    reply_markup=render_keyboard(message) if last else None)
         except RetryAfter as exc:
             wait = retry_after_seconds(exc)

@@ -7,8 +7,9 @@ numbered list, so a bare digit works too; a digit followed by text
 asks for an optional comment (``THANKS_SCORE``); the next message is taken as
 that comment only while the request is the last thing the desk said, within
 ``handoff_comment_window_minutes``, and only when it does not read as a
-question or request ("status tiket saya gimana?", "mau bayar lewat apa"):
-those go to the bot like any other message. The router calls ``capture`` for
+question or request ("status tiket saya gimana?", "mau bayar lewat apa") or a
+bare greeting ("halo", "selamat pagi kak": the borrower starts over): those go
+to the bot like any other message. The router calls ``capture`` for
 every bot-mode inbound message; when it returns a reply, the message was a
 rating and the bot is not asked.
 """
@@ -42,6 +43,11 @@ dimana dmn siapa bisakah boleh bolehkah mohon tolong tlg minta mau pengen ingin 
 ajukan batal ganti ubah hubungi sambungkan
 """.split())
 _WORD = re.compile(r"[a-z0-9]+")
+# A message made only of these starts a new conversation; it is no comment on the service.
+_GREETING_WORDS = frozenset("""
+halo hallo helo hello hai hay hi hei hey p ping permisi assalamualaikum assalamu alaikum salam
+selamat pagi siang sore malam kak ka kakak min admin mimin bang mas mbak sis gan
+""".split())
 
 
 def reads_as_question_or_request(text: str) -> bool:
@@ -50,6 +56,12 @@ def reads_as_question_or_request(text: str) -> bool:
     if "?" in lowered:
         return True
     return any(word in _ASKING_WORDS for word in _WORD.findall(lowered))
+
+
+def reads_as_greeting(text: str) -> bool:
+    """Is ``text`` only a greeting ("halo", "pagi min")? Then it goes to the bot, never into a comment."""
+    words = _WORD.findall((text or "").lower())
+    return bool(words) and all(word in _GREETING_WORDS for word in words)
 
 
 @dataclass(frozen=True)
@@ -102,7 +114,7 @@ async def capture(session: AsyncSession, conversation: Conversation, text: str, 
         return OutboundMessage(text=THANKS_SCORE)
     if (handoff.rating_comment is None and handoff.rated_at is not None and not button_payload
             and now - handoff.rated_at <= timedelta(minutes=settings.handoff_comment_window_minutes)
-            and (text or "").strip() and not reads_as_question_or_request(text)
+            and (text or "").strip() and not reads_as_question_or_request(text) and not reads_as_greeting(text)
             and await _comment_was_asked(session, conversation)):
         handoff.rating_comment = text.strip()[:2000]
         await session.flush()

@@ -41,6 +41,8 @@ class Account:
     sample: bool
     loans: tuple[Loan, ...] = field(default_factory=tuple)
     applications: tuple[Application, ...] = field(default_factory=tuple)
+    #: The registered phone (+62…), so the bot need not ask a verified borrower for it.
+    phone: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The desk API's answer body (dates as ISO-8601)."""

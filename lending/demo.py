@@ -68,7 +68,7 @@ def _account(raw: dict[str, Any], sample: bool) -> Account:
         for a in raw.get("applications") or []
     )
     return Account(customer_id=str(raw["customer_id"]), full_name=str(raw["full_name"]),
-                   sample=sample, loans=loans, applications=apps)
+                   sample=sample, loans=loans, applications=apps, phone=normalise_phone(str(raw["phone"])))
 
 
 def _date(value: Any) -> date | None:

@@ -1,4 +1,4 @@
-# The live-stack conversation suite and the dialogue fuzzer (tests/live; docs/testing.md).
+# The live-stack conversation suite and the dialogue fuzzer (tests/live; docs/conversations.md).
 # Both start the trained model, Rasa, the action server and the desk on free
 # loopback ports, with fakes of the Twilio and Telegram HTTP APIs; logs and the
 # fuzzer's report land in artifacts/.

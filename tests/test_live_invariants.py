@@ -6,6 +6,7 @@ with every ordinary suite, so a judge that cannot fail is caught cheaply.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from tests.live.borrowers import Reply, Turn, displayed_telegram_text
 from tests.live.flows import Answers, asked_field, phone_forms, same_phone
@@ -111,3 +112,12 @@ def test_the_fuzzer_is_reproducible_from_its_seed() -> None:
     assert draw(conversation_seed(11, 3)) == draw(conversation_seed(11, 3))
     assert draw(conversation_seed(11, 3)) != draw(conversation_seed(11, 4))
     assert conversation_seed(11, 3) != conversation_seed(11, 4)
+
+
+def test_neutral_bold_is_fine_on_whatsapp_but_caught_raw_elsewhere() -> None:
+    stored = "Nomor tiket: *DCI-261130-0002-2*"
+    assert turn_problems(turn(stored)) == []
+    on_telegram = replace(turn(stored, received=[stored]), channel="telegram")
+    assert any("bold markers" in p for p in turn_problems(on_telegram))
+    rendered = replace(turn(stored, received=["Nomor tiket: DCI-261130-0002-2"]), channel="telegram")
+    assert turn_problems(rendered) == []

@@ -361,7 +361,8 @@ async def insert_ticket(session: AsyncSession, ctx: TicketContext, data: NewTick
 # --- borrower side ---------------------------------------------------------------------------
 
 async def lookup_for_borrower(session: AsyncSession, number: str, conversation_public_id: str) -> Ticket:
-    """The ticket, only for the person who filed it (verified customer or the same WhatsApp phone).
+    """The ticket, only for the person who filed it (the chat it was filed in or linked to, the
+    verified customer, or the same WhatsApp phone).
 
     A conversation that passes is linked to the ticket, so the borrower can
     continue on any channel without explaining again.
@@ -369,7 +370,11 @@ async def lookup_for_borrower(session: AsyncSession, number: str, conversation_p
     ticket = await get_ticket(session, number)
     conversation = await session.scalar(
         select(Conversation).where(Conversation.public_id == conversation_public_id))
-    if conversation is None or not _is_filer(ticket, conversation):
+    if conversation is None:
+        raise VerificationRequired("verify your identity on this conversation first")
+    # The chat the ticket was filed in (or one already linked to it) read the number on its own receipt.
+    linked = await session.get(TicketConversation, (ticket.id, conversation.id)) is not None
+    if not linked and not _is_filer(ticket, conversation):
         raise VerificationRequired("verify your identity on this conversation first")
     if await link_conversation(session, ticket, conversation):
         await record_event(session, ticket, "conversation_linked", BOT, conversation=conversation.public_id,

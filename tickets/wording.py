@@ -1,12 +1,12 @@
 """What the borrower reads about their ticket, in polite Bahasa Indonesia.
 
-Chat text is plain with WhatsApp-style *bold* markers; ``for_channel``
-renders them per channel (WhatsApp keeps them, Telegram gets HTML <b>, the
-in-app chat and e-mail get plain text).
+Chat text is plain with WhatsApp-style *bold* markers, the neutral markup
+every chat connector renders for its channel (``connectors.markup``);
+``for_channel`` keeps it for chat channels and strips it for plain ones
+(e-mail, printed pages).
 """
 from __future__ import annotations
 
-import html
 import re
 from datetime import datetime
 
@@ -47,12 +47,13 @@ def tanggal(at: datetime, *, with_time: bool = True) -> str:
     return text
 
 
+CHAT_CHANNELS = ("whatsapp", "telegram", "inapp")
+
+
 def for_channel(text: str, channel: str) -> str:
-    """Render *bold* markers for ``channel``."""
-    if channel == "whatsapp":
+    """``text`` for ``channel``: the neutral markup for chat (its connector renders it), plain otherwise."""
+    if channel in CHAT_CHANNELS:
         return text
-    if channel == "telegram":
-        return _BOLD.sub(lambda m: f"<b>{m.group(1)}</b>", html.escape(text, quote=False))
     return _BOLD.sub(lambda m: m.group(1), text)
 
 

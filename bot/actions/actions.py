@@ -671,22 +671,39 @@ class ActionHandleInform(Action):
         found = ids.find_all(text)
         if found.ticket_number:
             payload = f'/check_ticket_status{{"ticket_number":"{found.ticket_number}"}}'
-            dispatcher.utter_message(
-                text=f"Apakah {found.ticket_number} nomor tiket aduan Anda, Kak? Saya bisa cek statusnya.",
-                buttons=[{"title": "Cek status tiket ini", "payload": payload}]
-                + _topic_buttons(["lodge_complaint", "request_human"]))
-            return []
-        if found.loan_id or found.phone:
-            dispatcher.utter_message(
-                text=("Terima kasih, Kak. Data seperti nomor pinjaman atau nomor HP saya tanyakan saat "
-                      "memeriksa identitas Anda. Apa yang ingin Anda lakukan?"),
-                buttons=_topic_buttons(["ask_bill_amount", "ask_application_status", "lodge_complaint"]))
-            return []
-        dispatcher.utter_message(
-            text="Baik, Kak. Agar bisa saya bantu, pilih salah satu topik berikut atau tulis pertanyaan Anda.",
-            buttons=_topic_buttons(["ask_payment_method", "ask_bill_amount", "lodge_complaint",
-                                    "check_ticket_status", "request_human"]))
+            reply, buttons = (f"Apakah {found.ticket_number} nomor tiket aduan Anda, Kak? Saya bisa cek statusnya.",
+                              [{"title": "Cek status tiket ini", "payload": payload}]
+                              + _topic_buttons(["lodge_complaint", "request_human"]))
+        elif found.loan_id or found.phone:
+            reply, buttons = ("Terima kasih, Kak. Data seperti nomor pinjaman atau nomor HP saya tanyakan saat "
+                              "memeriksa identitas Anda. Apa yang ingin Anda lakukan?",
+                              _topic_buttons(["ask_bill_amount", "ask_application_status", "lodge_complaint"]))
+        else:
+            reply, buttons = ("Baik, Kak. Agar bisa saya bantu, pilih salah satu topik berikut atau tulis "
+                              "pertanyaan Anda.",
+                              _topic_buttons(["ask_payment_method", "ask_bill_amount", "lodge_complaint",
+                                              "check_ticket_status", "request_human"]))
+        if _said_in_a_row(tracker, reply) >= MAX_ASKS - 1:
+            # The same question a third time would be a loop: offer a person instead (issue #11).
+            reply, buttons = INFORM_WAY_OUT, _topic_buttons(["request_human", "lodge_complaint"])
+        dispatcher.utter_message(text=reply, buttons=buttons)
         return []
+
+
+INFORM_WAY_OUT = ("Sepertinya saya belum menangkap maksud Anda, Kak. Jika lebih nyaman, saya bisa hubungkan "
+                  "dengan petugas CS kami, atau Anda bisa langsung membuat pengaduan.")
+
+
+def _said_in_a_row(tracker: Tracker, text: Text) -> int:
+    """How many of the bot's last utterances, in a row, were ``text`` (the newest first)."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "bot":
+            continue
+        if (event.get("text") or "") != text:
+            break
+        count += 1
+    return count
 
 
 class ActionAskFromContent(BoundedAsk):

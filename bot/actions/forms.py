@@ -202,6 +202,21 @@ class ValidateComplaintForm(IdentityValidators, FormValidationAction):
     def name(self) -> Text:
         return "validate_complaint_form"
 
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        """Extract, validate, and keep what the extraction set on helper slots.
+
+        rasa_sdk returns only the validated *required* slots, dropping what an
+        ``extract_`` method set on others: the field choice on the summary
+        clears ``confirm_step``, and losing that made the form list the fields
+        again after every corrected answer, forever.
+        """
+        extracted = await self.get_extraction_events(dispatcher, tracker, domain)
+        tracker.add_slots(extracted)
+        validated = await self._extract_validation_events(dispatcher, tracker, domain)
+        names = {e.get("name") for e in validated if e.get("event") == "slot"}
+        return [e for e in extracted if e.get("name") not in names] + validated
+
     async def extract_complaint_confirmed(self, dispatcher: CollectingDispatcher,
                                           tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         """A field button (or its number) on the summary clears that field so the form asks it again."""

@@ -312,3 +312,14 @@ async def test_known_customers_caches_yes_and_retries_no_after_a_while() -> None
     core.down = True
     assert await known("C-1") is True and core.calls == 2  # a "yes" stays
     assert await known("C-2") is False  # the core failing never verifies anyone
+
+
+async def test_neutral_markup_reaches_the_web_chat_as_plain_text(desk: Desk) -> None:
+    """Replies are stored with ``*bold*`` markers; the web chat (text shown as text) gets them without."""
+    token = token_for(desk)
+    await post_message(desk, "halo", token=token)
+    await agent_says(desk, CUSTOMER, "Nomor tiket: *DCI-1*. Mohon simpan.")
+    await desk.deliver()
+    messages = (await get_messages(desk, token)).json()["messages"]
+    assert messages[-1]["text"] == "Nomor tiket: DCI-1. Mohon simpan."
+    assert messages[0]["text"] == "halo"

@@ -160,3 +160,31 @@ async def test_location_and_contact_are_kept_as_references(desk: Desk) -> None:
     assert (await post_update(desk, update)).status_code == 200
     [inbound] = await desk.inbound()
     assert [m["url"] for m in inbound.payload["media"]] == ["geo:-6.2,106.8", "tel:+6281234567890"]
+
+
+async def test_neutral_markup_is_sent_as_telegram_html(desk: Desk, fake_telegram: FakeTelegram) -> None:
+    """A receipt in the neutral ``*bold*`` form reaches Telegram rendered: no tags, entities or asterisks shown."""
+    from sqlalchemy import select
+
+    from desk.outbox import enqueue
+    from storage.models import Conversation
+
+    assert (await post_update(desk, telegram_message_update(9020, CHAT_ID, "halo"))).status_code == 200
+    await desk.deliver()
+    async with desk.db.transaction() as session:
+        conversation = await session.scalar(select(Conversation).where(Conversation.channel == "telegram"))
+        await enqueue(session, conversation, OutboundMessage(text="Nomor tiket: *DCI-1* & <cek> a*b"),
+                      author="system")
+    items = await desk.deliver()
+    sent = fake_telegram.sent_messages[-1]
+    assert items and items[-1].status == "sent"
+    assert str(sent.params["parse_mode"]).upper() == "HTML"
+    assert sent.params["text"] == "Nomor tiket: <b>DCI-1</b> &amp; &lt;cek&gt; a*b"
+
+
+def test_html_pieces_stay_within_the_limit_after_escaping() -> None:
+    from connectors.telegram import html_pieces
+
+    pieces = html_pieces("&&&& *tebal*\n" * 40, 100)
+    assert all(len(p) <= 100 for p in pieces)
+    assert "<b>tebal</b>" in "".join(pieces) and "*" not in "".join(pieces)

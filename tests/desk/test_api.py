@@ -73,6 +73,8 @@ async def test_account_read(client) -> None:
     assert resp.status == 200
     body = resp.json
     assert body["customer_id"] == "CUST-0002" and body["sample"] is True
+    # The registered phone, so the bot prefills it for a verified borrower instead of asking.
+    assert body["phone"] == "+6281298765432"
     (loan,) = body["loans"]
     assert loan == {"loan_id": "PL-2025-004567", "product": "paylater", "status": "overdue",
                     "bill_amount": 480000, "due_date": "2026-11-10", "late_fee": 36000,

@@ -69,3 +69,13 @@ def test_what_reads_as_a_question_or_request() -> None:
     comments = ["cepat dan ramah", "mantap, terima kasih", "lama banget balasnya", "sangat membantu"]
     assert all(rating.reads_as_question_or_request(t) for t in asks)
     assert not any(rating.reads_as_question_or_request(t) for t in comments)
+
+
+async def test_a_greeting_after_a_bare_score_goes_to_the_bot(database, handed_off) -> None:
+    """'halo' after the request for a comment starts over with the bot; it is not the comment."""
+    conv, handoff_id = await _closed(database, handed_off)
+    await _score(database, conv)
+    for greeting in ("halo", "Hai kak", "selamat pagi min", "P"):
+        assert await _capture(database, conv, greeting) is None, greeting
+    assert (await get_handoff(database, handoff_id)).rating_comment is None
+    assert rating.reads_as_greeting("halo") and not rating.reads_as_greeting("halo, agennya ramah sekali")

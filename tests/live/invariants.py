@@ -22,6 +22,8 @@ from tests.live.borrowers import Turn
 MAX_BOT_REPLIES = 4
 # What a borrower must never read literally: HTML tags or entities the channel did not render.
 RAW_MARKUP = re.compile(r"</?(?:b|i|strong|em|u|code|pre|br)\s*/?>|&(?:amp|lt|gt|quot|nbsp);")
+# The desk's neutral bold marker, which only WhatsApp renders itself (connectors.markup).
+NEUTRAL_BOLD = re.compile(r"\*([^*\n]+)\*")
 MAX_SAME_QUESTION = 3
 BOT_FAILURE_REASONS = ("bot_failed", "bot_unavailable")
 
@@ -59,7 +61,7 @@ def delivery_problems(turn: Turn) -> list[str]:
     problems: list[str] = []
     position = 0
     for reply in turn.replies:
-        text = normalise(_without_tags(reply.text))
+        text = normalise(_as_shown(reply.text, turn.channel))
         if not text:
             continue
         found = received.find(text, position)
@@ -67,7 +69,7 @@ def delivery_problems(turn: Turn) -> list[str]:
             problems.append(f"stored reply never reached the {turn.channel} borrower: {text[:80]!r}")
             continue
         position = found + len(text)
-        same = sum(1 for r in turn.replies if normalise(_without_tags(r.text)) == text)
+        same = sum(1 for r in turn.replies if normalise(_as_shown(r.text, turn.channel)) == text)
         if received.count(text) > same:
             problems.append(f"reply delivered more than once: {text[:80]!r}")
     if turn.replies and not turn.received:
@@ -75,7 +77,17 @@ def delivery_problems(turn: Turn) -> list[str]:
     raw = [m for m in turn.received if RAW_MARKUP.search(m)]
     if raw:
         problems.append(f"markup shown raw to the {turn.channel} borrower: {RAW_MARKUP.search(raw[0]).group(0)!r}")
+    stars = [m for m in turn.received if turn.channel != "whatsapp" and NEUTRAL_BOLD.search(m)]
+    if stars:
+        problems.append(f"bold markers shown raw to the {turn.channel} borrower: "
+                        f"{NEUTRAL_BOLD.search(stars[0]).group(0)!r}")
     return problems
+
+
+def _as_shown(stored: str, channel: str) -> str:
+    """A stored reply (neutral markup) as the channel displays it: only WhatsApp shows the markers."""
+    text = _without_tags(stored)
+    return text if channel == "whatsapp" else NEUTRAL_BOLD.sub(lambda m: m.group(1), text)
 
 
 def _without_tags(text: str) -> str:

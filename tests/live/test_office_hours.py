@@ -16,6 +16,7 @@ import pytest
 from tests.live.borrowers import Borrower
 from tests.live.conftest import CHANNELS
 from tests.live.flows import Answers, answer_until, has_ticket_number, ticket_number_in
+from tests.live.test_complaint import channel_hours_line
 from tests.live.stack import DAYS, WIB, LiveStack, always_open_hours
 
 MONTHS = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
@@ -76,7 +77,8 @@ def test_complaint_outside_hours_is_filed_with_this_channels_hours(channel: str,
     number = ticket_number_in(receipt)
     text = next(r.text for r in receipt.replies if number in r.text)
     opens, closes = HOURS[channel]
-    assert re.search(rf"{time_pattern(opens)}\s*[–-]\s*{time_pattern(closes)}", text), \
+    line = channel_hours_line(text)
+    assert re.search(rf"{time_pattern(opens)}\s*[–-]\s*{time_pattern(closes)}", line), \
         f"the receipt must name {channel}'s hours {opens}–{closes}:\n{text}"
 
 

@@ -51,11 +51,13 @@ async def test_create_without_key_or_with_bad_fields_is_refused(app, wa_conversa
     assert res.status == 422 and res.json["error"] == "invalid_request"
 
 
-async def test_telegram_receipt_uses_html_bold(app, database) -> None:
+async def test_telegram_receipt_uses_the_neutral_markup(app, database) -> None:
+    """The Telegram connector renders ``*bold*`` (connectors.markup); the desk text holds no HTML."""
     conv = await make_conversation(database, "telegram", "555")
     _, res = await post_ticket(app, conv, channel="default")
     assert res.status == 201
-    assert f"<b>{res.json['ticket_number']}</b>" in res.json["receipt_text"]
+    assert f"*{res.json['ticket_number']}*" in res.json["receipt_text"]
+    assert "<b>" not in res.json["receipt_text"]
 
 
 async def test_status_only_for_the_filer(app, database, wa_conversation) -> None:
@@ -80,6 +82,20 @@ async def test_status_only_for_the_filer(app, database, wa_conversation) -> None
     _, res = await app.asgi_client.get("/api/v1/tickets/DCI-261119-9999-0", params={"conversation_id":
                                        wa_conversation.public_id}, headers=BOT_AUTH)
     assert res.status == 404 and res.json["error"] == "not_found"
+
+
+async def test_the_chat_that_filed_the_ticket_may_ask_its_status(app, database) -> None:
+    """An unverified Telegram chat read the number on its own receipt: it may ask the status there."""
+    filer = await make_conversation(database, "telegram", "555")
+    _, created = await post_ticket(app, filer, channel="telegram")
+    number = created.json["ticket_number"]
+    _, res = await app.asgi_client.get(f"/api/v1/tickets/{number}", params={"conversation_id": filer.public_id},
+                                       headers=BOT_AUTH)
+    assert res.status == 200 and res.json["status_label"] == "Diterima"
+    stranger = await make_conversation(database, "telegram", "556")
+    _, res = await app.asgi_client.get(f"/api/v1/tickets/{number}", params={"conversation_id": stranger.public_id},
+                                       headers=BOT_AUTH)
+    assert res.status == 403
 
 
 async def test_verified_customer_may_ask_from_another_channel(app, database) -> None:

@@ -86,6 +86,23 @@ def test_a_ticket_number_sent_alone_offers_its_status_with_the_check_digit(dispa
     assert "DCI-261130-0005-4" in texts(dispatcher)
 
 
+def test_off_script_data_never_gets_the_same_question_a_third_time_in_a_row(dispatcher):
+    """Phone after phone outside a form: the third answer offers a person instead of repeating itself."""
+    first = a.CollectingDispatcher()
+    run(a.ActionHandleInform().run(first, make_tracker(intent="inform", text="0812 3456 7890"), DOMAIN))
+    said = first.messages[0]["text"]
+    earlier = [{"event": "user", "text": "0812 3456 7890"}, {"event": "bot", "text": said},
+               {"event": "user", "text": "PJ-2025-007777"}, {"event": "bot", "text": said}]
+    run(a.ActionHandleInform().run(dispatcher, make_tracker(intent="inform", text="+62 857 1111 2222",
+                                                            events=earlier), DOMAIN))
+    assert dispatcher.messages[0]["text"] == a.INFORM_WAY_OUT
+    assert "/request_human" in [b["payload"] for b in dispatcher.messages[0]["buttons"]]
+    once = [{"event": "user", "text": "0812 3456 7890"}, {"event": "bot", "text": said}]
+    again = a.CollectingDispatcher()
+    run(a.ActionHandleInform().run(again, make_tracker(intent="inform", text="0812 3456 7890", events=once), DOMAIN))
+    assert again.messages[0]["text"] == said
+
+
 # --- items 2 and 3: ids read whole in the forms ----------------------------------------
 
 SAMPLES = [(c["full_name"], str(c["phone"]), ref) for c in DEMO["customers"]

@@ -154,3 +154,21 @@ def test_date_reads_the_whole_message_when_asked(dispatcher):
                            entities=[{"entity": "date", "value": "kemarin"}])
     out = run(ValidateComplaintForm().validate_transaction_date("kemarin", dispatcher, tracker, DOMAIN))
     assert out["transaction_date"] == parse_indonesian_date("tgl 5 kemarin").value.isoformat()
+
+
+def test_field_chosen_by_number_ends_the_field_list_so_the_summary_comes_back(dispatcher):
+    """After "Ubah data" → "2" (Nomor HP) the form must leave the field list: confirm_step is cleared
+    in the returned events, so once the phone is answered the summary shows again (no endless loop)."""
+    from actions.actions import EDITABLE_FIELDS, FIELD_TITLES
+
+    buttons = [{"title": FIELD_TITLES[f], "payload": f'/inform{{"correct_field":"{f}"}}'} for f in EDITABLE_FIELDS]
+    slots = {"requested_slot": "complaint_confirmed", "full_name": "Siti Aminah", "phone": "+6281298765432",
+             "product": "PayLater", "transaction_date": "2025-01-12", "chronology": "x" * 40,
+             "complaint_category": "payment", "complaint_confirmed": None, "confirm_step": "fields"}
+    tracker = make_tracker(slots=slots, intent="inform", text="2", active_loop="complaint_form",
+                           events=[{"event": "bot", "text": "Bagian mana yang ingin Anda ubah, Kak?",
+                                    "data": {"buttons": buttons}}])
+    events = run(ValidateComplaintForm().run(dispatcher, tracker, DOMAIN))
+    set_slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert set_slots.get("phone", "kept") is None
+    assert "confirm_step" in set_slots and set_slots["confirm_step"] is None
