@@ -140,16 +140,17 @@ class FaultRun:
         await converse(people, who, until=time.monotonic() + 10, max_messages=3, think=0.2)
 
     async def kill_worker(self, scenario: Scenario) -> None:
-        """``kill -9`` one of the two desk workers while messages are inside it (Rasa takes 250 ms)."""
+        """``kill -9`` the busier of the two desk workers while messages are inside it (Rasa takes 250 ms)."""
         people, who = self._new(scenario)
         stack = self.stacks[scenario.stack]
         load = asyncio.ensure_future(converse(people, who, until=time.monotonic() + 12, max_messages=40,
                                               think=0.05))
         await asyncio.sleep(4)
         before = stack.worker_pids()
-        pid = stack.kill_worker()
+        pid, connections = stack.kill_worker()
         scenario.killed_at = time.monotonic()
-        scenario.notes.append(f"killed worker {pid} of {before} with {people.in_flight} deliveries in flight")
+        scenario.notes.append(f"killed worker {pid} of {before} (it held {connections} client connections) "
+                              f"with {people.in_flight} deliveries in flight")
         scenario.evidence["a worker was killed with deliveries in flight"] = people.in_flight > 0
         await load
         scenario.evidence["deliveries were cut and redelivered"] = _redelivered(people, scenario) > 0

@@ -202,17 +202,21 @@ class Stack:
         its listening socket (Sanic's workers; whatever supervises them stays out of the list)."""
         if self.desk is None:
             return []
-        inodes = _listening_inodes(self.desk_port)
-        return sorted(pid for pid in _descendants(self.desk.pid) if _holds_socket(pid, inodes))
+        inodes = _socket_inodes(self.desk_port, state="0A")  # 0A = LISTEN
+        return sorted(pid for pid in _descendants(self.desk.pid) if _held(pid, inodes))
 
-    def kill_worker(self) -> int:
-        """``kill -9`` one desk worker (the lowest pid); return its pid."""
+    def kill_worker(self) -> tuple[int, int]:
+        """``kill -9`` the desk worker holding the most open client connections (the one under load,
+        so requests die with it); return its pid and how many connections it held."""
         pids = self.worker_pids()
         if not pids:
             raise RuntimeError(f"desk {self.name} has no worker to kill")
-        os.kill(pids[0], signal.SIGKILL)
-        self.killed_workers.append(pids[0])
-        return pids[0]
+        connected = _socket_inodes(self.desk_port, state="01")  # 01 = ESTABLISHED
+        busiest = max(pids, key=lambda pid: (_held(pid, connected), -pid))
+        held = _held(busiest, connected)
+        os.kill(busiest, signal.SIGKILL)
+        self.killed_workers.append(busiest)
+        return busiest, held
 
     def start_rasa(self) -> None:
         """Start the fake Rasa on its port (the same port after a kill) and wait until it listens."""
@@ -253,8 +257,8 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
-def _listening_inodes(port: int) -> set[str]:
-    """The inodes of the sockets listening on 127.0.0.1/0.0.0.0 ``port`` (from /proc/net/tcp*)."""
+def _socket_inodes(port: int, *, state: str) -> set[str]:
+    """The inodes of the TCP sockets in ``state`` (/proc/net/tcp's hex code) whose local port is ``port``."""
     found = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -263,24 +267,26 @@ def _listening_inodes(port: int) -> set[str]:
             continue
         for line in lines:
             fields = line.split()
-            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A = LISTEN
+            if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
                 found.add(fields[9])
     return found
 
 
-def _holds_socket(pid: int, inodes: set[str]) -> bool:
+def _held(pid: int, inodes: set[str]) -> int:
+    """How many of the sockets ``inodes`` process ``pid`` holds open."""
     try:
         fds = list(Path(f"/proc/{pid}/fd").iterdir())
     except OSError:
-        return False
+        return 0
+    held = 0
     for fd in fds:
         try:
             target = os.readlink(fd)
         except OSError:
             continue
         if target.startswith("socket:[") and target[8:-1] in inodes:
-            return True
-    return False
+            held += 1
+    return held
 
 
 def _stop_group(proc: subprocess.Popen[bytes] | None) -> None:
