@@ -10,7 +10,10 @@ For each message a borrower sent (found by its token):
 * **lost** — anything else: not stored, stored under another borrower's
   conversation, or stored with neither a bot reply nor a person to read it;
 * **duplicated** — stored more than once, answered by the bot more than once,
-  or queued in more than one open handoff.
+  or queued in more than one open handoff;
+* **unfinished** — the desk's own record disagrees: the stored message is
+  still in processing state ``received`` (``messages.state``, when the schema
+  has it), so a sweeper would take it up again.
 
 For every reply the desk stored (bot, holding reply, notices) on WhatsApp and
 Telegram: how many times the fake provider accepted that text for that
@@ -50,10 +53,13 @@ class Row:
 
     fault: str
     sent: int = 0
+    redelivered: int = 0
+    """Messages that needed more than one delivery (the fault touched them)."""
     answered: int = 0
     queued: int = 0
     lost: int = 0
     duplicated: int = 0
+    unfinished: int = 0
     replies: int = 0
     delivered: int = 0
     undelivered: int = 0
@@ -67,7 +73,8 @@ class Row:
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.duplicated or self.undelivered or self.delivered_twice or self.early_retries)
+        return not (self.lost or self.duplicated or self.unfinished or self.undelivered or self.delivered_twice
+                    or self.early_retries)
 
 
 @dataclass
@@ -77,6 +84,8 @@ class Snapshot:
     inbound_by_token: dict[str, list[tuple[str, str]]]
     """token → [(channel, sender) of each stored inbound row carrying it]."""
     bot_replies_by_token: Counter[str]
+    unfinished_tokens: set[str]
+    """Tokens of inbound messages the desk still marks ``received`` (not finished)."""
     conversation_of: dict[tuple[str, str], int]
     open_handoffs: Counter[int]
     outbound: list[tuple[str, str, str, str | None]]
@@ -93,8 +102,11 @@ async def snapshot(stack: Stack) -> Snapshot:
     conn = await asyncpg.connect(stack.direct_url.replace("postgresql://", "postgres://"))
     try:
         conversations = await conn.fetch("SELECT id, channel, sender FROM conversations")
+        has_state = bool(await conn.fetchval(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'messages' AND column_name = 'state'"))
         messages = await conn.fetch(
-            "SELECT m.direction, m.author, m.text, c.channel, c.sender, o.status AS outbox_status "
+            "SELECT m.direction, m.author, m.text, c.channel, c.sender, o.status AS outbox_status, "
+            + ("m.state " if has_state else "NULL AS state ") +
             "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
             "LEFT JOIN outbox o ON o.message_id = m.id")
         handoffs = await conn.fetch(
@@ -105,12 +117,15 @@ async def snapshot(stack: Stack) -> Snapshot:
         await conn.close()
     inbound: dict[str, list[tuple[str, str]]] = defaultdict(list)
     bot_replies: Counter[str] = Counter()
+    unfinished: set[str] = set()
     outbound = []
     for m in messages:
         tokens = TOKEN.findall(m["text"] or "")
         if m["direction"] == "in":
             for token in tokens:
                 inbound[token].append((m["channel"], m["sender"]))
+                if m["state"] == "received":
+                    unfinished.add(token)
         else:
             outbound.append((m["channel"], m["sender"], m["text"] or "", m["outbox_status"]))
             if m["author"] == "bot":
@@ -132,7 +147,7 @@ async def snapshot(stack: Stack) -> Snapshot:
             attempts[(TELEGRAM, str(params.get("chat_id")), str(params.get("text", "")))].append(
                 (req.at, req.status))
     return Snapshot(
-        inbound_by_token=dict(inbound), bot_replies_by_token=bot_replies,
+        inbound_by_token=dict(inbound), bot_replies_by_token=bot_replies, unfinished_tokens=unfinished,
         conversation_of={(c["channel"], c["sender"]): c["id"] for c in conversations},
         open_handoffs=Counter({h["conversation_id"]: int(h["n"]) for h in handoffs}),
         outbound=outbound, active_outbox=int(active or 0),
@@ -164,6 +179,11 @@ def judge(fault: str, snap: Snapshot, sent: list[Sent], borrowers: list[Borrower
         handoffs = snap.open_handoffs.get(conversation, 0) if conversation is not None else 0
         if not s.acknowledged:
             row.not_acknowledged += 1
+        if len(s.outcomes) > 1:
+            row.redelivered += 1
+        unfinished = s.token in snap.unfinished_tokens
+        if unfinished:
+            row.unfinished += 1
         if len(mine) >= 1 and replies >= 1:
             row.answered += 1
             verdict = "answered"
@@ -176,9 +196,10 @@ def judge(fault: str, snap: Snapshot, sent: list[Sent], borrowers: list[Borrower
         duplicated = len(stored) > 1 or replies > 1 or (verdict == "queued" and handoffs > 1)
         if duplicated:
             row.duplicated += 1
-        if verdict == "lost" or duplicated:
+        if verdict == "lost" or duplicated or unfinished:
             row.problems.append({"token": s.token, "channel": s.channel, "sender": s.address,
-                                 "verdict": verdict, "duplicated": duplicated, "stored_in": stored,
+                                 "verdict": verdict, "duplicated": duplicated, "unfinished": unfinished,
+                                 "stored_in": stored,
                                  "bot_replies": replies, "open_handoffs": handoffs,
                                  "deliveries": s.outcomes})
     _judge_deliveries(row, snap, borrowers, retry_after, killed_at)
@@ -237,10 +258,10 @@ def _at_kill_edge(attempts: list[tuple[float, int]], killed_at: float | None) ->
 
 def settled(rows: list[Row], snap: Snapshot) -> bool:
     """Nothing is lost or waiting: every message answered or queued, every reply delivered, outbox empty."""
-    return snap.active_outbox == 0 and all(r.lost == 0 and r.undelivered == 0 for r in rows)
+    return snap.active_outbox == 0 and all(r.lost == 0 and r.unfinished == 0 and r.undelivered == 0 for r in rows)
 
 
-HEADER = ("fault", "messages sent", "answered", "queued", "lost", "duplicated",
+HEADER = ("fault", "messages sent", "redelivered", "answered", "queued", "lost", "duplicated", "unfinished",
           "replies", "delivered", "undelivered", "delivered twice", "twice at kill", "early retries", "no 2xx")
 
 
@@ -248,7 +269,8 @@ def table(rows: list[Row]) -> str:
     """The Markdown table of every fault."""
     lines = ["| " + " | ".join(HEADER) + " |", "| --- |" + " ---: |" * (len(HEADER) - 1)]
     for r in rows:
-        cells = [r.fault, r.sent, r.answered, r.queued, r.lost, r.duplicated, r.replies, r.delivered,
+        cells = [r.fault, r.sent, r.redelivered, r.answered, r.queued, r.lost, r.duplicated, r.unfinished,
+                 r.replies, r.delivered,
                  r.undelivered, r.delivered_twice, r.twice_at_kill, r.early_retries, r.not_acknowledged]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)

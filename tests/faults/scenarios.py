@@ -61,6 +61,11 @@ def _answered_with(fakes: tuple[FakeHTTPService, ...], statuses: range) -> list[
     return [sum(1 for r in list(f.requests) if r.status in statuses) for f in fakes]
 
 
+def _redelivered(people: Borrowers, scenario: Scenario) -> int:
+    """How many of the scenario's messages needed more than one delivery."""
+    return sum(1 for m in people.sent if m.scenario == scenario.fault and len(m.outcomes) > 1)
+
+
 class FaultRun:
     """Both stacks, their borrowers, the scenarios and the result."""
 
@@ -74,6 +79,8 @@ class FaultRun:
         self.rows: list[oracle.Row] = []
         self.settle_seconds = 0.0
         self.settled = False
+        self.log_lines = 0
+        self.log_leaks: list[str] = []
 
     # -- the run ------------------------------------------------------------------
     async def run(self) -> list[oracle.Row]:
@@ -92,6 +99,10 @@ class FaultRun:
             stopped = await asyncio.gather(*(stack.stop() for stack in self.stacks.values()), return_exceptions=True)
             for failure in (r for r in stopped if isinstance(r, BaseException)):
                 log.warning("stopping a stack failed: %r", failure)
+            for stack in self.stacks.values():
+                lines, leaks = stack.log_leaks()
+                self.log_lines += lines
+                self.log_leaks += [f"stack {stack.name} {leak}" for leak in leaks]
 
     async def _timeline_a(self) -> None:
         await self._scenario("A", "provider 5xx for 2 min", self.provider_outage)
@@ -129,18 +140,20 @@ class FaultRun:
         await converse(people, who, until=time.monotonic() + 10, max_messages=3, think=0.2)
 
     async def kill_worker(self, scenario: Scenario) -> None:
-        """``kill -9`` one of the two desk workers while messages are inside it (Rasa takes 250 ms)."""
+        """``kill -9`` the busier of the two desk workers while messages are inside it (Rasa takes 250 ms)."""
         people, who = self._new(scenario)
         stack = self.stacks[scenario.stack]
         load = asyncio.ensure_future(converse(people, who, until=time.monotonic() + 12, max_messages=40,
                                               think=0.05))
         await asyncio.sleep(4)
         before = stack.worker_pids()
-        pid = stack.kill_worker()
+        pid, connections = stack.kill_worker()
         scenario.killed_at = time.monotonic()
-        scenario.notes.append(f"killed worker {pid} of {before} with {people.in_flight} deliveries in flight")
+        scenario.notes.append(f"killed worker {pid} of {before} (it held {connections} client connections) "
+                              f"with {people.in_flight} deliveries in flight")
         scenario.evidence["a worker was killed with deliveries in flight"] = people.in_flight > 0
         await load
+        scenario.evidence["deliveries were cut and redelivered"] = _redelivered(people, scenario) > 0
         await asyncio.sleep(3)
         scenario.notes.append(f"workers afterwards: {stack.worker_pids()}")
 
@@ -157,6 +170,7 @@ class FaultRun:
         await asyncio.sleep(DB_REFUSE_SECONDS)
         stack.proxy.accept()
         await load
+        scenario.evidence["deliveries were refused and redelivered"] = _redelivered(people, scenario) > 0
 
     async def rasa_killed(self, scenario: Scenario) -> None:
         """Rasa is killed (SIGKILL) under load and started again 8 s later."""

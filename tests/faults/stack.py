@@ -14,6 +14,7 @@ process group.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import secrets
 import signal
@@ -59,6 +60,13 @@ class Secrets:
     telegram_secret_token: str = field(default_factory=lambda: "tg-" + secrets.token_hex(12))
     inapp_signing_secret: str = field(default_factory=lambda: secrets.token_hex(32))
     session_secret: str = field(default_factory=lambda: secrets.token_hex(24))
+
+    def values(self) -> list[str]:
+        """Every secret, and the Twilio basic-auth header value built from one: none may reach a log."""
+        basic = base64.b64encode(f"{TWILIO_ACCOUNT_SID}:{self.twilio_auth_token}".encode()).decode()
+        return [self.service_token, self.twilio_auth_token, self.telegram_bot_token,
+                self.telegram_bot_token.split(":", 1)[1], self.telegram_secret_token,
+                self.inapp_signing_secret, self.session_secret, basic]
 
 
 class Stack:
@@ -173,23 +181,42 @@ class Stack:
                 await asyncio.sleep(0.5)
         raise RuntimeError(f"desk {self.name} not ready within {seconds}s; see {self.workdir}/desk.log")
 
+    def log_leaks(self) -> tuple[int, list[str]]:
+        """Scan this stack's process logs (desk, Rasa, migrate) for secrets and unmasked personal data:
+        (lines scanned, the leaking lines with what they leak)."""
+        from tests.support.log_scan import LeakScanner
+
+        scanner = LeakScanner(self.secrets.values())
+        lines, leaks = 0, []
+        for path in sorted(self.workdir.glob("*.log")):
+            with open(path, encoding="utf-8", errors="replace") as log:
+                for line in log:
+                    lines += 1
+                    for what in scanner.findings(line):
+                        leaks.append(f"{path.name}: {what}: {line.strip()[:300]}")
+        return lines, leaks
+
     # -- faults ----------------------------------------------------------------------
     def worker_pids(self) -> list[int]:
         """The pids of the desk's serving processes: the processes below ``aduan serve`` that hold
         its listening socket (Sanic's workers; whatever supervises them stays out of the list)."""
         if self.desk is None:
             return []
-        inodes = _listening_inodes(self.desk_port)
-        return sorted(pid for pid in _descendants(self.desk.pid) if _holds_socket(pid, inodes))
+        inodes = _socket_inodes(self.desk_port, state="0A")  # 0A = LISTEN
+        return sorted(pid for pid in _descendants(self.desk.pid) if _held(pid, inodes))
 
-    def kill_worker(self) -> int:
-        """``kill -9`` one desk worker (the lowest pid); return its pid."""
+    def kill_worker(self) -> tuple[int, int]:
+        """``kill -9`` the desk worker holding the most open client connections (the one under load,
+        so requests die with it); return its pid and how many connections it held."""
         pids = self.worker_pids()
         if not pids:
             raise RuntimeError(f"desk {self.name} has no worker to kill")
-        os.kill(pids[0], signal.SIGKILL)
-        self.killed_workers.append(pids[0])
-        return pids[0]
+        connected = _socket_inodes(self.desk_port, state="01")  # 01 = ESTABLISHED
+        busiest = max(pids, key=lambda pid: (_held(pid, connected), -pid))
+        held = _held(busiest, connected)
+        os.kill(busiest, signal.SIGKILL)
+        self.killed_workers.append(busiest)
+        return busiest, held
 
     def start_rasa(self) -> None:
         """Start the fake Rasa on its port (the same port after a kill) and wait until it listens."""
@@ -230,8 +257,8 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
-def _listening_inodes(port: int) -> set[str]:
-    """The inodes of the sockets listening on 127.0.0.1/0.0.0.0 ``port`` (from /proc/net/tcp*)."""
+def _socket_inodes(port: int, *, state: str) -> set[str]:
+    """The inodes of the TCP sockets in ``state`` (/proc/net/tcp's hex code) whose local port is ``port``."""
     found = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -240,24 +267,26 @@ def _listening_inodes(port: int) -> set[str]:
             continue
         for line in lines:
             fields = line.split()
-            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A = LISTEN
+            if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
                 found.add(fields[9])
     return found
 
 
-def _holds_socket(pid: int, inodes: set[str]) -> bool:
+def _held(pid: int, inodes: set[str]) -> int:
+    """How many of the sockets ``inodes`` process ``pid`` holds open."""
     try:
         fds = list(Path(f"/proc/{pid}/fd").iterdir())
     except OSError:
-        return False
+        return 0
+    held = 0
     for fd in fds:
         try:
             target = os.readlink(fd)
         except OSError:
             continue
         if target.startswith("socket:[") and target[8:-1] in inodes:
-            return True
-    return False
+            held += 1
+    return held
 
 
 def _stop_group(proc: subprocess.Popen[bytes] | None) -> None:

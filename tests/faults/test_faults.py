@@ -38,6 +38,9 @@ async def test_every_message_answered_or_queued_exactly_once(request: pytest.Fix
         f"run {run.run_id}: {time.monotonic() - began:.0f}s in all; waited {run.settle_seconds:.0f}s after the "
         f"scenarios ({'settled' if run.settled else 'deadline reached'}); details in {workdir}",
         *(f"- {s.fault}: {'; '.join(s.notes)}" for s in run.scenarios if s.notes),
+        f"desk, Rasa and migrate logs: {run.log_lines} lines scanned, {len(run.log_leaks)} leaking "
+        "(secrets, unmasked phone numbers or NIK)",
+        *(f"  {leak}" for leak in run.log_leaks[:20]),
     ])
     (workdir / "table.md").write_text(report + "\n")
     request.config.stash[TABLE_KEY] = report
@@ -47,4 +50,5 @@ async def test_every_message_answered_or_queued_exactly_once(request: pytest.Fix
     assert not missing, "a fault was not injected as planned: " + "; ".join(missing)
     assert all(r.sent > 0 and r.replies > 0 for r in rows), "a scenario sent nothing or got no reply at all"
     bad = [r for r in rows if not r.ok]
+    assert not run.log_leaks, "the desk's logs leak:\n" + "\n".join(run.log_leaks[:20])
     assert not bad, "lost, duplicated, undelivered or early-retried messages:\n" + oracle.table(bad)
