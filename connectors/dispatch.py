@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-from connectors.base import Sender
+from desk.sender import Sender
 from connectors.rejections import Rejected
 from desk.masking import MaskingFilter, mask_text
 from desk.messages import Channel, InboundMessage

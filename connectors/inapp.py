@@ -37,7 +37,7 @@ from sanic.response import json as json_response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.base import ProviderError
+from desk.sender import ProviderError
 from connectors.dispatch import route_inbound
 from connectors.markup import to_plain
 from connectors.rejections import Rejected, check_body_size, check_text_length, reject

@@ -28,7 +28,7 @@ from telegram.constants import ParseMode
 from telegram.request import HTTPXRequest
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 
-from connectors.base import ProviderError
+from desk.sender import ProviderError
 from connectors.dispatch import route_inbound, senders_of
 from connectors.markup import to_telegram_html
 from connectors.textsplit import split_text

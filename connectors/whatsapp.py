@@ -24,7 +24,7 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from connectors.base import ProviderError
+from desk.sender import ProviderError
 from connectors.dispatch import route_inbound
 from connectors.textsplit import split_text
 from connectors.rejections import Rejected, check_body_size, check_text_length, reject

@@ -6,7 +6,7 @@ from typing import Any
 
 from sanic import Sanic
 
-from connectors.base import Sender
+from desk.sender import Sender
 from connectors.dispatch import senders_of
 from desk.messages import Channel
 

@@ -29,7 +29,7 @@ from desk.store.sqlite import SqliteConversationStore
 from desk.verification import VerificationLimits, VerifyCustomer
 from handoff.fastpath import QueueHandoffs
 from handoff.rating import capture as capture_rating
-from lending.adapter import LendingCore
+from desk.lending import LendingCore
 from lending.demo import DemoLendingCore
 from storage.db import Database
 
