@@ -203,7 +203,10 @@ async def describe_ticket(dispatcher: CollectingDispatcher, tracker: Tracker,
 # while the notice is the last thing the borrower was told (``only_if_last``).
 RESOLUTION_ANSWERS = {"resolution_accept": "accept", "affirm": "accept", "resolution_dispute": "dispute",
                       "deny": "dispute", "resolution_next_step": "next_step"}
-BARE_ANSWERS = {"affirm": "utter_how_can_help", "deny": "utter_anything_else"}
+BARE_INTENTS = ("affirm", "deny")
+# The slot the rules branch on (data/rules.yml): answered (the action said everything), rate (ask
+# for a rating next), nothing_pending (the rule's response for the intent: no notice awaits it).
+RESOLUTION_SLOT = "resolution_answer"
 
 
 class ActionAnswerResolution(Action):
@@ -217,31 +220,27 @@ class ActionAnswerResolution(Action):
         intent = _intent(tracker) or ""
         answer = RESOLUTION_ANSWERS.get(intent, "next_step")
         text = ((tracker.latest_message or {}).get("text") or "").strip()
-        bare = intent in BARE_ANSWERS
+        bare = intent in BARE_INTENTS
         result = await desk_client.answer_resolution(conversation_id(tracker), answer, text, only_if_last=bare)
         if result.ok and result.data.get("reply_text"):
             dispatcher.utter_message(text=str(result.data["reply_text"]))
-            if result.data.get("outcome") == "accepted" and result.data.get("rating_open"):
-                # The desk takes the score (handoff.rating): the buttons mark the request.
-                dispatcher.utter_message(response="utter_ask_case_rating")
-            return []
-        if bare:
-            # No notice awaits this "ya"/"tidak" (or the desk cannot tell): the usual small-talk answer.
-            dispatcher.utter_message(response=BARE_ANSWERS[intent])
-            return []
+            # The desk takes the score (handoff.rating) when there is a chat to rate.
+            rate = result.data.get("outcome") == "accepted" and bool(result.data.get("rating_open"))
+            return [SlotSet(RESOLUTION_SLOT, "rate" if rate else "answered")]
         if answer == "next_step":
             # Where to go next does not depend on a ticket: the lender's own text, even with the desk down.
             dispatcher.utter_message(text=content.dispute_next_step() or content.faq("complaint_procedure") or "")
-            return []
-        if result.status in (403, 404, 409):
-            dispatcher.utter_message(response="utter_no_pending_resolution" if answer == "dispute"
-                                     else "utter_resolution_nothing_pending")
-            return []
+            return [SlotSet(RESOLUTION_SLOT, "answered")]
+        if bare or result.status in (403, 404, 409):
+            # No notice awaits this answer (or, for a bare "ya"/"tidak", the desk cannot tell):
+            # the rule for the intent says the usual thing.
+            return [SlotSet(RESOLUTION_SLOT, "nothing_pending")]
         # The desk is down or refused the request: a person reads the answer rather than losing it.
-        return await hand_off(dispatcher, tracker, "complex_case", "medium", None,
-                              intro=("Mohon maaf, Kak, tanggapan Anda atas penyelesaian pengaduan belum bisa "
-                                     "saya catat karena sistem kami sedang gangguan. Saya teruskan ke petugas "
-                                     "kami agar tetap ditindaklanjuti."))
+        events = await hand_off(dispatcher, tracker, "complex_case", "medium", None,
+                                intro=("Mohon maaf, Kak, tanggapan Anda atas penyelesaian pengaduan belum bisa "
+                                       "saya catat karena sistem kami sedang gangguan. Saya teruskan ke petugas "
+                                       "kami agar tetap ditindaklanjuti."))
+        return events + [SlotSet(RESOLUTION_SLOT, "answered")]
 
 
 class ActionCheckTicket(Action):
