@@ -81,7 +81,7 @@ async def test_the_shipped_2027_entry_is_provisional_and_the_dashboard_says_so(a
     assert [(w["year"], w["reason"], w["provisional"]) for w in warnings] == [(2027, "horizon", True)]
     assert "Kalender hari kerja tahun 2027 masih sementara (provisional)" in page
     assert "tanpa cuti bersama" in warnings[0]["message"]
-    working = app.ctx.services.extra["tickets"].calendar.working
+    working = ticket_context(app).calendar.working
     assert working.is_provisional(2027) and not working.covers(2027) and working.covers(2026)
     assert not working.is_working_day(datetime(2027, 6, 1).date())  # Hari Lahir Pancasila, fixed by law
     # Without the marker the same entry counts as a signed decree: no warning for 2027.
