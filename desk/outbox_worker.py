@@ -394,7 +394,7 @@ class OutboxWorker:
             decision = choose_form(item.channel, message, last_inbound_at=item.last_inbound_at, now=self.clock(),
                                    templates=self.templates, template_only=item.template_only)
             if decision.message is None:
-                return self._held(item, decision.hold_reason or "", decision.detail or "")
+                return self._hold(item, decision.hold_reason or "", decision.detail or "")
             message, form = decision.message, decision.form
         try:
             provider_id = await asyncio.wait_for(sender.send(item.recipient, message), self.send_timeout)
@@ -411,7 +411,7 @@ class OutboxWorker:
                 "sent_at": self.clock(), "last_error": None, "next_attempt_at": self.clock(),
                 "form": form.value, "delivery_status": None, "delivery_error": None, "delivery_updated_at": None}
 
-    def _held(self, item: _Claimed, reason: str, detail: str) -> dict[str, Any]:
+    def _hold(self, item: _Claimed, reason: str, detail: str) -> dict[str, Any]:
         """The outcome of a message that may not leave now: ``held`` since now, with the reason."""
         log.warning("outbox item %s (%s, conversation %s) held: %s", item.id, item.channel, item.conversation_id,
                     detail)
