@@ -124,7 +124,13 @@
     if (!res.ok) return;
     const html = (await res.text()).trim();
     if (!html) return;
-    list.insertAdjacentHTML("beforeend", html);
+    // The reply's own fetch and the live event can both bring the same message: add each seq once.
+    const tpl = document.createElement("template");
+    tpl.innerHTML = html;
+    Array.from(tpl.content.children).forEach(function (li) {
+      if (li.dataset.seq && list.querySelector('[data-seq="' + li.dataset.seq + '"]:not(.note)')) return;
+      list.appendChild(li);
+    });
     scrollDown(panel);
     const o = open.get(id); if (o && o.panel.hidden) o.tab.classList.add("unread");
   }
