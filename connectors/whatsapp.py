@@ -30,7 +30,7 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from connectors.base import ProviderError
+from desk.sender import ProviderError
 from connectors.dispatch import route_inbound
 from connectors.textsplit import split_text
 from connectors.rejections import Rejected, check_body_size, check_text_length, reject
@@ -39,6 +39,7 @@ from desk.delivery import Recorded, StatusReport, record_status
 from desk.messages import Channel, InboundMessage, MediaRef, OutboundMessage
 from desk.phone import InvalidPhone, normalise_phone
 from desk.router import conversation_topic
+from desk.services import core_services
 from storage.models import DeliveryStatus
 
 log = logging.getLogger("aduan.channels")
@@ -133,7 +134,7 @@ def parse_form(form: dict[str, str], *, max_chars: int) -> InboundMessage:
 @bp.post(PATH)
 async def whatsapp_webhook(request: Request) -> HTTPResponse:
     """Twilio's incoming-message webhook: verify, parse, route, answer empty TwiML."""
-    services = request.app.ctx.services
+    services = core_services(request.app)
     settings: Settings = services.settings
     try:
         check_body_size(request)
@@ -180,7 +181,7 @@ async def whatsapp_status(request: Request) -> HTTPResponse:
     A report for a message the desk does not know (yet) is answered 200 and
     logged: Twilio does not redeliver callbacks, and nothing of the borrower's is in it.
     """
-    services = request.app.ctx.services
+    services = core_services(request.app)
     settings: Settings = services.settings
     try:
         check_body_size(request)

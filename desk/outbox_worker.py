@@ -50,7 +50,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.base import ProviderError, Sender
+from desk.sender import ProviderError, Sender
 from desk.messages import Channel, OutboundMessage
 from desk.templates import TemplateBook
 from desk.window import CUSTOMER_CARE_WINDOWS, Form, choose_form
