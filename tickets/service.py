@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk.messages import OutboundMessage
+from desk.messages import OutboundMessage, TemplateUse
 from desk.outbox import enqueue
 from desk.phone import InvalidPhone, normalise_phone
 from handoff.models import Handoff, HandoffStatus, User
@@ -402,6 +402,18 @@ async def last_update(session: AsyncSession, ticket: Ticket) -> datetime:
 
 # --- messages to the borrower -------------------------------------------------------------
 
+# The approved WhatsApp template (lender file ``whatsapp_templates``) each kind of ticket
+# message is sent as outside the 24-hour window; any other kind is a status update.
+TEMPLATE_OF_KIND = {"resolution_sent": "resolution", "rejection_sent": "rejection",
+                    "extension_notice_sent": "extension_notice", "status_update_sent": "status_update"}
+
+
+def ticket_template(kind: str, ticket: Ticket, text: str) -> TemplateUse:
+    """The template a ticket message of ``kind`` needs outside the window: the number and the text itself."""
+    return TemplateUse(TEMPLATE_OF_KIND.get(kind, "status_update"),
+                       {"ticket_number": ticket.number, "summary": text})
+
+
 async def message_borrower(session: AsyncSession, ticket: Ticket, text: str, actor: Actor, *,
                            kind: str = "message_to_borrower", ctx: TicketContext | None = None,
                            **data: Any) -> TicketEvent:
@@ -415,7 +427,8 @@ async def message_borrower(session: AsyncSession, ticket: Ticket, text: str, act
         raise InvalidRequest(f"ticket {ticket.number} has no conversation to write to")
     conversation = conversations[0]
     rendered = wording.for_channel(text, conversation.channel)
-    message, _ = await enqueue(session, conversation, OutboundMessage(text=rendered),
+    message, _ = await enqueue(session, conversation,
+                               OutboundMessage(text=rendered, template=ticket_template(kind, ticket, rendered)),
                                author="agent" if actor.user_id else "system", agent_id=actor.user_id)
     if borrower_informed(ticket, actor, ctx):
         data["first_response"] = True
