@@ -186,6 +186,8 @@ class Router:
         self.lease = timedelta(seconds=lease_seconds if lease_seconds is not None else 2 * bot_timeout_seconds + 10)
         self.max_attempts = max_attempts
         self.sweep_after = timedelta(seconds=sweep_after_seconds)
+        # How long a redelivery of a message another instance holds waits for its outcome: one bot call.
+        self.redelivery_wait_seconds = bot_timeout_seconds + 5
         self._sweeper: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
 
@@ -250,15 +252,31 @@ class Router:
             log.warning("processing message %s of conversation %s failed (attempt %d): %s",
                         stored.message.id, stored.conversation.public_id, stored.message.attempts,
                         type(exc).__name__)
-            with contextlib.suppress(Exception):
-                await self.store.record_failure(stored.message.id, owner=self.owner,
-                                                error=f"{type(exc).__name__}: {mask_text(str(exc))[:500]}")
+            reason = f"{type(exc).__name__}: {mask_text(str(exc))[:500]}"
+            try:
+                await self.store.record_failure(stored.message.id, owner=self.owner, error=reason)
+            except Exception:  # noqa: BLE001 - the database that failed the work may refuse this too
+                # Keep trying in the background: the lease is given back as soon as the database
+                # is back, so the retry is answered then, not when the lease runs out.
+                self._give_back_later(stored, reason)
             raise
 
     def _give_back_later(self, stored: StoredInbound, reason: str) -> None:
+        """Give the lease back in the background, retrying (100 ms → 1 s) while the database refuses,
+        until it worked or the lease ran out anyway."""
+        deadline = time.monotonic() + self.lease.total_seconds()
+
         async def give_back() -> None:
-            with contextlib.suppress(Exception):
-                await self.store.record_failure(stored.message.id, owner=self.owner, error=reason)
+            delay = 0.1
+            while True:
+                try:
+                    await self.store.record_failure(stored.message.id, owner=self.owner, error=reason)
+                    return
+                except Exception:  # noqa: BLE001 - the database is still down: try again shortly
+                    if time.monotonic() + delay >= deadline:
+                        return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
         task = asyncio.get_running_loop().create_task(give_back())
         self._background.add(task)
@@ -268,13 +286,15 @@ class Router:
         now = self.clock()
         return await self.store.claim(message_id, owner=self.owner, lease_until=now + self.lease, now=now)
 
-    async def _wait_for_lease(self, stored: StoredInbound) -> StoredInbound:
+    async def _wait_for_lease(self, stored: StoredInbound, seconds: float | None = None) -> StoredInbound:
         """Poll for the conversation's lease until it is ours or the message was finished elsewhere.
 
-        Bounded by the other holder's lease: it gives it back when done, or it
-        runs out. Past that bound the message is left to the sweepers.
+        Bounded by ``seconds``, by default the other holder's lease: it gives
+        it back when done, or it runs out. Past that bound the message is left
+        to the sweepers.
         """
-        delay, deadline = 0.02, time.monotonic() + self.lease.total_seconds() + 5
+        bound = self.lease.total_seconds() + 5 if seconds is None else seconds
+        delay, deadline = 0.02, time.monotonic() + bound
         current = stored
         while time.monotonic() < deadline:
             await asyncio.sleep(delay)
@@ -294,6 +314,12 @@ class Router:
             raise RuntimeError("a delivery refused as a duplicate is not stored")
         if existing.message.state == InboundState.RECEIVED.value:
             claimed = await self._claim(existing.message.id)
+            if claimed is not None and not claimed.leased and claimed.message.state == InboundState.RECEIVED.value:
+                # Another instance holds the lease: it is answering this very message (the client
+                # retried early), or it failed and gives the lease back as soon as its database
+                # allows. Wait for either, up to one bot call, instead of answering "duplicate,
+                # no replies" until the lease runs out.
+                claimed = await self._wait_for_lease(claimed, self.redelivery_wait_seconds)
             if claimed is not None and claimed.leased:
                 log.info("redelivery resumes unfinished message %s (attempt %d)", claimed.message.id,
                          claimed.message.attempts)

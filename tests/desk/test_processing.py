@@ -86,6 +86,55 @@ async def test_message_stored_before_a_failure_is_resumed_by_the_redelivery(rout
     assert len(fake_rasa.calls) == 2
 
 
+async def test_a_retry_after_a_database_blip_is_answered_promptly_by_another_instance(
+        store, database, database_url, bot, event_bus, fake_rasa, monkeypatch) -> None:
+    """The database dropped while instance A answered a message, and refused A's note that it gave up,
+    so A's lease would stay for 70 s. The in-app client's retry, landing on instance B once the
+    database is back, gets its answer at once, not "duplicate, replies: []" until the lease ran out."""
+    first = Router(store=store, bot=bot, events=event_bus, bot_timeout_seconds=30)
+    monkeypatch.setattr(store, "append_replies", FailingOnce(store.append_replies))
+    monkeypatch.setattr(store, "record_failure", FailingOnce(store.record_failure))
+    with pytest.raises(ConnectionError):
+        await first.receive(inbound("tagihan saya", external_id="blip"))
+    other_db = Database(database_url)
+    other_store = build_store(other_db, store.handoff)
+    second = Router(store=other_store, bot=bot, events=event_bus, bot_timeout_seconds=30)
+    try:
+        started = asyncio.get_running_loop().time()
+        retry = await asyncio.wait_for(second.receive(inbound("tagihan saya", external_id="blip")), 20)
+        took = asyncio.get_running_loop().time() - started
+    finally:
+        await other_store.close()
+        await other_db.dispose()
+    assert retry.duplicate and [r.text for r in retry.replies] == ["echo: tagihan saya"]
+    assert took < 10  # the lease ran for 70 s; its holder gave it back once the database answered
+    assert [(s, a) for _, s, a, _ in await inbound_rows(database)] == [("answered", 2)]
+    assert await count(database, OutboxItem) == 1 and len(fake_rasa.calls) == 2
+    assert await lease_of(database) == (None, None)
+
+
+async def test_a_retry_while_another_instance_still_answers_gets_that_answer(
+        store, database, database_url, bot, event_bus, fake_rasa) -> None:
+    """The client retried while the first instance was still waiting for Rasa: the retry waits for
+    that answer and returns it, and the bot is asked once."""
+    first = Router(store=store, bot=bot, events=event_bus, bot_timeout_seconds=30)
+    fake_rasa.delay = 1.0
+    task = asyncio.create_task(first.receive(inbound("halo", external_id="slow")))
+    while not fake_rasa.calls:
+        await asyncio.sleep(0.01)
+    other_db = Database(database_url)
+    other_store = build_store(other_db, store.handoff)
+    second = Router(store=other_store, bot=bot, events=event_bus, bot_timeout_seconds=30)
+    try:
+        retry = await asyncio.wait_for(second.receive(inbound("halo", external_id="slow")), 20)
+    finally:
+        await other_store.close()
+        await other_db.dispose()
+    answered = await task
+    assert retry.duplicate and [m.id for m in retry.reply_messages] == [m.id for m in answered.reply_messages]
+    assert [r.text for r in retry.replies] == ["echo: halo"] and len(fake_rasa.calls) == 1
+
+
 async def test_retry_of_a_finished_message_gets_its_stored_replies(router, fake_rasa) -> None:
     first = await router.receive(inbound("halo"))
     retry = await router.receive(inbound("halo"))
