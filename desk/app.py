@@ -170,6 +170,7 @@ def _install_parts(app: Sanic) -> None:
     from desk.internal import bp as internal_bp
     from desk.templating import static_dir
     from handoff.console import install as install_handoff
+    from privacy.api import install as install_privacy
     from reports.api import register as register_reports
     from tickets.api import blueprints as ticket_blueprints
     from tickets.scheduler import install as install_ticket_scheduler
@@ -184,3 +185,4 @@ def _install_parts(app: Sanic) -> None:
     install_ticket_scheduler(app)
     install_channels(app)         # WhatsApp, Telegram, in-app, web chat
     register_reports(app)         # reports, dashboard, reminders
+    install_privacy(app)          # rights requests, exports, the rights clock

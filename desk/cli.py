@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 # Parts whose cli module registers subcommands, in help order.
-PARTS = ("desk.commands", "connectors.cli", "handoff.cli", "tickets.cli", "reports.cli")
+PARTS = ("desk.commands", "connectors.cli", "handoff.cli", "tickets.cli", "reports.cli", "privacy.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,340 @@
+"""HTTP endpoints of the privacy part.
+
+Staff API (signed-in staff): ``/api/v1/staff/privacy/requests…`` — record,
+list, read, verify identity, close, export (JSON and HTML).
+Bot API (service token): ``POST /api/v1/privacy/requests`` files a request
+from the chat; ``GET /api/v1/privacy/requests/<number>`` its status.
+Console pages: ``/console/privacy…``. Borrower's status page:
+``/privacy/requests/<token>``. Every handler calls ``privacy.service`` or
+``privacy.export``; none writes rows itself.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+from sanic import Blueprint, Request, Sanic
+from sanic.response import HTTPResponse, html, json, redirect
+
+from desk.auth import StaffUser, error, service_token_required, staff_required
+from desk.masking import mask_name
+from desk.templating import render
+from handoff import audit
+from handoff.access import supervises
+from privacy import export as export_mod
+from privacy import scheduler, service
+from privacy.context import PrivacyContext, privacy_context
+from privacy.errors import PrivacyError
+from privacy.models import KIND_LABELS, STATUS_LABELS, RequestSource, RequestStatus, RightsRequest
+from tickets.api import answers_errors
+from tickets.calendar import to_wib
+from tickets.errors import InvalidRequest, TicketError
+
+staff_bp = Blueprint("privacy_staff", url_prefix="/api/v1/staff/privacy")
+bot_bp = Blueprint("privacy_bot", url_prefix="/api/v1/privacy")
+pages_bp = Blueprint("privacy_pages")
+
+
+def _ctx(request: Request) -> PrivacyContext:
+    return privacy_context(request.app.ctx.services)
+
+
+def _iso(at: datetime | None) -> str | None:
+    return to_wib(at).isoformat() if at else None
+
+
+def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = request.json
+    except Exception:  # noqa: BLE001 - Sanic raises on malformed JSON
+        raise InvalidRequest("the body is not valid JSON") from None
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise InvalidRequest("the body must be a JSON object")
+    return body
+
+
+def request_json(r: RightsRequest, *, full: bool) -> dict[str, Any]:
+    """A request as staff see it; the requester's name and contact only in the full view."""
+    data = {"number": r.number, "kind": r.kind, "kind_label": KIND_LABELS.get(r.kind, r.kind),
+            "status": r.status, "source": r.source, "received_at": _iso(r.received_at), "due_at": _iso(r.due_at),
+            "verified": r.verified_at is not None, "verification_method": r.verification_method,
+            "closed_at": _iso(r.closed_at), "answered_in_time": r.answered_in_time, "outcome": r.outcome,
+            "requester_name": mask_name(r.requester_name), "assignee_id": r.assignee_id}
+    if full:
+        data.update({"requester_name": r.requester_name, "requester_contact": r.requester_contact,
+                     "details": r.details, "customer_id": r.customer_id})
+    return data
+
+
+def _user(request: Request) -> StaffUser:
+    return request.ctx.user
+
+
+# --- staff API -----------------------------------------------------------------------------
+
+@staff_bp.post("/requests")
+@staff_required()
+@answers_errors
+async def record(request: Request) -> HTTPResponse:
+    """Record a request received by phone, letter, e-mail or at the counter."""
+    data = service.NewRequest.model_validate(_body(request))
+    async with request.app.ctx.services.db.transaction() as session:
+        r = await service.record_request(session, _ctx(request), data, _user(request).id)
+        body = request_json(r, full=True)
+    body["status_link"] = service.status_link(_ctx(request), r)
+    return json(body, status=201)
+
+
+@staff_bp.get("/requests")
+@staff_required()
+@answers_errors
+async def list_requests(request: Request) -> HTTPResponse:
+    """Requests the signed-in member of staff may see (supervisors: all), due first."""
+    async with request.app.ctx.services.db.session() as session:
+        rows = await service.list_requests(session, _user(request), open_only=request.args.get("open") == "1")
+        return json({"requests": [request_json(r, full=False) for r in rows]})
+
+
+@staff_bp.get("/requests/<number:str>")
+@staff_required()
+@answers_errors
+async def read(request: Request, number: str) -> HTTPResponse:
+    """One request in full (audited: it names the requester)."""
+    async with request.app.ctx.services.db.transaction() as session:
+        r = await service.get_request(session, number)
+        service.require_staff_access(_user(request), r)
+        await audit.record(session, _user(request).id, "privacy.request_opened", service.OBJECT_TYPE,
+                                   r.number)
+        return json(request_json(r, full=True))
+
+
+class VerifyIn(BaseModel):
+    full_name: str = Field(min_length=1, max_length=128)
+    phone: str = Field(min_length=1, max_length=32)
+    loan_id: str = Field(min_length=1, max_length=64)
+
+
+@staff_bp.post("/requests/<number:str>/verify")
+@staff_required()
+@answers_errors
+async def verify(request: Request, number: str) -> HTTPResponse:
+    """Verify the requester with the desk's customer verification (name, phone, loan id)."""
+    claim = VerifyIn.model_validate(_body(request))
+    services = request.app.ctx.services
+    async with services.db.session() as session:
+        service.require_staff_access(_user(request), await service.get_request(session, number))
+    r = await service.verify_identity(services.db.transaction, services.verify, _ctx(request), number,
+                                      service.IdentityClaim(claim.full_name, claim.phone, claim.loan_id),
+                                      _user(request).id)
+    return json(request_json(r, full=False))
+
+
+class CloseIn(BaseModel):
+    status: RequestStatus
+    outcome: str = Field(min_length=1, max_length=10_000)
+
+
+@staff_bp.post("/requests/<number:str>/close")
+@staff_required()
+@answers_errors
+async def close(request: Request, number: str) -> HTTPResponse:
+    """Close as completed or refused."""
+    data = CloseIn.model_validate(_body(request))
+    async with request.app.ctx.services.db.transaction() as session:
+        r = await service.get_request(session, number, for_update=True)
+        service.require_staff_access(_user(request), r)
+        await service.close_request(session, _ctx(request), r, status=data.status, outcome=data.outcome,
+                                    actor_id=_user(request).id)
+        return json(request_json(r, full=False))
+
+
+async def _export(request: Request, number: str, fmt: str) -> HTTPResponse:
+    ctx = _ctx(request)
+    async with request.app.ctx.services.db.transaction() as session:
+        r = await service.get_request(session, number)
+        service.require_staff_access(_user(request), r)
+        export = await export_mod.export_for(session, ctx, r, actor_id=_user(request).id, fmt=fmt)
+    filename = f"data-pribadi-{r.number}.{fmt}"
+    headers = {"content-disposition": f'attachment; filename="{filename}"', "cache-control": "no-store"}
+    if fmt == "json":
+        return HTTPResponse(export.json_text(), headers=headers, content_type="application/json; charset=utf-8")
+    return html(export_mod.html_text(export, brand=ctx.brand), headers=headers)
+
+
+@staff_bp.get("/requests/<number:str>/export.json")
+@staff_required()
+@answers_errors
+async def export_json(request: Request, number: str) -> HTTPResponse:
+    """Everything held about the verified requester, machine-readable (audited)."""
+    return await _export(request, number, "json")
+
+
+@staff_bp.get("/requests/<number:str>/export.html")
+@staff_required()
+@answers_errors
+async def export_html(request: Request, number: str) -> HTTPResponse:
+    """The same export as a readable page (audited)."""
+    return await _export(request, number, "html")
+
+
+# --- bot API -------------------------------------------------------------------------------
+
+class ChatRequestIn(BaseModel):
+    conversation_id: str = Field(min_length=1, max_length=64)
+    kind: str
+    details: str = Field(default="", max_length=10_000)
+
+
+@bot_bp.post("/requests")
+@service_token_required
+@answers_errors
+async def from_chat(request: Request) -> HTTPResponse:
+    """File a request the borrower made in the chat; verified at once if the chat is."""
+    data = ChatRequestIn.model_validate(_body(request))
+    new = service.NewRequest.model_validate({"kind": data.kind, "source": RequestSource.CHAT.value,
+                                             "details": data.details, "conversation_id": data.conversation_id})
+    ctx = _ctx(request)
+    async with request.app.ctx.services.db.transaction() as session:
+        r = await service.record_request(session, ctx, new, None)
+        body = {"number": r.number, "kind": r.kind, "status": r.status, "verified": r.verified_at is not None,
+                "received_at": _iso(r.received_at), "due_at": _iso(r.due_at),
+                "status_link": service.status_link(ctx, r)}
+    return json(body, status=201)
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+def _fmt(at: datetime | None) -> str:
+    return f"{to_wib(at):%d-%m-%Y %H:%M}" if at else ""
+
+
+def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTTPResponse:
+    return render(template, status=status, user=getattr(request.ctx, "user", None),
+                  csrf=getattr(request.ctx, "csrf_token", ""), fmt=_fmt, kinds=KIND_LABELS,
+                  statuses=STATUS_LABELS, sources=[s.value for s in RequestSource], **context)
+
+
+@pages_bp.get("/privacy/requests/<token:str>")
+async def borrower_status(request: Request, token: str) -> HTTPResponse:
+    """The borrower's view of their request, behind the unguessable link they were given."""
+    try:
+        async with request.app.ctx.services.db.session() as session:
+            r = await service.by_status_token(session, token)
+            return _page(request, "privacy/status.html", r=r)
+    except PrivacyError:
+        return html("<p>Permintaan tidak ditemukan.</p>", status=404)
+
+
+def _signed_in(request: Request) -> StaffUser | None:
+    return getattr(request.ctx, "user", None)
+
+
+@pages_bp.get("/console/privacy")
+async def list_page(request: Request) -> HTTPResponse:
+    """Requests the signed-in member of staff may see, with the clock alerts."""
+    user = _signed_in(request)
+    if user is None:
+        return redirect("/login")
+    async with request.app.ctx.services.db.session() as session:
+        rows = await service.list_requests(session, user)
+        alerts = await scheduler.alerts_for(session, user, limit=20)
+        return _page(request, "privacy/list.html", requests=rows, alerts=alerts)
+
+
+@pages_bp.post("/console/privacy")
+@staff_required()
+async def record_page(request: Request) -> HTTPResponse:
+    """Record a request from the console form."""
+    fields = {k: (request.form.get(k) or "").strip() for k in request.form if k != "csrf_token"}
+    try:
+        data = service.NewRequest.model_validate({k: v for k, v in fields.items() if v})
+        async with request.app.ctx.services.db.transaction() as session:
+            r = await service.record_request(session, _ctx(request), data, request.ctx.user.id)
+    except ValidationError as exc:
+        return error(422, "invalid_request", "; ".join(e["msg"] for e in exc.errors(include_url=False)))
+    except TicketError as exc:
+        return error(exc.status, exc.code, exc.message)
+    return redirect(f"/console/privacy/{r.number}")
+
+
+@pages_bp.get("/console/privacy/<number:str>")
+async def request_page(request: Request, number: str) -> HTTPResponse:
+    """One request with its clock and the actions open to it (opening it is audited)."""
+    user = _signed_in(request)
+    if user is None:
+        return redirect("/login")
+    try:
+        async with request.app.ctx.services.db.transaction() as session:
+            r = await service.get_request(session, number)
+            service.require_staff_access(user, r)
+            await audit.record(session, user.id, "privacy.request_opened", service.OBJECT_TYPE, r.number)
+            name = r.requester_name if supervises(user) else mask_name(r.requester_name)
+            return _page(request, "privacy/request.html", r=r, requester_name=name,
+                         link=service.status_link(_ctx(request), r))
+    except TicketError as exc:
+        return error(exc.status, exc.code, exc.message)
+
+
+@pages_bp.post("/console/privacy/<number:str>/verify")
+@staff_required()
+async def verify_page(request: Request, number: str) -> HTTPResponse:
+    """Verify the requester's identity from the console form."""
+    services = request.app.ctx.services
+    claim = service.IdentityClaim(*(request.form.get(k) or "" for k in ("full_name", "phone", "loan_id")))
+    try:
+        async with services.db.session() as session:
+            service.require_staff_access(request.ctx.user, await service.get_request(session, number))
+        await service.verify_identity(services.db.transaction, services.verify, _ctx(request), number, claim,
+                                      request.ctx.user.id)
+    except TicketError as exc:
+        return error(exc.status, exc.code, exc.message)
+    return redirect(f"/console/privacy/{number}")
+
+
+@pages_bp.post("/console/privacy/<number:str>/close")
+@staff_required()
+async def close_page(request: Request, number: str) -> HTTPResponse:
+    """Close the request from the console form."""
+    try:
+        status = RequestStatus(request.form.get("status") or "")
+        async with request.app.ctx.services.db.transaction() as session:
+            r = await service.get_request(session, number, for_update=True)
+            service.require_staff_access(request.ctx.user, r)
+            await service.close_request(session, _ctx(request), r, status=status,
+                                        outcome=request.form.get("outcome") or "", actor_id=request.ctx.user.id)
+    except ValueError:
+        return error(422, "invalid_request", "status must be completed or refused")
+    except TicketError as exc:
+        return error(exc.status, exc.code, exc.message)
+    return redirect(f"/console/privacy/{number}")
+
+
+async def _export_page(request: Request, number: str, fmt: str) -> HTTPResponse:
+    try:
+        return await _export(request, number, fmt)
+    except TicketError as exc:
+        return error(exc.status, exc.code, exc.message)
+
+
+@pages_bp.get("/console/privacy/<number:str>/export.json")
+@staff_required()
+async def export_json_page(request: Request, number: str) -> HTTPResponse:
+    """The JSON export, downloaded from the console (same use case and audit entry as the API)."""
+    return await _export_page(request, number, "json")
+
+
+@pages_bp.get("/console/privacy/<number:str>/export.html")
+@staff_required()
+async def export_html_page(request: Request, number: str) -> HTTPResponse:
+    """The readable export, downloaded from the console."""
+    return await _export_page(request, number, "html")
+
+
+def install(app: Sanic) -> None:
+    """Register the privacy routes and start the rights-clock scheduler."""
+    for bp in (staff_bp, bot_bp, pages_bp):
+        app.blueprint(bp)
+    scheduler.install(app)

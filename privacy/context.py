@@ -1,0 +1,82 @@
+"""What the privacy use cases need, built once per process from Settings and the lender file.
+
+The lender file's ``privacy:`` section (see ``lender/demo.yml`` and
+docs/privacy.md) holds the retention schedule and overrides of the rights
+clock; ``tickets.sla.load_hours_policy`` reads the clock itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field
+
+from desk.events import EventBus
+from privacy.retention import RetentionRule, build_schedule
+from storage.base import utcnow
+from tickets.calendar import DeskCalendar
+from desk.config import Settings
+from tickets.context import TicketContext, ticket_context
+from tickets.sla import HoursPolicy, load_hours_policy
+
+RIGHTS_POLICY = "uu-pdp-27-2022"
+
+
+class PrivacyConfig(BaseModel):
+    """The lender file's ``privacy:`` section."""
+
+    # Merged over tickets/policies/uu-pdp-27-2022.yml, e.g. {"response": {"hours": 48}}.
+    rights_sla_overrides: dict[str, Any] = Field(default_factory=dict)
+    # Staff names in an access export: "role" replaces them with their role
+    # (Pasal 32 gives the borrower the processing record, not colleagues' identities).
+    staff_names_in_export: str = "role"
+    # The retention schedule: record type -> {"period_days": int, "from": event}.
+    retention: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+def load_privacy_config(path: Path) -> PrivacyConfig:
+    """Read the ``privacy:`` section of a lender content file (absent: every default)."""
+    with Path(path).open(encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh) or {}
+    return PrivacyConfig.model_validate(raw.get("privacy") or {})
+
+
+@dataclass
+class PrivacyContext:
+    """The collaborators of every privacy use case."""
+
+    policy: HoursPolicy
+    calendar: DeskCalendar
+    config: PrivacyConfig = field(default_factory=PrivacyConfig)
+    events: EventBus | None = None
+    public_base_url: str = "http://127.0.0.1:8000"
+    brand: str = ""
+
+    def now(self) -> datetime:
+        """The current time (a seam for tests)."""
+        return utcnow()
+
+    def schedule(self) -> dict[str, RetentionRule]:
+        """The retention schedule: defaults with the lender file's ``privacy.retention`` applied."""
+        return build_schedule(self.config.retention)
+
+
+def build_privacy_context(settings: Settings, tickets: TicketContext) -> PrivacyContext:
+    """Read the ``privacy:`` section and the rights clock; share the tickets part's calendar and bus."""
+    config = load_privacy_config(settings.lender_content)
+    build_schedule(config.retention)  # a schedule below a legal minimum stops the desk at start-up
+    return PrivacyContext(policy=load_hours_policy(RIGHTS_POLICY, config.rights_sla_overrides),
+                          calendar=tickets.calendar, config=config, events=tickets.events,
+                          public_base_url=tickets.public_base_url, brand=tickets.lender.brand)
+
+
+def privacy_context(services: Any) -> PrivacyContext:
+    """The context stored on ``services`` (built on first use)."""
+    ctx = services.extra.get("privacy")
+    if ctx is None:
+        ctx = build_privacy_context(services.settings, ticket_context(services))
+        services.extra["privacy"] = ctx
+    return ctx
