@@ -23,7 +23,7 @@ from desk.templating import render
 from handoff import audit
 from handoff.access import supervises
 from privacy import export as export_mod
-from privacy import scheduler, service
+from privacy import erasure, scheduler, service
 from privacy.context import PrivacyContext, privacy_context
 from privacy.errors import PrivacyError
 from privacy.models import KIND_LABELS, STATUS_LABELS, RequestSource, RequestStatus, RightsRequest
@@ -180,6 +180,44 @@ async def export_html(request: Request, number: str) -> HTTPResponse:
     return await _export(request, number, "html")
 
 
+@staff_bp.post("/requests/<number:str>/erase")
+@staff_required()
+@answers_errors
+async def erase(request: Request, number: str) -> HTTPResponse:
+    """Carry out a verified erasure request: anonymise now, hold the rest with reasons (listed)."""
+    async with request.app.ctx.services.db.transaction() as session:
+        r = await service.get_request(session, number, for_update=True)
+        service.require_staff_access(_user(request), r)
+        result = await erasure.erase(session, _ctx(request), r, _user(request).id)
+        body = request_json(r, full=False)
+        body["erased"] = result.erased
+        body["held"] = [{"record_type": i.record_type, "record_id": i.record_id, "reason": i.reason}
+                        for i in result.held]
+    return json(body)
+
+
+@staff_bp.post("/holds")
+@staff_required("supervisor", "admin")
+@answers_errors
+async def set_hold(request: Request) -> HTTPResponse:
+    """Put a conversation or ticket under a legal hold (a LAPS SJK dispute, a court case, an authority)."""
+    data = erasure.NewHold.model_validate(_body(request))
+    async with request.app.ctx.services.db.transaction() as session:
+        hold = await erasure.set_hold(session, _user(request).role, _user(request).id, data)
+        return json({"id": hold.id, "record_type": hold.record_type, "record_id": hold.record_id,
+                     "reason": hold.reason, "set_at": _iso(hold.set_at)}, status=201)
+
+
+@staff_bp.post("/holds/<hold_id:int>/lift")
+@staff_required("supervisor", "admin")
+@answers_errors
+async def lift_hold(request: Request, hold_id: int) -> HTTPResponse:
+    """Lift a hold; erasures it was blocking are carried out at once."""
+    async with request.app.ctx.services.db.transaction() as session:
+        released = await erasure.lift_hold(session, _ctx(request), _user(request).role, _user(request).id, hold_id)
+    return json({"id": hold_id, "lifted": True, "erased_now": released})
+
+
 # --- bot API -------------------------------------------------------------------------------
 
 class ChatRequestIn(BaseModel):
@@ -307,6 +345,20 @@ async def close_page(request: Request, number: str) -> HTTPResponse:
                                         outcome=request.form.get("outcome") or "", actor_id=request.ctx.user.id)
     except ValueError:
         return error(422, "invalid_request", "status must be completed or refused")
+    except TicketError as exc:
+        return error(exc.status, exc.code, exc.message)
+    return redirect(f"/console/privacy/{number}")
+
+
+@pages_bp.post("/console/privacy/<number:str>/erase")
+@staff_required()
+async def erase_page(request: Request, number: str) -> HTTPResponse:
+    """Carry out an erasure request from the console."""
+    try:
+        async with request.app.ctx.services.db.transaction() as session:
+            r = await service.get_request(session, number, for_update=True)
+            service.require_staff_access(request.ctx.user, r)
+            await erasure.erase(session, _ctx(request), r, request.ctx.user.id)
     except TicketError as exc:
         return error(exc.status, exc.code, exc.message)
     return redirect(f"/console/privacy/{number}")

@@ -6,7 +6,7 @@ import asyncio
 
 from desk.config import Settings
 from privacy.context import build_privacy_context
-from privacy.retention import run_retention
+from privacy.jobs import daily
 from privacy.scheduler import tick
 from storage.db import Database
 from tickets.context import build_context
@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser("privacy-tick", help="raise due alerts on rights requests' 72-hour clocks once")
     parser.set_defaults(func=_tick)
     retention = subparsers.add_parser(
-        "privacy-retention", help="anonymise every record whose retention period has run out (run daily)")
+        "privacy-retention", help="anonymise what the retention schedule says is due, and held erasures whose hold ended")
     retention.set_defaults(func=_retention)
 
 
@@ -45,7 +45,7 @@ def _retention(args: argparse.Namespace) -> int:
         db = Database(settings.database_url)
         ctx = build_privacy_context(settings, build_context(settings))
         try:
-            report = await run_retention(db, ctx.schedule(), ctx.now())
+            report = await daily(db, ctx)
         finally:
             await db.dispose()
         for kind, count in sorted(report.anonymised.items()):

@@ -30,7 +30,7 @@ from desk.templating import render_text
 from handoff import audit
 from handoff.models import AuditEntry, Handoff, Note, User
 from privacy.context import PrivacyContext
-from privacy.models import KIND_LABELS, RightsAlert, RightsRequest
+from privacy.models import KIND_LABELS, ErasureItem, LegalHold, RightsAlert, RightsRequest
 from privacy.service import OBJECT_TYPE, require_verified
 from storage.models import Conversation, Message, VerificationAttempt
 from tickets.calendar import to_wib
@@ -52,6 +52,8 @@ COVERAGE: dict[str, str] = {
     "rights_requests": "rights_requests.customer_id",
     "rights_alerts": "alerts raised on the borrower's rights requests",
     "audit_log": "the processing record: entries about the borrower's conversations, tickets and requests",
+    "legal_holds": "holds on the borrower's records: reason and dates (the supervisor's note is withheld)",
+    "erasure_items": "records an erasure request is holding, with the reason",
 }
 
 # Tables that mention a borrower but are not exported, and why.
@@ -198,6 +200,17 @@ async def collect(session: AsyncSession, ctx: PrivacyContext, request: RightsReq
         t["rights_requests"].append(row)
     t["rights_alerts"] = [_row(a, drop=("recipients",)) for a in await session.scalars(
         select(RightsAlert).where(RightsAlert.request_id.in_([r.id for r in requests])).order_by(RightsAlert.id))]
+
+    t["legal_holds"] = []
+    for hold in await session.scalars(select(LegalHold).where(or_(
+            LegalHold.customer_id == customer_id,
+            (LegalHold.record_type == "conversation") & LegalHold.record_id.in_(conv_ids),
+            (LegalHold.record_type == "ticket") & LegalHold.record_id.in_(ticket_ids))).order_by(LegalHold.id)):
+        row = _row(hold, drop=("note",))
+        row["set_by"], row["lifted_by"] = staff(hold.set_by), staff(hold.lifted_by)
+        t["legal_holds"].append(row)
+    t["erasure_items"] = [_row(i) for i in await session.scalars(
+        select(ErasureItem).where(ErasureItem.request_id.in_([r.id for r in requests])).order_by(ErasureItem.id))]
 
     # The processing record: who read or changed the borrower's data (Pasal 32).
     object_ids = conv_public + [x.number for x in tickets] + [r.number for r in requests]

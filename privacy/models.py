@@ -144,3 +144,57 @@ class AnonymisedRecord(Base):
     record_id: Mapped[int] = mapped_column()
     rule: Mapped[str] = mapped_column(String(32))
     anonymised_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HoldReason(str, enum.Enum):
+    """Why a borrower's record may not be erased yet (UU 27/2022 Pasal 43-44: "sesuai peraturan")."""
+
+    OPEN_COMPLAINT = "open_complaint"        # computed: the complaint is still being handled
+    RETENTION_MINIMUM = "retention_minimum"  # computed: another law's minimum period (privacy.retention)
+    LAPS_SJK_DISPUTE = "laps_sjk_dispute"    # set by a supervisor: the dispute is before LAPS SJK
+    LEGAL_CASE = "legal_case"                # set by a supervisor: a court case or investigation needs it
+    REGULATOR_REQUEST = "regulator_request"  # set by a supervisor: OJK or another authority asked for it
+
+
+# What the requester is told for each reason (Bahasa Indonesia).
+HOLD_LABELS = {
+    "open_complaint": "pengaduan Anda masih kami tangani",
+    "retention_minimum": "wajib kami simpan sampai batas waktu penyimpanan menurut undang-undang",
+    "laps_sjk_dispute": "sedang menjadi sengketa di LAPS SJK",
+    "legal_case": "diperlukan untuk proses hukum yang sedang berjalan",
+    "regulator_request": "diminta oleh OJK atau otoritas yang berwenang",
+}
+MANUAL_HOLDS = frozenset({HoldReason.LAPS_SJK_DISPUTE, HoldReason.LEGAL_CASE, HoldReason.REGULATOR_REQUEST})
+
+
+class LegalHold(Base):
+    """A hold a supervisor set on one record (conversation or ticket); erasure and retention skip it."""
+
+    __tablename__ = "legal_holds"
+    __table_args__ = (Index("ix_legal_holds_record", "record_type", "record_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    record_type: Mapped[str] = mapped_column(String(16))  # "conversation" | "ticket"
+    record_id: Mapped[int] = mapped_column()
+    reason: Mapped[str] = mapped_column(String(24))
+    note: Mapped[str] = mapped_column(Text, default="")
+    set_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lifted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lifted_at: Mapped[datetime | None] = mapped_column()
+
+
+class ErasureItem(Base):
+    """One record an erasure request could not erase at once, with the reason; erased when the hold ends."""
+
+    __tablename__ = "erasure_items"
+    __table_args__ = (UniqueConstraint("request_id", "record_type", "record_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("rights_requests.id", ondelete="CASCADE"), index=True)
+    record_type: Mapped[str] = mapped_column(String(16))
+    record_id: Mapped[int] = mapped_column()
+    reason: Mapped[str] = mapped_column(String(24))
+    held_at: Mapped[datetime] = mapped_column(default=utcnow)
+    erased_at: Mapped[datetime | None] = mapped_column()

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from desk.auth import StaffUser
 from privacy.context import PrivacyContext, privacy_context
 from privacy.models import KIND_LABELS, OPEN_STATUSES, RightsAlert, RightsRequest
-from privacy.retention import run_retention
+from privacy.jobs import daily
 from storage.db import Database
 from tickets.alerts import ALERTS_TOPIC, visible_to
 from tickets.calendar import to_wib
@@ -129,7 +129,7 @@ async def run_forever(app: Sanic) -> None:
         today = to_wib(ctx.now()).date()
         if today != retention_day:
             try:
-                await run_retention(services.db, ctx.schedule(), ctx.now())
+                await daily(services.db, ctx)
                 retention_day = today
             except Exception:  # noqa: BLE001 - tried again on the next tick
                 log.exception("retention run failed")
