@@ -31,6 +31,7 @@ from handoff.fastpath import QueueHandoffs
 from handoff.rating import capture as capture_rating
 from lending.adapter import LendingCore
 from lending.demo import DemoLendingCore
+from privacy.context import notice_from_lender_file
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def build_services(settings: Settings, *, events: EventBus | None = None,
         max_message_chars=settings.max_message_chars,
         bot_timeout_seconds=settings.rasa_timeout_seconds,
         capture_rating=capture_rating,
+        first_contact_notice=notice_from_lender_file(settings.lender_content),
         max_attempts=settings.inbound_max_attempts,
     )
     # Connectors register their Sender per channel (services.outbox.register_sender).

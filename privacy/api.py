@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 from sanic import Blueprint, Request, Sanic
 from sanic.response import HTTPResponse, html, json, redirect
+from sqlalchemy import select
 
 from desk.auth import StaffUser, error, service_token_required, staff_required
 from desk.masking import mask_name
@@ -23,10 +24,10 @@ from desk.templating import render
 from handoff import audit
 from handoff.access import supervises
 from privacy import export as export_mod
-from privacy import erasure, scheduler, service
+from privacy import breaches, erasure, scheduler, service
 from privacy.context import PrivacyContext, privacy_context
 from privacy.errors import PrivacyError
-from privacy.models import KIND_LABELS, STATUS_LABELS, RequestSource, RequestStatus, RightsRequest
+from privacy.models import DATA_CLASSES, Breach, BreachSubject, KIND_LABELS, STATUS_LABELS, RequestSource, RequestStatus, RightsRequest
 from tickets.api import answers_errors
 from tickets.calendar import to_wib
 from tickets.errors import InvalidRequest, TicketError
@@ -218,6 +219,74 @@ async def lift_hold(request: Request, hold_id: int) -> HTTPResponse:
     return json({"id": hold_id, "lifted": True, "erased_now": released})
 
 
+def breach_json(b: Breach, subjects: list[BreachSubject]) -> dict[str, Any]:
+    """A breach as admins see it: its clock and who was notified."""
+    return {"number": b.number, "title": b.title, "status": b.status, "data_classes": b.data_classes,
+            "discovered_at": _iso(b.discovered_at), "occurred_at": _iso(b.occurred_at),
+            "notify_due": _iso(b.notify_due), "subjects": len(subjects),
+            "notified": sum(1 for x in subjects if x.notified_at is not None)}
+
+
+async def _subjects(session: Any, breach: Breach) -> list[BreachSubject]:
+    return list(await session.scalars(select(BreachSubject).where(BreachSubject.breach_id == breach.id)))
+
+
+@staff_bp.post("/breaches")
+@staff_required("admin")
+@answers_errors
+async def record_breach(request: Request) -> HTTPResponse:
+    """Record a breach; its 72-hour notification clock runs from discovery."""
+    data = breaches.NewBreach.model_validate(_body(request))
+    async with request.app.ctx.services.db.transaction() as session:
+        b = await breaches.record_breach(session, _ctx(request), _user(request).role, _user(request).id, data)
+        return json(breach_json(b, []), status=201)
+
+
+class SubjectsIn(BaseModel):
+    customer_ids: list[str] = Field(min_length=1, max_length=100_000)
+
+
+@staff_bp.post("/breaches/<number:str>/subjects")
+@staff_required("admin")
+@answers_errors
+async def add_breach_subjects(request: Request, number: str) -> HTTPResponse:
+    """Add the borrowers affected (customer ids)."""
+    data = SubjectsIn.model_validate(_body(request))
+    async with request.app.ctx.services.db.transaction() as session:
+        b = await breaches.get_breach(session, number)
+        await breaches.add_subjects(session, _user(request).role, _user(request).id, b, data.customer_ids)
+        return json(breach_json(b, await _subjects(session, b)))
+
+
+@staff_bp.get("/breaches/<number:str>/notices")
+@staff_required("admin")
+@answers_errors
+async def breach_notices(request: Request, number: str) -> HTTPResponse:
+    """The draft written notice per borrower affected (Bahasa Indonesia, Pasal 46(2)); audited."""
+    async with request.app.ctx.services.db.transaction() as session:
+        b = await breaches.get_breach(session, number)
+        notices = await breaches.draft_notices(session, _ctx(request), b)
+        await audit.record(session, _user(request).id, "privacy.breach_notices_drafted", "breach", b.number,
+                           count=len(notices))
+        return json({"number": b.number, "notify_due": _iso(b.notify_due),
+                     "notices": [{"customer_id": n.customer_id, "text": n.text} for n in notices]})
+
+
+@staff_bp.post("/breaches/<number:str>/notified")
+@staff_required("admin")
+@answers_errors
+async def breach_notified(request: Request, number: str) -> HTTPResponse:
+    """Record that the notices went out (body ``customer_ids`` optional: all not yet notified)."""
+    body = _body(request)
+    ids = body.get("customer_ids")
+    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+        raise InvalidRequest("customer_ids must be a list of strings")
+    async with request.app.ctx.services.db.transaction() as session:
+        b = await breaches.get_breach(session, number)
+        await breaches.mark_notified(session, _ctx(request), _user(request).role, _user(request).id, b, ids)
+        return json(breach_json(b, await _subjects(session, b)))
+
+
 # --- bot API -------------------------------------------------------------------------------
 
 class ChatRequestIn(BaseModel):
@@ -383,6 +452,79 @@ async def export_json_page(request: Request, number: str) -> HTTPResponse:
 async def export_html_page(request: Request, number: str) -> HTTPResponse:
     """The readable export, downloaded from the console."""
     return await _export_page(request, number, "html")
+
+
+@pages_bp.get("/console/privacy/breaches")
+async def breaches_page(request: Request) -> HTTPResponse:
+    """The breach register (admins): every breach with its clock, and the form to record one."""
+    user = _signed_in(request)
+    if user is None:
+        return redirect("/login")
+    if user.role != "admin":
+        return error(403, "forbidden", "only admins keep the breach register")
+    async with request.app.ctx.services.db.session() as session:
+        rows = list(await session.scalars(select(Breach).order_by(Breach.discovered_at.desc())))
+        return _page(request, "privacy/breaches.html", breaches=rows, data_classes=DATA_CLASSES)
+
+
+@pages_bp.post("/console/privacy/breaches")
+@staff_required("admin")
+async def record_breach_page(request: Request) -> HTTPResponse:
+    """Record a breach from the admin page (times entered in WIB)."""
+    try:
+        data = breaches.NewBreach.model_validate({
+            "title": request.form.get("title") or "", "description": request.form.get("description") or "",
+            "remediation": request.form.get("remediation") or "",
+            "data_classes": request.form.getlist("data_classes") or [],
+            "discovered_at": _wib(request.form.get("discovered_at")),
+            "occurred_at": _wib(request.form.get("occurred_at")) if request.form.get("occurred_at") else None})
+        async with request.app.ctx.services.db.transaction() as session:
+            b = await breaches.record_breach(session, _ctx(request), request.ctx.user.role, request.ctx.user.id, data)
+            if (ids := (request.form.get("customer_ids") or "").split()):
+                await breaches.add_subjects(session, request.ctx.user.role, request.ctx.user.id, b, ids)
+    except ValidationError as exc:
+        return error(422, "invalid_request", "; ".join(e["msg"] for e in exc.errors(include_url=False)))
+    except TicketError as exc:
+        return error(exc.status, exc.code, exc.message)
+    return redirect(f"/console/privacy/breaches/{b.number}")
+
+
+def _wib(value: str | None) -> str | None:
+    """A datetime-local field (WIB) as ISO-8601 with the +07:00 offset."""
+    return f"{value}:00+07:00" if value and len(value) == 16 else value
+
+
+@pages_bp.get("/console/privacy/breaches/<number:str>")
+async def breach_page(request: Request, number: str) -> HTTPResponse:
+    """One breach: its clock, the borrowers affected and a draft notice for each (audited)."""
+    user = _signed_in(request)
+    if user is None:
+        return redirect("/login")
+    if user.role != "admin":
+        return error(403, "forbidden", "only admins keep the breach register")
+    try:
+        async with request.app.ctx.services.db.transaction() as session:
+            b = await breaches.get_breach(session, number)
+            notices = await breaches.draft_notices(session, _ctx(request), b)
+            await audit.record(session, user.id, "privacy.breach_notices_drafted", "breach", b.number,
+                               count=len(notices))
+            return _page(request, "privacy/breach.html", b=b, subjects=await _subjects(session, b),
+                         notices=notices, data_classes=DATA_CLASSES)
+    except TicketError as exc:
+        return error(exc.status, exc.code, exc.message)
+
+
+@pages_bp.post("/console/privacy/breaches/<number:str>/notified")
+@staff_required("admin")
+async def breach_notified_page(request: Request, number: str) -> HTTPResponse:
+    """Record from the admin page that every pending notice went out."""
+    try:
+        async with request.app.ctx.services.db.transaction() as session:
+            b = await breaches.get_breach(session, number)
+            await breaches.mark_notified(session, _ctx(request), request.ctx.user.role, request.ctx.user.id, b)
+    except TicketError as exc:
+        return error(exc.status, exc.code, exc.message)
+    return redirect(f"/console/privacy/breaches/{number}")
 
 
 def install(app: Sanic) -> None:

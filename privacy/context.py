@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from desk.events import EventBus
+from privacy.notice import NoticeConfig, PrivacyNotice
 from privacy.retention import RetentionRule, build_schedule
 from storage.base import utcnow
 from tickets.calendar import DeskCalendar
@@ -35,6 +36,8 @@ class PrivacyConfig(BaseModel):
     staff_names_in_export: str = "role"
     # The retention schedule: record type -> {"period_days": int, "from": event}.
     retention: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # The notice sent at first contact on every channel (None: no notice — not ready to go live).
+    notice: NoticeConfig | None = None
 
 
 def load_privacy_config(path: Path) -> PrivacyConfig:
@@ -42,6 +45,12 @@ def load_privacy_config(path: Path) -> PrivacyConfig:
     with Path(path).open(encoding="utf-8") as fh:
         raw = yaml.safe_load(fh) or {}
     return PrivacyConfig.model_validate(raw.get("privacy") or {})
+
+
+def notice_from_lender_file(path: Path) -> PrivacyNotice | None:
+    """The router's first-contact notice hook for a lender file, or None when it configures no notice."""
+    config = load_privacy_config(path)
+    return PrivacyNotice(config.notice) if config.notice is not None else None
 
 
 @dataclass

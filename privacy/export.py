@@ -30,7 +30,7 @@ from desk.templating import render_text
 from handoff import audit
 from handoff.models import AuditEntry, Handoff, Note, User
 from privacy.context import PrivacyContext
-from privacy.models import KIND_LABELS, ErasureItem, LegalHold, RightsAlert, RightsRequest
+from privacy.models import KIND_LABELS, Breach, BreachSubject, ErasureItem, LegalHold, RightsAlert, RightsRequest
 from privacy.service import OBJECT_TYPE, require_verified
 from storage.models import Conversation, Message, VerificationAttempt
 from tickets.calendar import to_wib
@@ -54,6 +54,7 @@ COVERAGE: dict[str, str] = {
     "audit_log": "the processing record: entries about the borrower's conversations, tickets and requests",
     "legal_holds": "holds on the borrower's records: reason and dates (the supervisor's note is withheld)",
     "erasure_items": "records an erasure request is holding, with the reason",
+    "breach_subjects": "breaches that affected the borrower: what was exposed and when they were told",
 }
 
 # Tables that mention a borrower but are not exported, and why.
@@ -211,6 +212,13 @@ async def collect(session: AsyncSession, ctx: PrivacyContext, request: RightsReq
         t["legal_holds"].append(row)
     t["erasure_items"] = [_row(i) for i in await session.scalars(
         select(ErasureItem).where(ErasureItem.request_id.in_([r.id for r in requests])).order_by(ErasureItem.id))]
+
+    t["breach_subjects"] = [
+        {**_row(subject), "breach": breach.number, "title": breach.title, "data_classes": breach.data_classes,
+         "discovered_at": _iso(breach.discovered_at)}
+        for subject, breach in (await session.execute(
+            select(BreachSubject, Breach).join(Breach, Breach.id == BreachSubject.breach_id)
+            .where(BreachSubject.customer_id == customer_id).order_by(BreachSubject.id))).all()]
 
     # The processing record: who read or changed the borrower's data (Pasal 32).
     object_ids = conv_public + [x.number for x in tickets] + [r.number for r in requests]

@@ -198,3 +198,52 @@ class ErasureItem(Base):
     reason: Mapped[str] = mapped_column(String(24))
     held_at: Mapped[datetime] = mapped_column(default=utcnow)
     erased_at: Mapped[datetime | None] = mapped_column()
+
+
+# Data classes a breach may expose (UU 27/2022 Pasal 4: general and specific personal data).
+DATA_CLASSES = {
+    "name": "nama",
+    "phone": "nomor telepon",
+    "email": "alamat e-mail",
+    "nik": "NIK",
+    "address": "alamat",
+    "loan_data": "data pinjaman dan pembayaran",
+    "transcripts": "isi percakapan dengan layanan pengaduan",
+    "id_documents": "foto KTP dan swafoto",
+}
+
+
+class Breach(Base):
+    """A personal-data breach in the register, with its 72-hour notification clock (Pasal 46)."""
+
+    __tablename__ = "breaches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    # What happened and how (told to the people affected, Pasal 46(2)(b)).
+    description: Mapped[str] = mapped_column(Text)
+    # What was done to contain it and recover (Pasal 46(2)(c)).
+    remediation: Mapped[str] = mapped_column(Text, default="")
+    data_classes: Mapped[list[Any]] = mapped_column(default=list)
+    occurred_at: Mapped[datetime | None] = mapped_column()
+    discovered_at: Mapped[datetime] = mapped_column()
+    # Computed by tickets.sla.deadline (Clock.BREACH_NOTICE) only.
+    notify_due: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | notified | closed
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BreachSubject(Base):
+    """A borrower affected by a breach, and when they were notified."""
+
+    __tablename__ = "breach_subjects"
+    __table_args__ = (UniqueConstraint("breach_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    breach_id: Mapped[int] = mapped_column(ForeignKey("breaches.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    notified_at: Mapped[datetime | None] = mapped_column()
+    # True when notified within the 72 hours.
+    notified_in_time: Mapped[bool | None] = mapped_column()

@@ -82,6 +82,8 @@ class HoursPolicy(BaseModel):
     name: str
     title: str = ""
     response: HoursRule
+    # A personal-data breach: written notice to the people affected within these hours of discovery.
+    breach_notice: HoursRule = HoursRule(hours=72)
     alert_before_hours: int = Field(default=24, ge=0)
 
 
@@ -99,6 +101,8 @@ class Clock(str, enum.Enum):
     DEPARTMENT_REMINDER = "department_reminder"
     # A personal-data rights request's answer (an ``HoursPolicy`` clock).
     RIGHTS_RESPONSE = "rights_response"
+    # The written notice of a personal-data breach (an ``HoursPolicy`` clock, from discovery).
+    BREACH_NOTICE = "breach_notice"
 
 
 def available_policies() -> list[str]:
@@ -194,15 +198,19 @@ def deadline(
 
     * RIGHTS_RESPONSE — an ``HoursPolicy``'s response hours after receipt,
       in clock hours: nights, weekends and holidays count.
+    * BREACH_NOTICE — an ``HoursPolicy``'s breach-notice hours after
+      ``received_at`` (the discovery of the breach), in clock hours.
 
     ``working_days`` replaces the policy's figure (used to compare clocks of
     different lengths; the property tests rely on it).
     """
     if isinstance(policy, HoursPolicy):
-        if clock is not Clock.RIGHTS_RESPONSE:
-            raise ValueError(f"clock {clock.value!r} needs a working-day policy, not {policy.name!r}")
-        return to_wib(received_at + timedelta(hours=policy.response.hours))
-    if clock is Clock.RIGHTS_RESPONSE:
+        if clock is Clock.RIGHTS_RESPONSE:
+            return to_wib(received_at + timedelta(hours=policy.response.hours))
+        if clock is Clock.BREACH_NOTICE:
+            return to_wib(received_at + timedelta(hours=policy.breach_notice.hours))
+        raise ValueError(f"clock {clock.value!r} needs a working-day policy, not {policy.name!r}")
+    if clock in (Clock.RIGHTS_RESPONSE, Clock.BREACH_NOTICE):
         raise ValueError(f"clock {clock.value!r} needs a clock-hours policy, not {policy.name!r}")
     def n(default: int) -> int:
         return default if working_days is None else working_days

@@ -119,3 +119,11 @@ async def get_ticket(number: str, conversation_id: str) -> DeskResult:
 async def office_hours(channel: str) -> DeskResult:
     """GET /api/v1/office-hours?channel=… → open, next_open_at, hours_text."""
     return await _request("GET", "/api/v1/office-hours", params={"channel": channel or "default"})
+
+
+async def file_rights_request(conversation_id: str, kind: str, details: str = "") -> DeskResult:
+    """POST /api/v1/privacy/requests: a data-subject request (e.g. ``erasure``) made in this chat."""
+    return await _request(
+        "POST", "/api/v1/privacy/requests",
+        json={"conversation_id": conversation_id, "kind": kind, "details": details},
+    )
