@@ -50,7 +50,9 @@ def load_privacy_config(path: Path) -> PrivacyConfig:
 def notice_from_lender_file(path: Path) -> PrivacyNotice | None:
     """The router's first-contact notice hook for a lender file, or None when it configures no notice."""
     config = load_privacy_config(path)
-    return PrivacyNotice(config.notice) if config.notice is not None else None
+    if config.notice is None or not config.notice.at_first_contact:
+        return None
+    return PrivacyNotice(config.notice)
 
 
 @dataclass

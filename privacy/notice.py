@@ -23,6 +23,9 @@ class NoticeConfig(BaseModel):
     version: str = Field(min_length=1, max_length=32)
     text: str = Field(min_length=1, max_length=1000)
     link: str = Field(min_length=1, max_length=300)
+    # Send it before the first reply of every conversation. The bot's answer to
+    # "data saya dipakai untuk apa?" uses the text and link either way.
+    at_first_contact: bool = True
 
 
 class PrivacyNotice:

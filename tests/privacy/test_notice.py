@@ -10,7 +10,7 @@ from desk.messages import Channel, InboundMessage, OutboundMessage
 from desk.router import Router
 from handoff.fastpath import QueueHandoffs
 from privacy.context import load_privacy_config, notice_from_lender_file
-from privacy.notice import notice_version
+from privacy.notice import PrivacyNotice, notice_version
 from storage.base import utcnow
 from storage.models import Conversation, Message
 
@@ -28,8 +28,7 @@ def _router(database, notice) -> Router:
 
 
 async def test_first_reply_is_preceded_by_the_notice_on_every_channel(database) -> None:
-    notice = notice_from_lender_file(REPO_ROOT / "lender" / "demo.yml")
-    assert notice is not None
+    notice = PrivacyNotice(load_privacy_config(REPO_ROOT / "lender" / "demo.yml").notice)
     router = _router(database, notice)
     for channel, sender in ((Channel.WHATSAPP, "+6281234567890"), (Channel.TELEGRAM, "777"),
                             (Channel.INAPP, "CUST-0001")):
@@ -56,4 +55,12 @@ async def test_no_notice_configured_sends_none(database) -> None:
         assert await notice_version(s, conv.id) is None
         assert await s.scalar(select(Message.text).where(Message.conversation_id == conv.id, Message.seq == 2))
     await router.store.close()
-    assert load_privacy_config(REPO_ROOT / "lender" / "demo.yml").notice.version == "2026-11-30"
+
+
+def test_the_hook_is_wired_only_when_the_lender_file_asks_for_it(tmp_path) -> None:
+    demo = (REPO_ROOT / "lender" / "demo.yml").read_text(encoding="utf-8")
+    assert notice_from_lender_file(REPO_ROOT / "lender" / "demo.yml") is None  # the demo keeps it off
+    live = tmp_path / "lender.yml"
+    live.write_text(demo.replace("at_first_contact: false", "at_first_contact: true"), encoding="utf-8")
+    notice = notice_from_lender_file(live)
+    assert notice is not None and notice("telegram").custom == {"privacy_notice": {"version": "2026-11-30"}}
