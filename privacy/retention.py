@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from collections.abc import Awaitable
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 from sqlalchemy import exists, select, update
@@ -139,8 +140,14 @@ def _done(record_type: str, column: Any) -> Any:
     return exists().where(AnonymisedRecord.record_type == record_type, AnonymisedRecord.record_id == column)
 
 
+class HeldIds(Protocol):
+    """Which of ``ids`` (conversations or tickets) are under a hold (``privacy.erasure.held_ids``)."""
+
+    def __call__(self, session: AsyncSession, record_type: str, ids: list[int]) -> Awaitable[set[int]]: ...
+
+
 async def run_retention(db: Database, schedule: dict[str, RetentionRule], now: datetime, *,
-                        held: Any = None, batch: int = 500) -> RetentionReport:
+                        held: HeldIds | None = None, batch: int = 500) -> RetentionReport:
     """Anonymise every record whose period has run out at ``now``; idempotent, one batch per transaction.
 
     ``held(session, kind, ids)`` (the legal holds, privacy.holds) returns the ids
@@ -154,19 +161,21 @@ async def run_retention(db: Database, schedule: dict[str, RetentionRule], now: d
     # Complaint records: closed tickets, their conversations once no open or retained ticket needs them.
     rule = schedule["complaint_records"]
     cutoff = now - timedelta(days=rule.period_days)
+    after_id = 0  # held tickets stay behind: page by id, never re-read the same batch
     while True:
         async with db.transaction() as session:
             tickets = list(await session.scalars(
                 select(Ticket).where(Ticket.status.in_((Status.RESOLVED.value, Status.REJECTED.value)),
-                                     Ticket.closed_at <= cutoff, ~_done("ticket", Ticket.id))
+                                     Ticket.closed_at <= cutoff, Ticket.id > after_id, ~_done("ticket", Ticket.id))
                 .order_by(Ticket.id).limit(batch)))
             blocked = await skip(session, "ticket", [t.id for t in tickets])
             todo = [t for t in tickets if t.id not in blocked]
             for ticket in todo:
                 await anonymise_ticket(session, ticket, "complaint_records", now)
             report.add("complaint_records", len(todo))
-        if len(tickets) < batch or not todo:
+        if len(tickets) < batch:
             break
+        after_id = tickets[-1].id
     async with db.transaction() as session:
         ticket_done = _done("ticket", TicketConversation.ticket_id)
         linked_pending = exists().where(TicketConversation.conversation_id == Conversation.id, ~ticket_done)

@@ -8,6 +8,8 @@ never commits.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -104,7 +106,8 @@ class IdentityClaim:
     loan_id: str
 
 
-async def verify_identity(db_transaction, verify: VerifyCustomer, ctx: PrivacyContext, number: str,
+async def verify_identity(db_transaction: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+                          verify: VerifyCustomer, ctx: PrivacyContext, number: str,
                           claim: IdentityClaim, actor_id: int | None) -> RightsRequest:
     """Check ``claim`` with the desk's customer verification (throttled, audited) and record the result.
 

@@ -100,3 +100,19 @@ def test_the_demo_lender_file_gives_the_documented_defaults(privacy_ctx) -> None
     schedule = privacy_ctx.schedule()
     assert {k: (r.period_days, r.from_event) for k, r in schedule.items()} == \
         {k: (r.period_days, r.from_event) for k, r in DEFAULT_SCHEDULE.items()}
+
+
+async def test_held_tickets_do_not_stop_the_job_from_reaching_later_ones(database) -> None:
+    rows = list(synthetic_tickets(2022, {"payment": 6}, seed=3, shape=Shape(open_share=0.0, close_within_year=True)))
+    async with database.transaction() as s:
+        await s.execute(insert(Ticket.__table__), rows)
+        ids = list(await s.scalars(select(Ticket.id).order_by(Ticket.id)))
+
+    async def first_two_held(session, record_type, candidates):
+        return set(ids[:2]) if record_type == "ticket" else set()
+
+    report = await run_retention(database, build_schedule({}), LATER, held=first_two_held, batch=2)
+    assert report.anonymised["complaint_records"] == 4
+    async with database.session() as s:
+        kept = list(await s.scalars(select(Ticket.id).where(Ticket.full_name != "").order_by(Ticket.id)))
+    assert kept == ids[:2]
