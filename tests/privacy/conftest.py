@@ -6,7 +6,8 @@ import uuid
 import pytest
 from sanic import Sanic
 
-from desk.app import Services, create_app, build_store
+from desk.app import Services, build_store, create_app
+from desk.auth import StaffUser
 from desk.config import REPO_ROOT
 from desk.verification import VerifyCustomer
 from handoff.fastpath import QueueHandoffs
@@ -44,7 +45,6 @@ def app(settings, database, event_bus, ticket_ctx, privacy_ctx) -> Sanic:  # noq
         raw = request.headers.get("x-test-user")
         if raw:
             uid, role = raw.split(":")
-            from desk.auth import StaffUser
             request.ctx.user = StaffUser(int(uid), f"u{uid}", f"User {uid}", role)
 
     return app
