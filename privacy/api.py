@@ -25,7 +25,8 @@ from handoff import audit
 from handoff.access import supervises
 from privacy import export as export_mod
 from privacy import breaches, erasure, scheduler, service
-from privacy.context import PrivacyContext, privacy_context
+from desk.services import CoreServices, core_services
+from privacy.context import PrivacyContext, install_context, privacy_context
 from privacy.errors import PrivacyError
 from privacy.models import DATA_CLASSES, Breach, BreachSubject, KIND_LABELS, STATUS_LABELS, RequestSource, RequestStatus, RightsRequest
 from tickets.api import answers_errors
@@ -38,7 +39,7 @@ pages_bp = Blueprint("privacy_pages")
 
 
 def _ctx(request: Request) -> PrivacyContext:
-    return privacy_context(request.app.ctx.services)
+    return privacy_context(request.app)
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -82,7 +83,7 @@ def _user(request: Request) -> StaffUser:
 async def record(request: Request) -> HTTPResponse:
     """Record a request received by phone, letter, e-mail or at the counter."""
     data = service.NewRequest.model_validate(_body(request))
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         r = await service.record_request(session, _ctx(request), data, _user(request).id)
         body = request_json(r, full=True)
     body["status_link"] = service.status_link(_ctx(request), r)
@@ -94,7 +95,7 @@ async def record(request: Request) -> HTTPResponse:
 @answers_errors
 async def list_requests(request: Request) -> HTTPResponse:
     """Requests the signed-in member of staff may see (supervisors: all), due first."""
-    async with request.app.ctx.services.db.session() as session:
+    async with core_services(request.app).db.session() as session:
         rows = await service.list_requests(session, _user(request), open_only=request.args.get("open") == "1")
         return json({"requests": [request_json(r, full=False) for r in rows]})
 
@@ -104,7 +105,7 @@ async def list_requests(request: Request) -> HTTPResponse:
 @answers_errors
 async def read(request: Request, number: str) -> HTTPResponse:
     """One request in full (audited: it names the requester)."""
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         r = await service.get_request(session, number)
         service.require_staff_access(_user(request), r)
         await audit.record(session, _user(request).id, "privacy.request_opened", service.OBJECT_TYPE,
@@ -124,7 +125,7 @@ class VerifyIn(BaseModel):
 async def verify(request: Request, number: str) -> HTTPResponse:
     """Verify the requester with the desk's customer verification (name, phone, loan id)."""
     claim = VerifyIn.model_validate(_body(request))
-    services = request.app.ctx.services
+    services = core_services(request.app)
     async with services.db.session() as session:
         service.require_staff_access(_user(request), await service.get_request(session, number))
     r = await service.verify_identity(services.db.transaction, services.verify, _ctx(request), number,
@@ -144,7 +145,7 @@ class CloseIn(BaseModel):
 async def close(request: Request, number: str) -> HTTPResponse:
     """Close as completed or refused."""
     data = CloseIn.model_validate(_body(request))
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         r = await service.get_request(session, number, for_update=True)
         service.require_staff_access(_user(request), r)
         await service.close_request(session, _ctx(request), r, status=data.status, outcome=data.outcome,
@@ -154,7 +155,7 @@ async def close(request: Request, number: str) -> HTTPResponse:
 
 async def _export(request: Request, number: str, fmt: str) -> HTTPResponse:
     ctx = _ctx(request)
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         r = await service.get_request(session, number)
         service.require_staff_access(_user(request), r)
         export = await export_mod.export_for(session, ctx, r, actor_id=_user(request).id, fmt=fmt)
@@ -186,7 +187,7 @@ async def export_html(request: Request, number: str) -> HTTPResponse:
 @answers_errors
 async def erase(request: Request, number: str) -> HTTPResponse:
     """Carry out a verified erasure request: anonymise now, hold the rest with reasons (listed)."""
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         r = await service.get_request(session, number, for_update=True)
         service.require_staff_access(_user(request), r)
         result = await erasure.erase(session, _ctx(request), r, _user(request).id)
@@ -203,7 +204,7 @@ async def erase(request: Request, number: str) -> HTTPResponse:
 async def set_hold(request: Request) -> HTTPResponse:
     """Put a conversation or ticket under a legal hold (a LAPS SJK dispute, a court case, an authority)."""
     data = erasure.NewHold.model_validate(_body(request))
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         hold = await erasure.set_hold(session, _user(request).role, _user(request).id, data)
         return json({"id": hold.id, "record_type": hold.record_type, "record_id": hold.record_id,
                      "reason": hold.reason, "set_at": _iso(hold.set_at)}, status=201)
@@ -214,7 +215,7 @@ async def set_hold(request: Request) -> HTTPResponse:
 @answers_errors
 async def lift_hold(request: Request, hold_id: int) -> HTTPResponse:
     """Lift a hold; erasures it was blocking are carried out at once."""
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         released = await erasure.lift_hold(session, _ctx(request), _user(request).role, _user(request).id, hold_id)
     return json({"id": hold_id, "lifted": True, "erased_now": released})
 
@@ -237,7 +238,7 @@ async def _subjects(session: Any, breach: Breach) -> list[BreachSubject]:
 async def record_breach(request: Request) -> HTTPResponse:
     """Record a breach; its 72-hour notification clock runs from discovery."""
     data = breaches.NewBreach.model_validate(_body(request))
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         b = await breaches.record_breach(session, _ctx(request), _user(request).role, _user(request).id, data)
         return json(breach_json(b, []), status=201)
 
@@ -252,7 +253,7 @@ class SubjectsIn(BaseModel):
 async def add_breach_subjects(request: Request, number: str) -> HTTPResponse:
     """Add the borrowers affected (customer ids)."""
     data = SubjectsIn.model_validate(_body(request))
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         b = await breaches.get_breach(session, number)
         await breaches.add_subjects(session, _user(request).role, _user(request).id, b, data.customer_ids)
         return json(breach_json(b, await _subjects(session, b)))
@@ -263,7 +264,7 @@ async def add_breach_subjects(request: Request, number: str) -> HTTPResponse:
 @answers_errors
 async def breach_notices(request: Request, number: str) -> HTTPResponse:
     """The draft written notice per borrower affected (Bahasa Indonesia, Pasal 46(2)); audited."""
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         b = await breaches.get_breach(session, number)
         notices = await breaches.draft_notices(session, _ctx(request), b)
         await audit.record(session, _user(request).id, "privacy.breach_notices_drafted", "breach", b.number,
@@ -281,7 +282,7 @@ async def breach_notified(request: Request, number: str) -> HTTPResponse:
     ids = body.get("customer_ids")
     if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
         raise InvalidRequest("customer_ids must be a list of strings")
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         b = await breaches.get_breach(session, number)
         await breaches.mark_notified(session, _ctx(request), _user(request).role, _user(request).id, b, ids)
         return json(breach_json(b, await _subjects(session, b)))
@@ -304,7 +305,7 @@ async def from_chat(request: Request) -> HTTPResponse:
     new = service.NewRequest.model_validate({"kind": data.kind, "source": RequestSource.CHAT.value,
                                              "details": data.details, "conversation_id": data.conversation_id})
     ctx = _ctx(request)
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         r = await service.record_request(session, ctx, new, None)
         body = {"number": r.number, "kind": r.kind, "status": r.status, "verified": r.verified_at is not None,
                 "received_at": _iso(r.received_at), "due_at": _iso(r.due_at),
@@ -328,7 +329,7 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
 async def borrower_status(request: Request, token: str) -> HTTPResponse:
     """The borrower's view of their request, behind the unguessable link they were given."""
     try:
-        async with request.app.ctx.services.db.session() as session:
+        async with core_services(request.app).db.session() as session:
             r = await service.by_status_token(session, token)
             return _page(request, "privacy/status.html", r=r)
     except PrivacyError:
@@ -345,7 +346,7 @@ async def list_page(request: Request) -> HTTPResponse:
     user = _signed_in(request)
     if user is None:
         return redirect("/login")
-    async with request.app.ctx.services.db.session() as session:
+    async with core_services(request.app).db.session() as session:
         rows = await service.list_requests(session, user)
         alerts = await scheduler.alerts_for(session, user, limit=20)
         return _page(request, "privacy/list.html", requests=rows, alerts=alerts)
@@ -358,7 +359,7 @@ async def record_page(request: Request) -> HTTPResponse:
     fields = {k: (request.form.get(k) or "").strip() for k in request.form if k != "csrf_token"}
     try:
         data = service.NewRequest.model_validate({k: v for k, v in fields.items() if v})
-        async with request.app.ctx.services.db.transaction() as session:
+        async with core_services(request.app).db.transaction() as session:
             r = await service.record_request(session, _ctx(request), data, request.ctx.user.id)
     except ValidationError as exc:
         return error(422, "invalid_request", "; ".join(e["msg"] for e in exc.errors(include_url=False)))
@@ -374,7 +375,7 @@ async def request_page(request: Request, number: str) -> HTTPResponse:
     if user is None:
         return redirect("/login")
     try:
-        async with request.app.ctx.services.db.transaction() as session:
+        async with core_services(request.app).db.transaction() as session:
             r = await service.get_request(session, number)
             service.require_staff_access(user, r)
             await audit.record(session, user.id, "privacy.request_opened", service.OBJECT_TYPE, r.number)
@@ -389,7 +390,7 @@ async def request_page(request: Request, number: str) -> HTTPResponse:
 @staff_required()
 async def verify_page(request: Request, number: str) -> HTTPResponse:
     """Verify the requester's identity from the console form."""
-    services = request.app.ctx.services
+    services = core_services(request.app)
     claim = service.IdentityClaim(*(request.form.get(k) or "" for k in ("full_name", "phone", "loan_id")))
     try:
         async with services.db.session() as session:
@@ -407,7 +408,7 @@ async def close_page(request: Request, number: str) -> HTTPResponse:
     """Close the request from the console form."""
     try:
         status = RequestStatus(request.form.get("status") or "")
-        async with request.app.ctx.services.db.transaction() as session:
+        async with core_services(request.app).db.transaction() as session:
             r = await service.get_request(session, number, for_update=True)
             service.require_staff_access(request.ctx.user, r)
             await service.close_request(session, _ctx(request), r, status=status,
@@ -424,7 +425,7 @@ async def close_page(request: Request, number: str) -> HTTPResponse:
 async def erase_page(request: Request, number: str) -> HTTPResponse:
     """Carry out an erasure request from the console."""
     try:
-        async with request.app.ctx.services.db.transaction() as session:
+        async with core_services(request.app).db.transaction() as session:
             r = await service.get_request(session, number, for_update=True)
             service.require_staff_access(request.ctx.user, r)
             await erasure.erase(session, _ctx(request), r, request.ctx.user.id)
@@ -462,7 +463,7 @@ async def breaches_page(request: Request) -> HTTPResponse:
         return redirect("/login")
     if user.role != "admin":
         return error(403, "forbidden", "only admins keep the breach register")
-    async with request.app.ctx.services.db.session() as session:
+    async with core_services(request.app).db.session() as session:
         rows = list(await session.scalars(select(Breach).order_by(Breach.discovered_at.desc())))
         return _page(request, "privacy/breaches.html", breaches=rows, data_classes=DATA_CLASSES)
 
@@ -478,7 +479,7 @@ async def record_breach_page(request: Request) -> HTTPResponse:
             "data_classes": request.form.getlist("data_classes") or [],
             "discovered_at": _wib(request.form.get("discovered_at")),
             "occurred_at": _wib(request.form.get("occurred_at")) if request.form.get("occurred_at") else None})
-        async with request.app.ctx.services.db.transaction() as session:
+        async with core_services(request.app).db.transaction() as session:
             b = await breaches.record_breach(session, _ctx(request), request.ctx.user.role, request.ctx.user.id, data)
             if (ids := (request.form.get("customer_ids") or "").split()):
                 await breaches.add_subjects(session, request.ctx.user.role, request.ctx.user.id, b, ids)
@@ -503,7 +504,7 @@ async def breach_page(request: Request, number: str) -> HTTPResponse:
     if user.role != "admin":
         return error(403, "forbidden", "only admins keep the breach register")
     try:
-        async with request.app.ctx.services.db.transaction() as session:
+        async with core_services(request.app).db.transaction() as session:
             b = await breaches.get_breach(session, number)
             notices = await breaches.draft_notices(session, _ctx(request), b)
             await audit.record(session, user.id, "privacy.breach_notices_drafted", "breach", b.number,
@@ -519,7 +520,7 @@ async def breach_page(request: Request, number: str) -> HTTPResponse:
 async def breach_notified_page(request: Request, number: str) -> HTTPResponse:
     """Record from the admin page that every pending notice went out."""
     try:
-        async with request.app.ctx.services.db.transaction() as session:
+        async with core_services(request.app).db.transaction() as session:
             b = await breaches.get_breach(session, number)
             await breaches.mark_notified(session, _ctx(request), request.ctx.user.role, request.ctx.user.id, b)
     except TicketError as exc:
@@ -527,8 +528,9 @@ async def breach_notified_page(request: Request, number: str) -> HTTPResponse:
     return redirect(f"/console/privacy/breaches/{number}")
 
 
-def install(app: Sanic) -> None:
-    """Register the privacy routes and start the rights-clock scheduler."""
+def install(app: Sanic, services: CoreServices, ctx: PrivacyContext) -> None:
+    """Add the privacy part to ``app``: its context, routes, the rights clock and the daily job."""
+    install_context(app, ctx)
     for bp in (staff_bp, bot_bp, pages_bp):
         app.blueprint(bp)
-    scheduler.install(app)
+    scheduler.install(app, services)

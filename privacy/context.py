@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, Field
+from sanic import Sanic
 
 from desk.events import EventBus
 from privacy.notice import NoticeConfig, PrivacyNotice
@@ -20,7 +21,7 @@ from privacy.retention import RetentionRule, build_schedule
 from storage.base import utcnow
 from tickets.calendar import DeskCalendar
 from desk.config import Settings
-from tickets.context import TicketContext, ticket_context
+from tickets.context import TicketContext
 from tickets.sla import HoursPolicy, load_hours_policy
 
 RIGHTS_POLICY = "uu-pdp-27-2022"
@@ -84,10 +85,14 @@ def build_privacy_context(settings: Settings, tickets: TicketContext) -> Privacy
                           public_base_url=tickets.public_base_url, brand=tickets.lender.brand)
 
 
-def privacy_context(services: Any) -> PrivacyContext:
-    """The context stored on ``services`` (built on first use)."""
-    ctx = services.extra.get("privacy")
-    if ctx is None:
-        ctx = build_privacy_context(services.settings, ticket_context(services))
-        services.extra["privacy"] = ctx
+def install_context(app: Sanic, ctx: PrivacyContext) -> None:
+    """Make ``ctx`` what ``privacy_context(app)`` returns (``privacy.api.install`` calls this)."""
+    app.ctx.privacy = ctx
+
+
+def privacy_context(app: Sanic) -> PrivacyContext:
+    """The context installed on ``app``; raises if the privacy part was not installed."""
+    ctx = getattr(app.ctx, "privacy", None)
+    if not isinstance(ctx, PrivacyContext):
+        raise RuntimeError("the privacy part is not installed on this app")
     return ctx

@@ -22,7 +22,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth import StaffUser
+from desk.services import CoreServices, core_services
 from privacy.context import PrivacyContext, privacy_context
+from tickets.context import ticket_context
 from privacy.models import KIND_LABELS, OPEN_STATUSES, RightsAlert, RightsRequest
 from privacy.jobs import daily
 from storage.db import Database
@@ -115,9 +117,9 @@ async def run_forever(app: Sanic) -> None:
     unique (record_type, record_id) lets one anonymise each record, the other's
     transaction fails and is logged.
     """
-    services = app.ctx.services
-    ctx = privacy_context(services)
-    from_tickets = services.extra["tickets"]
+    services = core_services(app)
+    ctx = privacy_context(app)
+    from_tickets = ticket_context(app)
     retention_day = None
     while True:
         try:
@@ -136,13 +138,12 @@ async def run_forever(app: Sanic) -> None:
         await asyncio.sleep(from_tickets.tick_seconds)
 
 
-def install(app: Sanic) -> None:
+def install(app: Sanic, services: CoreServices) -> None:
     """Start the rights clock and the daily retention job with the server (off when TICKETS_TICK_SECONDS=0)."""
 
     @app.after_server_start
     async def _start(app: Sanic) -> None:
-        privacy_context(app.ctx.services)  # builds (and validates) it and the tickets context
-        if app.ctx.services.extra["tickets"].tick_seconds > 0:
+        if ticket_context(app).tick_seconds > 0:
             app.ctx.privacy_scheduler = asyncio.get_running_loop().create_task(run_forever(app))
 
     @app.before_server_stop

@@ -6,7 +6,8 @@ import uuid
 import pytest
 from sanic import Sanic
 
-from desk.app import Services, build_store, create_app
+from aduan.app import create_app
+from aduan.services import Services, build_store
 from desk.auth import StaffUser
 from desk.config import REPO_ROOT
 from desk.verification import VerifyCustomer
@@ -32,8 +33,8 @@ def privacy_ctx(desk_calendar, clock, event_bus) -> PrivacyContext:  # noqa: F81
 def app(settings, database, event_bus, ticket_ctx, privacy_ctx) -> Sanic:  # noqa: F811
     Sanic.test_mode = True
     services = Services(settings=settings, db=database, events=event_bus)
-    services.extra["tickets"] = ticket_ctx
-    services.extra["privacy"] = privacy_ctx
+    services.tickets = ticket_ctx
+    services.privacy = privacy_ctx
     services.store = build_store(database, QueueHandoffs())
     services.lending = DemoLendingCore()
     services.verify = VerifyCustomer(database, services.lending, secret=settings.session_secret,

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from handoff.models import AuditEntry, Handoff
 from privacy import jobs
+from privacy.context import privacy_context
 from privacy.models import ErasureItem, LegalHold
 from storage.models import Conversation, Message
 from tests.privacy.conftest import as_user, make_conversation
@@ -84,7 +85,7 @@ async def test_held_record_survives_erasure_and_is_erased_when_the_hold_lifts(ap
 
     # The daily job leaves held records alone while the hold stands.
     clock.at = NOW + timedelta(days=1)
-    await jobs.daily(database, app.ctx.services.extra["privacy"])
+    await jobs.daily(database, privacy_context(app))
     async with database.session() as s:
         assert (await s.get(Conversation, disputed.id)).customer_id == "CUST-0001"
 
@@ -103,11 +104,11 @@ async def test_held_record_survives_erasure_and_is_erased_when_the_hold_lifts(ap
     async with database.transaction() as s:
         t = await s.get(Ticket, open_ticket.id)
         t.status, t.closed_at = "resolved", clock.at
-    await jobs.daily(database, app.ctx.services.extra["privacy"], clock.at + timedelta(days=30))
+    await jobs.daily(database, privacy_context(app), clock.at + timedelta(days=30))
     async with database.session() as s:
         assert (await s.get(Ticket, open_ticket.id)).full_name == "Budi Santoso"
     later = clock.at + timedelta(days=4019)
-    await jobs.daily(database, app.ctx.services.extra["privacy"], later)
+    await jobs.daily(database, privacy_context(app), later)
     async with database.session() as s:
         assert (await s.get(Ticket, open_ticket.id)).full_name == ""
         assert (await s.get(Conversation, complaint_chat.id)).customer_id is None
@@ -134,7 +135,7 @@ async def test_retention_skips_a_record_under_a_supervisor_hold(app, database, s
     _, res = await app.asgi_client.post("/api/v1/staff/privacy/holds", headers=as_user(staff["supervisor"]), json={
         "record_type": "conversation", "record_id": old.id, "reason": "legal_case"})
     assert res.status == 201
-    report = await jobs.daily(database, app.ctx.services.extra["privacy"], datetime(2026, 1, 1, tzinfo=timezone.utc))
+    report = await jobs.daily(database, privacy_context(app), datetime(2026, 1, 1, tzinfo=timezone.utc))
     assert "bot_conversations" not in report.anonymised
     async with database.session() as s:
         assert (await s.get(Conversation, old.id)).sender.startswith("tg-")

@@ -9,7 +9,7 @@ from handoff.models import AuditEntry, Handoff, Note
 from privacy import export, service
 from privacy.models import RequestKind, RequestSource
 from storage.models import Message, VerificationAttempt
-from storage.registry import metadata
+from aduan.registry import metadata
 from tests.privacy.conftest import make_conversation
 from tickets.calendar import WIB
 from tickets.models import Ticket, TicketConversation, TicketEvent

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from desk.app import build_store
+from aduan.services import build_store
 from desk.config import REPO_ROOT
 from desk.events import InMemoryEventBus
 from desk.messages import Channel, InboundMessage, OutboundMessage
