@@ -127,3 +127,19 @@ async def file_rights_request(conversation_id: str, kind: str, details: str = ""
         "POST", "/api/v1/privacy/requests",
         json={"conversation_id": conversation_id, "kind": kind, "details": details},
     )
+
+
+async def answer_resolution(conversation_id: str, answer: str, text: str, *, only_if_last: bool = False) -> DeskResult:
+    """POST /api/v1/tickets/answer: the borrower's ``accept``/``dispute``/``next_step`` to a resolution.
+
+    404 means no notice awaits an answer in this conversation (with
+    ``only_if_last``: or the conversation moved on since the notice). On
+    success ``data`` holds ticket_number, status, outcome, reply_text (already
+    in the channel's format) and rating_open.
+    """
+    return await _request(
+        "POST",
+        "/api/v1/tickets/answer",
+        json={"conversation_id": conversation_id, "answer": answer, "text": text[:4000],
+              "only_if_last": only_if_last},
+    )

@@ -1,7 +1,7 @@
 """privacy: rights requests, their alerts, the retention ledger
 
 Revision ID: e5ee51ad97b4
-Revises: d7a2c9e14b30
+Revises: f3c8a1d6b952
 Create Date: 2026-11-30 10:05:49.018535
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = 'e5ee51ad97b4'
-down_revision: Union[str, Sequence[str], None] = 'd7a2c9e14b30'
+down_revision: Union[str, Sequence[str], None] = 'f3c8a1d6b952'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
