@@ -16,6 +16,7 @@ from sanic import Sanic
 
 import connectors.wiring
 import handoff.console
+import privacy.api
 import reports.api
 import tickets.api
 import tickets.scheduler
@@ -32,6 +33,7 @@ from handoff.config import HandoffSettings
 from lending.demo import DemoLendingCore
 from lending.known import KnownCustomers
 from reports.workdays import working_day_checker
+from privacy.context import build_privacy_context
 from tickets.context import build_context
 
 log = logging.getLogger(__name__)
@@ -106,6 +108,8 @@ def _complete(services: Services) -> None:
     if services.reports is None:
         services.reports = reports.api.ReportsPart.from_settings(
             services.db, settings, working_day_checker(settings))
+    if services.privacy is None:
+        services.privacy = build_privacy_context(settings, services.tickets)
     if services.inapp_customers is None:
         services.inapp_customers = KnownCustomers(services.lending or DemoLendingCore())
 
@@ -114,6 +118,7 @@ def _install_parts(app: Sanic, services: Services) -> None:
     """Register the core's routes and every part's routes and background tasks."""
     assert services.tickets is not None and services.handoff is not None
     assert services.reports is not None and services.inapp_customers is not None
+    assert services.privacy is not None
     app.blueprint(health_bp)
     app.blueprint(api_bp)
     app.blueprint(internal_bp)
@@ -123,3 +128,4 @@ def _install_parts(app: Sanic, services: Services) -> None:
     tickets.scheduler.install(app, services)                      # SLA clock
     connectors.wiring.install(app, services, services.inapp_customers)  # WhatsApp, Telegram, in-app, web chat
     reports.api.install(app, services, services.reports)          # reports, dashboard, reminders
+    privacy.api.install(app, services, services.privacy)          # rights requests, exports, holds, breaches

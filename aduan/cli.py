@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import aduan.commands
 import connectors.cli
 import handoff.cli
+import privacy.cli
 import reports.cli
 import tickets.cli
 
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     handoff.cli.register(sub)      # staff accounts
     tickets.cli.register(sub)      # tickets-tick, tickets-days-off
     reports.cli.register(sub)      # report, report-reminders, load-synthetic
+    privacy.cli.register(sub)      # privacy-tick, privacy-retention
     return parser
 
 

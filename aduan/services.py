@@ -26,6 +26,7 @@ from desk.verification import VerificationLimits, VerifyCustomer
 from handoff.config import HandoffSettings
 from handoff.fastpath import QueueHandoffs
 from handoff.rating import capture as capture_rating
+from privacy.context import PrivacyContext, notice_from_lender_file
 from lending.demo import DemoLendingCore
 from lending.known import KnownCustomers
 from reports.api import ReportsPart
@@ -41,6 +42,7 @@ class Services(CoreServices):
     handoff: HandoffSettings | None = None
     reports: ReportsPart | None = None
     inapp_customers: KnownCustomers | None = None
+    privacy: PrivacyContext | None = None
 
 
 def build_store(db: Database, handoff: HandoffQueue) -> ConversationStore:
@@ -62,6 +64,7 @@ def build_services(settings: Settings, *, events: EventBus | None = None,
         max_message_chars=settings.max_message_chars,
         bot_timeout_seconds=settings.rasa_timeout_seconds,
         capture_rating=capture_rating,
+        first_contact_notice=notice_from_lender_file(settings.lender_content),
         max_attempts=settings.inbound_max_attempts,
     )
     # Connectors register their Sender per channel (connectors.wiring.install).

@@ -93,6 +93,18 @@ class RatingCapture(Protocol):
                  button_payload: str | None) -> Awaitable[OutboundMessage | None]: ...
 
 
+class FirstContactNotice(Protocol):
+    """The privacy part's notice hook (``privacy.notice.PrivacyNotice``).
+
+    Asked once per conversation, when the replies to its first message are
+    stored: a message it returns goes out before them, in the same write, so
+    the notice and its version are recorded with the conversation (UU 27/2022
+    asks the controller to inform before processing).
+    """
+
+    def __call__(self, channel: str) -> OutboundMessage | None: ...
+
+
 def conversation_topic(public_id: str) -> str:
     """The event-bus topic that carries one conversation's live messages."""
     return f"conversation:{public_id}"
@@ -161,6 +173,7 @@ class Router:
         bot_timeout_seconds: float = 10.0,
         locks: ConversationLocks | None = None,
         capture_rating: RatingCapture | None = None,
+        first_contact_notice: FirstContactNotice | None = None,
         owner: str | None = None,
         lease_seconds: float | None = None,
         max_attempts: int = 3,
@@ -182,6 +195,7 @@ class Router:
         self.locks = locks or ConversationLocks()
         # The handoff part's rating hook: a closed handoff's 1–5 rating never reaches Rasa.
         self.capture_rating = capture_rating
+        self.first_contact_notice = first_contact_notice
         self.owner = owner or f"router-{uuid.uuid4().hex[:16]}"
         self.lease = timedelta(seconds=lease_seconds if lease_seconds is not None else 2 * bot_timeout_seconds + 10)
         self.max_attempts = max_attempts
@@ -438,6 +452,7 @@ class Router:
                 handoff = HandoffRequest.from_custom(marker)
             if _worth_sending(reply):
                 sent.append(reply)
+        sent = self._with_notice(stored, sent)
         if handoff is not None:
             return await self._hand_off(stored, sent, handoff, author=Author.BOT.value)
         rows = await self.store.append_replies(conversation, sent, author=Author.BOT.value, created_at=self.clock(),
@@ -460,8 +475,15 @@ class Router:
         """The bot (or the processing) failed: a polite holding reply, and the conversation joins the
         human queue with ``reason``."""
         request = HandoffRequest(reason=reason, priority="medium", summary={"note": note})
-        return await self._hand_off(stored, [OutboundMessage(text=HOLDING_REPLY)], request,
-                                    author=Author.SYSTEM.value)
+        return await self._hand_off(stored, self._with_notice(stored, [OutboundMessage(text=HOLDING_REPLY)]),
+                                    request, author=Author.SYSTEM.value)
+
+    def _with_notice(self, stored: StoredInbound, replies: list[OutboundMessage]) -> list[OutboundMessage]:
+        """``replies``, preceded by the privacy notice when they answer the conversation's first message."""
+        if self.first_contact_notice is None or stored.message.seq != 1:
+            return replies
+        notice = self.first_contact_notice(stored.conversation.channel)
+        return replies if notice is None else [notice, *replies]
 
     # -- events -----------------------------------------------------------------------
 

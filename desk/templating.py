@@ -14,7 +14,7 @@ from sanic.response import HTTPResponse, html
 
 from desk.config import REPO_ROOT
 
-_PARTS = ("desk", "handoff", "tickets", "reports", "connectors")
+_PARTS = ("desk", "handoff", "tickets", "reports", "connectors", "privacy")
 
 
 @lru_cache(maxsize=1)
@@ -28,6 +28,11 @@ def environment() -> Environment:
 def render(template: str, *, status: int = 200, **context: Any) -> HTTPResponse:
     """Render ``template`` with ``context`` into an HTML response."""
     return html(environment().get_template(template).render(**context), status=status)
+
+
+def render_text(template: str, **context: Any) -> str:
+    """Render ``template`` to a string (a page saved as a file, e.g. an export)."""
+    return environment().get_template(template).render(**context)
 
 
 def static_dir() -> Path:

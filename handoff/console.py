@@ -649,7 +649,9 @@ async def audit_page(request: Request) -> HTTPResponse:
 
 # What a console may learn from an event: ids and queue metadata, never message text.
 _EVENT_KEYS = ("type", "conversation_id", "handoff_id", "status", "assigned_to", "seq", "message_id",
-               "priority", "channel", "category", "author", "ticket_number", "alert_id", "due_at")
+               "priority", "channel", "category", "author", "ticket_number", "alert_id", "due_at",
+               # Alerts on a personal-data rights request's clock (privacy.scheduler) name the request.
+               "rights_request")
 
 
 def _safe_event(event: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,9 @@ Definitions (see docs/tickets.md):
   start day of X — the start day itself is day 0. With ``due_at: end_of_day``
   the deadline is 23:59:59 WIB that day; with ``office_close`` it is the
   closing time of the ``clock_hours`` office hours that day.
+* **"N clock hours after X"** (``HoursPolicy``, e.g. UU 27/2022's 3 × 24 hours
+  for a data subject's rights request) counts every hour, nights, weekends and
+  holidays included: the deadline is X plus N hours, to the second.
 """
 from __future__ import annotations
 
@@ -63,6 +66,27 @@ class SlaPolicy(BaseModel):
     clock_hours: str = "default"
 
 
+class HoursRule(BaseModel):
+    """A deadline in clock hours after receipt; nothing is skipped."""
+
+    hours: int = Field(ge=1)
+
+
+class HoursPolicy(BaseModel):
+    """A policy whose clocks run in clock hours (weekends and holidays count).
+
+    Used for personal-data rights requests (``tickets/policies/uu-pdp-27-2022.yml``);
+    its alert comes ``alert_before_hours`` before the deadline.
+    """
+
+    name: str
+    title: str = ""
+    response: HoursRule
+    # A personal-data breach: written notice to the people affected within these hours of discovery.
+    breach_notice: HoursRule = HoursRule(hours=72)
+    alert_before_hours: int = Field(default=24, ge=0)
+
+
 class PolicyError(ValueError):
     """The named policy does not exist or the configuration is invalid."""
 
@@ -75,6 +99,10 @@ class Clock(str, enum.Enum):
     EXTENDED_RESOLUTION = "extended_resolution"
     STATUS_UPDATE = "status_update"
     DEPARTMENT_REMINDER = "department_reminder"
+    # A personal-data rights request's answer (an ``HoursPolicy`` clock).
+    RIGHTS_RESPONSE = "rights_response"
+    # The written notice of a personal-data breach (an ``HoursPolicy`` clock, from discovery).
+    BREACH_NOTICE = "breach_notice"
 
 
 def available_policies() -> list[str]:
@@ -92,8 +120,7 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return merged
 
 
-def load_policy(name: str, *overrides: dict[str, Any] | str | None) -> SlaPolicy:
-    """Read policy ``name`` and apply overrides in order (dicts, or JSON text from the environment)."""
+def _read_policy(name: str, overrides: tuple[dict[str, Any] | str | None, ...]) -> dict[str, Any]:
     path = POLICY_DIR / f"{name}.yml"
     if not path.is_file():
         raise PolicyError(f"unknown SLA policy {name!r}; shipped: {', '.join(available_policies())}")
@@ -110,10 +137,25 @@ def load_policy(name: str, *overrides: dict[str, Any] | str | None) -> SlaPolicy
             raise PolicyError("SLA overrides must be a mapping")
         raw = _deep_merge(raw, override)
     raw["name"] = name  # an override may change figures, never the identity
+    return raw
+
+
+def load_policy(name: str, *overrides: dict[str, Any] | str | None) -> SlaPolicy:
+    """Read policy ``name`` and apply overrides in order (dicts, or JSON text from the environment)."""
+    raw = _read_policy(name, overrides)
     try:
         return SlaPolicy.model_validate(raw)
     except ValidationError as exc:
         raise PolicyError(f"invalid SLA policy {name!r}: {exc}") from exc
+
+
+def load_hours_policy(name: str, *overrides: dict[str, Any] | str | None) -> HoursPolicy:
+    """Read a clock-hours policy (such as ``uu-pdp-27-2022``) with overrides, like ``load_policy``."""
+    raw = _read_policy(name, overrides)
+    try:
+        return HoursPolicy.model_validate(raw)
+    except ValidationError as exc:
+        raise PolicyError(f"invalid clock-hours policy {name!r}: {exc}") from exc
 
 
 def start_day(at: datetime, *, policy: SlaPolicy, calendar: DeskCalendar) -> date:
@@ -135,7 +177,7 @@ def _due(day: date, *, policy: SlaPolicy, calendar: DeskCalendar) -> datetime:
 def deadline(
     clock: Clock,
     *,
-    policy: SlaPolicy,
+    policy: SlaPolicy | HoursPolicy,
     calendar: DeskCalendar,
     received_at: datetime,
     form: Literal["written", "oral"] = "written",
@@ -154,9 +196,22 @@ def deadline(
     * STATUS_UPDATE / DEPARTMENT_REMINDER — the rule's interval after
       ``since`` (the last update or reminder; receipt when None).
 
+    * RIGHTS_RESPONSE — an ``HoursPolicy``'s response hours after receipt,
+      in clock hours: nights, weekends and holidays count.
+    * BREACH_NOTICE — an ``HoursPolicy``'s breach-notice hours after
+      ``received_at`` (the discovery of the breach), in clock hours.
+
     ``working_days`` replaces the policy's figure (used to compare clocks of
     different lengths; the property tests rely on it).
     """
+    if isinstance(policy, HoursPolicy):
+        if clock is Clock.RIGHTS_RESPONSE:
+            return to_wib(received_at + timedelta(hours=policy.response.hours))
+        if clock is Clock.BREACH_NOTICE:
+            return to_wib(received_at + timedelta(hours=policy.breach_notice.hours))
+        raise ValueError(f"clock {clock.value!r} needs a working-day policy, not {policy.name!r}")
+    if clock in (Clock.RIGHTS_RESPONSE, Clock.BREACH_NOTICE):
+        raise ValueError(f"clock {clock.value!r} needs a clock-hours policy, not {policy.name!r}")
     def n(default: int) -> int:
         return default if working_days is None else working_days
 
@@ -191,9 +246,12 @@ def deadline(
     raise ValueError(f"unknown clock {clock!r}")
 
 
-def alert_from(due: datetime, *, policy: SlaPolicy, calendar: DeskCalendar) -> datetime:
+def alert_from(due: datetime, *, policy: SlaPolicy | HoursPolicy, calendar: DeskCalendar) -> datetime:
     """When the "deadline approaching" alert for ``due`` becomes due: the start of the
-    working day ``alert_before_working_days`` before the deadline's day."""
+    working day ``alert_before_working_days`` before the deadline's day (for an
+    ``HoursPolicy``, ``alert_before_hours`` clock hours before the deadline)."""
+    if isinstance(policy, HoursPolicy):
+        return due - timedelta(hours=policy.alert_before_hours)
     day = to_wib(due).date()
     for _ in range(policy.alert_before_working_days):
         day = _previous_working_day(day, calendar)

@@ -804,3 +804,55 @@ class ActionAskChronology(ActionAskFromContent):
 
 class ActionAskTicketNumber(ActionAskFromContent):
     slot = "ticket_number"
+
+
+# --- personal data (UU 27/2022; docs/privacy.md) -----------------------------------------
+
+
+class ActionPrivacyInfo(Action):
+    """What the borrower's data is used for: the lender's privacy notice, with the link and their rights."""
+
+    def name(self) -> Text:
+        return "action_privacy_info"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        notice = ((content.load_content().get("privacy") or {}).get("notice") or {})
+        text = str(notice.get("text") or "").strip()
+        link = str(notice.get("link") or "").strip()
+        if not text:
+            text = (f"{content.lender_brand()} memproses data Anda hanya untuk melayani pertanyaan dan "
+                    "pengaduan Anda, sesuai UU 27/2022 tentang Pelindungan Data Pribadi.")
+        lines = [f"{text} {link}".strip(),
+                 "Anda dapat meminta salinan, perbaikan, atau penghapusan data Anda kapan saja. "
+                 "Untuk penghapusan, cukup ketik \"hapus data saya\"."]
+        dispatcher.utter_message(text="\n".join(lines))
+        return []
+
+
+class ActionRequestErasure(Action):
+    """File an erasure request with the desk; identity is verified before anything is erased."""
+
+    def name(self) -> Text:
+        return "action_request_erasure"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        result = await desk_client.file_rights_request(tracker.sender_id, "erasure")
+        if not result.ok:
+            dispatcher.utter_message(text=(
+                "Maaf, permintaan penghapusan data belum bisa kami catat saat ini. Silakan coba lagi nanti "
+                f"atau hubungi kami: {content.contacts_text()}"))
+            return []
+        number = result.data.get("number", "")
+        if result.data.get("verified"):
+            next_step = "Identitas Anda sudah terverifikasi; petugas kami akan memprosesnya."
+        else:
+            next_step = ("Sebelum data dihapus, petugas kami akan memverifikasi identitas Anda terlebih dahulu "
+                         "agar data Anda tidak dihapus oleh orang lain.")
+        dispatcher.utter_message(text=(
+            f"Permintaan penghapusan data Anda sudah kami catat dengan nomor {number}. {next_step} "
+            "Data yang masih wajib kami simpan menurut undang-undang (misalnya pengaduan yang masih berjalan) "
+            "akan kami sampaikan beserta alasannya. "
+            f"Status permintaan dapat Anda lihat di {result.data.get('status_link', '')}"))
+        return []

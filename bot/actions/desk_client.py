@@ -121,6 +121,14 @@ async def office_hours(channel: str) -> DeskResult:
     return await _request("GET", "/api/v1/office-hours", params={"channel": channel or "default"})
 
 
+async def file_rights_request(conversation_id: str, kind: str, details: str = "") -> DeskResult:
+    """POST /api/v1/privacy/requests: a data-subject request (e.g. ``erasure``) made in this chat."""
+    return await _request(
+        "POST", "/api/v1/privacy/requests",
+        json={"conversation_id": conversation_id, "kind": kind, "details": details},
+    )
+
+
 async def answer_resolution(conversation_id: str, answer: str, text: str, *, only_if_last: bool = False) -> DeskResult:
     """POST /api/v1/tickets/answer: the borrower's ``accept``/``dispute``/``next_step`` to a resolution.
 

@@ -48,10 +48,13 @@
     toast.className = "toast"; toast.setAttribute("role", "alert"); toast.setAttribute("data-testid", "alert-toast");
     toast.style.cssText = "position:fixed;right:1rem;bottom:1rem;padding:.75rem 1rem;background:#b42318;" +
       "color:#fff;border-radius:6px;z-index:1000;text-decoration:none;box-shadow:0 2px 8px rgba(0,0,0,.3)";
-    toast.href = "/console/tickets/" + encodeURIComponent(e.ticket_number || "");
+    // Rights-request alerts (privacy part) share the topic; their ids are not ticket alert ids.
+    const rights = e.rights_request;
+    toast.href = rights ? "/console/privacy/" + encodeURIComponent(rights)
+                        : "/console/tickets/" + encodeURIComponent(e.ticket_number || "");
     // The alert's label in the page's language, from the refreshed list (the event carries only ids).
-    const label = alertsBox && alertsBox.querySelector('[data-alert="' + e.alert_id + '"] .badge');
-    toast.textContent = "⚠ " + (e.ticket_number || "") + " · " +
+    const label = !rights && alertsBox && alertsBox.querySelector('[data-alert="' + e.alert_id + '"] .badge');
+    toast.textContent = "⚠ " + (rights || e.ticket_number || "") + " · " +
       (label ? label.textContent : (e.type || "").replace(/_/g, " "));
     document.body.appendChild(toast);
     setTimeout(function () { toast.remove(); }, 15000);

@@ -409,6 +409,30 @@ def test_form_prompts_come_from_content(dispatcher, cls, needle):
     assert needle in texts(dispatcher)
 
 
+# --- personal data (docs/privacy.md) ---------------------------------------------
+
+def test_privacy_info_gives_the_lenders_notice_and_link(dispatcher):
+    run(a.ActionPrivacyInfo().run(dispatcher, make_tracker(intent="ask_data_use"), DOMAIN))
+    text = texts(dispatcher)
+    assert "UU 27/2022" in text and "https://danacontoh.example/privasi" in text and "hapus data saya" in text
+
+
+def test_erasure_request_is_filed_with_the_desk(dispatcher, desk):
+    desk.post(url("/api/v1/privacy/requests"), status=201, payload={
+        "number": "PDP-261120-ABC123", "verified": False, "status_link": "https://desk.example/privacy/requests/t"})
+    run(a.ActionRequestErasure().run(dispatcher, make_tracker(intent="request_data_erasure"), DOMAIN))
+    (call,) = sent_requests(desk, "POST", "/api/v1/privacy/requests")[0]
+    assert call.kwargs["json"] == {"conversation_id": "conv-1", "kind": "erasure", "details": ""}
+    text = texts(dispatcher)
+    assert "PDP-261120-ABC123" in text and "memverifikasi identitas" in text and "privacy/requests/t" in text
+
+
+def test_erasure_request_desk_down_answers_politely(dispatcher, desk):
+    desk.post(url("/api/v1/privacy/requests"), status=503, payload={"error": "unavailable"})
+    run(a.ActionRequestErasure().run(dispatcher, make_tracker(intent="request_data_erasure"), DOMAIN))
+    assert texts(dispatcher).startswith("Maaf, permintaan penghapusan data belum bisa kami catat")
+
+
 # --- the borrower's answer to a resolution ------------------------------------
 
 ANSWER_PATH = "/api/v1/tickets/answer"
