@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy.exc import DBAPIError
 
 from desk.config import Settings
+from reports.document import due_rules
 from reports.periods import PeriodError, parse_period
 from reports.service import FORMATS, ReportService
 from reports.workdays import working_day_checker
@@ -79,7 +80,8 @@ def cmd_reminders(args: argparse.Namespace) -> int:
         # With REDIS_URL set the reminders reach the running desks' dashboards; else only the table has them.
         events = build_event_bus(settings)
         try:
-            created = await run_reminders(db, events, working_day_checker(settings), args.today)
+            created = await run_reminders(db, events, working_day_checker(settings), args.today,
+                                          rules=due_rules(settings))
         finally:
             await db.dispose()
             close = getattr(events, "close", None)

@@ -223,7 +223,8 @@ async def test_role_rules(app, number, staff) -> None:
     res = await staff_post(app, specialist, number, "feedback", {"text": "dana sudah kembali"})
     assert res.json["status"] == "in_progress"
     assert (await staff_post(app, specialist, number, "extend", {"reason": "menunggu bank"})).status == 200
-    assert (await staff_post(app, specialist, number, "reject", {"ground": "no_financial_loss"})).status == 200
+    assert (await staff_post(app, specialist, number, "reject", {"ground": "no_financial_loss",
+                                                                  "cause": "kesalahan_konsumen"})).status == 200
 
 
 async def test_forbidden_changes_answer_409_or_422(app, number, staff) -> None:
@@ -237,8 +238,17 @@ async def test_forbidden_changes_answer_409_or_422(app, number, staff) -> None:
     assert res.status == 409 and res.json["error"] == "extension_not_allowed"
     res = await staff_post(app, sup, number, "resolve", {"kind": "explanation"})
     assert res.status == 422
-    res = await staff_post(app, sup, number, "resolve", {"kind": "explanation", "explanation": "Dana sudah masuk."})
+    answer = {"kind": "explanation", "explanation": "Dana sudah masuk."}
+    res = await staff_post(app, sup, number, "resolve", answer)
+    assert res.status == 422 and "choose the cause of the complaint" in res.json["message"]
+    res = await staff_post(app, sup, number, "resolve", {**answer, "cause": "kesalahan_sistem",
+                                                         "negative_publicity": True})
+    assert res.status == 422 and "link" in res.json["details"][0]["message"]
+    res = await staff_post(app, sup, number, "resolve", {**answer, "cause": "kesalahan_sistem",
+                                                         "negative_publicity": True,
+                                                         "publicity_url": "https://berita.example/aduan"})
     assert res.status == 200 and res.json["status"] == "resolved"
+    assert (res.json["cause"], res.json["negative_publicity_url"]) == ("kesalahan_sistem", "https://berita.example/aduan")
     res = await staff_post(app, sup, number, "escalate", {"level": "directors"})
     assert res.status == 409 and res.json["error"] == "forbidden_transition"
     res = await staff_post(app, sup, number, "reject", {"ground": "not_our_product"})
