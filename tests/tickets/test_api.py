@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from storage.models import Conversation
 from tests.tickets.conftest import BOT_AUTH, WA_PHONE, as_user, complaint, make_conversation
-from tickets.models import Ticket
+from handoff.models import AuditEntry
+from tickets.models import Ticket, TicketEvent
 
 
 async def post_ticket(app, conv, key=None, **over):
@@ -340,3 +341,38 @@ async def test_only_an_incomplete_filing_may_leave_required_fields_out(app, wa_c
     assert {d["field"] for d in res.json["details"]} >= {"full_name", "product"}
     _, res = await post_ticket(app, wa_conversation, incomplete=True, chronology="")
     assert res.status == 422  # the borrower's words are always filed
+
+
+async def test_staff_register_a_complaint_forwarded_by_ojk(app, database, staff) -> None:
+    body = {"source": "ojk_appk", "external_reference": "APPK/2026/11/0042", "received_at": "2026-11-02T10:00:00+07:00",
+            "category": "payment", "full_name": "Rina Wati", "phone": "081234567890", "product": "paylater",
+            "chronology": "Pembayaran sudah dipotong tetapi tagihan masih muncul."}
+    _, res = await app.asgi_client.post("/api/v1/staff/tickets/external", json=body, headers=as_user(staff["agent"]))
+    assert res.status == 201, res.text
+    assert (res.json["source"], res.json["external_reference"], res.json["channel"]) == (
+        "ojk_appk", "APPK/2026/11/0042", "ojk_appk")
+    # Clocked from its receipt at the lender, on the suite's policy (POJK 18/2018, 20 working days):
+    # day 0 Monday 2 November → Monday 30 November. (tests/reports checks the POJK 22/2023 clock.)
+    assert res.json["received_at"] == "2026-11-02T10:00:00+07:00"
+    assert res.json["resolution_due"] == "2026-11-30T23:59:59+07:00"
+    assert res.json["first_response_due"] == "2026-11-04T23:59:59+07:00"
+    _, again = await app.asgi_client.post("/api/v1/staff/tickets/external", json=body, headers=as_user(staff["agent"]))
+    assert again.status == 422 and "already ticket" in again.json["message"]
+    _, bad = await app.asgi_client.post("/api/v1/staff/tickets/external", json={**body, "source": "email"},
+                                        headers=as_user(staff["agent"]))
+    assert bad.status == 422 and bad.json["details"][0]["field"] == "source"
+    _, future = await app.asgi_client.post("/api/v1/staff/tickets/external",
+                                           json={**body, "external_reference": "X-1",
+                                                 "received_at": "2099-01-01T10:00:00+07:00"},
+                                           headers=as_user(staff["agent"]))
+    assert future.status == 422 and "future" in future.json["message"]
+    async with database.session() as s:
+        audited = await s.scalar(select(AuditEntry.action).where(AuditEntry.object_id == res.json["number"]))
+    assert audited == "ticket.register_external"
+    # Answers to it go to OJK's portal: the history keeps the text for staff to post there.
+    answer = {"kind": "explanation", "explanation": "Tagihan sudah kami koreksi.", "cause": "kesalahan_sistem"}
+    done = await staff_post(app, staff["agent"], res.json["number"], "resolve", answer)
+    assert done.status == 200, done.text
+    async with database.session() as s:
+        event = await s.scalar(select(TicketEvent).where(TicketEvent.kind == "resolution_sent"))
+    assert event.data["deliver_via"] == "ojk_appk"
