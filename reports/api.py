@@ -94,10 +94,10 @@ def resolution_times_json(report: PeriodReport, is_working_day: IsWorkingDay) ->
     """Median and 90th percentile of working days to close, overall, per category and per product."""
     days = resolution_days(report, is_working_day)
     by: dict[str, dict[str, list[int]]] = {"category": {}, "product": {}}
-    for closing, n in days:
-        by["category"].setdefault(closing.category, []).append(n)
-        by["product"].setdefault(closing.product, []).append(n)
-    return {"total": _times([n for _, n in days]),
+    for closing, values in days:
+        by["category"].setdefault(closing.category, []).extend(values)
+        by["product"].setdefault(closing.product, []).extend(values)
+    return {"total": _times([n for _, values in days for n in values]),
             "by_category": [{"category": k, **_times(v)} for k, v in sorted(by["category"].items())],
             "by_product": [{"product": k, **_times(v)} for k, v in sorted(by["product"].items())]}
 

@@ -195,18 +195,25 @@ def _section(code: str, title: str, head: list[tuple[str, str]], rows: list[list
                    code=code, column_codes=codes)
 
 
-def resolution_days(report: PeriodReport, is_working_day: IsWorkingDay) -> list[tuple[Closing, int]]:
-    """Each closing with its working days from clock start to closing (``tickets.calendar``'s count)."""
+def resolution_days(report: PeriodReport, is_working_day: IsWorkingDay) -> list[tuple[Closing, list[int]]]:
+    """Each closing group with its complaints' working days from clock start to closing.
+
+    Counted by ``tickets.calendar.working_days_between``, the desk's one count.
+    """
     cached = lru_cache(maxsize=None)(is_working_day)
-    return [(c, working_days_between(cached, c.start_day, c.closed_day)) for c in report.closings]
+    return [(c, [working_days_between(cached, c.start_day, c.closed_day)] * c.count) for c in report.closings]
 
 
-def _duration_rows(days: list[tuple[Closing, int]], key, order: list[str], label) -> list[list[Value]]:  # type: ignore[no-untyped-def]
+def _duration_rows(days: list[tuple[Closing, list[int]]], key, order: list[str], label) -> list[list[Value]]:  # type: ignore[no-untyped-def]
     groups: dict[str, list[int]] = {}
-    for closing, n in days:
-        groups.setdefault(key(closing), []).append(n)
+    for closing, values in days:
+        groups.setdefault(key(closing), []).extend(values)
     keys = [k for k in order if k in groups] + sorted(k for k in groups if k not in order)
     return [[label(k), len(groups[k]), median(groups[k]), percentile(groups[k], 0.9)] for k in keys]
+
+
+def _all_days(days: list[tuple[Closing, list[int]]]) -> list[int]:
+    return [n for _, values in days for n in values]
 
 
 def due_source(period: Period, rules: DueRules) -> str:
@@ -248,6 +255,7 @@ def build_document(report: PeriodReport, lender: Lender, is_working_day: IsWorki
     ]
     product_name = lambda code: lender.product_names.get(code, code)  # noqa: E731
     days = resolution_days(report, is_working_day)
+    every = _all_days(days)
     categories = [c.value for c in Category]
     main = [("kategori", "Kategori"), *FLOW, *PUBLICITY, *ON_TIME]
     sections = [
@@ -278,10 +286,10 @@ def build_document(report: PeriodReport, lender: Lender, is_working_day: IsWorki
                  frozenset({"tanggapan_tepat_pct", "ketepatan_pct"})),
         _section("lama_kategori", "Lama Penyelesaian per Kategori", [("kategori", "Kategori"), *DURATION],
                  _duration_rows(days, lambda c: c.category, categories, category_label),
-                 ["Jumlah", len(days), median([n for _, n in days]), percentile([n for _, n in days], 0.9)]),
+                 ["Jumlah", len(every), median(every), percentile(every, 0.9)]),
         _section("lama_produk", "Lama Penyelesaian per Produk", [("produk", "Produk"), *DURATION],
                  _duration_rows(days, lambda c: c.product, [], product_name),
-                 ["Jumlah", len(days), median([n for _, n in days]), percentile([n for _, n in days], 0.9)]),
+                 ["Jumlah", len(every), median(every), percentile(every, 0.9)]),
         _section("ketepatan", "Ketepatan Waktu",
                  [("batas_waktu", "Batas waktu"), ("tepat_waktu", "Tepat waktu"),
                   ("lewat_waktu", "Melewati batas waktu"), ("ketepatan_pct", "Ketepatan (%)")],

@@ -34,11 +34,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date
 
-from sqlalchemy import and_, not_, or_, select
+from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reports.periods import Period, local_date
-from reports.sql import count_if
+from reports.periods import Period
+from reports.sql import Bucket, count_if, local_bucket
 from tickets.models import CATEGORY_LABELS, Category, Status, Ticket
 
 TERMINAL = (Status.RESOLVED.value, Status.REJECTED.value)
@@ -112,6 +112,7 @@ class Closing:
     sla_policy: str
     start_day: date   # day 0 of its clock (tickets.sla.start_day, stored as clock_started_at)
     closed_day: date
+    count: int = 1    # complaints with exactly these keys and days (aggregated in SQL)
 
 
 @dataclass
@@ -226,12 +227,17 @@ async def period_report(session: AsyncSession, period: Period) -> PeriodReport:
              counts=Counts(**{name: int(getattr(r, name)) for name in MEASURES}))
         for r in rows
     ]
+    # Grouped by WIB start and closing day: a year of a large lender is a few
+    # thousand rows instead of one per complaint.
+    dialect = session.get_bind().dialect.name
+    started = local_bucket(t.clock_started_at, Bucket.DAY, dialect).label("start_day")
+    finished = local_bucket(t.closed_at, Bucket.DAY, dialect).label("closed_day")
+    day_keys = (t.category, t.product, t.form, t.source, t.sla_policy, started, finished)
     closed = (await session.execute(
-        select(t.category, t.product, t.form, t.source, t.sla_policy, t.clock_started_at, t.closed_at)
-        .where(closed_in)
+        select(*day_keys, func.count().label("n")).where(closed_in).group_by(*day_keys)
     )).all()
     closings = [Closing(category=r.category, product=r.product, form=r.form, source=r.source,
-                        sla_policy=r.sla_policy, start_day=local_date(r.clock_started_at),
-                        closed_day=local_date(r.closed_at)) for r in closed]
+                        sla_policy=r.sla_policy, start_day=date.fromisoformat(str(r.start_day)),
+                        closed_day=date.fromisoformat(str(r.closed_day)), count=int(r.n)) for r in closed]
     return PeriodReport(period=period, cells=cells, closings=closings)
 
