@@ -83,6 +83,14 @@ async def test_report_json(app: Sanic, database: Database) -> None:
     assert body["totals"]["received"] == 5 and body["totals"]["in_process"] == 5
     fraud = next(c for c in body["by_category"] if c["category"] == "fraud")
     assert fraud["label"] == "Penipuan" and fraud["negative_publicity"] == 1
+    # The new dimensions: oral/written, source, policy, and resolution times of what closed.
+    assert sum(f["received"] for f in body["by_form"]) == body["totals"]["received"]
+    assert [s["source"] for s in body["by_source"]] == ["direct", "ojk_appk", "laps_sjk"]
+    assert sum(p["received"] for p in body["by_policy"]) == body["totals"]["received"]
+    times = body["resolution_times"]
+    closed = body["totals"]["resolved"] + body["totals"]["not_resolved"]
+    assert times["total"]["closed"] == closed == sum(c["closed"] for c in times["by_category"])
+    assert sum(p["closed"] for p in times["by_product"]) == closed
 
 
 async def test_dashboard_page_has_charts_and_polls(app: Sanic) -> None:
