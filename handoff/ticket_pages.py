@@ -141,7 +141,7 @@ async def run_action(session: AsyncSession, ctx: TicketContext, user: StaffUser,
 SOURCE_LABELS = {Source.OJK_APPK.value: "OJK (APPK)", Source.LAPS_SJK.value: "LAPS SJK"}
 
 
-def external_form(form: Form, now: datetime) -> service.ExternalComplaint:
+def external_form(form: Form) -> service.ExternalComplaint:
     """The posted "complaint from OJK / LAPS SJK" form as the use case's input (times in WIB)."""
     try:
         day = date.fromisoformat(form.get("received_on"))
@@ -160,7 +160,7 @@ def external_form(form: Form, now: datetime) -> service.ExternalComplaint:
 async def register_external(session: AsyncSession, ctx: TicketContext, user: StaffUser, form: Form) -> Ticket:
     """Check the role, register the forwarded complaint and audit it (caller's transaction)."""
     workflow.require_permission(user, "register_external")
-    ticket = await service.register_external(session, ctx, external_form(form, ctx.now()),
+    ticket = await service.register_external(session, ctx, external_form(form),
                                              service.Actor.staff(user.id))
     await audit.record(session, user.id, "ticket.register_external", "ticket", ticket.number)
     return ticket
