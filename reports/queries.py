@@ -38,7 +38,7 @@ from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.periods import Period
-from reports.sql import Bucket, count_if, local_bucket
+from reports.sql import count_if, local_day
 from tickets.models import CATEGORY_LABELS, Category, Status, Ticket
 
 TERMINAL = (Status.RESOLVED.value, Status.REJECTED.value)
@@ -182,6 +182,11 @@ def _sum(items: Iterable[Counts]) -> Counts:
     return total
 
 
+def _day(value: date | str) -> date:
+    """``local_day`` reads back as a date (PostgreSQL) or ISO text (SQLite)."""
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
 async def period_report(session: AsyncSession, period: Period) -> PeriodReport:
     """Aggregate the tickets for ``period`` into a ``PeriodReport`` (one SQL query)."""
     start, end = period.start_utc, period.end_utc
@@ -230,14 +235,14 @@ async def period_report(session: AsyncSession, period: Period) -> PeriodReport:
     # Grouped by WIB start and closing day: a year of a large lender is a few
     # thousand rows instead of one per complaint.
     dialect = session.get_bind().dialect.name
-    started = local_bucket(t.clock_started_at, Bucket.DAY, dialect).label("start_day")
-    finished = local_bucket(t.closed_at, Bucket.DAY, dialect).label("closed_day")
+    started = local_day(t.clock_started_at, dialect).label("start_day")
+    finished = local_day(t.closed_at, dialect).label("closed_day")
     day_keys = (t.category, t.product, t.form, t.source, t.sla_policy, started, finished)
     closed = (await session.execute(
         select(*day_keys, func.count().label("n")).where(closed_in).group_by(*day_keys)
     )).all()
     closings = [Closing(category=r.category, product=r.product, form=r.form, source=r.source,
-                        sla_policy=r.sla_policy, start_day=date.fromisoformat(str(r.start_day)),
-                        closed_day=date.fromisoformat(str(r.closed_day)), count=int(r.n)) for r in closed]
+                        sla_policy=r.sla_policy, start_day=_day(r.start_day), closed_day=_day(r.closed_day),
+                        count=int(r.n)) for r in closed]
     return PeriodReport(period=period, cells=cells, closings=closings)
 
