@@ -9,6 +9,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+# The SLA policy in force (POJK 22/2023); tickets.models uses it as the column default too.
+DEFAULT_SLA_POLICY = "pojk-22-2023"
+
+
 class Settings(BaseSettings):
     """Every knob of the desk service. Names map to upper-case environment variables."""
 
@@ -47,12 +51,21 @@ class Settings(BaseSettings):
 
     redis_url: str | None = None
     lender_content: Path = REPO_ROOT / "lender" / "demo.yml"
-    sla_policy: str = "pojk-18-2018"
+    # The SLA policy new tickets are opened under (tickets/policies/<name>.yml).
+    # POJK 22/2023 revoked POJK 18/2018, so the rule in force is the default;
+    # a ticket keeps the policy it was opened under (tickets.models.Ticket.sla_policy).
+    sla_policy: str = DEFAULT_SLA_POLICY
     # Collective-leave days (cuti bersama) and other extra days off, a YAML file.
     calendar_file: Path = REPO_ROOT / "tickets" / "calendar" / "id_extra_days_off.yml"
 
     # How often each desk instance checks for report due-date reminders; 0 turns the job off.
     report_reminder_interval_seconds: float = 3600.0
+    # Working days into the next month by which the monthly report is due. Not a
+    # regulation: a lender's published procedure (docs/reports.md, "Due dates").
+    report_monthly_due_working_days: int = Field(default=10, ge=1, le=23)
+    # Whether a quarterly/annual due date on a weekend or holiday moves to the next working
+    # day. Off: no rule found for the complaint report says so (docs/reports.md).
+    report_quarterly_due_moves_to_working_day: bool = False
 
     max_message_chars: int = 4096
     # Failed identity checks naming one phone number or loan id (or made in one

@@ -548,7 +548,7 @@ async def ticket_page(request: Request, number: str) -> HTTPResponse:
         return r
     try:
         async with core_services(request.app).db.transaction() as session:
-            context = await ticket_pages.ticket_view(session, request.ctx.user, number)
+            context = await ticket_pages.ticket_view(session, request.ctx.user, number, _tickets(request))
     except TicketNotFound:
         return _page(request, "handoff/error.html", status=404, message_key="ticket_not_found")
     except TicketError:
@@ -569,6 +569,31 @@ async def ticket_action(request: Request, number: str, action: str) -> HTTPRespo
         return error(exc.status, exc.code, exc.message)
     except ValidationError as exc:
         return error(422, "invalid_request", "; ".join(e["msg"] for e in exc.errors(include_url=False)))
+    return _done(request, f"/console/tickets/{number}", ticket_number=number)
+
+
+@bp.get("/console/external-complaints")
+async def external_page(request: Request) -> HTTPResponse:
+    """The form to register a complaint forwarded by OJK's portal (APPK) or LAPS SJK."""
+    if (r := _login_redirect(request)) is not None:
+        return r
+    return _page(request, "handoff/external.html", source_labels=ticket_pages.SOURCE_LABELS)
+
+
+@bp.post("/console/external-complaints")
+@staff_required(*FRONT)
+async def external_register(request: Request) -> HTTPResponse:
+    """Register it; answers with the new ticket's page (or JSON with its number)."""
+    form = ticket_pages.Form({k: request.form.get(k) or "" for k in request.form})
+    try:
+        async with core_services(request.app).db.transaction() as session:
+            ticket = await ticket_pages.register_external(session, _tickets(request), request.ctx.user, form)
+            number = ticket.number
+    except TicketError as exc:
+        return error(exc.status, exc.code, exc.message)
+    except ValidationError as exc:
+        return error(422, "invalid_request", "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)))
     return _done(request, f"/console/tickets/{number}", ticket_number=number)
 
 

@@ -26,7 +26,7 @@ from tickets import service, workflow
 from tickets.calendar import WIB
 from tickets.context import TicketContext
 from tickets.errors import InvalidRequest, TicketNotFound
-from tickets.models import Department, EscalationLevel, RejectionGround, Ticket, TicketEvent
+from tickets.models import Department, EscalationLevel, RejectionGround, Source, Ticket, TicketEvent
 from tickets.wording import STATUS_LABELS
 
 
@@ -51,6 +51,12 @@ def _outcome(form: Form) -> service.Outcome:
         "compensation_amount": amount})
 
 
+def _closure(form: Form) -> service.Closure:
+    return service.Closure.model_validate({
+        "cause": form.get("cause"), "negative_publicity": form.get("negative_publicity") in ("1", "on", "true"),
+        "publicity_url": form.get("publicity_url") or None})
+
+
 async def _start(s: AsyncSession, ctx: TicketContext, t: Ticket, f: Form, a: service.Actor) -> None:
     await service.start_work(s, t, a)
 
@@ -66,11 +72,11 @@ async def _feedback(s: AsyncSession, ctx: TicketContext, t: Ticket, f: Form, a: 
 
 
 async def _resolve(s: AsyncSession, ctx: TicketContext, t: Ticket, f: Form, a: service.Actor) -> None:
-    await service.resolve(s, ctx, t, _outcome(f), a)
+    await service.resolve(s, ctx, t, _outcome(f), a, closure=_closure(f))
 
 
 async def _reject(s: AsyncSession, ctx: TicketContext, t: Ticket, f: Form, a: service.Actor) -> None:
-    await service.reject(s, ctx, t, f.get("ground") or None, f.get("note") or None, a)
+    await service.reject(s, ctx, t, f.get("ground") or None, f.get("note") or None, a, closure=_closure(f))
 
 
 async def _extend(s: AsyncSession, ctx: TicketContext, t: Ticket, f: Form, a: service.Actor) -> None:
@@ -132,7 +138,35 @@ async def run_action(session: AsyncSession, ctx: TicketContext, user: StaffUser,
     return ticket
 
 
-async def ticket_view(session: AsyncSession, user: StaffUser, number: str) -> dict[str, Any]:
+SOURCE_LABELS = {Source.OJK_APPK.value: "OJK (APPK)", Source.LAPS_SJK.value: "LAPS SJK"}
+
+
+def external_form(form: Form) -> service.ExternalComplaint:
+    """The posted "complaint from OJK / LAPS SJK" form as the use case's input (times in WIB)."""
+    try:
+        day = date.fromisoformat(form.get("received_on"))
+        at = time.fromisoformat(form.get("received_time") or "09:00")
+    except ValueError:
+        raise InvalidRequest("give the date received as YYYY-MM-DD and the time as HH:MM") from None
+    return service.ExternalComplaint.model_validate({
+        "source": form.get("source"), "external_reference": form.get("external_reference"),
+        "received_at": datetime.combine(day, at, WIB), "category": form.get("category"),
+        "form": form.get("form") or "written", "full_name": form.get("full_name"),
+        "phone": form.get("phone") or None, "email": form.get("email") or None,
+        "product": form.get("product"), "chronology": form.get("chronology"),
+        "transaction_date": form.get("transaction_date") or None})
+
+
+async def register_external(session: AsyncSession, ctx: TicketContext, user: StaffUser, form: Form) -> Ticket:
+    """Check the role, register the forwarded complaint and audit it (caller's transaction)."""
+    workflow.require_permission(user, "register_external")
+    ticket = await service.register_external(session, ctx, external_form(form),
+                                             service.Actor.staff(user.id))
+    await audit.record(session, user.id, "ticket.register_external", "ticket", ticket.number)
+    return ticket
+
+
+async def ticket_view(session: AsyncSession, user: StaffUser, number: str, ctx: TicketContext) -> dict[str, Any]:
     """What the ticket page shows; the read is audited like the staff API's (``ticket_read``)."""
     ticket = await service.get_ticket(session, number)
     workflow.require_permission(user, "read", ticket)
@@ -152,4 +186,5 @@ async def ticket_view(session: AsyncSession, user: StaffUser, number: str) -> di
             "missing": service.missing_fields(ticket), "status_label": STATUS_LABELS.get(ticket.status, ticket.status),
             "allowed": allowed_actions(user), "open": ticket.status in workflow.OPEN,
             "grounds": [g.value for g in RejectionGround], "ticket_departments": [d.value for d in Department],
-            "levels": [e.value for e in EscalationLevel][1:]}
+            "levels": [e.value for e in EscalationLevel][1:], "causes": ctx.lender.cause_labels,
+            "source_labels": SOURCE_LABELS}

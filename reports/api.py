@@ -14,7 +14,8 @@ from desk.auth import StaffUser, error, staff_required
 from desk.config import REPO_ROOT, Settings
 from desk.templating import render
 from desk.services import CoreServices
-from reports.export import CSV_ENCODING, CSV_MIME, XLSX_MIME, file_stem, to_csv, to_xlsx
+from reports.document import median, percentile, resolution_days
+from reports.export import XLSX_MIME, ZIP_MIME, file_stem, to_csv_zip, to_xlsx
 from reports.models import ReportReminder
 from reports.periods import IsWorkingDay, Period, PeriodError, local_date, parse_period, periods_ended_before
 from reports.queries import PeriodReport
@@ -87,21 +88,37 @@ async def report_page(request: Request, period_text: str) -> HTTPResponse:
 @bp.get("/reports/<period_text:str>/<fmt:str>")
 @staff_required(*SUPERVISORS)
 async def report_download(request: Request, period_text: str, fmt: str) -> HTTPResponse:
-    """The report as an XLSX or CSV download."""
+    """The report as an XLSX workbook, or as CSV files (one per table) in a zip archive."""
     if fmt not in ("xlsx", "csv"):
         return error(404, "not_found", "formats are xlsx and csv")
     period = _period(period_text)
     if isinstance(period, HTTPResponse):
         return period
     document = await part(request).service.document(period)
-    name = f"{file_stem(document)}.{fmt}"
+    name = f"{file_stem(document)}.xlsx" if fmt == "xlsx" else f"{file_stem(document)}-csv.zip"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if fmt == "xlsx":
         return raw(to_xlsx(document), content_type=XLSX_MIME, headers=headers)
-    return raw(to_csv(document).encode(CSV_ENCODING), content_type=CSV_MIME, headers=headers)
+    return raw(to_csv_zip(document), content_type=ZIP_MIME, headers=headers)
 
 
-def report_json(report: PeriodReport, due: Any) -> dict[str, Any]:
+def _times(days: list[int]) -> dict[str, Any]:
+    return {"closed": len(days), "median_working_days": median(days), "p90_working_days": percentile(days, 0.9)}
+
+
+def resolution_times_json(report: PeriodReport, is_working_day: IsWorkingDay) -> dict[str, Any]:
+    """Median and 90th percentile of working days to close, overall, per category and per product."""
+    days = resolution_days(report, is_working_day)
+    by: dict[str, dict[str, list[int]]] = {"category": {}, "product": {}}
+    for closing, values in days:
+        by["category"].setdefault(closing.category, []).extend(values)
+        by["product"].setdefault(closing.product, []).extend(values)
+    return {"total": _times([n for _, values in days for n in values]),
+            "by_category": [{"category": k, **_times(v)} for k, v in sorted(by["category"].items())],
+            "by_product": [{"product": k, **_times(v)} for k, v in sorted(by["product"].items())]}
+
+
+def report_json(report: PeriodReport, due: Any, is_working_day: IsWorkingDay | None = None) -> dict[str, Any]:
     """The report's figures as JSON (English keys; category labels in Indonesian)."""
     period = report.period
     return {
@@ -115,6 +132,10 @@ def report_json(report: PeriodReport, due: Any) -> dict[str, Any]:
                                 for p, c, n in report.by_product_category()],
         "by_channel": [{"channel": ch, **n.as_dict()} for ch, n in report.by_channel()],
         "by_cause": [{"cause": cause, **n.as_dict()} for cause, n in report.by_cause()],
+        "by_form": [{"form": f, **n.as_dict()} for f, n in report.by_form()],
+        "by_source": [{"source": src, **n.as_dict()} for src, n in report.by_source()],
+        "by_policy": [{"sla_policy": name, **n.as_dict()} for name, n in report.by_policy()],
+        "resolution_times": resolution_times_json(report, is_working_day) if is_working_day else None,
     }
 
 
@@ -126,7 +147,7 @@ async def report_api(request: Request, period_text: str) -> HTTPResponse:
     if isinstance(period, HTTPResponse):
         return period
     service = part(request).service
-    return json(report_json(await service.report(period), service.due(period)))
+    return json(report_json(await service.report(period), service.due(period), service.is_working_day))
 
 
 @bp.get("/api/v1/report-reminders")
@@ -165,7 +186,8 @@ def install(app: Sanic, services: CoreServices, reports: ReportsPart) -> None:
         @app.after_server_start
         async def _start_reminders(app: Sanic) -> None:
             app.ctx.report_reminders = asyncio.create_task(
-                reminder_loop(services.db, services.events, checker, interval))
+                reminder_loop(services.db, services.events, checker, interval,
+                              rules=reports.service.rules))
 
         @app.before_server_stop
         async def _stop_reminders(app: Sanic) -> None:

@@ -16,6 +16,7 @@ import storage.models  # noqa: F401
 import tickets.models  # noqa: F401
 from desk.config import Settings
 from desk.events import build_event_bus
+from reports.document import due_rules
 from reports.periods import PeriodError, parse_period
 from reports.reminders import run_reminders
 from reports.service import FORMATS, ReportService
@@ -85,7 +86,8 @@ def cmd_reminders(args: argparse.Namespace) -> int:
         # With REDIS_URL set the reminders reach the running desks' dashboards; else only the table has them.
         events = build_event_bus(settings)
         try:
-            created = await run_reminders(db, events, working_day_checker(settings), args.today)
+            created = await run_reminders(db, events, working_day_checker(settings), args.today,
+                                          rules=due_rules(settings))
         finally:
             await db.dispose()
             close = getattr(events, "close", None)

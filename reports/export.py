@@ -1,8 +1,10 @@
-"""Write a ``ReportDocument`` as XLSX (openpyxl) or CSV, in the same filed layout."""
+"""Write a ``ReportDocument`` as XLSX (openpyxl) or as zipped CSV files (one per table)."""
 from __future__ import annotations
 
 import csv
 import io
+import zipfile
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -81,30 +83,52 @@ def to_xlsx(document: ReportDocument) -> bytes:
     return buffer.getvalue()
 
 
-def to_csv(document: ReportDocument) -> str:
-    """The report as CSV: header block, then each table after a title row and a blank line.
+CSV_ENCODING = "utf-8-sig"
+ZIP_MIME = "application/zip"
 
-    Callers write it as UTF-8 with a BOM (``CSV_ENCODING``) so spreadsheet
-    programs read the Indonesian labels correctly.
-    """
+
+def _csv(rows: list[list[Any]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([document.title])
-    for label, value in document.header:
-        writer.writerow([label, value])
-    for section in document.sections:
-        writer.writerow([])
-        writer.writerow([section.title])
-        writer.writerow(section.columns)
-        for values in section.rows:
-            writer.writerow(as_rows(values))
-        if section.total:
-            writer.writerow(as_rows(section.total))
-    writer.writerow([])
-    writer.writerow(["Definisi"])
-    for term, meaning in document.definitions:
-        writer.writerow([term, meaning])
-    return out.getvalue()
+    for row in rows:
+        writer.writerow(as_rows(row))
+    # UTF-8 with a BOM so spreadsheet programs read the Indonesian labels correctly.
+    return out.getvalue().encode(CSV_ENCODING)
 
 
-CSV_ENCODING = "utf-8-sig"
+def to_csv_files(document: ReportDocument) -> dict[str, bytes]:
+    """The report as CSV files, one per table, each headed by its stable column codes.
+
+    ``00-identitas.csv`` holds the filer block (code, label, value),
+    ``NN-<table code>.csv`` one table each (the total row last, first cell
+    "Jumlah"), ``kolom.csv`` the dictionary of codes (file, table, code,
+    label) and ``definisi.csv`` the definitions.
+    """
+    files: dict[str, bytes] = {}
+    identity: list[list[Any]] = [["kode", "butir", "nilai"]]
+    codes = document.header_codes or [f"butir_{i + 1}" for i in range(len(document.header))]
+    identity += [[code, label, value] for code, (label, value) in zip(codes, document.header)]
+    identity.append(["judul", "Judul", document.title])
+    files["00-identitas.csv"] = _csv(identity)
+    dictionary: list[list[Any]] = [["berkas", "tabel", "kode", "label"]]
+    for i, section in enumerate(document.sections, start=1):
+        name = f"{i:02d}-{section.code or f'tabel_{i}'}.csv"
+        column_codes = section.column_codes or [f"kolom_{j + 1}" for j in range(len(section.columns))]
+        body = [list(column_codes), *section.rows] + ([section.total] if section.total else [])
+        files[name] = _csv(body)
+        dictionary += [[name, section.title, code, label] for code, label in zip(column_codes, section.columns)]
+    files["kolom.csv"] = _csv(dictionary)
+    files["definisi.csv"] = _csv([["istilah", "definisi"], *[[t, d] for t, d in document.definitions]])
+    return files
+
+
+def to_csv_zip(document: ReportDocument) -> bytes:
+    """``to_csv_files`` in one zip archive (``<stem>-csv.zip``)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in to_csv_files(document).items():
+            # A fixed timestamp: the same report gives the same archive bytes.
+            info = zipfile.ZipInfo(f"{file_stem(document)}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    return buffer.getvalue()

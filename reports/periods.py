@@ -22,10 +22,27 @@ MONTHS_ID = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli",
              "Agustus", "September", "Oktober", "November", "Desember")
 QUARTERS_ID = ("I", "II", "III", "IV")
 
-# How many working days into the next month a monthly report may be filed.
-MONTHLY_DUE_WORKING_DAYS = 10
-# Day of the month after the quarter (or year) on which the report falls due.
+# Day of the month after the quarter (or year) on which the report falls due:
+# POJK 18/POJK.07/2018 (docs/reports.md, "Due dates", gives the source and what
+# could not be confirmed).
 QUARTERLY_DUE_DAY = 10
+
+
+@dataclass(frozen=True)
+class DueRules:
+    """How report due dates are set; each figure's source is in docs/reports.md ("Due dates").
+
+    * ``monthly_working_days`` — the monthly report is due within this many
+      working days of the next month. Not a regulation: a lender's published
+      procedure (``REPORT_MONTHLY_DUE_WORKING_DAYS``, default 10).
+    * ``quarterly_moves_to_working_day`` — whether a quarterly (or annual) due
+      date on a weekend or holiday moves to the next working day. False: no
+      rule found for the complaint report says so, and filing by the 10th
+      itself is always on time.
+    """
+
+    monthly_working_days: int = 10
+    quarterly_moves_to_working_day: bool = False
 
 
 class PeriodError(ValueError):
@@ -164,20 +181,22 @@ def next_working_day_on_or_after(day: date, is_working_day: IsWorkingDay) -> dat
     return nth_working_day(day, 1, is_working_day)
 
 
-def due_date(period: Period, is_working_day: IsWorkingDay) -> date:
+def due_date(period: Period, is_working_day: IsWorkingDay, rules: DueRules = DueRules()) -> date:
     """The last day on which the report for ``period`` may be filed.
 
-    * monthly: within 10 working days of the next month, i.e. the 10th working
-      day of that month;
-    * quarterly: the 10th of the month after the quarter, moved to the next
-      working day when that is a weekend or holiday;
-    * annual (not set by the regulation summary; our choice): like the fourth
-      quarter, the 10th of January of the next year, moved the same way.
+    * monthly: within ``rules.monthly_working_days`` working days of the next
+      month, i.e. that working day of the next month (a lender's procedure);
+    * quarterly: the 10th of the month after the quarter (POJK 18/2018), moved
+      to the next working day only when ``rules.quarterly_moves_to_working_day``;
+    * annual (no rule found; our choice): like the fourth quarter, the 10th of
+      January of the next year.
     """
     if period.kind is PeriodKind.MONTH:
-        return nth_working_day(period.end, MONTHLY_DUE_WORKING_DAYS, is_working_day)
+        return nth_working_day(period.end, rules.monthly_working_days, is_working_day)
     tenth = period.end.replace(day=QUARTERLY_DUE_DAY)
-    return next_working_day_on_or_after(tenth, is_working_day)
+    if rules.quarterly_moves_to_working_day:
+        return next_working_day_on_or_after(tenth, is_working_day)
+    return tenth
 
 
 def periods_ended_before(today: date) -> list[Period]:

@@ -21,21 +21,24 @@ are compared in UTC against the period's WIB bounds [start, end):
                    first answered by ``first_response_due``; breached when answered
                    late, or not answered and the deadline passed before the end.
 
-One scan of the tickets table grouped by (category, product, channel, cause)
-feeds every table of the report; the rollups add up those few hundred
-aggregated rows.
+One scan of the tickets table grouped by (category, product, channel, cause,
+form, source, SLA policy) feeds every count of the report; the rollups add
+up those few hundred aggregated rows. A second query reads the start and
+closing day of each complaint closed in the period, for resolution times in
+working days (``reports.document`` counts them with the desk calendar).
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
+from datetime import date
 
-from sqlalchemy import and_, not_, or_, select
+from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.periods import Period
-from reports.sql import count_if
+from reports.sql import count_if, local_day
 from tickets.models import CATEGORY_LABELS, Category, Status, Ticket
 
 TERMINAL = (Status.RESOLVED.value, Status.REJECTED.value)
@@ -93,6 +96,23 @@ class Cell:
     channel: str
     cause: str
     counts: Counts
+    form: str = "written"
+    source: str = "direct"
+    sla_policy: str = ""
+
+
+@dataclass(frozen=True)
+class Closing:
+    """One complaint closed (resolved or rejected) in the period: the WIB days its clock ran between."""
+
+    category: str
+    product: str
+    form: str
+    source: str
+    sla_policy: str
+    start_day: date   # day 0 of its clock (tickets.sla.start_day, stored as clock_started_at)
+    closed_day: date
+    count: int = 1    # complaints with exactly these keys and days (aggregated in SQL)
 
 
 @dataclass
@@ -101,6 +121,7 @@ class PeriodReport:
 
     period: Period
     cells: list[Cell]
+    closings: list[Closing] = field(default_factory=list)
     totals: Counts = field(default_factory=Counts)
 
     def __post_init__(self) -> None:
@@ -123,6 +144,24 @@ class PeriodReport:
         groups = self._group(lambda c: (c.channel,))
         return [(k[0], groups[k]) for k in sorted(groups)]
 
+    def by_form(self) -> list[tuple[str, Counts]]:
+        """Oral and written complaints, both always listed (oral first, as the regulation names them)."""
+        groups = self._group(lambda c: (c.form,))
+        order = ["oral", "written"] + sorted(k[0] for k in groups if k[0] not in ("oral", "written"))
+        return [(f, groups.get((f,), Counts())) for f in order]
+
+    def by_source(self) -> list[tuple[str, Counts]]:
+        """Direct complaints and those forwarded by OJK (APPK) and LAPS SJK, each always listed."""
+        groups = self._group(lambda c: (c.source,))
+        known = ["direct", "ojk_appk", "laps_sjk"]
+        order = known + sorted(k[0] for k in groups if k[0] not in known)
+        return [(src, groups.get((src,), Counts())) for src in order]
+
+    def by_policy(self) -> list[tuple[str, Counts]]:
+        """The SLA policy each complaint's deadlines were measured against."""
+        groups = self._group(lambda c: (c.sla_policy,))
+        return [(k[0], groups[k]) for k in sorted(groups)]
+
     def by_cause(self) -> list[tuple[str, Counts]]:
         """Causes of the complaints, most frequent (by received) first."""
         groups = self._group(lambda c: (c.cause,))
@@ -141,6 +180,11 @@ def _sum(items: Iterable[Counts]) -> Counts:
     for item in items:
         total.add(item)
     return total
+
+
+def _day(value: date | str) -> date:
+    """``local_day`` reads back as a date (PostgreSQL) or ISO text (SQLite)."""
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 async def period_report(session: AsyncSession, period: Period) -> PeriodReport:
@@ -173,21 +217,32 @@ async def period_report(session: AsyncSession, period: Period) -> PeriodReport:
         )),
     }
     assert tuple(measures) == MEASURES
-    cause = t.cause
+    keys = (t.category, t.product, t.channel, t.cause, t.form, t.source, t.sla_policy)
     stmt = (
-        select(t.category, t.product, t.channel, cause,
-               *(count_if(cond).label(name) for name, cond in measures.items()))
+        select(*keys, *(count_if(cond).label(name) for name, cond in measures.items()))
         # Only tickets that touch the period: received before its end and not
         # closed before its start (a reopened ticket is not terminal).
         .where(t.received_at < end, or_(t.closed_at.is_(None), t.closed_at >= start, t.status.in_(OPEN)))
-        .group_by(t.category, t.product, t.channel, cause)
+        .group_by(*keys)
     )
     rows = (await session.execute(stmt)).all()
     cells = [
         Cell(category=r.category, product=r.product, channel=r.channel,
-             cause=r.cause or UNKNOWN_CAUSE,
+             cause=r.cause or UNKNOWN_CAUSE, form=r.form, source=r.source, sla_policy=r.sla_policy,
              counts=Counts(**{name: int(getattr(r, name)) for name in MEASURES}))
         for r in rows
     ]
-    return PeriodReport(period=period, cells=cells)
+    # Grouped by WIB start and closing day: a year of a large lender is a few
+    # thousand rows instead of one per complaint.
+    dialect = session.get_bind().dialect.name
+    started = local_day(t.clock_started_at, dialect).label("start_day")
+    finished = local_day(t.closed_at, dialect).label("closed_day")
+    day_keys = (t.category, t.product, t.form, t.source, t.sla_policy, started, finished)
+    closed = (await session.execute(
+        select(*day_keys, func.count().label("n")).where(closed_in).group_by(*day_keys)
+    )).all()
+    closings = [Closing(category=r.category, product=r.product, form=r.form, source=r.source,
+                        sla_policy=r.sla_policy, start_day=_day(r.start_day), closed_day=_day(r.closed_day),
+                        count=int(r.n)) for r in closed]
+    return PeriodReport(period=period, cells=cells, closings=closings)
 

@@ -18,9 +18,10 @@ from sqlalchemy.exc import IntegrityError
 
 from desk.events import EventBus
 from reports.models import ReportReminder
-from reports.periods import IsWorkingDay, Period, due_date, local_date, periods_ended_before
+from reports.periods import DueRules, IsWorkingDay, Period, due_date, local_date, periods_ended_before
 from storage.base import utcnow
 from storage.db import Database
+from tickets.calendar import working_days_between
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +54,14 @@ def working_days_until(today: date, due: date, is_working_day: IsWorkingDay) -> 
     """Working days after ``today`` up to and including ``due``; None when ``due`` has passed."""
     if due < today:
         return None
-    count, day = 0, today
-    while day < due:
-        day += timedelta(days=1)
-        if is_working_day(day):
-            count += 1
-    return count
+    return working_days_between(is_working_day, today, due)
 
 
-def reminders_due(today: date, is_working_day: IsWorkingDay) -> list[Reminder]:
+def reminders_due(today: date, is_working_day: IsWorkingDay, rules: DueRules = DueRules()) -> list[Reminder]:
     """The stage each not-yet-due report is at on ``today`` (at most one per period)."""
     out: list[Reminder] = []
     for period in periods_ended_before(today):
-        due = due_date(period, is_working_day)
+        due = due_date(period, is_working_day, rules)
         left = working_days_until(today, due, is_working_day)
         if left is None:
             continue
@@ -76,11 +72,11 @@ def reminders_due(today: date, is_working_day: IsWorkingDay) -> list[Reminder]:
 
 
 async def run_reminders(db: Database, events: EventBus, is_working_day: IsWorkingDay,
-                        today: date | None = None) -> list[Reminder]:
+                        today: date | None = None, rules: DueRules = DueRules()) -> list[Reminder]:
     """Store and publish the reminders due today that were not stored before; return the new ones."""
     today = today or local_date(utcnow())
     created: list[Reminder] = []
-    for reminder in reminders_due(today, is_working_day):
+    for reminder in reminders_due(today, is_working_day, rules):
         try:
             async with db.transaction() as session:
                 exists = await session.scalar(select(ReportReminder.id).where(
@@ -110,11 +106,11 @@ async def open_reminders(db: Database, limit: int = 20) -> list[ReportReminder]:
 
 
 async def reminder_loop(db: Database, events: EventBus, is_working_day: IsWorkingDay,
-                        interval_seconds: float) -> None:
+                        interval_seconds: float, rules: DueRules = DueRules()) -> None:
     """Run ``run_reminders`` every ``interval_seconds`` until cancelled; errors are logged, not fatal."""
     while True:
         try:
-            await run_reminders(db, events, is_working_day)
+            await run_reminders(db, events, is_working_day, rules=rules)
         except Exception:  # noqa: BLE001 - a database hiccup must not stop future reminders
             log.exception("report reminder run failed")
         await asyncio.sleep(interval_seconds)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from desk.config import Settings
 from desk.templating import environment
-from reports.document import Lender, ReportDocument, as_rows, build_document, load_lender
-from reports.export import CSV_ENCODING, file_stem, to_csv, to_xlsx
-from reports.periods import IsWorkingDay, Period, due_date
+from reports.document import Lender, ReportDocument, as_rows, build_document, due_rules, load_lender
+from reports.export import file_stem, to_csv_zip, to_xlsx
+from reports.periods import DueRules, IsWorkingDay, Period, due_date
 from reports.queries import PeriodReport, period_report
 from storage.base import utcnow
 from storage.db import Database
@@ -24,10 +24,12 @@ class ReportService:
     db: Database
     lender: Lender
     is_working_day: IsWorkingDay
+    rules: DueRules = DueRules()
 
     @classmethod
     def from_settings(cls, db: Database, settings: Settings, is_working_day: IsWorkingDay) -> ReportService:
-        return cls(db=db, lender=load_lender(settings.lender_content), is_working_day=is_working_day)
+        return cls(db=db, lender=load_lender(settings.lender_content), is_working_day=is_working_day,
+                   rules=due_rules(settings))
 
     async def report(self, period: Period) -> PeriodReport:
         """Aggregate the tickets for ``period``."""
@@ -37,11 +39,11 @@ class ReportService:
     async def document(self, period: Period, generated_at: datetime | None = None) -> ReportDocument:
         """Aggregate ``period`` and lay it out."""
         report = await self.report(period)
-        return build_document(report, self.lender, self.is_working_day, generated_at or utcnow())
+        return build_document(report, self.lender, self.is_working_day, generated_at or utcnow(), self.rules)
 
     def due(self, period: Period) -> date:
         """When the report for ``period`` must be filed."""
-        return due_date(period, self.is_working_day)
+        return due_date(period, self.is_working_day, self.rules)
 
     async def write(self, period: Period, out_dir: Path, formats: tuple[str, ...] = FORMATS,
                     generated_at: datetime | None = None) -> list[Path]:
@@ -51,14 +53,15 @@ class ReportService:
             raise ValueError(f"unknown report formats: {', '.join(sorted(unknown))}")
         document = await self.document(period, generated_at)
         out_dir.mkdir(parents=True, exist_ok=True)
-        stem = out_dir / file_stem(document)
+        stem = file_stem(document)
         written: list[Path] = []
         for fmt in formats:
-            path = stem.with_suffix(f".{fmt}")
+            path = out_dir / f"{stem}.{fmt}"
             if fmt == "xlsx":
                 path.write_bytes(to_xlsx(document))
             elif fmt == "csv":
-                path.write_text(to_csv(document), encoding=CSV_ENCODING, newline="")
+                path = out_dir / f"{stem}-csv.zip"
+                path.write_bytes(to_csv_zip(document))
             else:
                 path.write_text(render_printable(document, standalone=True), encoding="utf-8")
             written.append(path)

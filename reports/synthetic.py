@@ -105,6 +105,8 @@ def synthetic_tickets(year: int, per_category: Mapping[str, int], *, seed: int =
                 "first_responded_at": responded,
                 "closed_at": closed,
                 "cause": _pick(rng, CAUSES),
+                # Synthetic years before 2024 ran under POJK 18/2018 (POJK 22/2023 replaced it).
+                "sla_policy": "pojk-18-2018" if year < 2024 else "pojk-22-2023",
                 "negative_publicity": rng.random() < shape.negative_publicity_share,
                 "created_at": received,
                 "updated_at": closed or received,

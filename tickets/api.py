@@ -239,6 +239,8 @@ def ticket_json(t: Ticket, *, full: bool) -> dict[str, Any]:
         "escalation_level": t.escalation_level, "department": t.department, "assignee_id": t.assignee_id,
         "closed_at": _iso(t.closed_at), "sla_policy": t.sla_policy, "reopen_count": t.reopen_count,
         "expected_resolution_at": _iso(t.expected_resolution_at),
+        "source": t.source, "external_reference": t.external_reference, "cause": t.cause,
+        "negative_publicity": t.negative_publicity, "negative_publicity_url": t.negative_publicity_url,
         "full_name": mask_name(t.full_name), "phone": mask_phone(t.phone),
         "missing_fields": service.missing_fields(t),
     }
@@ -411,11 +413,13 @@ async def feedback_ticket(request: Request, number: str) -> HTTPResponse:
 @answers_errors
 async def resolve_ticket(request: Request, number: str) -> HTTPResponse:
     """Resolve with an outcome; compensation needs a specialist or above."""
-    outcome = service.Outcome.model_validate(_body(request))
+    body = _body(request)
+    outcome = service.Outcome.model_validate(body)
+    closure = service.Closure.model_validate(body)
     action = "resolve_compensation" if outcome.compensation_amount else "resolve"
     ctx = _ctx(request)
     return await _change(request, number, action,
-                         lambda s, t: service.resolve(s, ctx, t, outcome, _actor(request)))
+                         lambda s, t: service.resolve(s, ctx, t, outcome, _actor(request), closure=closure))
 
 
 @staff_bp.post("/tickets/<number:str>/settlement")
@@ -434,10 +438,29 @@ async def settlement(request: Request, number: str) -> HTTPResponse:
 @answers_errors
 async def reject_ticket(request: Request, number: str) -> HTTPResponse:
     """Reject on one of the allowed grounds; the borrower is told in writing."""
-    data = RejectIn.model_validate(_body(request))
+    body = _body(request)
+    data = RejectIn.model_validate(body)
+    closure = service.Closure.model_validate(body)
     ctx = _ctx(request)
     return await _change(request, number, "reject", lambda s, t: service.reject(
-        s, ctx, t, data.ground, data.note, _actor(request)))
+        s, ctx, t, data.ground, data.note, _actor(request), closure=closure))
+
+
+@staff_bp.post("/tickets/external")
+@staff_required()
+@answers_errors
+async def register_external(request: Request) -> HTTPResponse:
+    """Register a complaint forwarded by OJK's portal (APPK) or LAPS SJK with its reference number."""
+    data = service.ExternalComplaint.model_validate(_body(request))
+    user = _user(request)
+    workflow.require_permission(user, "register_external")
+    ctx = _ctx(request)
+    async with core_services(request.app).db.transaction() as session:
+        t = await service.register_external(session, ctx, data, _actor(request))
+        session.add(AuditEntry(actor_id=user.id, action="ticket.register_external", object_type="ticket",
+                               object_id=t.number))
+        body = ticket_json(t, full=False)
+    return json(body, status=201)
 
 
 @staff_bp.post("/tickets/<number:str>/extend")

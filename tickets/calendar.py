@@ -11,6 +11,8 @@ collective leave.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -153,14 +155,7 @@ class WorkingCalendar:
 
     def working_days_between(self, start: date, end: date) -> int:
         """How many working days lie in (start, end]; negative when end < start."""
-        if end < start:
-            return -self.working_days_between(end, start)
-        count, current = 0, start
-        while current < end:
-            current += timedelta(days=1)
-            if self.is_working_day(current):
-                count += 1
-        return count
+        return working_days_between(self.is_working_day, start, end)
 
 
 @dataclass(frozen=True)
@@ -243,6 +238,22 @@ class DeskCalendar:
 
 
 @lru_cache(maxsize=8)
+def working_days_between(is_working_day: Callable[[date], bool], start: date, end: date) -> int:
+    """How many working days lie in (start, end] by ``is_working_day``; negative when end < start.
+
+    The one count of working days between two dates: the calendar's method,
+    report resolution times and report reminders all call it.
+    """
+    if end < start:
+        return -working_days_between(is_working_day, end, start)
+    count, current = 0, start
+    while current < end:
+        current += timedelta(days=1)
+        if is_working_day(current):
+            count += 1
+    return count
+
+
 def load_working_calendar(path: Path) -> WorkingCalendar:
     """The working calendar with the collective leave of ``path`` (cached per process)."""
     return WorkingCalendar(ExtraDaysOff.load(path))

@@ -6,7 +6,7 @@ one calendar, one policy and one lender file per process; the CLI builds its own
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from desk.config import Settings
 from desk.events import EventBus
 from tickets.calendar import DeskCalendar, load_working_calendar
 from tickets.lender import LenderContent, load_lender
+from tickets.models import Ticket
 from tickets.sla import SlaPolicy, load_policy
 from storage.base import utcnow
 
@@ -43,10 +44,24 @@ class TicketContext:
     events: EventBus | None = None
     public_base_url: str = "http://127.0.0.1:8000"
     tick_seconds: float = 60.0
+    # The overrides applied to ``policy`` (lender file, then SLA_OVERRIDES), reused for
+    # the policies older tickets were opened under.
+    policy_overrides: tuple[dict[str, Any] | str | None, ...] = ()
+    _other_policies: dict[str, SlaPolicy] = field(default_factory=dict, repr=False)
 
     def now(self) -> datetime:
         """The current time (a seam for tests)."""
         return utcnow()
+
+    def policy_for(self, ticket: Ticket) -> SlaPolicy:
+        """The policy ``ticket`` was opened under: a ticket keeps its clocks when the
+        deployment moves to another policy (e.g. from POJK 18/2018 to POJK 22/2023)."""
+        name = ticket.sla_policy or self.policy.name
+        if name == self.policy.name:
+            return self.policy
+        if name not in self._other_policies:
+            self._other_policies[name] = load_policy(name, *self.policy_overrides)
+        return self._other_policies[name]
 
 
 def build_context(settings: Settings, events: EventBus | None = None,
@@ -55,10 +70,11 @@ def build_context(settings: Settings, events: EventBus | None = None,
     env = env or TicketEnv()
     lender = load_lender(settings.lender_content)
     calendar = DeskCalendar(load_working_calendar(settings.calendar_file), lender.office_hours)
-    policy = load_policy(settings.sla_policy, lender.sla_overrides, env.sla_overrides, policy_overrides)
+    overrides = (lender.sla_overrides, env.sla_overrides, policy_overrides)
+    policy = load_policy(settings.sla_policy, *overrides)
     return TicketContext(lender=lender, calendar=calendar, policy=policy, events=events,
                          public_base_url=settings.public_base_url.rstrip("/"),
-                         tick_seconds=env.tickets_tick_seconds)
+                         tick_seconds=env.tickets_tick_seconds, policy_overrides=overrides)
 
 
 def install_context(app: Sanic, ctx: TicketContext) -> None:

@@ -43,8 +43,22 @@ class DisputePolicy(BaseModel):
     next_step: str = DEFAULT_NEXT_STEP
 
 
+class CauseSpec(BaseModel):
+    """One cause a complaint can be closed with (lender file ``complaint_causes:``)."""
+
+    code: str = Field(pattern=r"^[a-z0-9_]{1,64}$")
+    label: str = Field(min_length=1, max_length=200)
+
+
+class OfficerSpec(BaseModel):
+    """The officer responsible for complaint handling, named on the filed report."""
+
+    name: str = Field(min_length=1, max_length=128)
+    title: str = Field(default="", max_length=128)
+
+
 class LenderContent(BaseModel):
-    """What tickets read from the lender file."""
+    """What tickets (and the reports' filer block) read from the lender file."""
 
     name: str
     brand: str
@@ -53,6 +67,24 @@ class LenderContent(BaseModel):
     cs_contacts: dict[str, str]
     sla_overrides: dict[str, Any] = Field(default_factory=dict)
     disputes: DisputePolicy = Field(default_factory=DisputePolicy)
+    # The licence number OJK gave the lender (lender.ojk_licence).
+    ojk_licence: str = ""
+    complaint_officer: OfficerSpec | None = None
+    # The causes staff pick from when resolving or rejecting (reports count by them).
+    complaint_causes: list[CauseSpec] = Field(default_factory=list)
+
+    @field_validator("complaint_causes")
+    @classmethod
+    def _unique_causes(cls, value: list[CauseSpec]) -> list[CauseSpec]:
+        codes = [c.code for c in value]
+        if len(set(codes)) != len(codes):
+            raise ValueError("complaint_causes lists a code twice")
+        return value
+
+    @property
+    def cause_labels(self) -> dict[str, str]:
+        """Cause code → the label staff and the report show."""
+        return {c.code: c.label for c in self.complaint_causes}
 
     @field_validator("ticket_prefix")
     @classmethod
@@ -78,6 +110,9 @@ def parse_lender(raw: dict[str, Any]) -> LenderContent:
         cs_contacts={k: str(v) for k, v in (raw.get("cs_contacts") or {}).items()},
         sla_overrides=raw.get("sla_overrides") or {},
         disputes=DisputePolicy(**(raw.get("disputes") or {})),
+        ojk_licence=str(lender.get("ojk_licence") or "").strip(),
+        complaint_officer=lender.get("complaint_officer") or None,
+        complaint_causes=raw.get("complaint_causes") or [],
     )
 
 

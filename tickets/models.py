@@ -11,6 +11,7 @@ import yaml
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from desk.config import DEFAULT_SLA_POLICY
 from storage.base import Base, utcnow
 
 
@@ -83,6 +84,17 @@ class RejectionGround(str, enum.Enum):
     NO_FINANCIAL_LOSS = "no_financial_loss"
 
 
+class Source(str, enum.Enum):
+    """Where a complaint reached the lender: directly, or forwarded by OJK's portal or LAPS SJK."""
+
+    DIRECT = "direct"
+    OJK_APPK = "ojk_appk"    # OJK's consumer-protection portal (Aplikasi Portal Perlindungan Konsumen)
+    LAPS_SJK = "laps_sjk"    # Lembaga Alternatif Penyelesaian Sengketa Sektor Jasa Keuangan
+
+
+EXTERNAL_SOURCES = (Source.OJK_APPK.value, Source.LAPS_SJK.value)
+
+
 class Ticket(Base):
     """One complaint. Columns the reports aggregate on are indexed."""
 
@@ -93,6 +105,8 @@ class Ticket(Base):
         Index("ix_tickets_category_product", "category", "product"),
         # Reports and the dashboard select by closing time and scan open tickets.
         Index("ix_tickets_closed_at", "closed_at"),
+        # One ticket per reference number an external body gave the complaint.
+        UniqueConstraint("source", "external_reference", name="uq_tickets_source_external_reference"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -127,7 +141,8 @@ class Ticket(Base):
     # the overdue status update gives it to the borrower (tickets.wording.status_update).
     expected_resolution_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
-    sla_policy: Mapped[str] = mapped_column(String(32), default="pojk-18-2018")
+    # The policy the clocks were computed under; kept for the ticket's whole life.
+    sla_policy: Mapped[str] = mapped_column(String(32), default=DEFAULT_SLA_POLICY)
 
     escalation_level: Mapped[str] = mapped_column(String(16), default=EscalationLevel.AGENT.value)
     department: Mapped[str | None] = mapped_column(String(32))
@@ -137,8 +152,14 @@ class Ticket(Base):
     outcome: Mapped[dict[str, Any] | None] = mapped_column()
     compensation_amount: Mapped[float | None] = mapped_column(Numeric(14, 2))
     rejection_ground: Mapped[str | None] = mapped_column(String(32))
+    # Recorded when the ticket is resolved or rejected, from the lender file's complaint_causes.
     cause: Mapped[str | None] = mapped_column(String(64))
     negative_publicity: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where the complaint went public (news article, social-media post), when it did.
+    negative_publicity_url: Mapped[str | None] = mapped_column(String(500))
+    # direct, ojk_appk or laps_sjk (Source); an external one carries the body's reference number.
+    source: Mapped[str] = mapped_column(String(16), default=Source.DIRECT.value)
+    external_reference: Mapped[str | None] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
 
     # Bookkeeping of the workflow (tickets.workflow owns the rules).

@@ -64,7 +64,7 @@ def _staff_recipients(ticket: Ticket) -> dict[str, Any]:
 
 async def due_items(session: AsyncSession, ctx: TicketContext, ticket: Ticket, now: datetime) -> list[Due]:
     """Everything due for ``ticket`` at ``now`` (claimed or not; tick() dedupes by key)."""
-    policy, cal = ctx.policy, ctx.calendar
+    policy, cal = ctx.policy_for(ticket), ctx.calendar
     items: list[Due] = []
 
     def sla_alert(name: str, due: datetime | None, suffix: str = "") -> None:

@@ -31,8 +31,8 @@ from tickets.calendar import WIB, to_wib
 from tickets.context import TicketContext
 from tickets.errors import InvalidRequest, TicketNotFound, VerificationRequired
 from tickets.models import (
-    Category, ComplainantType, EscalationLevel, RejectionGround, Status, Ticket, TicketConversation,
-    TicketEvent,
+    EXTERNAL_SOURCES, Category, ComplainantType, EscalationLevel, RejectionGround, Source, Status, Ticket,
+    TicketConversation, TicketEvent,
 )
 from tickets.numbers import InvalidTicketNumber, allocate_number, parse_number
 from tickets.sla import Clock, deadline, start_day
@@ -151,6 +151,57 @@ class Outcome(BaseModel):
                                          or self.compensation_amount):
             raise ValueError("an offer names an apology, a service fix or a compensation amount")
         return self
+
+
+class Closure(BaseModel):
+    """What staff record when they resolve or reject a complaint: its cause, and whether it went public.
+
+    The cause is one of the lender file's ``complaint_causes`` (checked in
+    ``record_closure``); a complaint that went public needs the link to where.
+    """
+
+    cause: str = Field(default="", max_length=64)
+    negative_publicity: bool = False
+    publicity_url: str | None = Field(default=None, max_length=500)
+
+    @field_validator("cause", mode="before")
+    @classmethod
+    def _strip(cls, value: str | None) -> str:
+        return (value or "").strip()
+
+    @field_validator("publicity_url", mode="before")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        if not value.startswith(("https://", "http://")) or "." not in value.split("//", 1)[1]:
+            raise ValueError("the publicity link must be a web address starting with https://")
+        return value
+
+    @model_validator(mode="after")
+    def _link_when_public(self) -> Closure:
+        if self.negative_publicity and not self.publicity_url:
+            raise ValueError("a complaint that went public needs the link to where it was published")
+        if not self.negative_publicity and self.publicity_url:
+            raise ValueError("a publicity link was given but the complaint is not marked as public")
+        return self
+
+
+def record_closure(ctx: TicketContext, ticket: Ticket, closure: Closure | None) -> dict[str, Any]:
+    """Check ``closure`` against the lender's causes and store it on ``ticket``; returns it for the history."""
+    causes = ctx.lender.cause_labels
+    if not causes:
+        raise InvalidRequest("the lender content file lists no complaint_causes; add them before closing tickets")
+    if closure is None or not closure.cause:
+        raise InvalidRequest(f"choose the cause of the complaint before closing it: one of {', '.join(causes)}")
+    if closure.cause not in causes:
+        raise InvalidRequest(f"unknown cause {closure.cause!r}: use one of {', '.join(causes)}")
+    ticket.cause = closure.cause
+    ticket.negative_publicity = closure.negative_publicity
+    ticket.negative_publicity_url = closure.publicity_url
+    return {"cause": closure.cause, "negative_publicity": closure.negative_publicity,
+            "publicity_url": closure.publicity_url}
 
 
 @dataclass(frozen=True)
@@ -358,6 +409,91 @@ async def insert_ticket(session: AsyncSession, ctx: TicketContext, data: NewTick
     return ticket
 
 
+class ExternalComplaint(BaseModel):
+    """A complaint forwarded by OJK's consumer portal (APPK) or by LAPS SJK, registered by staff.
+
+    ``received_at`` is when the lender received it from that body: the same
+    working-day clock as a direct complaint runs from there.
+    """
+
+    source: Literal["ojk_appk", "laps_sjk"]
+    external_reference: str = Field(min_length=1, max_length=64)
+    received_at: datetime
+    category: Category
+    form: Literal["written", "oral"] = "written"
+    complainant_type: ComplainantType = ComplainantType.USER
+    customer_id: str | None = Field(default=None, max_length=64)
+    full_name: str = Field(min_length=2, max_length=128)
+    phone: str | None = Field(default=None, max_length=32)
+    email: str | None = Field(default=None, max_length=128)
+    product: str = Field(min_length=1, max_length=64)
+    transaction_date: date | None = None
+    chronology: str = Field(min_length=1, max_length=8000)
+
+    _phone = field_validator("phone")(NewTicket._phone.__func__)  # type: ignore[attr-defined]
+    _email = field_validator("email")(NewTicket._email.__func__)  # type: ignore[attr-defined]
+    _not_future = field_validator("transaction_date")(NewTicket._not_future.__func__)  # type: ignore[attr-defined]
+
+    @field_validator("external_reference", "full_name", "product", "chronology")
+    @classmethod
+    def _stripped(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+    @field_validator("received_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("received_at needs a time zone (e.g. +07:00)")
+        return value
+
+
+async def register_external(session: AsyncSession, ctx: TicketContext, data: ExternalComplaint,
+                            actor: Actor) -> Ticket:
+    """Register a complaint forwarded by OJK (APPK) or LAPS SJK, clocked from its receipt (caller's transaction).
+
+    The same reference number from the same body is refused (``InvalidRequest``):
+    registering it twice would count one complaint twice in the reports.
+    """
+    if data.received_at > ctx.now():
+        raise InvalidRequest("the date the complaint was received cannot be in the future")
+    existing = await session.scalar(select(Ticket.number).where(
+        Ticket.source == data.source, Ticket.external_reference == data.external_reference))
+    if existing is not None:
+        raise InvalidRequest(f"{data.source} reference {data.external_reference} is already ticket {existing}")
+    policy, cal = ctx.policy, ctx.calendar
+    received = data.received_at
+    day0 = start_day(received, policy=policy, calendar=cal)
+    clock_start = received if day0 == to_wib(received).date() else datetime.combine(
+        day0, cal.hours_for(policy.clock_hours).opens, WIB)
+    ticket = Ticket(
+        number=f"pending-{secrets.token_hex(8)}", category=data.category.value,
+        priority=workflow.floor_priority(data.category.value, None), status=Status.RECEIVED.value,
+        channel=data.source, form=data.form, complainant_type=data.complainant_type.value,
+        customer_id=data.customer_id, full_name=data.full_name, phone=data.phone, email=data.email,
+        product=data.product, transaction_date=data.transaction_date, chronology=data.chronology,
+        received_at=received, clock_started_at=clock_start, sla_policy=policy.name,
+        first_response_due=deadline(Clock.FIRST_RESPONSE, policy=policy, calendar=cal, received_at=received),
+        resolution_due=deadline(Clock.RESOLUTION, policy=policy, calendar=cal, received_at=received,
+                                form=data.form),
+        escalation_level=EscalationLevel.AGENT.value, source=data.source,
+        external_reference=data.external_reference, receipt_token=secrets.token_urlsafe(24),
+        last_event_seq=1,
+    )
+    session.add(ticket)
+    await session.flush()
+    session.add(TicketEvent(ticket_id=ticket.id, seq=1, kind="created", actor=actor.name, data=_jsonable(dict(
+        status=ticket.status, channel=ticket.channel, category=ticket.category, priority=ticket.priority,
+        source=data.source, external_reference=data.external_reference, received_at=received,
+        first_response_due=ticket.first_response_due, resolution_due=ticket.resolution_due,
+        sla_policy=policy.name, missing=missing_fields(ticket)))))
+    await session.flush()
+    ticket.number = await allocate_number(session, ctx.lender.ticket_prefix, to_wib(received).date())
+    await session.flush()
+    return ticket
+
+
 # --- borrower side ---------------------------------------------------------------------------
 
 async def lookup_for_borrower(session: AsyncSession, number: str, conversation_public_id: str) -> Ticket:
@@ -423,6 +559,12 @@ async def message_borrower(session: AsyncSession, ticket: Ticket, text: str, act
     an oral complaint that moves the resolution clock, when ``ctx`` is given).
     """
     conversations = await conversations_of(session, ticket)
+    if not conversations and ticket.source in EXTERNAL_SOURCES:
+        # A complaint forwarded by OJK's portal or LAPS SJK is answered there: the
+        # history keeps the text for staff to post, marked with where it goes.
+        if borrower_informed(ticket, actor, ctx):
+            data["first_response"] = True
+        return await record_event(session, ticket, kind, actor, deliver_via=ticket.source, text=text, **data)
     if not conversations:
         raise InvalidRequest(f"ticket {ticket.number} has no conversation to write to")
     conversation = conversations[0]
@@ -451,7 +593,7 @@ def borrower_informed(ticket: Ticket, actor: Actor, ctx: TicketContext | None) -
         return False
     ticket.first_responded_at = now
     if ctx is not None and ticket.form == "oral" and ticket.extension_count == 0:
-        ticket.resolution_due = deadline(Clock.RESOLUTION, policy=ctx.policy, calendar=ctx.calendar,
+        ticket.resolution_due = deadline(Clock.RESOLUTION, policy=ctx.policy_for(ticket), calendar=ctx.calendar,
                                          received_at=ticket.received_at, form="oral",
                                          first_response_at=ticket.first_responded_at)
     return True
@@ -534,14 +676,19 @@ async def feedback(session: AsyncSession, ticket: Ticket, note: str, actor: Acto
 
 
 async def resolve(session: AsyncSession, ctx: TicketContext, ticket: Ticket, outcome: Outcome,
-                  actor: Actor) -> None:
-    """Record the outcome, close the ticket and tell the borrower."""
+                  actor: Actor, *, closure: Closure | None) -> None:
+    """Record the outcome and its cause, close the ticket and tell the borrower.
+
+    Refused (InvalidRequest) without a cause from the lender's list: the
+    reports to OJK count complaints by cause.
+    """
     workflow.require_transition(ticket, Status.RESOLVED.value, "resolve")
+    closed = record_closure(ctx, ticket, closure)
     data = outcome.model_dump(exclude_none=True, mode="json")
     ticket.outcome = data
     ticket.compensation_amount = outcome.compensation_amount
     ticket.closed_at = ctx.now()
-    await _set_status(session, ticket, Status.RESOLVED.value, actor, outcome=data)
+    await _set_status(session, ticket, Status.RESOLVED.value, actor, outcome=data, **closed)
     await message_borrower(session, ticket, wording.resolution_notice(ticket.number, data), actor,
                            kind="resolution_sent", ctx=ctx)
 
@@ -672,15 +819,16 @@ async def borrower_answer(session: AsyncSession, ctx: TicketContext, ticket: Tic
 
 
 async def reject(session: AsyncSession, ctx: TicketContext, ticket: Ticket, ground: str | None,
-                 note: str | None, actor: Actor) -> None:
-    """Reject on one of the grounds the rules allow, in writing, with the reason."""
+                 note: str | None, actor: Actor, *, closure: Closure | None) -> None:
+    """Reject on one of the grounds the rules allow, in writing, with the reason and the cause."""
     workflow.require_transition(ticket, Status.REJECTED.value, "reject")
     grounds = [g.value for g in RejectionGround]
     if ground not in grounds:
         raise InvalidRequest(f"a rejection needs one of the grounds: {', '.join(grounds)}")
+    closed = record_closure(ctx, ticket, closure)
     ticket.rejection_ground = ground
     ticket.closed_at = ctx.now()
-    await _set_status(session, ticket, Status.REJECTED.value, actor, ground=ground, note=note)
+    await _set_status(session, ticket, Status.REJECTED.value, actor, ground=ground, note=note, **closed)
     await message_borrower(session, ticket, wording.rejection_notice(ticket.number, ground, note), actor,
                            kind="rejection_sent", ground=ground, ctx=ctx)
 
@@ -688,11 +836,12 @@ async def reject(session: AsyncSession, ctx: TicketContext, ticket: Ticket, grou
 async def extend(session: AsyncSession, ctx: TicketContext, ticket: Ticket, reason: str,
                  actor: Actor) -> None:
     """Extend the resolution deadline once, with notice to the borrower."""
-    workflow.check_extension(ticket, ctx.policy.extension.max)
+    policy = ctx.policy_for(ticket)
+    workflow.check_extension(ticket, policy.extension.max)
     if not reason.strip():
         raise InvalidRequest("an extension needs a reason the borrower can read")
     previous = ticket.resolution_due
-    ticket.resolution_due = deadline(Clock.EXTENDED_RESOLUTION, policy=ctx.policy, calendar=ctx.calendar,
+    ticket.resolution_due = deadline(Clock.EXTENDED_RESOLUTION, policy=policy, calendar=ctx.calendar,
                                      received_at=ticket.received_at, form=ticket.form,  # type: ignore[arg-type]
                                      first_response_at=ticket.first_responded_at, since=previous)
     ticket.extension_count += 1
@@ -700,7 +849,7 @@ async def extend(session: AsyncSession, ctx: TicketContext, ticket: Ticket, reas
     await session.flush()
     await record_event(session, ticket, "extended", actor, previous_due=previous,
                        resolution_due=ticket.resolution_due, reason=reason)
-    if ctx.policy.extension.notice_required:
+    if policy.extension.notice_required:
         await message_borrower(session, ticket, wording.extension_notice(ticket.number, ticket.resolution_due,
                                                                          reason), actor,
                                kind="extension_notice_sent", ctx=ctx)

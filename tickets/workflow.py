@@ -112,6 +112,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "priority": STAFF,
     "fields": STAFF,          # complete or correct the complaint's fields
     "expect": STAFF,          # the handler's new expected resolution of an overdue ticket
+    "register_external": STAFF,  # a complaint forwarded by OJK's portal (APPK) or LAPS SJK
 }
 
 

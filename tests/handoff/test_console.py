@@ -284,7 +284,7 @@ async def test_agents_read_a_short_indonesian_summary_in_queue_and_panel(client,
     queue_page = (await client.get("/console", ani)).text
     for text in (_summary_block(queue_page, "queue-summary"),):
         assert "Alasan: laporan penipuan." in text
-        assert "Kategori: Penipuan/Fraud." in text
+        assert "Kategori: Penipuan." in text
         assert "Tiket: DCI-261130-0005-4 — data belum lengkap: nama, nomor HP/e-mail, produk, tanggal transaksi." in text
         # The bot said "verified", but the desk has no verified customer on this conversation.
         assert "Identitas: belum terverifikasi." in text and "terverifikasi (" not in text

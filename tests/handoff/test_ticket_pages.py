@@ -86,10 +86,11 @@ async def test_ticket_actions_from_the_console(client, sign_in, database, servic
     empty = await client.post(f"/console/tickets/{number}/resolve", sari, {"kind": "explanation"}, headers=FETCH)
     assert empty.status == 422
     r = await client.post(f"/console/tickets/{number}/resolve", sari,
-                          {"kind": "offer", "apology": "Mohon maaf.", "compensation_amount": "25.000"},
-                          headers=FETCH)
+                          {"kind": "offer", "apology": "Mohon maaf.", "compensation_amount": "25.000",
+                           "cause": "kelalaian_petugas"}, headers=FETCH)
     assert r.status == 200, r.text
     done = await _ticket(database, ticket.id)
+    assert done.cause == "kelalaian_petugas" and done.negative_publicity is False
     assert done.status == "resolved" and float(done.compensation_amount) == 25000.0
     kinds = [e.kind for e in await _events(database, ticket.id)]
     assert kinds[2:] == ["status_changed", "extended", "extension_notice_sent", "escalated", "status_changed",
@@ -125,3 +126,71 @@ async def test_the_handler_sets_the_new_expectation_from_the_ticket_page(client,
     assert r.status == 200, r.text
     expected = (await _ticket(database, ticket.id)).expected_resolution_at
     assert expected is not None and expected.astimezone(WIB).isoformat() == "2099-01-02T23:59:59+07:00"
+
+
+async def test_resolving_in_the_console_without_a_cause_is_refused(client, sign_in, database, services) -> None:
+    ani = await sign_in("ani")
+    conv = await _conversation(database)
+    ticket = await _file(database, services, conv)
+    page = await client.get(f"/console/tickets/{ticket.number}", ani)
+    # The form offers the lender file's causes.
+    assert 'name="cause"' in page.text and "Kelalaian petugas" in page.text
+    answer = {"kind": "explanation", "explanation": "Dana sudah kami kembalikan."}
+    refused = await client.post(f"/console/tickets/{ticket.number}/resolve", ani, answer, headers=FETCH)
+    assert refused.status == 422 and refused.json["error"] == "invalid_request"
+    assert "choose the cause of the complaint" in refused.json["message"]
+    unknown = await client.post(f"/console/tickets/{ticket.number}/resolve", ani, {**answer, "cause": "bosan"},
+                                headers=FETCH)
+    assert unknown.status == 422 and "unknown cause" in unknown.json["message"]
+    no_link = await client.post(f"/console/tickets/{ticket.number}/resolve", ani,
+                                {**answer, "cause": "kesalahan_sistem", "negative_publicity": "1"}, headers=FETCH)
+    assert no_link.status == 422 and "link" in no_link.json["message"]
+    unchanged = await _ticket(database, ticket.id)
+    assert unchanged.status == "received" and unchanged.closed_at is None and unchanged.cause is None
+
+    ok = await client.post(f"/console/tickets/{ticket.number}/resolve", ani,
+                           {**answer, "cause": "kesalahan_sistem", "negative_publicity": "1",
+                            "publicity_url": "https://x.com/peminjam/status/1"}, headers=FETCH)
+    assert ok.status == 200, ok.text
+    done = await _ticket(database, ticket.id)
+    assert (done.status, done.cause, done.negative_publicity, done.negative_publicity_url) == (
+        "resolved", "kesalahan_sistem", True, "https://x.com/peminjam/status/1")
+    page = await client.get(f"/console/tickets/{ticket.number}", ani)
+    assert 'data-testid="ticket-cause"' in page.text and "https://x.com/peminjam/status/1" in page.text
+
+
+async def test_rejecting_in_the_console_records_the_cause(client, sign_in, database, services) -> None:
+    sari = await sign_in("sari", "specialist")
+    conv = await _conversation(database)
+    ticket = await _file(database, services, conv)
+    refused = await client.post(f"/console/tickets/{ticket.number}/reject", sari, {"ground": "not_our_product"},
+                                headers=FETCH)
+    assert refused.status == 422 and "choose the cause" in refused.json["message"]
+    r = await client.post(f"/console/tickets/{ticket.number}/reject", sari,
+                          {"ground": "not_our_product", "cause": "pihak_ketiga"}, headers=FETCH)
+    assert r.status == 200, r.text
+    assert (await _ticket(database, ticket.id)).cause == "pihak_ketiga"
+
+
+async def test_a_complaint_from_ojk_is_registered_in_the_console(client, sign_in, database, services) -> None:
+    ani = await sign_in("ani")
+    page = await client.get("/console/external-complaints", ani)
+    assert page.status == 200 and 'name="external_reference"' in page.text and "OJK (APPK)" in page.text
+    form = {"source": "ojk_appk", "external_reference": "APPK-2026-000123", "received_on": "2026-11-23",
+            "received_time": "10:00", "category": "unethical_collection", "full_name": "Rina Wati",
+            "phone": "081234567890", "product": "pinjaman_tunai",
+            "chronology": "Penagih menghubungi kontak darurat saya."}
+    r = await client.post("/console/external-complaints", ani, form, headers=FETCH)
+    assert r.status == 200, r.text
+    number = r.json["ticket_number"]
+    async with database.session() as session:
+        t = await session.scalar(select(Ticket).where(Ticket.number == number))
+    assert (t.source, t.external_reference, t.channel, t.form) == ("ojk_appk", "APPK-2026-000123", "ojk_appk",
+                                                                   "written")
+    assert t.received_at.astimezone(WIB).isoformat() == "2026-11-23T10:00:00+07:00"
+    again = await client.post("/console/external-complaints", ani, form, headers=FETCH)
+    assert again.status == 422 and "already ticket" in again.json["message"]
+    bad = await client.post("/console/external-complaints", ani, {**form, "received_on": "kemarin"}, headers=FETCH)
+    assert bad.status == 422
+    page = await client.get(f"/console/tickets/{number}", ani)
+    assert 'data-testid="ticket-source"' in page.text and "APPK-2026-000123" in page.text

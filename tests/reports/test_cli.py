@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,13 @@ async def test_load_then_report_writes_three_files(database: Database, cli_env: 
     assert await run("report", "--period", "2022", "--out", str(tmp_path)) == 0
     printed = capsys.readouterr().out.split()
     names = sorted(Path(p).name for p in printed)
-    assert names == ["laporan-pengaduan-2022.csv", "laporan-pengaduan-2022.html", "laporan-pengaduan-2022.xlsx"]
+    assert names == ["laporan-pengaduan-2022-csv.zip", "laporan-pengaduan-2022.html",
+                     "laporan-pengaduan-2022.xlsx"]
 
-    rows = list(csv.reader((tmp_path / "laporan-pengaduan-2022.csv").read_text(encoding="utf-8-sig").splitlines()))
+    with zipfile.ZipFile(tmp_path / "laporan-pengaduan-2022-csv.zip") as archive:
+        text = archive.read("laporan-pengaduan-2022/01-kategori.csv").decode("utf-8-sig")
+    rows = list(csv.reader(text.splitlines()))
+    assert rows[0][2] == "diterima"
     assert next(r for r in rows if r and r[0] == "Keringanan")[2] == "2444"
     assert next(r for r in rows if r and r[0] == "Jumlah")[2] == "7578"
     sheet = load_workbook(tmp_path / "laporan-pengaduan-2022.xlsx")["Laporan"]
@@ -43,7 +48,7 @@ async def test_load_then_report_writes_three_files(database: Database, cli_env: 
 async def test_report_quarter_in_one_format(database: Database, cli_env: None, tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert await run("report", "--period", "2026-Q3", "--out", str(out), "--format", "csv") == 0
-    assert [p.name for p in out.iterdir()] == ["laporan-pengaduan-2026-Q3.csv"]
+    assert [p.name for p in out.iterdir()] == ["laporan-pengaduan-2026-Q3-csv.zip"]
 
 
 @pytest.mark.parametrize("argv", [["report", "--period", "2026-13"], ["report", "--period", "2026-10", "--format", "pdf"]])

@@ -5,7 +5,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from reports.periods import Period, PeriodError, PeriodKind, due_date, parse_period, periods_ended_before
+from reports.periods import DueRules, Period, PeriodError, PeriodKind, due_date, parse_period, periods_ended_before
 from tests.reports.conftest import fixed_working_day
 
 
@@ -60,18 +60,30 @@ def test_monthly_due_follows_the_injected_calendar() -> None:
     assert due_date(parse_period("2026-10"), with_extra_leave) == date(2026, 11, 16)
 
 
-def test_quarterly_due_is_the_tenth_moved_to_next_working_day() -> None:
-    # 10 October 2026 is a Saturday → Monday 12 October.
-    assert due_date(parse_period("2026-Q3"), fixed_working_day) == date(2026, 10, 12)
-    # 10 July 2026 is a Friday → stays.
+def test_quarterly_due_is_the_tenth_not_moved_without_a_rule() -> None:
+    # POJK 18/2018: the 10th of the month after the quarter. No rule found moves it off a
+    # weekend or holiday, so the 10th stands (filing earlier is always on time).
+    assert due_date(parse_period("2026-Q3"), fixed_working_day) == date(2026, 10, 10)  # a Saturday
     assert due_date(parse_period("2026-Q2"), fixed_working_day) == date(2026, 7, 10)
-    # 10 April 2026 is a holiday in the fixed calendar (Friday) → Monday 13 April.
-    assert due_date(parse_period("2026-Q1"), fixed_working_day) == date(2026, 4, 13)
+    assert due_date(parse_period("2026-Q1"), fixed_working_day) == date(2026, 4, 10)  # a holiday
 
 
-def test_annual_due_is_the_tenth_of_january_moved_like_a_quarter() -> None:
-    # 10 January 2027 is a Sunday → Monday 11 January.
-    assert due_date(parse_period("2026"), fixed_working_day) == date(2027, 1, 11)
+def test_quarterly_due_moves_only_when_configured() -> None:
+    moves = DueRules(quarterly_moves_to_working_day=True)
+    # 10 October 2026 is a Saturday → Monday 12 October; 10 April 2026 a holiday → Monday 13 April.
+    assert due_date(parse_period("2026-Q3"), fixed_working_day, moves) == date(2026, 10, 12)
+    assert due_date(parse_period("2026-Q1"), fixed_working_day, moves) == date(2026, 4, 13)
+
+
+def test_monthly_due_working_days_are_configurable() -> None:
+    # A lender's procedure, not a regulation: 5 working days of November 2026 end on Friday the 6th.
+    assert due_date(parse_period("2026-10"), fixed_working_day, DueRules(monthly_working_days=5)) == date(2026, 11, 6)
+
+
+def test_annual_due_is_the_tenth_of_january_like_a_quarter() -> None:
+    assert due_date(parse_period("2026"), fixed_working_day) == date(2027, 1, 10)
+    assert due_date(parse_period("2026"), fixed_working_day, DueRules(quarterly_moves_to_working_day=True)) == date(
+        2027, 1, 11)
 
 
 def test_previous_and_latest_finished_periods() -> None:

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from datetime import datetime, timezone
 
 import pytest
 from openpyxl import load_workbook
 
 from reports.document import Lender, build_document
-from reports.export import to_csv, to_xlsx
+from reports.export import to_csv_files, to_csv_zip, to_xlsx
 from reports.periods import parse_period
 from reports.queries import period_report
 from reports.synthetic import PUBLISHED_2022, load_year
@@ -20,7 +21,7 @@ from tickets.models import CATEGORY_LABELS
 # The lender's published 2022 table, by the Indonesian labels the report prints.
 PUBLISHED_TABLE = {
     "Pembayaran": 2198,
-    "Penipuan/Fraud": 391,
+    "Penipuan": 391,
     "Penagihan Tidak Beretika": 1042,
     "Keringanan": 2444,
     "Perubahan Nomor Ponsel": 1087,
@@ -75,7 +76,11 @@ async def test_xlsx_holds_header_and_published_table(year_2022: Database) -> Non
     wb = load_workbook(io.BytesIO(to_xlsx(document)))
     ws = wb["Laporan"]
     rows = [[c for c in row] for row in ws.iter_rows(values_only=True)]
-    header = {r[0]: r[1] for r in rows[1:6]}
+    header: dict[str, str] = {}
+    for r in rows[1:]:
+        if r[0] is None:
+            break
+        header[r[0]] = r[1]
     assert header["Nama PUJK"] == "PT Dana Contoh Indonesia"
     assert header["Periode"] == "Tahun 2022 (01-01-2022 s.d. 31-12-2022)"
     assert header["Batas waktu penyampaian"] == "10-01-2023"
@@ -92,15 +97,25 @@ async def test_xlsx_holds_header_and_published_table(year_2022: Database) -> Non
 
 async def test_csv_holds_header_and_published_table(year_2022: Database) -> None:
     _, document = await annual_document(year_2022)
-    rows = list(csv.reader(io.StringIO(to_csv(document))))
-    assert rows[0][0].startswith("Laporan Pengaduan Konsumen")
-    assert ["Nama PUJK", "PT Dana Contoh Indonesia"] in rows
-    assert ["Batas waktu penyampaian", "10-01-2023"] in rows
-    start = rows.index(["Pengaduan per Kategori"])
-    columns = rows[start + 1]
-    table = {r[0]: r for r in rows[start + 2:start + 10]}
+    archive = zipfile.ZipFile(io.BytesIO(to_csv_zip(document)))
+    files = {name.split("/", 1)[1]: archive.read(name).decode("utf-8-sig") for name in archive.namelist()}
+    assert files == {k: v.decode("utf-8-sig") for k, v in to_csv_files(document).items()}
+    identity = list(csv.reader(io.StringIO(files["00-identitas.csv"])))
+    assert ["nama_pujk", "Nama PUJK", "PT Dana Contoh Indonesia"] in identity
+    assert ["batas_waktu", "Batas waktu penyampaian", "10-01-2023"] in identity
+    assert ["status_laporan", "Status laporan", "Final"] in identity
+    rows = list(csv.reader(io.StringIO(files["01-kategori.csv"])))
+    columns = rows[0]
+    assert columns[:6] == ["kategori", "sisa_awal", "diterima", "selesai", "tidak_selesai", "dalam_proses"]
+    table = {r[0]: r for r in rows[1:]}
+    assert len(table) == 8  # seven categories and the total
     for label, count in {**PUBLISHED_TABLE, "Jumlah": 7578}.items():
-        assert table[label][columns.index("Diterima")] == str(count)
-        assert table[label][columns.index("Selesai")] == str(count)
-        assert table[label][columns.index("Tidak selesai")] == "0"
-        assert table[label][columns.index("Dalam proses")] == "0"
+        assert table[label][columns.index("diterima")] == str(count)
+        assert table[label][columns.index("selesai")] == str(count)
+        assert table[label][columns.index("tidak_selesai")] == "0"
+        assert table[label][columns.index("dalam_proses")] == "0"
+    # Every table is its own file, and the dictionary names each column code.
+    tables = sorted(n for n in files if n[:2].isdigit() and n != "00-identitas.csv")
+    assert len(tables) == len(document.sections)
+    dictionary = list(csv.reader(io.StringIO(files["kolom.csv"])))
+    assert ["01-kategori.csv", "Pengaduan per Kategori", "diterima", "Diterima"] in dictionary

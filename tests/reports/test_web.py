@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import zipfile
 import io
 from datetime import timedelta
 
@@ -55,7 +56,7 @@ async def test_printable_page_and_downloads_agree(app: Sanic, database: Database
     assert page.status == 200
     assert "Laporan Pengaduan Konsumen — Oktober 2026" in page.text
     assert "PT Dana Contoh Indonesia" in page.text and "13-11-2026" in page.text  # due date
-    assert "Penipuan/Fraud" in page.text and "@media print" in page.text
+    assert "Penipuan" in page.text and "@media print" in page.text
 
     _, xlsx = await app.asgi_client.get("/reports/2026-10/xlsx", headers=SUPERVISOR)
     assert xlsx.status == 200 and "spreadsheetml" in xlsx.headers["content-type"]
@@ -65,8 +66,12 @@ async def test_printable_page_and_downloads_agree(app: Sanic, database: Database
     assert total[1:6] == (4, 5, 3, 1, 5)
 
     _, csv_response = await app.asgi_client.get("/reports/2026-10/csv", headers=SUPERVISOR)
-    assert csv_response.body.startswith("\ufeff".encode())  # BOM: spreadsheet programs read UTF-8
-    csv_rows = list(csv.reader(io.StringIO(csv_response.body.decode("utf-8-sig"))))
+    assert csv_response.headers["content-type"] == "application/zip"
+    assert 'filename="laporan-pengaduan-2026-10-csv.zip"' in csv_response.headers["content-disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(csv_response.body))
+    data = archive.read("laporan-pengaduan-2026-10/01-kategori.csv")
+    assert data.startswith("\ufeff".encode())  # BOM: spreadsheet programs read UTF-8
+    csv_rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert next(r for r in csv_rows if r and r[0] == "Jumlah")[1:6] == ["4", "5", "3", "1", "5"]
 
 
@@ -77,7 +82,15 @@ async def test_report_json(app: Sanic, database: Database) -> None:
     assert body["due_date"] == "2026-11-13" and body["label"] == "Oktober 2026"
     assert body["totals"]["received"] == 5 and body["totals"]["in_process"] == 5
     fraud = next(c for c in body["by_category"] if c["category"] == "fraud")
-    assert fraud["label"] == "Penipuan/Fraud" and fraud["negative_publicity"] == 1
+    assert fraud["label"] == "Penipuan" and fraud["negative_publicity"] == 1
+    # The new dimensions: oral/written, source, policy, and resolution times of what closed.
+    assert sum(f["received"] for f in body["by_form"]) == body["totals"]["received"]
+    assert [s["source"] for s in body["by_source"]] == ["direct", "ojk_appk", "laps_sjk"]
+    assert sum(p["received"] for p in body["by_policy"]) == body["totals"]["received"]
+    times = body["resolution_times"]
+    closed = body["totals"]["resolved"] + body["totals"]["not_resolved"]
+    assert times["total"]["closed"] == closed == sum(c["closed"] for c in times["by_category"])
+    assert sum(p["closed"] for p in times["by_product"]) == closed
 
 
 async def test_dashboard_page_has_charts_and_polls(app: Sanic) -> None:
@@ -142,7 +155,7 @@ async def test_dashboard_json_figures(app: Sanic, database: Database) -> None:
     assert sla["open"] == 3
     assert sla["resolution_overdue"] == 1 and sla["first_response_overdue"] == 1
     assert (sum(sla["met"]), sum(sla["breached"])) == (1, 1) and sla["compliance_rate"] == 0.5
-    assert sla["overdue_by_category"] == [{"key": "fraud", "label": "Penipuan/Fraud", "count": 1}]
+    assert sla["overdue_by_category"] == [{"key": "fraud", "label": "Penipuan", "count": 1}]
     assert [b["count"] for b in data["open_by_age"]] == [1, 1, 0, 0, 1]
     category = {s["key"]: sum(s["values"]) for s in data["volume_by_category"]["series"]}
     assert category == {"fraud": 1, "payment": 3}  # the 30-day-old ticket is just outside

@@ -30,13 +30,15 @@ async def test_report_follows_the_ticket_lifecycle(database: Database, settings:
         numbers.append(created.ticket.number)
     clock[0] += timedelta(days=3)
     outcome = service.Outcome(kind="explanation", explanation="Pembayaran sudah kami catat.")
+    cause = service.Closure(cause="kesalahan_sistem")
     async with database.transaction() as session:
         resolved = await service.get_ticket(session, numbers[0], for_update=True)
-        await service.resolve(session, ctx, resolved, outcome, service.SYSTEM)
+        await service.resolve(session, ctx, resolved, outcome, service.SYSTEM, closure=cause)
         rejected = await service.get_ticket(session, numbers[1], for_update=True)
-        await service.reject(session, ctx, rejected, "not_our_product", "Bukan produk kami.", service.SYSTEM)
+        await service.reject(session, ctx, rejected, "not_our_product", "Bukan produk kami.", service.SYSTEM,
+                             closure=cause)
         refused = await service.get_ticket(session, numbers[2], for_update=True)
-        await service.resolve(session, ctx, refused, outcome, service.SYSTEM)
+        await service.resolve(session, ctx, refused, outcome, service.SYSTEM, closure=cause)
     async with database.transaction() as session:
         refused = await service.get_ticket(session, numbers[2], for_update=True)
         await service.settlement_answer(session, ctx, refused, False, "Tidak setuju.", service.SYSTEM)

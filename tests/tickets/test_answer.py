@@ -21,10 +21,12 @@ async def _closed(database, ctx, conv, *, reject: bool = False):  # type: ignore
     async with database.transaction() as s:
         ticket = await service.get_ticket(s, t.number)
         if reject:
-            await service.reject(s, ctx, ticket, "not_our_product", None, AGENT)
+            await service.reject(s, ctx, ticket, "not_our_product", None, AGENT,
+                                 closure=service.Closure(cause="kesalahan_sistem"))
         else:
             await service.resolve(s, ctx, ticket, service.Outcome(kind="explanation",
-                                                                  explanation="Dana sudah kembali."), AGENT)
+                                                                  explanation="Dana sudah kembali."), AGENT,
+                                  closure=service.Closure(cause="kesalahan_sistem"))
     return t
 
 

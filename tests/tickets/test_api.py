@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from storage.models import Conversation
 from tests.tickets.conftest import BOT_AUTH, WA_PHONE, as_user, complaint, make_conversation
-from tickets.models import Ticket
+from handoff.models import AuditEntry
+from tickets.models import Ticket, TicketEvent
 
 
 async def post_ticket(app, conv, key=None, **over):
@@ -223,7 +224,8 @@ async def test_role_rules(app, number, staff) -> None:
     res = await staff_post(app, specialist, number, "feedback", {"text": "dana sudah kembali"})
     assert res.json["status"] == "in_progress"
     assert (await staff_post(app, specialist, number, "extend", {"reason": "menunggu bank"})).status == 200
-    assert (await staff_post(app, specialist, number, "reject", {"ground": "no_financial_loss"})).status == 200
+    assert (await staff_post(app, specialist, number, "reject", {"ground": "no_financial_loss",
+                                                                  "cause": "kesalahan_konsumen"})).status == 200
 
 
 async def test_forbidden_changes_answer_409_or_422(app, number, staff) -> None:
@@ -237,8 +239,17 @@ async def test_forbidden_changes_answer_409_or_422(app, number, staff) -> None:
     assert res.status == 409 and res.json["error"] == "extension_not_allowed"
     res = await staff_post(app, sup, number, "resolve", {"kind": "explanation"})
     assert res.status == 422
-    res = await staff_post(app, sup, number, "resolve", {"kind": "explanation", "explanation": "Dana sudah masuk."})
+    answer = {"kind": "explanation", "explanation": "Dana sudah masuk."}
+    res = await staff_post(app, sup, number, "resolve", answer)
+    assert res.status == 422 and "choose the cause of the complaint" in res.json["message"]
+    res = await staff_post(app, sup, number, "resolve", {**answer, "cause": "kesalahan_sistem",
+                                                         "negative_publicity": True})
+    assert res.status == 422 and "link" in res.json["details"][0]["message"]
+    res = await staff_post(app, sup, number, "resolve", {**answer, "cause": "kesalahan_sistem",
+                                                         "negative_publicity": True,
+                                                         "publicity_url": "https://berita.example/aduan"})
     assert res.status == 200 and res.json["status"] == "resolved"
+    assert (res.json["cause"], res.json["negative_publicity_url"]) == ("kesalahan_sistem", "https://berita.example/aduan")
     res = await staff_post(app, sup, number, "escalate", {"level": "directors"})
     assert res.status == 409 and res.json["error"] == "forbidden_transition"
     res = await staff_post(app, sup, number, "reject", {"ground": "not_our_product"})
@@ -330,3 +341,38 @@ async def test_only_an_incomplete_filing_may_leave_required_fields_out(app, wa_c
     assert {d["field"] for d in res.json["details"]} >= {"full_name", "product"}
     _, res = await post_ticket(app, wa_conversation, incomplete=True, chronology="")
     assert res.status == 422  # the borrower's words are always filed
+
+
+async def test_staff_register_a_complaint_forwarded_by_ojk(app, database, staff) -> None:
+    body = {"source": "ojk_appk", "external_reference": "APPK/2026/11/0042", "received_at": "2026-11-02T10:00:00+07:00",
+            "category": "payment", "full_name": "Rina Wati", "phone": "081234567890", "product": "paylater",
+            "chronology": "Pembayaran sudah dipotong tetapi tagihan masih muncul."}
+    _, res = await app.asgi_client.post("/api/v1/staff/tickets/external", json=body, headers=as_user(staff["agent"]))
+    assert res.status == 201, res.text
+    assert (res.json["source"], res.json["external_reference"], res.json["channel"]) == (
+        "ojk_appk", "APPK/2026/11/0042", "ojk_appk")
+    # Clocked from its receipt at the lender, on the suite's policy (POJK 18/2018, 20 working days):
+    # day 0 Monday 2 November → Monday 30 November. (tests/reports checks the POJK 22/2023 clock.)
+    assert res.json["received_at"] == "2026-11-02T10:00:00+07:00"
+    assert res.json["resolution_due"] == "2026-11-30T23:59:59+07:00"
+    assert res.json["first_response_due"] == "2026-11-04T23:59:59+07:00"
+    _, again = await app.asgi_client.post("/api/v1/staff/tickets/external", json=body, headers=as_user(staff["agent"]))
+    assert again.status == 422 and "already ticket" in again.json["message"]
+    _, bad = await app.asgi_client.post("/api/v1/staff/tickets/external", json={**body, "source": "email"},
+                                        headers=as_user(staff["agent"]))
+    assert bad.status == 422 and bad.json["details"][0]["field"] == "source"
+    _, future = await app.asgi_client.post("/api/v1/staff/tickets/external",
+                                           json={**body, "external_reference": "X-1",
+                                                 "received_at": "2099-01-01T10:00:00+07:00"},
+                                           headers=as_user(staff["agent"]))
+    assert future.status == 422 and "future" in future.json["message"]
+    async with database.session() as s:
+        audited = await s.scalar(select(AuditEntry.action).where(AuditEntry.object_id == res.json["number"]))
+    assert audited == "ticket.register_external"
+    # Answers to it go to OJK's portal: the history keeps the text for staff to post there.
+    answer = {"kind": "explanation", "explanation": "Tagihan sudah kami koreksi.", "cause": "kesalahan_sistem"}
+    done = await staff_post(app, staff["agent"], res.json["number"], "resolve", answer)
+    assert done.status == 200, done.text
+    async with database.session() as s:
+        event = await s.scalar(select(TicketEvent).where(TicketEvent.kind == "resolution_sent"))
+    assert event.data["deliver_via"] == "ojk_appk"

@@ -82,8 +82,8 @@ CASES = [
     # --- Oral complaint, month end: received Thu 29 Jan 2026, first response not yet given:
     # first response due Mon 2 Feb (30 Jan (1), 2 Feb (2)); then 3-6 (1-4), 9 (5)
     ("oral-no-response-p18", P18, RES, wib(2026, 1, 29), "oral", date(2026, 2, 9)),
-    # POJK 22 counts oral complaints from receipt: 30 (1), Feb 2-6 (2-6), 9-12 (7-10)
-    ("oral-p22", P22, RES, wib(2026, 1, 29), "oral", date(2026, 2, 12)),
+    # POJK 22 counts oral complaints from receipt, 5 working days: 30 (1), Feb 2-5 (2-5)
+    ("oral-p22", P22, RES, wib(2026, 1, 29), "oral", date(2026, 2, 5)),
     # --- Year end 2026/2027, Wed 23 Dec 20:00 (after hours): [24 cb, 25, weekend] day 0 Mon 28;
     # 29 (1), 30 (2)
     ("ye26-fr", P18, FR, wib(2026, 12, 23, 20), "written", date(2026, 12, 30)),

@@ -109,5 +109,6 @@ async def test_laps_notice_after_final_deadline_under_pojk_22(database, ticket_c
 async def test_closed_tickets_raise_nothing(database, ticket_ctx, wa_conversation) -> None:
     t = await new_ticket(database, ticket_ctx, wa_conversation)
     async with database.transaction() as s:
-        await service.reject(s, ticket_ctx, await service.get_ticket(s, t.number), "not_our_product", None, AGENT)
+        await service.reject(s, ticket_ctx, await service.get_ticket(s, t.number), "not_our_product", None, AGENT,
+                             closure=service.Closure(cause="kesalahan_sistem"))
     assert (await tick(database, ticket_ctx, datetime(2027, 6, 1, tzinfo=WIB))).total == 0

@@ -118,24 +118,24 @@ async def ticket(database, ticket_ctx, wa_conversation) -> Ticket:
 
 async def test_resolving_a_rejected_ticket_is_refused(database, ticket_ctx, ticket) -> None:
     await change(database, ticket.number, lambda s, t: service.reject(s, ticket_ctx, t, "not_our_product",
-                                                                      None, AGENT))
+                                                                      None, AGENT, closure=service.Closure(cause="kesalahan_sistem")))
     with pytest.raises(ForbiddenTransition, match="cannot resolve .* it is rejected"):
         await change(database, ticket.number, lambda s, t: service.resolve(
-            s, ticket_ctx, t, Outcome(kind="explanation", explanation="x"), AGENT))
+            s, ticket_ctx, t, Outcome(kind="explanation", explanation="x"), AGENT, closure=service.Closure(cause="kesalahan_sistem")))
 
 
 async def test_rejecting_without_a_ground_is_refused(database, ticket_ctx, ticket) -> None:
     for ground in (None, "we_do_not_like_it"):
         with pytest.raises(InvalidRequest, match="one of the grounds"):
             await change(database, ticket.number, lambda s, t: service.reject(s, ticket_ctx, t, ground, None,
-                                                                              AGENT))
+                                                                              AGENT, closure=service.Closure(cause="kesalahan_sistem")))
     async with database.session() as s:
         assert (await service.get_ticket(s, ticket.number)).status == "received"
 
 
 async def test_rejection_is_sent_to_the_borrower_with_the_reason(database, ticket_ctx, ticket) -> None:
     await change(database, ticket.number, lambda s, t: service.reject(
-        s, ticket_ctx, t, "documents_not_supplied", "Bukti transfer belum dikirim.", AGENT))
+        s, ticket_ctx, t, "documents_not_supplied", "Bukti transfer belum dikirim.", AGENT, closure=service.Closure(cause="kesalahan_sistem")))
     async with database.session() as s:
         msg = await s.scalar(select(Message).order_by(Message.id.desc()))
         assert await s.scalar(select(func.count()).select_from(OutboxItem)) == 1
@@ -156,7 +156,7 @@ async def test_a_second_extension_is_refused(database, ticket_ctx, ticket) -> No
 
 async def test_escalating_a_closed_ticket_is_refused(database, ticket_ctx, ticket) -> None:
     await change(database, ticket.number, lambda s, t: service.resolve(
-        s, ticket_ctx, t, Outcome(kind="explanation", explanation="Dana sudah masuk."), AGENT))
+        s, ticket_ctx, t, Outcome(kind="explanation", explanation="Dana sudah masuk."), AGENT, closure=service.Closure(cause="kesalahan_sistem")))
     with pytest.raises(ForbiddenTransition, match="cannot escalate .* it is resolved"):
         await change(database, ticket.number, service.escalate, "specialist", None, None, AGENT)
     with pytest.raises(ForbiddenTransition):
@@ -193,7 +193,8 @@ async def test_refused_settlement_reopens_and_points_to_laps(database, ticket_ct
                                                                                      AGENT))
     offer = Outcome(kind="offer", apology="", service_fix="Sistem pembayaran diperbaiki",
                     compensation_amount="150000")
-    t = await change(database, ticket.number, lambda s, t: service.resolve(s, ticket_ctx, t, offer, AGENT))
+    t = await change(database, ticket.number, lambda s, t: service.resolve(s, ticket_ctx, t, offer, AGENT,
+                                                                                 closure=service.Closure(cause="kesalahan_sistem")))
     assert t.status == "resolved" and t.outcome["compensation_amount"] == "150000"
     t = await change(database, ticket.number, lambda s, t: service.settlement_answer(
         s, ticket_ctx, t, False, "kurang", AGENT))
