@@ -1,7 +1,7 @@
 """ticket: where the complaint came from (OJK portal, LAPS SJK) and where it went public
 
 Revision ID: f3c8e2a71d90
-Revises: f3c8a1d6b952
+Revises: 112226c366b8
 Create Date: 2026-11-30 10:15:00
 
 Complaints forwarded by OJK's consumer portal (APPK) or LAPS SJK are
@@ -16,7 +16,7 @@ from alembic import op
 
 
 revision: str = 'f3c8e2a71d90'
-down_revision: Union[str, Sequence[str], None] = 'f3c8a1d6b952'
+down_revision: Union[str, Sequence[str], None] = '112226c366b8'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
