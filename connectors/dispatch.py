@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+from attachments import service as attachments
+from attachments.runtime import attachments_of
 from connectors.base import Sender
 from connectors.rejections import Rejected
 from desk.masking import MaskingFilter, mask_text
@@ -52,8 +54,32 @@ async def route_inbound(services: Any, inbound: InboundMessage) -> ReceiveResult
     if router is None:
         raise Rejected(503, "unavailable", "the desk is starting up; try again shortly")
     try:
-        return await router.receive(inbound)
+        result = await router.receive(inbound)
     except Exception as exc:  # noqa: BLE001 - the provider must hear "not taken", not a crash
         log.exception("router failed on %s message %s from %s: %s", inbound.channel.value,
                       inbound.external_id, mask_text(inbound.sender), type(exc).__name__)
         raise Rejected(503, "unavailable", "the message could not be stored; try again") from exc
+    if result.message_id is not None and any(attachments.is_file_ref(m.url) for m in inbound.media):
+        await record_files(services, inbound, result.message_id)
+    return result
+
+
+async def record_files(services: Any, inbound: InboundMessage, message_id: int) -> None:
+    """Record the message's files for the fetch job, after the router stored (and answered) it.
+
+    The router never waits for a download. Recording is idempotent, so a
+    redelivery (also answered as a duplicate by the router) records what a
+    failed first attempt did not; if it fails, the provider hears 503 and
+    delivers again.
+    """
+    runtime = attachments_of(services)
+    try:
+        async with services.db.transaction() as session:
+            conversation_id = await attachments.conversation_of_message(session, message_id)
+            await attachments.record_inbound(session, conversation_id=conversation_id, message_id=message_id,
+                                             channel=inbound.channel.value, media=inbound.media)
+    except Exception as exc:  # noqa: BLE001 - not recorded: make the provider deliver again
+        log.exception("recording files of %s message %s failed: %s", inbound.channel.value, message_id,
+                      type(exc).__name__)
+        raise Rejected(503, "unavailable", "the message's files could not be recorded; try again") from exc
+    runtime.worker.nudge()

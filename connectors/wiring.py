@@ -6,8 +6,11 @@ from typing import Any
 
 from sanic import Sanic
 
+from attachments.runtime import attachments_of
 from connectors.base import Sender
 from connectors.dispatch import senders_of
+from connectors.telegram import TelegramMediaSource, TelegramSender
+from connectors.whatsapp import TwilioMediaSource
 from desk.messages import Channel
 
 
@@ -17,11 +20,22 @@ def build_senders(services: Any) -> dict[Channel, Sender]:
     from connectors.telegram import TelegramSender
     from connectors.whatsapp import TwilioSender
 
+    files = attachments_of(services)
     return {
-        Channel.WHATSAPP: TwilioSender(services.settings),
-        Channel.TELEGRAM: TelegramSender(services.settings),
+        Channel.WHATSAPP: TwilioSender(services.settings, file_link=files.link),
+        Channel.TELEGRAM: TelegramSender(services.settings, files=files.files),
         Channel.INAPP: InAppSender(services.events),
     }
+
+
+def register_media_sources(services: Any) -> None:
+    """Give the attachment fetch job each channel's fetcher (in-app uploads it knows already)."""
+    runtime = attachments_of(services)
+    timeout = runtime.settings.attachments_fetch_timeout_seconds
+    runtime.worker.register_source(Channel.WHATSAPP.value, TwilioMediaSource(services.settings, timeout=timeout))
+    telegram = senders_of(services).get(Channel.TELEGRAM.value)
+    bot = telegram.bot if isinstance(telegram, TelegramSender) else TelegramSender(services.settings).bot
+    runtime.worker.register_source(Channel.TELEGRAM.value, TelegramMediaSource(bot))
 
 
 def install_channels(app: Sanic) -> None:
@@ -42,6 +56,7 @@ def install_channels(app: Sanic) -> None:
     # A sender already registered (tests inject recording senders) is kept.
     for channel, sender in build_senders(services).items():
         senders.setdefault(channel.value, sender)
+    register_media_sources(services)
 
     @app.after_server_stop
     async def _close_senders(app: Sanic) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sanic import Sanic
 
+from attachments.web import install as install_attachments
 from desk.botclient import BotClient
 from desk.config import Settings
 from desk.events import EventBus, InMemoryEventBus
@@ -115,6 +116,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     install_http_errors(app)  # 2 MB body limit, answered with the JSON error
     app.ctx.services = services
 
+    # Before the channels: their senders and fetchers use the attachment store.
+    install_attachments(app, run_worker=run_outbox)  # file fetch job, signed file links
     _install_parts(app)
 
     @app.after_server_start

@@ -58,12 +58,32 @@ class InboundMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboundFile:
+    """A stored, checked file an outbound message carries (an agent's image or PDF).
+
+    ``attachment_id`` names the row that signed links point at; ``storage_key``
+    is where the bytes are (connectors that upload bytes read them from there).
+    """
+
+    attachment_id: int
+    storage_key: str
+    content_type: str
+    filename: str | None = None
+
+    @property
+    def image(self) -> bool:
+        """Sent as a photo where the channel distinguishes photos from documents."""
+        return self.content_type.startswith("image/")
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """One message to a borrower, channel-neutral; the connector renders it."""
 
     text: str
     buttons: tuple[Button, ...] = ()
     custom: dict[str, Any] | None = None
+    files: tuple[OutboundFile, ...] = ()
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON form stored with the message."""
@@ -72,6 +92,9 @@ class OutboundMessage:
             data["buttons"] = [{"title": b.title, "payload": b.payload} for b in self.buttons]
         if self.custom:
             data["custom"] = self.custom
+        if self.files:
+            data["files"] = [{"attachment_id": f.attachment_id, "storage_key": f.storage_key,
+                              "content_type": f.content_type, "filename": f.filename} for f in self.files]
         return data
 
     @classmethod
@@ -79,7 +102,9 @@ class OutboundMessage:
         """Rebuild a message from its stored text and payload."""
         payload = payload or {}
         buttons = tuple(Button(b["title"], b["payload"]) for b in payload.get("buttons", []))
-        return cls(text=text, buttons=buttons, custom=payload.get("custom"))
+        files = tuple(OutboundFile(int(f["attachment_id"]), str(f["storage_key"]), str(f["content_type"]),
+                                   f.get("filename")) for f in payload.get("files", []))
+        return cls(text=text, buttons=buttons, custom=payload.get("custom"), files=files)
 
 
 # Characters a database refuses in text: NUL (PostgreSQL) and lone UTF-16 surrogates

@@ -5,12 +5,15 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sanic import Sanic
 from sanic_testing.testing import SanicASGITestClient
 
+from attachments.config import AttachmentSettings
+from attachments.runtime import build_attachments
 from desk.app import Services, create_app
 from desk.config import Settings
 from desk.events import InMemoryEventBus
@@ -45,9 +48,12 @@ def always_open() -> Any:
 
 
 @pytest.fixture
-def services(settings: Settings, database: Database, event_bus: InMemoryEventBus) -> Services:
+def services(settings: Settings, database: Database, event_bus: InMemoryEventBus, tmp_path: Path) -> Services:
     s = Services(settings=settings, db=database, events=event_bus)
     s.extra["handoff_settings"] = HandoffSettings(_env_file=None, handoff_auto_assign=False)
+    s.extra["attachments"] = build_attachments(
+        database, public_base_url=settings.public_base_url, link_secret=settings.session_secret,
+        settings=AttachmentSettings(_env_file=None, attachments_dir=tmp_path / "attachments"))
     return s
 
 
