@@ -9,7 +9,7 @@ import uuid
 from email.parser import BytesParser
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from tests.fakes.http import FakeHTTPService, Reply
 
@@ -92,7 +92,8 @@ class FakeTelegram(FakeHTTPService):
                headers: dict[str, str], body: bytes) -> Reply:
         download = _FILE.match(path)
         if method == "GET" and download:
-            if self.token is not None and download["token"] != self.token:
+            # Clients percent-encode the token's colon in file URLs; Telegram accepts both forms.
+            if self.token is not None and unquote(download["token"]) != self.token:
                 return _error(401, "Unauthorized")
             for file_path, data, _size in self.files.values():
                 if file_path == download["path"]:
