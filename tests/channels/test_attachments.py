@@ -15,13 +15,17 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from attachments import service
 from attachments.models import Attachment
 from attachments.runtime import Attachments
 from connectors.inapp import mint_token
+from desk.messages import OutboundMessage
+from desk.outbox import enqueue
+from desk.store import find_or_open_conversation
 from storage.base import utcnow
 from storage.models import Direction, Message, OutboxItem
 from tests.attachments import samples
-from tests.channels.conftest import Desk
+from tests.channels.conftest import PUBLIC_BASE_URL, Desk
 from tests.channels.support import telegram_message_update, twilio_form
 from tests.channels.test_telegram import post_update
 from tests.channels.test_whatsapp import post_signed
@@ -230,3 +234,83 @@ async def test_outbox_item_count_unaffected_by_files(desk: Desk, fake_twilio: Fa
     await whatsapp_media(desk, fake_twilio, samples.png(), "image/png")
     async with desk.db.session() as session:
         assert len(list(await session.scalars(select(OutboxItem)))) == 1  # the bot's reply, nothing more
+
+
+# -- agents' files out -------------------------------------------------------------------------------
+async def queue_agent_file(desk: Desk, channel: str, sender: str, data: bytes, filename: str,
+                           caption: str = "") -> int:
+    """What the console's send-file action writes: the stored file's row, the message, the outbox item."""
+    stored = await runtime(desk).store_upload(data)
+    async with desk.db.transaction() as session:
+        conversation = await find_or_open_conversation(session, channel, sender)
+        row = await service.record_outbound(session, conversation_id=conversation.id, channel=channel,
+                                            upload=stored, filename=filename, agent_id=None)
+        message, _ = await enqueue(session, conversation,
+                                   OutboundMessage(text=caption, files=(service.outbound_file(row),)),
+                                   author="agent")
+        await service.link_message(session, row, message.id)
+        return row.id
+
+
+def local_path(desk: Desk, public_url: str) -> str:
+    assert public_url.startswith(PUBLIC_BASE_URL + "/files/")
+    return desk.url + public_url[len(PUBLIC_BASE_URL):]
+
+
+async def test_whatsapp_agent_file_goes_out_as_a_signed_expiring_media_url(desk: Desk,
+                                                                         fake_twilio: FakeTwilio) -> None:
+    file_id = await queue_agent_file(desk, "whatsapp", "+6281234567890", samples.png(), "balasan.png",
+                                     "Ini bukti pengembalian dana, Kak.")
+    [item] = await desk.deliver()
+    assert item.status == "sent", item.last_error
+    [sent] = fake_twilio.messages
+    assert sent.body == "Ini bukti pengembalian dana, Kak."
+    [url] = sent.media_url
+    async with httpx.AsyncClient() as client:
+        fetched = await client.get(local_path(desk, url))  # what Twilio does, without credentials
+        assert fetched.status_code == 200 and fetched.content == samples.png()
+        assert fetched.headers["content-type"] == "image/png"
+        ident, expires, sig = url.rsplit("/", 3)[1:]
+        assert ident == str(file_id)
+        tampered = f"{desk.url}/files/{file_id}/{int(expires) + 3600}/{sig}"
+        assert (await client.get(tampered)).status_code == 404
+        other = f"{desk.url}/files/{file_id + 1}/{expires}/{sig}"
+        assert (await client.get(other)).status_code == 404
+
+
+async def test_borrowers_files_are_never_served_by_signed_link(desk: Desk, fake_twilio: FakeTwilio) -> None:
+    await whatsapp_media(desk, fake_twilio, samples.png(), "image/png")
+    await runtime(desk).worker.run_once()
+    [row] = await rows(desk)
+    assert row.status == "stored"
+    async with httpx.AsyncClient() as client:
+        response = await client.get(local_path(desk, runtime(desk).link(row.id)))
+    assert response.status_code == 404
+
+
+async def test_telegram_agent_image_is_sent_as_photo_and_pdf_as_document(desk: Desk,
+                                                                       fake_telegram: FakeTelegram) -> None:
+    await queue_agent_file(desk, "telegram", "777100", samples.png(), "foto.png", "Foto dari kami")
+    await queue_agent_file(desk, "telegram", "777100", samples.pdf(), "surat.pdf")
+    items = await desk.deliver()
+    assert [i.status for i in items] == ["sent", "sent"], [i.last_error for i in items]
+    photo, document = fake_telegram.sent_files
+    assert photo.method == "sendPhoto" and photo.params["photo"] == samples.png()
+    assert photo.params["caption"] == "Foto dari kami" and str(photo.params["chat_id"]) == "777100"
+    assert document.method == "sendDocument" and document.params["document"] == samples.pdf()
+    assert document.params["document_filename"] == "surat.pdf"
+
+
+async def test_inapp_agent_file_is_a_message_with_a_link(desk: Desk) -> None:
+    await queue_agent_file(desk, "inapp", "CUST-0001", samples.pdf(), "surat.pdf", "Surat balasan")
+    await desk.deliver()
+    token = mint_token(desk.settings, "CUST-0001")
+    async with httpx.AsyncClient() as client:
+        listed = (await client.get(desk.url + "/chat/api/messages",
+                                   headers={"Authorization": f"Bearer {token}"})).json()["messages"]
+        [message] = [m for m in listed if m["files"]]
+        assert message["text"] == "Surat balasan"
+        [file] = message["files"]
+        assert (file["content_type"], file["filename"]) == ("application/pdf", "surat.pdf")
+        fetched = await client.get(local_path(desk, file["url"]))
+    assert fetched.status_code == 200 and fetched.content == samples.pdf()
