@@ -124,7 +124,15 @@
     if (!res.ok) return;
     const html = (await res.text()).trim();
     if (!html) return;
-    list.insertAdjacentHTML("beforeend", html);
+    // The websocket event and the form's own answer both fetch: drop messages already shown.
+    const have = new Set(Array.from(list.querySelectorAll("li.msg:not(.note)[data-seq]"))
+      .map(function (li) { return li.dataset.seq; }));
+    const tpl = document.createElement("template");
+    tpl.innerHTML = html;
+    tpl.content.querySelectorAll("li.msg[data-seq]").forEach(function (li) {
+      if (have.has(li.dataset.seq)) li.remove();
+    });
+    list.appendChild(tpl.content);
     scrollDown(panel);
     const o = open.get(id); if (o && o.panel.hidden) o.tab.classList.add("unread");
   }

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from sanic import Sanic
 
+from attachments.config import AttachmentSettings
+from attachments.runtime import build_attachments
 from desk.app import build_services, create_app
 from desk.config import REPO_ROOT
 from handoff import auth, hours
@@ -76,7 +78,7 @@ async def fake_rasa_bot() -> AsyncIterator[FakeRasa]:
 
 
 @pytest.fixture
-async def desk(settings, database, fake_rasa_bot) -> AsyncIterator[Desk]:
+async def desk(settings, database, fake_rasa_bot, tmp_path) -> AsyncIterator[Desk]:
     from tests.fakes import FakeTwilio
 
     hours.configure(None)
@@ -94,6 +96,10 @@ async def desk(settings, database, fake_rasa_bot) -> AsyncIterator[Desk]:
     if services.outbox is not None:
         services.outbox.db = database
     services.extra["handoff_settings"] = HandoffSettings(_env_file=None, handoff_auto_assign=False)
+    services.extra["attachments"] = build_attachments(
+        database, public_base_url=base, link_secret=settings.session_secret,
+        settings=AttachmentSettings(_env_file=None, attachments_dir=tmp_path / "attachments",
+                                    attachments_poll_seconds=0.2))
     Sanic.test_mode = True
     app = create_app(settings, services, name=f"browser_{uuid.uuid4().hex[:8]}")
     hours.configure(_AlwaysOpen())
