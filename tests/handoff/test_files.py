@@ -16,6 +16,7 @@ from handoff.audit import recent
 from storage.models import Message, OutboxItem
 from tests.attachments import samples
 from tests.handoff.conftest import get_conversation
+from tests.handoff.test_case import _conversation, _file, _hand_off
 
 
 async def _pick(client: Any, staff: Any, public_id: str) -> Any:
@@ -192,3 +193,21 @@ async def test_agent_cannot_send_a_wrong_file_or_into_someone_elses_conversation
     # The refused upload's bytes were removed again: nothing belongs to no row.
     root = _runtime(services).settings.attachments_dir
     assert not root.exists() or not any(p.is_file() for p in root.rglob("*"))
+
+
+async def test_the_ticket_page_shows_the_case_files_by_the_same_rules(client, sign_in, database, services) -> None:
+    ani, sari = await sign_in("ani"), await sign_in("sari", "specialist")
+    conv = await _conversation(database)
+    ticket = await _file(database, services, conv)
+    await _hand_off(database, conv, ticket.number)
+    photo = await borrower_file(database, services, conv.public_id, samples.png())
+    ktp = await borrower_file(database, services, conv.public_id, samples.jpeg_like(), sensitive="ktp")
+    lost = await borrower_file(database, services, conv.public_id, None, reason=FailureReason.TOO_LARGE)
+
+    page = (await client.get(f"/console/tickets/{ticket.number}?lang=en", ani)).text
+    files = page[page.index('data-testid="ticket-files"'):]
+    assert f'<img src="/console/files/{photo}"' in files
+    assert f"/console/files/{ktp}" not in files and 'data-testid="file-hidden"' in files
+    assert "File not retrieved: file too large" in files and f'data-file="{lost}"' in files
+    specialist = (await client.get(f"/console/tickets/{ticket.number}", sari)).text
+    assert f'<img src="/console/files/{ktp}"' in specialist
