@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from sanic import Sanic
 
 from attachments.checks import sniff
 from attachments.config import AttachmentSettings
@@ -73,11 +74,9 @@ def build_attachments(db: Database, *, public_base_url: str, link_secret: str,
     return Attachments(settings, files, worker, link_secret, public_base_url)
 
 
-def attachments_of(services: Any) -> Attachments:
-    """The runtime wired into ``services`` (``extra["attachments"]``), built on first use."""
-    runtime = services.extra.get("attachments")
-    if runtime is None:
-        runtime = services.extra["attachments"] = build_attachments(
-            services.db, public_base_url=services.settings.public_base_url,
-            link_secret=services.settings.session_secret)
-    return runtime  # type: ignore[no-any-return]
+def attachments_of(app: Sanic) -> Attachments:
+    """The part's runtime installed on ``app`` (``attachments.web.install``); raises when it is not."""
+    runtime = getattr(app.ctx, "attachments", None)
+    if not isinstance(runtime, Attachments):
+        raise RuntimeError("the attachments part is not installed on this app")
+    return runtime

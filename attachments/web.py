@@ -6,9 +6,10 @@ from sanic.response import HTTPResponse, raw
 
 from attachments.files import FileMissing
 from attachments.models import Attachment, AttachmentStatus
-from attachments.runtime import attachments_of
+from attachments.runtime import Attachments, attachments_of
 from attachments.signing import PATH_PREFIX, valid
 from desk.auth import error
+from desk.services import core_services
 
 bp = Blueprint("attachments_public")
 
@@ -16,8 +17,8 @@ bp = Blueprint("attachments_public")
 @bp.get(PATH_PREFIX + "/<attachment_id:int>/<expires:int>/<sig:str>")
 async def signed_file(request: Request, attachment_id: int, expires: int, sig: str) -> HTTPResponse:
     """An agent's file by signed link: 404 for a bad or expired link and for anything a borrower sent."""
-    services = request.app.ctx.services
-    runtime = attachments_of(services)
+    services = core_services(request.app)
+    runtime = attachments_of(request.app)
     if not valid(runtime.link_secret, attachment_id, expires, sig):
         return error(404, "not_found", "no such file")
     async with services.db.session() as session:
@@ -32,13 +33,12 @@ async def signed_file(request: Request, attachment_id: int, expires: int, sig: s
                headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"})
 
 
-def install(app: Sanic, *, run_worker: bool = True) -> None:
+def install(app: Sanic, runtime: Attachments, *, run_worker: bool = True) -> None:
     """Register the signed route and run the fetch worker with the server.
 
     ``run_worker=False`` leaves the worker stopped (tests drive ``run_once`` by hand).
     """
-    services = app.ctx.services
-    runtime = attachments_of(services)
+    app.ctx.attachments = runtime
     app.blueprint(bp)
 
     @app.after_server_start

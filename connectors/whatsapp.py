@@ -28,14 +28,16 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from attachments.models import FailureReason
+from attachments.runtime import attachments_of
 from attachments.worker import FetchFailed, Fetched
-from connectors.base import ProviderError
+from desk.sender import ProviderError
 from connectors.dispatch import route_inbound
 from connectors.textsplit import split_text
 from connectors.rejections import Rejected, check_body_size, check_text_length, reject
 from desk.config import Settings
 from desk.messages import Channel, InboundMessage, MediaRef, OutboundMessage
 from desk.phone import InvalidPhone, normalise_phone
+from desk.services import core_services
 
 PATH = "/webhooks/whatsapp"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -125,7 +127,7 @@ def parse_form(form: dict[str, str], *, max_chars: int) -> InboundMessage:
 @bp.post(PATH)
 async def whatsapp_webhook(request: Request) -> HTTPResponse:
     """Twilio's incoming-message webhook: verify, parse, route, answer empty TwiML."""
-    services = request.app.ctx.services
+    services = core_services(request.app)
     settings: Settings = services.settings
     try:
         check_body_size(request)
@@ -136,7 +138,7 @@ async def whatsapp_webhook(request: Request) -> HTTPResponse:
         verify_signature(settings, signed_url(settings, request), form,
                          request.headers.get("x-twilio-signature"))
         inbound = parse_form(form, max_chars=settings.max_message_chars)
-        await route_inbound(services, inbound)
+        await route_inbound(services, inbound, attachments_of(request.app))
     except Rejected as exc:
         return reject(request, Channel.WHATSAPP.value, exc, who=_who(request))
     return text(EMPTY_TWIML, content_type="text/xml")

@@ -22,6 +22,7 @@ from attachments.models import Attachment, AttachmentStatus
 from attachments.runtime import UploadRefused, attachments_of
 from attachments.web import BodyTooLarge, read_upload
 from desk.auth import StaffUser, error, staff_required
+from desk.services import core_services
 from handoff import access, actions
 from handoff.audit import record
 from handoff.models import Handoff, Role
@@ -66,7 +67,7 @@ def safe_filename(name: str | None, content_type: str) -> str:
 async def open_file(request: Request, attachment_id: int) -> HTTPResponse:
     """The file's bytes for staff who may read the conversation; every opening (and refusal) audited."""
     user: StaffUser = request.ctx.user
-    services = request.app.ctx.services
+    services = core_services(request.app)
     async with services.db.transaction() as session:
         loaded = await _load(session, attachment_id)
         if loaded is None:
@@ -86,7 +87,7 @@ async def open_file(request: Request, attachment_id: int) -> HTTPResponse:
                      sensitive=row.sensitive)
         key, content_type, filename = row.storage_key, row.content_type, row.filename
     try:
-        data = await attachments_of(services).files.get(key)
+        data = await attachments_of(request.app).files.get(key)
     except FileMissing:
         log.error("attachment %s is recorded as stored but missing from the file store", attachment_id)
         return error(404, "file_missing", "the stored file is missing")
@@ -100,7 +101,7 @@ async def open_file(request: Request, attachment_id: int) -> HTTPResponse:
 
 async def _change(request: Request, attachment_id: int, change: str) -> HTTPResponse:
     user: StaffUser = request.ctx.user
-    services = request.app.ctx.services
+    services = core_services(request.app)
     async with services.db.transaction() as session:
         loaded = await _load(session, attachment_id)
         if loaded is None:
@@ -126,7 +127,7 @@ async def _change(request: Request, attachment_id: int, change: str) -> HTTPResp
                          conversation=conversation.public_id, label=label)
         public_id = conversation.public_id
     if change == "retry":
-        attachments_of(services).worker.nudge()
+        attachments_of(request.app).worker.nudge()
     await _publish(request.app, public_id, attachment_id)
     if request.headers.get("x-requested-with") == "fetch":
         return json_response({"ok": True, "conversation_id": public_id})
@@ -157,8 +158,8 @@ async def send_file(request: Request, public_id: str) -> HTTPResponse:
     scripts send it), since the body is read after the staff middleware ran.
     """
     user: StaffUser = request.ctx.user
-    services = request.app.ctx.services
-    runtime = attachments_of(services)
+    services = core_services(request.app)
+    runtime = attachments_of(request.app)
     try:
         await read_upload(request, runtime.settings.attachments_max_bytes)
     except BodyTooLarge:
@@ -185,7 +186,7 @@ async def send_file(request: Request, public_id: str) -> HTTPResponse:
         return error(exc.status, exc.code, str(exc))
     event = {"type": "message", "conversation_id": public_id, "seq": message.seq, "message_id": message.id,
              "author": "agent"}
-    await request.app.ctx.services.events.publish(conversation_topic(public_id), event)
+    await services.events.publish(conversation_topic(public_id), event)
     if request.headers.get("x-requested-with") == "fetch":
         return json_response({"ok": True, "conversation_id": public_id})
     return redirect(f"/console/c/{public_id}")
@@ -193,7 +194,7 @@ async def send_file(request: Request, public_id: str) -> HTTPResponse:
 
 async def _publish(app: Sanic, public_id: str, attachment_id: int) -> None:
     try:
-        await app.ctx.services.events.publish(conversation_topic(public_id), {
+        await core_services(app).events.publish(conversation_topic(public_id), {
             "type": "attachment", "conversation_id": public_id, "attachment_id": attachment_id})
     except Exception:  # noqa: BLE001 - committed; an open console can reload
         log.exception("attachment event publish failed")
@@ -202,7 +203,7 @@ async def _publish(app: Sanic, public_id: str, attachment_id: int) -> None:
 def install(app: Sanic) -> None:
     """Register the file routes and tell open consoles when a file's fetch finished."""
     app.blueprint(bp)
-    services = app.ctx.services
+    services = core_services(app)
 
     async def fetched(row: Attachment, outcome: str) -> None:
         if outcome == "retry":
@@ -212,4 +213,4 @@ def install(app: Sanic) -> None:
         if conversation is not None:
             await _publish(app, conversation.public_id, row.id)
 
-    attachments_of(services).worker.listeners.append(fetched)
+    attachments_of(app).worker.listeners.append(fetched)

@@ -14,7 +14,8 @@ from sanic import Sanic
 
 from attachments.config import AttachmentSettings
 from attachments.runtime import build_attachments
-from desk.app import build_services, create_app
+from aduan.app import create_app
+from aduan.services import build_services
 from desk.config import REPO_ROOT
 from handoff import auth, hours
 from handoff.config import HandoffSettings
@@ -95,8 +96,8 @@ async def desk(settings, database, fake_rasa_bot, tmp_path) -> AsyncIterator[Des
     services.router.db = database
     if services.outbox is not None:
         services.outbox.db = database
-    services.extra["handoff_settings"] = HandoffSettings(_env_file=None, handoff_auto_assign=False)
-    services.extra["attachments"] = build_attachments(
+    services.handoff = HandoffSettings(_env_file=None, handoff_auto_assign=False)
+    services.attachments = build_attachments(
         database, public_base_url=base, link_secret=settings.session_secret,
         settings=AttachmentSettings(_env_file=None, attachments_dir=tmp_path / "attachments",
                                     attachments_poll_seconds=0.2))

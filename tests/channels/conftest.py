@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 
 from attachments.config import AttachmentSettings
 from attachments.runtime import build_attachments
-
-from desk.app import Services, build_services, create_app
+from aduan.app import create_app
+from aduan.services import Services, build_services
 from desk.config import Settings
 from desk.events import InMemoryEventBus
 from storage.base import utcnow
@@ -138,10 +138,10 @@ async def desk(database: Database, channel_settings: Settings, fake_rasa: FakeRa
     """The desk app with every channel installed, serving real HTTP on a free port.
 
     The outbox worker is not started: tests call ``desk.deliver()`` to run it;
-    nor is the attachment fetch job (``services.extra["attachments"].worker.run_once()``).
+    nor is the attachment fetch job (``services.attachments.worker.run_once()``).
     """
     services = build_services(channel_settings, events=InMemoryEventBus())
-    services.extra["attachments"] = build_attachments(services.db, public_base_url=channel_settings.public_base_url,
+    services.attachments = build_attachments(services.db, public_base_url=channel_settings.public_base_url,
                                                       link_secret=channel_settings.session_secret,
                                                       settings=attachment_settings)
     app = create_app(channel_settings, services, name=f"channels_{uuid.uuid4().hex[:12]}", run_outbox=False)

@@ -33,7 +33,8 @@ from tests.fakes import FakeTelegram, FakeTwilio
 
 
 def runtime(desk: Desk) -> Attachments:
-    return desk.services.extra["attachments"]  # type: ignore[no-any-return]
+    assert desk.services.attachments is not None
+    return desk.services.attachments
 
 
 async def rows(desk: Desk) -> list[Attachment]:

@@ -14,12 +14,14 @@ from sanic_testing.testing import SanicASGITestClient
 
 from attachments.config import AttachmentSettings
 from attachments.runtime import build_attachments
-from desk.app import Services, create_app
+from aduan.app import create_app
+from aduan.services import Services
 from desk.config import Settings
 from desk.events import InMemoryEventBus
 from desk.store import append_message, find_or_open_conversation
 from handoff import auth, hours
 from handoff.config import HandoffSettings
+from tickets.context import build_context
 from handoff.models import Handoff
 from handoff.queue import enqueue_handoff
 from storage.db import Database
@@ -49,12 +51,12 @@ def always_open() -> Any:
 
 @pytest.fixture
 def services(settings: Settings, database: Database, event_bus: InMemoryEventBus, tmp_path: Path) -> Services:
-    s = Services(settings=settings, db=database, events=event_bus)
-    s.extra["handoff_settings"] = HandoffSettings(_env_file=None, handoff_auto_assign=False)
-    s.extra["attachments"] = build_attachments(
-        database, public_base_url=settings.public_base_url, link_secret=settings.session_secret,
-        settings=AttachmentSettings(_env_file=None, attachments_dir=tmp_path / "attachments"))
-    return s
+    return Services(settings=settings, db=database, events=event_bus,
+                    handoff=HandoffSettings(_env_file=None, handoff_auto_assign=False),
+                    tickets=build_context(settings, event_bus),
+                    attachments=build_attachments(
+                        database, public_base_url=settings.public_base_url, link_secret=settings.session_secret,
+                        settings=AttachmentSettings(_env_file=None, attachments_dir=tmp_path / "attachments")))
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ async def _pick(client: Any, staff: Any, public_id: str) -> Any:
 
 
 def _runtime(services: Any) -> Attachments:
-    return services.extra["attachments"]  # type: ignore[no-any-return]
+    assert services.attachments is not None
+    return services.attachments
 
 
 async def borrower_file(database: Any, services: Any, public_id: str, data: bytes | None, *,
