@@ -3,9 +3,14 @@ opening, identity documents hidden from roles that see masked identity, "not ret
 and an agent sending an image or PDF back."""
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+import pytest
+from sanic import Sanic
 from sqlalchemy import select
+
+from aduan.app import create_app
 
 from attachments import service
 from attachments.models import Attachment, FailureReason
@@ -17,6 +22,13 @@ from storage.models import Message, OutboxItem
 from tests.attachments import samples
 from tests.handoff.conftest import get_conversation
 from tests.handoff.test_case import _conversation, _file, _hand_off
+
+
+@pytest.fixture
+def app(settings: Any, services: Any) -> Sanic:
+    """The console app with the attachment fetch job stopped: the tests decide when rows change."""
+    Sanic.test_mode = True
+    return create_app(settings, services, name=f"files_{uuid.uuid4().hex[:8]}", run_outbox=False)
 
 
 async def _pick(client: Any, staff: Any, public_id: str) -> Any:
