@@ -77,6 +77,23 @@ class OutboundFile:
 
 
 @dataclass(frozen=True, slots=True)
+class TemplateUse:
+    """The approved template a message needs outside WhatsApp's 24-hour window.
+
+    ``key`` names it in the lender file (``desk.templates.TEMPLATE_KEYS``);
+    ``variables`` are named values (``ticket_number`` …) the lender file maps to
+    ``{{1}}…{{n}}``. ``content_sid`` and ``content_variables`` are set only on the
+    copy the outbox hands a sender when it decided to send the template
+    (``desk.window.choose_form``); stored messages never carry them.
+    """
+
+    key: str
+    variables: dict[str, str] = field(default_factory=dict)
+    content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """One message to a borrower, channel-neutral; the connector renders it."""
 
@@ -84,6 +101,13 @@ class OutboundMessage:
     buttons: tuple[Button, ...] = ()
     custom: dict[str, Any] | None = None
     files: tuple[OutboundFile, ...] = ()
+    template: TemplateUse | None = None
+    """The template to send instead when the channel's window is closed (None: free text only)."""
+
+    @property
+    def as_template(self) -> bool:
+        """True when the sender must send the approved template, not the text."""
+        return self.template is not None and self.template.content_sid is not None
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON form stored with the message."""
@@ -95,6 +119,8 @@ class OutboundMessage:
         if self.files:
             data["files"] = [{"attachment_id": f.attachment_id, "storage_key": f.storage_key,
                               "content_type": f.content_type, "filename": f.filename} for f in self.files]
+        if self.template is not None:
+            data["template"] = {"key": self.template.key, "variables": dict(self.template.variables)}
         return data
 
     @classmethod
@@ -104,7 +130,10 @@ class OutboundMessage:
         buttons = tuple(Button(b["title"], b["payload"]) for b in payload.get("buttons", []))
         files = tuple(OutboundFile(int(f["attachment_id"]), str(f["storage_key"]), str(f["content_type"]),
                                    f.get("filename")) for f in payload.get("files", []))
-        return cls(text=text, buttons=buttons, custom=payload.get("custom"), files=files)
+        stored = payload.get("template")
+        template = (TemplateUse(str(stored["key"]), {str(k): str(v) for k, v in (stored.get("variables") or {}).items()})
+                    if isinstance(stored, dict) and stored.get("key") else None)
+        return cls(text=text, buttons=buttons, custom=payload.get("custom"), template=template, files=files)
 
 
 # Characters a database refuses in text: NUL (PostgreSQL) and lone UTF-16 surrogates

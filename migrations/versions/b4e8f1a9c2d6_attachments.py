@@ -1,7 +1,7 @@
 """attachments: files of messages, fetched, checked and stored (attachments/)
 
 Revision ID: b4e8f1a9c2d6
-Revises: d7a2c9e14b30
+Revises: f3c8a1d6b952
 Create Date: 2026-11-30 10:30:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = 'b4e8f1a9c2d6'
-down_revision: Union[str, Sequence[str], None] = 'd7a2c9e14b30'
+down_revision: Union[str, Sequence[str], None] = 'f3c8a1d6b952'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -51,6 +51,8 @@ class FakeTelegram(FakeHTTPService):
         self._next_message_id = 1000
         # file_id -> (file_path, bytes, announced size)
         self.files: dict[str, tuple[str, bytes, int]] = {}
+        # Chats whose borrower blocked the bot: Telegram answers 403 Forbidden to every send.
+        self.blocked_chats: set[int] = set()
 
     def add_file(self, data: bytes, *, size: int | None = None, suffix: str = "jpg") -> str:
         """Hold a file a user sent; return its ``file_id``. ``size`` announces a bigger file than
@@ -64,6 +66,11 @@ class FakeTelegram(FakeHTTPService):
     @property
     def sent_files(self) -> list[TelegramCall]:
         return [c for c in self.calls if c.method in ("sendPhoto", "sendDocument")]
+
+    def block(self, chat_id: int | str) -> None:
+        """The borrower of ``chat_id`` blocks the bot: sends to it get 403 like Telegram's."""
+        with self._lock:
+            self.blocked_chats.add(int(chat_id))
 
     @property
     def api_base(self) -> str:
@@ -127,6 +134,7 @@ class FakeTelegram(FakeHTTPService):
         self.calls.clear()
         self.webhook = None
         self.files.clear()
+        self.blocked_chats.clear()
 
     # -- Bot API methods -------------------------------------------------
     def _api_getMe(self, params: dict[str, Any]) -> Any:  # noqa: N802 - Bot API names
@@ -137,6 +145,8 @@ class FakeTelegram(FakeHTTPService):
     def _api_sendMessage(self, params: dict[str, Any]) -> Any:  # noqa: N802
         if "chat_id" not in params or not str(params.get("text", "")):
             return _error(400, "Bad Request: message text is empty")
+        if int(params["chat_id"]) in self.blocked_chats:
+            return _error(403, "Forbidden: bot was blocked by the user")
         self._next_message_id += 1
         message: dict[str, Any] = {
             "message_id": self._next_message_id, "date": int(time.time()),
@@ -158,6 +168,8 @@ class FakeTelegram(FakeHTTPService):
                 "file_size": size, "file_path": file_path}
 
     def _sent_media(self, params: dict[str, Any], field: str) -> Any:
+        if "chat_id" in params and int(params["chat_id"]) in self.blocked_chats:
+            return _error(403, "Forbidden: bot was blocked by the user")
         if "chat_id" not in params or not isinstance(params.get(field), bytes | str) or not params.get(field):
             return _error(400, f"Bad Request: there is no {field} in the request")
         self._next_message_id += 1
