@@ -14,6 +14,7 @@ import logging
 
 from sanic import Sanic
 
+import attachments.web
 import connectors.wiring
 import handoff.console
 import privacy.api
@@ -21,6 +22,7 @@ import reports.api
 import tickets.api
 import tickets.scheduler
 from aduan.services import Services, build_services
+from attachments.runtime import build_attachments
 from desk.api import bp as api_bp
 from desk.config import Settings
 from desk.health import bp as health_bp
@@ -55,7 +57,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     register_settings_secrets(settings)  # no log line shows this deployment's tokens
     install_http_errors(app)  # 2 MB body limit, answered with the JSON error
     install_services(app, services)
-    _install_parts(app, services)
+    _install_parts(app, services, run_outbox=run_outbox)
 
     @app.after_server_start
     async def _freeze_startup_heap(app: Sanic) -> None:
@@ -110,19 +112,25 @@ def _complete(services: Services) -> None:
             services.db, settings, working_day_checker(settings))
     if services.privacy is None:
         services.privacy = build_privacy_context(settings, services.tickets)
+    if services.attachments is None:
+        services.attachments = build_attachments(services.db, public_base_url=settings.public_base_url,
+                                                 link_secret=settings.session_secret)
     if services.inapp_customers is None:
         services.inapp_customers = KnownCustomers(services.lending or DemoLendingCore())
 
 
-def _install_parts(app: Sanic, services: Services) -> None:
+def _install_parts(app: Sanic, services: Services, *, run_outbox: bool) -> None:
     """Register the core's routes and every part's routes and background tasks."""
     assert services.tickets is not None and services.handoff is not None
     assert services.reports is not None and services.inapp_customers is not None
     assert services.privacy is not None
+    assert services.attachments is not None
     app.blueprint(health_bp)
     app.blueprint(api_bp)
     app.blueprint(internal_bp)
     app.static("/static", str(static_dir()), name="desk_static")
+    # First: the console and the channels serve, fetch and send files through it.
+    attachments.web.install(app, services.attachments, run_worker=run_outbox)  # fetch job, signed links
     handoff.console.install(app, services, services.handoff, services.tickets)  # console, queue, websocket
     tickets.api.install(app, services, services.tickets)          # bot and staff ticket APIs, receipts
     tickets.scheduler.install(app, services)                      # SLA clock

@@ -7,6 +7,7 @@ names every part.
 from handoff import models as _handoff  # noqa: F401
 from reports import models as _reports  # noqa: F401
 from privacy import models as _privacy  # noqa: F401
+from attachments import models as _attachments  # noqa: F401
 from storage import models as _conversations  # noqa: F401
 from storage.base import Base
 from tickets import models as _tickets  # noqa: F401

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from attachments.runtime import Attachments
 from desk.botclient import BotClient
 from desk.config import Settings
 from desk.events import EventBus, build_event_bus
@@ -43,6 +44,7 @@ class Services(CoreServices):
     reports: ReportsPart | None = None
     inapp_customers: KnownCustomers | None = None
     privacy: PrivacyContext | None = None
+    attachments: Attachments | None = None
 
 
 def build_store(db: Database, handoff: HandoffQueue) -> ConversationStore:

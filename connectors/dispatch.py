@@ -9,6 +9,9 @@ import logging
 
 from sanic import Sanic
 
+from attachments import service as attachments
+from attachments.runtime import Attachments
+
 from desk.sender import Sender
 from connectors.rejections import Rejected
 from desk.masking import MaskingFilter, mask_text
@@ -33,8 +36,9 @@ def channel_senders(app: Sanic) -> dict[str, Sender]:
     return senders
 
 
-async def route_inbound(services: CoreServices, inbound: InboundMessage) -> ReceiveResult:
-    """Give ``inbound`` to the router; ``Rejected(503)`` when it cannot take it now.
+async def route_inbound(services: CoreServices, inbound: InboundMessage, files: Attachments) -> ReceiveResult:
+    """Give ``inbound`` to the router, then record its files for the fetch job (``files``);
+    ``Rejected(503)`` when it cannot take it now.
 
     A 503 tells a provider that retries (Telegram) to deliver again later, and
     the in-app client to retry with the same ``client_message_id``.
@@ -43,8 +47,32 @@ async def route_inbound(services: CoreServices, inbound: InboundMessage) -> Rece
     if router is None:
         raise Rejected(503, "unavailable", "the desk is starting up; try again shortly")
     try:
-        return await router.receive(inbound)
+        result = await router.receive(inbound)
     except Exception as exc:  # noqa: BLE001 - the provider must hear "not taken", not a crash
         log.exception("router failed on %s message %s from %s: %s", inbound.channel.value,
                       inbound.external_id, mask_text(inbound.sender), type(exc).__name__)
         raise Rejected(503, "unavailable", "the message could not be stored; try again") from exc
+    if result.message_id is not None and any(attachments.is_file_ref(m.url) for m in inbound.media):
+        await record_files(services, files, inbound, result.message_id)
+    return result
+
+
+async def record_files(services: CoreServices, files: Attachments, inbound: InboundMessage,
+                       message_id: int) -> None:
+    """Record the message's files for the fetch job, after the router stored (and answered) it.
+
+    The router never waits for a download. Recording is idempotent, so a
+    redelivery (also answered as a duplicate by the router) records what a
+    failed first attempt did not; if it fails, the provider hears 503 and
+    delivers again.
+    """
+    try:
+        async with services.db.transaction() as session:
+            conversation_id = await attachments.conversation_of_message(session, message_id)
+            await attachments.record_inbound(session, conversation_id=conversation_id, message_id=message_id,
+                                             channel=inbound.channel.value, media=inbound.media)
+    except Exception as exc:  # noqa: BLE001 - not recorded: make the provider deliver again
+        log.exception("recording files of %s message %s failed: %s", inbound.channel.value, message_id,
+                      type(exc).__name__)
+        raise Rejected(503, "unavailable", "the message's files could not be recorded; try again") from exc
+    files.worker.nudge()

@@ -28,6 +28,7 @@ import logging
 import time
 import uuid
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -38,6 +39,9 @@ from sanic.response import json as json_response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from attachments.runtime import UploadRefused, attachments_of
+from attachments.service import UPLOAD_PREFIX
+from attachments.web import BodyTooLarge, read_upload
 from desk.sender import ProviderError
 from connectors.dispatch import route_inbound
 from connectors.markup import to_plain
@@ -45,7 +49,7 @@ from connectors.rejections import Rejected, check_body_size, check_text_length, 
 from desk.auth import error
 from desk.config import REPO_ROOT, Settings
 from desk.masking import MaskingFilter
-from desk.messages import Channel, InboundMessage, OutboundMessage
+from desk.messages import Channel, InboundMessage, MediaRef, OutboundMessage
 from desk.store import MessageRecord
 from desk.services import core_services
 from lending.known import KnownCustomers
@@ -101,8 +105,11 @@ def bearer(request: Request) -> str | None:
 
 
 # -- message views -------------------------------------------------------
-def message_view(message: Message | MessageRecord) -> dict[str, Any]:
-    """The JSON a client sees for one stored message."""
+def message_view(message: Message | MessageRecord, link: Callable[[int], str] | None = None) -> dict[str, Any]:
+    """The JSON a client sees for one stored message.
+
+    ``link`` makes the signed, expiring URL of an agent's file (``files`` in the view).
+    """
     payload = message.payload or {}
     return {
         "id": message.id,
@@ -112,6 +119,8 @@ def message_view(message: Message | MessageRecord) -> dict[str, Any]:
         "text": to_plain(message.text) if message.direction == Direction.OUTBOUND and message.text else message.text,
         "buttons": [{"title": b["title"], "payload": b["payload"]} for b in payload.get("buttons", [])],
         "media": payload.get("media", []),
+        "files": [{"url": link(int(f["attachment_id"])) if link else None, "content_type": f.get("content_type"),
+                   "filename": f.get("filename")} for f in payload.get("files", [])],
         "created_at": message.created_at.replace(tzinfo=message.created_at.tzinfo or timezone.utc).isoformat()
         if message.created_at else None,
     }
@@ -123,7 +132,7 @@ async def _conversation_id(session: AsyncSession, customer_id: str) -> int | Non
 
 
 async def messages_after(db: Any, customer_id: str, after: int, *, outbound_only: bool = False,
-                         limit: int = PAGE_LIMIT) -> list[dict[str, Any]]:
+                         limit: int = PAGE_LIMIT, link: Callable[[int], str] | None = None) -> list[dict[str, Any]]:
     """The borrower's in-app messages with id > ``after``, oldest first."""
     async with db.session() as session:
         conversation_id = await _conversation_id(session, customer_id)
@@ -133,7 +142,7 @@ async def messages_after(db: Any, customer_id: str, after: int, *, outbound_only
         if outbound_only:
             query = query.where(Message.direction == Direction.OUTBOUND.value)
         rows = (await session.scalars(query.order_by(Message.seq).limit(limit))).all()
-    return [message_view(m) for m in rows]
+    return [message_view(m, link) for m in rows]
 
 
 # -- the API ------------------------------------------------------------
@@ -192,7 +201,7 @@ async def post_message(request: Request) -> HTTPResponse:
         customer_id = verify_token(settings, bearer(request))
         inbound = parse_post(request.body, customer_id, max_chars=settings.max_message_chars,
                              verified=await known_customers(request.app)(customer_id))
-        result = await route_inbound(services, inbound)
+        result = await route_inbound(services, inbound, attachments_of(request.app))
     except Rejected as exc:
         return reject(request, Channel.INAPP.value, exc, who=customer_id)
     # The router hands back the stored replies: the answer is what was committed, without a read,
@@ -204,6 +213,55 @@ async def post_message(request: Request) -> HTTPResponse:
         "duplicate": result.duplicate,
         "mode": result.mode,
         "replies": replies,
+    })
+
+
+@bp.post("/api/uploads", stream=True)
+async def upload_file(request: Request) -> HTTPResponse:
+    """Take one file (multipart: ``file``, ``client_message_id``, optional ``text``) as a borrower message.
+
+    The file is checked (size, then JPEG/PNG/WebP/PDF by content) and stored
+    before the message is routed; a refused file is answered 413/415 with the
+    reason, so the app can tell the borrower. The message is answered like
+    any other; the file appears in the console once the fetch job checked it.
+    """
+    services = core_services(request.app)
+    settings: Settings = services.settings
+    runtime = attachments_of(request.app)
+    customer_id = None
+    try:
+        customer_id = verify_token(settings, bearer(request))
+        try:
+            await read_upload(request, runtime.settings.attachments_max_bytes)
+        except BodyTooLarge:
+            raise Rejected(413, "file_too_large",
+                           f"files may be at most {runtime.settings.attachments_max_bytes} bytes") from None
+        upload = request.files.get("file") if request.files else None
+        form = request.form or {}
+        client_id, text_value = form.get("client_message_id"), form.get("text") or ""
+        if upload is None:
+            raise Rejected(400, "malformed", "a multipart field named file is required")
+        if not isinstance(client_id, str) or not 1 <= len(client_id) <= CLIENT_MESSAGE_ID_MAX:
+            raise Rejected(400, "malformed",
+                           f"client_message_id must be a string of 1–{CLIENT_MESSAGE_ID_MAX} characters")
+        check_text_length(text_value, settings.max_message_chars)
+        try:
+            stored = await runtime.store_upload(bytes(upload.body))
+        except UploadRefused as exc:
+            raise Rejected(exc.status, exc.code, str(exc)) from None
+        inbound = InboundMessage(
+            channel=Channel.INAPP, sender=customer_id,
+            customer_id=customer_id if await known_customers(request.app)(customer_id) else None,
+            external_id=client_id, text=text_value, received_at=datetime.now(timezone.utc),
+            media=(MediaRef(UPLOAD_PREFIX + stored.key, stored.content_type),),
+        )
+        result = await route_inbound(services, inbound, attachments_of(request.app))
+    except Rejected as exc:
+        return reject(request, Channel.INAPP.value, exc, who=customer_id)
+    return json_response({
+        "message_id": result.message_id, "conversation_id": result.conversation_public_id,
+        "duplicate": result.duplicate, "mode": result.mode,
+        "replies": [message_view(m) for m in result.reply_messages],
     })
 
 
@@ -223,7 +281,8 @@ async def list_messages(request: Request) -> HTTPResponse:
             raise Rejected(400, "malformed", "after must be ≥ 0 and limit ≥ 1")
     except Rejected as exc:
         return reject(request, Channel.INAPP.value, exc, who=customer_id)
-    messages = await messages_after(services.db, customer_id, after, limit=limit)
+    messages = await messages_after(services.db, customer_id, after, limit=limit,
+                                    link=attachments_of(request.app).link)
     return json_response({"messages": messages})
 
 
@@ -275,7 +334,8 @@ async def chat_socket(request: Request, ws: Websocket) -> None:
         try:
             while True:
                 while True:  # everything above the cursor, page by page
-                    batch = await messages_after(services.db, customer_id, cursor, outbound_only=True)
+                    batch = await messages_after(services.db, customer_id, cursor, outbound_only=True,
+                                                 link=attachments_of(request.app).link)
                     for view in batch:
                         await ws.send(json.dumps({"type": "message", "message": view}))
                         cursor = max(cursor, view["id"])

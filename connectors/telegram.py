@@ -28,6 +28,10 @@ from telegram.constants import ParseMode
 from telegram.request import HTTPXRequest
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 
+from attachments.files import FileStore
+from attachments.models import FailureReason
+from attachments.runtime import attachments_of
+from attachments.worker import FetchFailed, Fetched
 from desk.sender import ProviderError
 from connectors.dispatch import channel_senders, route_inbound
 from connectors.markup import to_telegram_html
@@ -53,12 +57,26 @@ log.addFilter(MaskingFilter())
 bp = Blueprint("telegram")
 
 
+# Telegram's Bot API lets a bot download files of at most 20 MB (getFile refuses bigger ones).
+BOT_DOWNLOAD_LIMIT = 20 * 1024 * 1024
+# Photo and document captions are limited to 1024 characters.
+MAX_CAPTION_CHARS = 1024
+
+
 def api_base_url(settings: Settings) -> str:
     """``Bot(base_url=...)`` from ``TELEGRAM_API_BASE`` (a server root or a full ``…/bot`` prefix)."""
     base = (settings.telegram_api_base or "https://api.telegram.org").rstrip("/")
     if base.endswith("/bot") or "{token}" in base:
         return base
     return base + "/bot"
+
+
+def file_base_url(settings: Settings) -> str:
+    """``Bot(base_file_url=...)``: the same server's ``/file/bot`` prefix (downloads after getFile)."""
+    base = api_base_url(settings)
+    if base.endswith("/bot"):
+        return base[: -len("/bot")] + "/file/bot"
+    return base.replace("/bot", "/file/bot", 1)
 
 
 # -- inbound -------------------------------------------------------------
@@ -175,7 +193,7 @@ async def telegram_webhook(request: Request) -> HTTPResponse:
             log.info("ignored telegram update %s: no message or callback query", update.update_id)
             return empty(200)
         inbound = await resolve_indexed_payload(services, inbound)
-        await route_inbound(services, inbound)
+        await route_inbound(services, inbound, attachments_of(request.app))
     except Rejected as exc:
         return reject(request, Channel.TELEGRAM.value, exc, who=inbound.sender if inbound else None)
     query_id = inbound.extra.get("callback_query_id")
@@ -231,11 +249,14 @@ class TelegramSender:
 
     channel = Channel.TELEGRAM
 
-    def __init__(self, settings: Settings, *, pool_size: int = 32) -> None:
+    def __init__(self, settings: Settings, *, pool_size: int = 32, files: FileStore | None = None) -> None:
         # PTB's default pool has one connection, which would send the outbox's batch one by one.
         self.bot = Bot(settings.telegram_bot_token, base_url=api_base_url(settings),
+                       base_file_url=file_base_url(settings),
                        request=HTTPXRequest(connection_pool_size=pool_size, connect_timeout=5.0,
                                             read_timeout=10.0, pool_timeout=10.0))
+        # Agents' files are uploaded from the attachment store (sendPhoto / sendDocument).
+        self._files = files
         self._ready = False
         self._lock = asyncio.Lock()
         self._pending: set[asyncio.Task[bool]] = set()
@@ -250,6 +271,8 @@ class TelegramSender:
         """Send to chat ``recipient``; return Telegram's id of the (last) message, the one with the keyboard."""
         try:
             await self._ensure_ready()
+            if message.files:
+                return await self._send_files(int(recipient), message)
             pieces = html_pieces(message.text or "Silakan pilih:", MAX_TEXT_CHARS)
             for i, piece in enumerate(pieces):
                 last = i == len(pieces) - 1
@@ -269,6 +292,31 @@ class TelegramSender:
         except TelegramError as exc:
             raise ProviderError(f"telegram error: {type(exc).__name__}", retryable=True) from exc
         return str(sent.message_id)
+
+    async def _send_files(self, chat_id: int, message: OutboundMessage) -> str:
+        """Each file as a photo (images) or a document (PDF); the text is the first one's caption,
+        or goes before them as a message when it is too long for a caption."""
+        if self._files is None:
+            raise ProviderError("no file store configured for Telegram media", retryable=False)
+        caption: str | None = None
+        if message.text:
+            pieces = html_pieces(message.text, MAX_CAPTION_CHARS)
+            if len(pieces) == 1:
+                caption = pieces[0]
+            else:
+                for piece in html_pieces(message.text, MAX_TEXT_CHARS):
+                    await self.bot.send_message(chat_id=chat_id, text=piece, parse_mode=ParseMode.HTML)
+        sent_id = ""
+        for i, file in enumerate(message.files):
+            data = await self._files.get(file.storage_key)
+            extra: dict[str, Any] = {"caption": caption, "parse_mode": ParseMode.HTML} if i == 0 and caption else {}
+            if file.image:
+                sent = await self.bot.send_photo(chat_id=chat_id, photo=data, **extra)
+            else:
+                sent = await self.bot.send_document(chat_id=chat_id, document=data,
+                                                    filename=file.filename or "dokumen.pdf", **extra)
+            sent_id = str(sent.message_id)
+        return sent_id
 
     async def answer_callback(self, callback_query_id: str) -> bool:
         """Answer a button press; failures are logged, never raised (the press is already stored)."""
@@ -292,3 +340,46 @@ class TelegramSender:
         if self._ready:
             await self.bot.shutdown()
             self._ready = False
+
+
+# -- media ---------------------------------------------------------------
+class TelegramMediaSource:
+    """Fetches a ``telegram-file:<file_id>`` with getFile, then the file download URL.
+
+    Telegram lets bots download files up to 20 MB; getFile answers
+    "file is too big" above that, which becomes a clear ``too_large``.
+    """
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+        self._ready = False
+        self._lock = asyncio.Lock()
+
+    async def fetch(self, ref: str, *, max_bytes: int) -> Fetched:
+        """getFile, check the announced size, download; ``FetchFailed`` on refusal."""
+        file_id = ref.removeprefix("telegram-file:")
+        try:
+            async with self._lock:
+                if not self._ready:
+                    await self._bot.initialize()
+                    self._ready = True
+            file = await self._bot.get_file(file_id)
+            size = file.file_size or 0
+            if size > min(max_bytes, BOT_DOWNLOAD_LIMIT):
+                raise FetchFailed(FailureReason.TOO_LARGE, f"{size} bytes, limit {min(max_bytes, BOT_DOWNLOAD_LIMIT)}")
+            data = bytes(await file.download_as_bytearray())
+        except BadRequest as exc:
+            if "too big" in exc.message.lower():
+                raise FetchFailed(FailureReason.TOO_LARGE,
+                                  "telegram refused: file is over the 20 MB bot download limit") from exc
+            raise FetchFailed(FailureReason.NOT_FOUND, f"telegram refused getFile: {exc.message}") from exc
+        except (Forbidden, InvalidToken) as exc:
+            raise FetchFailed(FailureReason.PROVIDER_ERROR, f"telegram refused: {type(exc).__name__}") from exc
+        except RetryAfter as exc:
+            raise FetchFailed(FailureReason.PROVIDER_ERROR, "telegram rate limit", retryable=True) from exc
+        except TelegramError as exc:  # NetworkError, TimedOut, 5xx
+            raise FetchFailed(FailureReason.PROVIDER_ERROR, f"telegram unreachable: {type(exc).__name__}",
+                              retryable=True) from exc
+        if len(data) > max_bytes:
+            raise FetchFailed(FailureReason.TOO_LARGE, f"{len(data)} bytes, limit {max_bytes}")
+        return Fetched(data)

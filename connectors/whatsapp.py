@@ -19,9 +19,12 @@ import asyncio
 import contextvars
 import json
 import logging
+from collections.abc import Callable
+from typing import Any
 from datetime import datetime, timezone
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, text
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
@@ -30,6 +33,9 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from attachments.models import FailureReason
+from attachments.runtime import attachments_of
+from attachments.worker import FetchFailed, Fetched
 from desk.sender import ProviderError
 from connectors.dispatch import route_inbound
 from connectors.textsplit import split_text
@@ -145,7 +151,7 @@ async def whatsapp_webhook(request: Request) -> HTTPResponse:
         verify_signature(settings, signed_url(settings, request), form,
                          request.headers.get("x-twilio-signature"))
         inbound = parse_form(form, max_chars=settings.max_message_chars)
-        await route_inbound(services, inbound)
+        await route_inbound(services, inbound, attachments_of(request.app))
     except Rejected as exc:
         return reject(request, Channel.WHATSAPP.value, exc, who=_who(request))
     return text(EMPTY_TWIML, content_type="text/xml")
@@ -277,9 +283,12 @@ class TwilioSender:
 
     channel = Channel.WHATSAPP
 
-    def __init__(self, settings: Settings, *, timeout: float = 10.0) -> None:
+    def __init__(self, settings: Settings, *, timeout: float = 10.0,
+                 file_link: Callable[[int], str] | None = None) -> None:
         self._settings = settings
         self._timeout = timeout
+        # Twilio fetches an agent's file from a signed, expiring desk URL (attachments.signing).
+        self._file_link = file_link
         self._client: Client | None = None
         self._http: RedirectedAsyncHttpClient | None = None
         self._lock = asyncio.Lock()
@@ -304,7 +313,10 @@ class TwilioSender:
         callback = status_callback_url(self._settings)
         _retry_after.set(None)
         try:
-            if message.as_template:
+            if message.files and not message.as_template:
+                # An agent's image or PDF (inside the window): one message per file, by signed link.
+                created = await self._send_files(client, to, message)
+            elif message.as_template:
                 # Outside the window: the approved template, filled, in one message.
                 assert message.template is not None
                 created = await client.messages.create_async(
@@ -331,9 +343,78 @@ class TwilioSender:
             raise
         return str(created.sid)
 
+    async def _send_files(self, client: Client, to: str, message: OutboundMessage) -> Any:
+        """One WhatsApp message per file (WhatsApp shows one medium each); the text is the first's caption."""
+        if self._file_link is None:
+            raise ProviderError("no file links configured for WhatsApp media", retryable=False)
+        text = render_text(message)
+        caption = text if len(text) <= MAX_BODY_CHARS else ""
+        if text and not caption:
+            for body in split_text(text, MAX_BODY_CHARS):
+                await client.messages.create_async(from_=self._settings.twilio_whatsapp_from, to=to, body=body,
+                                                   status_callback=status_callback_url(self._settings))
+        created = None
+        for i, file in enumerate(message.files):
+            extra: dict[str, Any] = {"body": caption} if i == 0 and caption else {}
+            created = await client.messages.create_async(
+                from_=self._settings.twilio_whatsapp_from, to=to, status_callback=status_callback_url(self._settings),
+                media_url=[self._file_link(file.attachment_id)], **extra)
+        return created
+
     async def close(self) -> None:
         """Close the HTTP session (app shutdown)."""
         if self._http is not None:
             await self._http.close()
             self._http = None
             self._client = None
+
+
+# -- media ---------------------------------------------------------------
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+class TwilioMediaSource:
+    """Fetches a WhatsApp message's media (``MediaUrl<N>``) with the account's credentials.
+
+    Twilio serves media behind HTTP basic auth (account SID and auth token)
+    when media authentication is on, and then redirects to a short-lived
+    storage URL; httpx drops the credentials on that cross-origin redirect.
+    Credentials are only ever sent to Twilio's API host (or ``TWILIO_API_BASE``):
+    a media URL elsewhere is refused, never fetched with them.
+    """
+
+    def __init__(self, settings: Settings, *, timeout: float = 30.0) -> None:
+        self._settings = settings
+        self._timeout = timeout
+        base = settings.twilio_api_base or "https://api.twilio.com"
+        self._trusted = {_origin(base), ("https", "api.twilio.com")}
+
+    async def fetch(self, ref: str, *, max_bytes: int) -> Fetched:
+        """GET the media with basic auth, streaming at most ``max_bytes``; ``FetchFailed`` on any refusal."""
+        if _origin(ref) not in self._trusted:
+            raise FetchFailed(FailureReason.UNSUPPORTED_SOURCE, "media URL is not on Twilio's API host")
+        auth = (self._settings.twilio_account_sid, self._settings.twilio_auth_token)
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=True) as client:
+                async with client.stream("GET", ref, auth=auth) as response:
+                    if response.status_code == 404:
+                        raise FetchFailed(FailureReason.NOT_FOUND, "twilio answered 404 for the media")
+                    if response.status_code >= 400:
+                        retryable = response.status_code >= 500 or response.status_code == 429
+                        raise FetchFailed(FailureReason.PROVIDER_ERROR,
+                                          f"twilio answered {response.status_code} for the media",
+                                          retryable=retryable)
+                    declared = int(response.headers.get("content-length") or 0)
+                    if declared > max_bytes:
+                        raise FetchFailed(FailureReason.TOO_LARGE, f"{declared} bytes, limit {max_bytes}")
+                    data = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        data += chunk
+                        if len(data) > max_bytes:
+                            raise FetchFailed(FailureReason.TOO_LARGE, f"over {max_bytes} bytes")
+        except httpx.HTTPError as exc:
+            raise FetchFailed(FailureReason.PROVIDER_ERROR, f"twilio unreachable: {type(exc).__name__}",
+                              retryable=True) from exc
+        return Fetched(bytes(data))

@@ -5,12 +5,13 @@ import contextlib
 
 from sanic import Sanic
 
+from attachments.runtime import Attachments, attachments_of
 from connectors.inapp import InAppSender, install_known_customers
 from connectors.inapp import bp as inapp_bp
-from connectors.telegram import TelegramSender
+from connectors.telegram import TelegramMediaSource, TelegramSender
 from connectors.telegram import bp as telegram_bp
 from connectors.webchat import bp as webchat_bp
-from connectors.whatsapp import TwilioSender
+from connectors.whatsapp import TwilioMediaSource, TwilioSender
 from connectors.whatsapp import bp as whatsapp_bp
 from desk.messages import Channel
 from desk.sender import Sender
@@ -18,13 +19,22 @@ from desk.services import CoreServices
 from lending.known import KnownCustomers
 
 
-def build_senders(services: CoreServices) -> dict[Channel, Sender]:
+def build_senders(services: CoreServices, files: Attachments) -> dict[Channel, Sender]:
     """One sender per channel, from settings (the provider clients open lazily, in the loop)."""
     return {
-        Channel.WHATSAPP: TwilioSender(services.settings),
-        Channel.TELEGRAM: TelegramSender(services.settings),
+        Channel.WHATSAPP: TwilioSender(services.settings, file_link=files.link),
+        Channel.TELEGRAM: TelegramSender(services.settings, files=files.files),
         Channel.INAPP: InAppSender(services.events),
     }
+
+
+def register_media_sources(services: CoreServices, files: Attachments, senders: dict[str, Sender]) -> None:
+    """Give the attachment fetch job each channel's fetcher (in-app uploads it knows already)."""
+    timeout = files.settings.attachments_fetch_timeout_seconds
+    files.worker.register_source(Channel.WHATSAPP.value, TwilioMediaSource(services.settings, timeout=timeout))
+    telegram = senders.get(Channel.TELEGRAM.value)
+    bot = telegram.bot if isinstance(telegram, TelegramSender) else TelegramSender(services.settings).bot
+    files.worker.register_source(Channel.TELEGRAM.value, TelegramMediaSource(bot))
 
 
 def install(app: Sanic, services: CoreServices, known: KnownCustomers) -> None:
@@ -40,8 +50,10 @@ def install(app: Sanic, services: CoreServices, known: KnownCustomers) -> None:
     # The outbox worker's registry when there is a worker, so both see one sender per channel.
     senders: dict[str, Sender] = services.outbox.senders if services.outbox is not None else {}
     app.ctx.channel_senders = senders
-    for channel, sender in build_senders(services).items():
+    files = attachments_of(app)  # installed before the channels (aduan.app)
+    for channel, sender in build_senders(services, files).items():
         senders.setdefault(channel.value, sender)
+    register_media_sources(services, files, senders)
 
     @app.after_server_stop
     async def _close_senders(app: Sanic) -> None:

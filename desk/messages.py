@@ -58,6 +58,25 @@ class InboundMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboundFile:
+    """A stored, checked file an outbound message carries (an agent's image or PDF).
+
+    ``attachment_id`` names the row that signed links point at; ``storage_key``
+    is where the bytes are (connectors that upload bytes read them from there).
+    """
+
+    attachment_id: int
+    storage_key: str
+    content_type: str
+    filename: str | None = None
+
+    @property
+    def image(self) -> bool:
+        """Sent as a photo where the channel distinguishes photos from documents."""
+        return self.content_type.startswith("image/")
+
+
+@dataclass(frozen=True, slots=True)
 class TemplateUse:
     """The approved template a message needs outside WhatsApp's 24-hour window.
 
@@ -81,6 +100,7 @@ class OutboundMessage:
     text: str
     buttons: tuple[Button, ...] = ()
     custom: dict[str, Any] | None = None
+    files: tuple[OutboundFile, ...] = ()
     template: TemplateUse | None = None
     """The template to send instead when the channel's window is closed (None: free text only)."""
 
@@ -96,6 +116,9 @@ class OutboundMessage:
             data["buttons"] = [{"title": b.title, "payload": b.payload} for b in self.buttons]
         if self.custom:
             data["custom"] = self.custom
+        if self.files:
+            data["files"] = [{"attachment_id": f.attachment_id, "storage_key": f.storage_key,
+                              "content_type": f.content_type, "filename": f.filename} for f in self.files]
         if self.template is not None:
             data["template"] = {"key": self.template.key, "variables": dict(self.template.variables)}
         return data
@@ -105,10 +128,12 @@ class OutboundMessage:
         """Rebuild a message from its stored text and payload."""
         payload = payload or {}
         buttons = tuple(Button(b["title"], b["payload"]) for b in payload.get("buttons", []))
+        files = tuple(OutboundFile(int(f["attachment_id"]), str(f["storage_key"]), str(f["content_type"]),
+                                   f.get("filename")) for f in payload.get("files", []))
         stored = payload.get("template")
         template = (TemplateUse(str(stored["key"]), {str(k): str(v) for k, v in (stored.get("variables") or {}).items()})
                     if isinstance(stored, dict) and stored.get("key") else None)
-        return cls(text=text, buttons=buttons, custom=payload.get("custom"), template=template)
+        return cls(text=text, buttons=buttons, custom=payload.get("custom"), template=template, files=files)
 
 
 # Characters a database refuses in text: NUL (PostgreSQL) and lone UTF-16 surrogates

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from attachments import service as attachments
 from desk.auth import StaffUser
 from desk.messages import Button, OutboundMessage, TemplateUse
 from desk.outbox import enqueue as enqueue_outbound
@@ -86,6 +87,33 @@ async def reply(session: AsyncSession, user: StaffUser, conversation: Conversati
         raise ActionRefused("too_long", f"a reply holds at most {MAX_REPLY_CHARS} characters")
     message, _ = await enqueue_outbound(session, conversation, OutboundMessage(text=text),
                                         author=Author.AGENT.value, agent_id=user.id)
+    if ticket is not None:
+        await ticket_service.staff_replied(session, ticket, ticket_service.Actor.staff(user.id), ctx=ctx,
+                                           conversation=conversation.public_id, message_id=message.id)
+    return message
+
+
+async def send_file(session: AsyncSession, user: StaffUser, conversation: Conversation, handoff: Handoff | None,
+                    *, upload: attachments.StoredFile, filename: str | None, caption: str = "",
+                    ctx: TicketContext | None = None) -> Message:
+    """Send the borrower an image or PDF the agent uploaded (checked and stored already), with a caption.
+
+    Counts as a reply for the case's ticket, like ``reply``. The file's row is
+    written first so the queued message names it; the channel's sender sends
+    it (Twilio by signed link, Telegram as photo/document, in-app as a link).
+    """
+    handoff = require_act(user, handoff)
+    caption = caption.strip()
+    if len(caption) > MAX_REPLY_CHARS:
+        raise ActionRefused("too_long", f"a reply holds at most {MAX_REPLY_CHARS} characters")
+    ticket = await _ticket(session, handoff)
+    row = await attachments.record_outbound(session, conversation_id=conversation.id, channel=conversation.channel,
+                                            upload=upload, filename=filename, agent_id=user.id)
+    message, _ = await enqueue_outbound(session, conversation,
+                                        OutboundMessage(text=caption, files=(attachments.outbound_file(row),)),
+                                        author=Author.AGENT.value, agent_id=user.id)
+    await attachments.link_message(session, row, message.id)
+    await record(session, user.id, "attachment.sent", "conversation", conversation.public_id, attachment_id=row.id)
     if ticket is not None:
         await ticket_service.staff_replied(session, ticket, ticket_service.Actor.staff(user.id), ctx=ctx,
                                            conversation=conversation.public_id, message_id=message.id)

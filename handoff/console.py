@@ -29,6 +29,7 @@ from desk.templating import render
 from desk.services import CoreServices, core_services
 from handoff import access, actions, audit, auth, canned, hours, i18n, queue, summary, throttle, ticket_pages, transcripts
 from handoff.config import HandoffSettings
+from handoff.files import install as install_files
 from handoff.models import Handoff, HandoffStatus, Role, User
 from storage.base import utcnow
 from pydantic import ValidationError
@@ -367,7 +368,8 @@ async def new_messages(request: Request, public_id: str) -> HTTPResponse:
             return error(404, "not_found", "no such conversation")
         if not access.can_read(request.ctx.user, await queue.latest_handoff(session, conversation.id)):
             return error(403, "forbidden", "you may not read this conversation")
-        lines = await transcripts.items(session, conversation, after_seq=after, with_notes=False)
+        lines = await transcripts.items(session, conversation, after_seq=after, with_notes=False,
+                                        sees_sensitive=access.sees_full_personal_data(request.ctx.user))
     return _page(request, "handoff/_messages.html", items=lines, handoff_seq=None)
 
 
@@ -803,6 +805,7 @@ def install(app: Sanic, services: CoreServices, settings: HandoffSettings, ticke
     app.ctx.handoff_assign_lock = asyncio.Lock()
     app.register_middleware(auth.staff_middleware, "request")
     app.blueprint(bp)
+    install_files(app)  # conversation files: view, retry, label, send (attachments installed first)
     hours.configure_default(tickets.calendar)
 
     @app.after_server_start

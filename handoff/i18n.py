@@ -7,6 +7,21 @@ LANGUAGES = ("id", "en")
 DEFAULT = "id"
 
 CATALOGUE: dict[str, dict[str, str]] = {
+    "file_pending": {"id": "Berkas sedang diambil…", "en": "Fetching the file…"},
+    "file_not_retrieved": {"id": "Berkas tidak terambil", "en": "File not retrieved"},
+    "file_retry": {"id": "Ambil ulang", "en": "Retry"},
+    "file_hidden": {"id": "Dokumen identitas (tersembunyi untuk peran Anda)",
+                    "en": "Identity document (hidden from your role)"},
+    "file_open": {"id": "Buka PDF", "en": "Open PDF"},
+    "file_sensitive": {"id": "Dokumen identitas", "en": "Identity document"},
+    "file_mark": {"id": "Tandai", "en": "Mark"},
+    "file_label_none": {"id": "bukan dokumen identitas", "en": "not an identity document"},
+    "file_label_ktp": {"id": "KTP", "en": "KTP (identity card)"},
+    "file_label_power_of_attorney": {"id": "Surat kuasa", "en": "Power of attorney"},
+    "file_label_identity_other": {"id": "Dokumen identitas lain", "en": "Other identity document"},
+    "send_file": {"id": "Kirim berkas", "en": "Send file"},
+    "file_hint": {"id": "JPEG, PNG, WebP atau PDF", "en": "JPEG, PNG, WebP or PDF"},
+    "files": {"id": "Berkas", "en": "Files"},
     "login": {"id": "Masuk", "en": "Sign in"},
     "logout": {"id": "Keluar", "en": "Sign out"},
     "username": {"id": "Nama pengguna", "en": "Username"},

@@ -20,7 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth import StaffUser
-from handoff import audit
+from attachments import service as attachments
+from handoff import access, audit
+from handoff.queue import latest_handoff
 from handoff.models import Handoff, User
 from tickets import service, workflow
 from tickets.calendar import WIB
@@ -181,7 +183,13 @@ async def ticket_view(session: AsyncSession, user: StaffUser, number: str, ctx: 
         handoff_conversation = conversations[0].public_id
     open_handoff = await session.scalar(select(Handoff.id).where(Handoff.ticket_id == ticket.id,
                                                                  Handoff.status.in_(("waiting", "assigned"))))
-    return {"tk": ticket, "events": events, "conversations": conversations, "assignee": assignee,
+    # The case's files, from the conversations this user may read (the transcript rule);
+    # identity documents hidden from roles that see masked identity.
+    readable = [c.id for c in conversations if access.can_read(user, await latest_handoff(session, c.id))]
+    sees = access.sees_full_personal_data(user)
+    files = [attachments.view(row, sees_sensitive=sees)
+             for row in await attachments.for_conversations(session, readable)]
+    return {"tk": ticket, "files": files, "events": events, "conversations": conversations, "assignee": assignee,
             "chat": handoff_conversation, "open_handoff": open_handoff,
             "missing": service.missing_fields(ticket), "status_label": STATUS_LABELS.get(ticket.status, ticket.status),
             "allowed": allowed_actions(user), "open": ticket.status in workflow.OPEN,

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from attachments import service as attachments
 from desk import masking
 from desk.auth import StaffUser
 from desk.delivery import reason_id
@@ -53,6 +54,7 @@ class Item:
     note: bool = False
     agent: str | None = None
     buttons: tuple[str, ...] = ()
+    files: tuple[attachments.AttachmentView, ...] = ()
     delivery: Delivery | None = None
     """Outbound messages: where the message stands (outbox and provider reports)."""
 
@@ -144,17 +146,25 @@ async def conversation_by_public_id(session: AsyncSession, public_id: str) -> Co
 
 
 async def items(session: AsyncSession, conversation: Conversation, *, after_seq: int = 0,
-                with_notes: bool = True, mask: bool = False) -> list[Item]:
-    """Messages (and notes) in order; ``after_seq`` returns only newer messages."""
+                with_notes: bool = True, mask: bool = False, sees_sensitive: bool = False) -> list[Item]:
+    """Messages (and notes) in order; ``after_seq`` returns only newer messages.
+
+    Each message carries its files; identity documents are hidden unless
+    ``sees_sensitive`` (``access.sees_full_personal_data``).
+    """
     names = dict((await session.execute(select(User.id, User.display_name))).all())
     messages = list(await session.scalars(
         select(Message).where(Message.conversation_id == conversation.id, Message.seq > after_seq)
         .order_by(Message.seq)))
+    files: dict[int, list[attachments.AttachmentView]] = {}
+    for row in await attachments.for_conversation(session, conversation.id):
+        if row.message_id is not None:
+            files.setdefault(row.message_id, []).append(attachments.view(row, sees_sensitive=sees_sensitive))
     states = await deliveries(session, conversation, after_seq=after_seq)
     result = [Item(m.created_at, m.seq, m.author, masking.mask_text(m.text) if mask else m.text,
                    agent=names.get(m.agent_id) if m.agent_id else None,
                    buttons=tuple(b.get("title", "") for b in (m.payload or {}).get("buttons", [])),
-                   delivery=states.get(m.seq))
+                   files=tuple(files.get(m.id, ())), delivery=states.get(m.seq))
               for m in messages]
     if with_notes and after_seq == 0:
         notes = (await session.execute(select(Note).where(Note.conversation_id == conversation.id))).scalars()
@@ -216,7 +226,7 @@ async def open_transcript(session: AsyncSession, user: StaffUser, public_id: str
                      handoff_id=handoff.id if handoff else None)
     full = access.sees_full_personal_data(user)
     ticket = await case_ticket(session, handoff)
-    lines = await items(session, conversation, mask=False)
+    lines = await items(session, conversation, mask=False, sees_sensitive=full)
     handoff_seq = None
     if handoff is not None:
         handoff_seq = max((i.seq for i in lines if not i.note and i.at <= handoff.requested_at), default=None)

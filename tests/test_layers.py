@@ -3,7 +3,7 @@
 Three layers, every import pointing down:
 
 * the root (``aduan/``) wires every part; nothing imports it;
-* the parts (``connectors/ tickets/ handoff/ reports/ lending/``) build on the core;
+* the parts (``connectors/ tickets/ handoff/ reports/ lending/ attachments/``) build on the core;
 * the core (``desk/``, ``storage/``) never imports a part.
 
 No project module is imported inside a function (that is how cycles used to be
@@ -21,7 +21,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 ROOT = ("aduan",)
-PARTS = ("connectors", "tickets", "handoff", "reports", "lending")
+PARTS = ("connectors", "tickets", "handoff", "reports", "lending", "attachments")
 CORE = ("desk", "storage")
 PROJECT = ROOT + PARTS + CORE
 
@@ -130,6 +130,14 @@ def test_the_core_never_imports_a_part() -> None:
 def test_nothing_imports_the_root() -> None:
     found = [i for i in IMPORTS if _top(i.module) not in ROOT and _top(i.target) in ROOT]
     assert not found, "modules outside the root import it:\n" + _fmt(found)
+
+
+def test_attachments_build_on_the_core_only() -> None:
+    """Connectors (fetch, upload, send) and handoff (access, audit, console) use the attachments
+    part; it must not use them back, or the two would depend on each other."""
+    found = [i for i in IMPORTS if _top(i.module) == "attachments" and _top(i.target) in PARTS + ROOT
+             and _top(i.target) != "attachments"]
+    assert not found, "attachments imports other parts:\n" + _fmt(found)
 
 
 def test_the_core_and_parts_never_import_the_old_root_modules() -> None:

@@ -15,6 +15,7 @@
   var composer = document.getElementById("composer");
   var input = document.getElementById("text");
   var sendButton = document.getElementById("send");
+  var fileInput = document.getElementById("file");
 
   var token = null;
   var lastId = 0;
@@ -34,7 +35,7 @@
 
   function setStatus(text) { statusEl.textContent = text; }
   function showNotice(text) { notice.textContent = text; notice.hidden = !text; }
-  function enable(on) { input.disabled = !on; sendButton.disabled = !on; }
+  function enable(on) { input.disabled = !on; sendButton.disabled = !on; if (fileInput) fileInput.disabled = !on; }
 
   function who(m) {
     if (m.direction === "in") return "Anda";
@@ -58,6 +59,14 @@
     li.appendChild(document.createTextNode(m.text || ""));
     (m.media || []).forEach(function () {
       li.appendChild(document.createTextNode("\n[lampiran diterima]"));
+    });
+    (m.files || []).forEach(function (f) {
+      if (!f.url) return;
+      var a = document.createElement("a");
+      a.href = f.url; a.target = "_blank"; a.rel = "noopener"; a.className = "file";
+      a.textContent = "📎 " + (f.filename || (f.content_type === "application/pdf" ? "Buka PDF" : "Buka gambar"));
+      li.appendChild(document.createElement("br"));
+      li.appendChild(a);
     });
     if (m.buttons && m.buttons.length) {
       var row = document.createElement("div");
@@ -185,6 +194,43 @@
     showNotice("");
     enable(true);
     loadHistory().then(connect);
+  }
+
+  // A photo or PDF goes to /chat/api/uploads as its own message; the desk checks type and size.
+  function upload(file) {
+    if (!token || !file) return;
+    var mine = bubble("in");
+    mine.classList.add("pending");
+    fillBubble(mine, { direction: "in", text: "[berkas] " + file.name });
+    var form = new FormData();
+    form.append("client_message_id", uuid());
+    form.append("file", file, file.name);
+    fetch("/chat/api/uploads", { method: "POST", headers: { "Authorization": "Bearer " + token }, body: form })
+      .then(function (r) { return r.json().catch(function () { return {}; }).then(function (d) { return { status: r.status, data: d }; }); })
+      .then(function (res) {
+        if (res.status === 200) {
+          mine.classList.remove("pending");
+          if (res.data.message_id) { seen.add(res.data.message_id); lastId = Math.max(lastId, res.data.message_id); }
+          (res.data.replies || []).forEach(show);
+          showNotice("");
+          return;
+        }
+        mine.classList.add("failed");
+        if (res.status === 401) { sessionEnded(); return; }
+        if (res.status === 413) { showNotice("Berkas terlalu besar. Maksimal 10 MB ya, Kak."); return; }
+        if (res.status === 415) { showNotice("Maaf, hanya foto (JPEG, PNG, WebP) atau PDF yang bisa dikirim."); return; }
+        showNotice("Maaf, berkas belum terkirim. Silakan coba lagi.");
+      }, function () {
+        mine.classList.add("failed");
+        showNotice("Koneksi terputus. Berkas belum terkirim, silakan coba lagi.");
+      });
+  }
+  if (fileInput) {
+    fileInput.addEventListener("change", function () {
+      var file = fileInput.files && fileInput.files[0];
+      fileInput.value = "";
+      upload(file);
+    });
   }
 
   composer.addEventListener("submit", function (ev) {

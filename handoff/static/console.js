@@ -200,7 +200,7 @@
       if (e.topic === "conversation" && e.conversation_id) {
         if (e.type === "message") newMessages(e.conversation_id);
         else if (e.type === "delivery") refreshDeliveries(e.conversation_id);
-        else if (e.type === "transferred" || e.type === "closed" || e.type === "note") reloadPanel(e.conversation_id);
+        else if (e.type === "transferred" || e.type === "closed" || e.type === "note" || e.type === "attachment") reloadPanel(e.conversation_id);
       }
     };
     socket.onclose = function () {

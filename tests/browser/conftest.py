@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from sanic import Sanic
 
+from attachments.config import AttachmentSettings
+from attachments.runtime import build_attachments
 from aduan.app import create_app
 from aduan.services import build_services
 from desk.config import REPO_ROOT
@@ -77,7 +79,7 @@ async def fake_rasa_bot() -> AsyncIterator[FakeRasa]:
 
 
 @pytest.fixture
-async def desk(settings, database, fake_rasa_bot) -> AsyncIterator[Desk]:
+async def desk(settings, database, fake_rasa_bot, tmp_path) -> AsyncIterator[Desk]:
     from tests.fakes import FakeTwilio
 
     hours.configure(None)
@@ -95,6 +97,10 @@ async def desk(settings, database, fake_rasa_bot) -> AsyncIterator[Desk]:
     if services.outbox is not None:
         services.outbox.db = database
     services.handoff = HandoffSettings(_env_file=None, handoff_auto_assign=False)
+    services.attachments = build_attachments(
+        database, public_base_url=base, link_secret=settings.session_secret,
+        settings=AttachmentSettings(_env_file=None, attachments_dir=tmp_path / "attachments",
+                                    attachments_poll_seconds=0.2))
     Sanic.test_mode = True
     app = create_app(settings, services, name=f"browser_{uuid.uuid4().hex[:8]}")
     hours.configure(_AlwaysOpen())

@@ -9,11 +9,14 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
+from attachments.config import AttachmentSettings
+from attachments.runtime import build_attachments
 from aduan.app import create_app
 from aduan.services import Services, build_services
 from desk.config import Settings
@@ -124,12 +127,23 @@ def channel_settings(settings: Settings, fake_twilio: FakeTwilio, fake_telegram:
 
 
 @pytest.fixture
-async def desk(database: Database, channel_settings: Settings, fake_rasa: FakeRasa) -> AsyncIterator[Desk]:
+def attachment_settings(tmp_path: Path) -> AttachmentSettings:
+    """Files in the test's own directory, the default limits."""
+    return AttachmentSettings(_env_file=None, attachments_dir=tmp_path / "attachments")
+
+
+@pytest.fixture
+async def desk(database: Database, channel_settings: Settings, fake_rasa: FakeRasa,
+               attachment_settings: AttachmentSettings) -> AsyncIterator[Desk]:
     """The desk app with every channel installed, serving real HTTP on a free port.
 
-    The outbox worker is not started: tests call ``desk.deliver()`` to run it.
+    The outbox worker is not started: tests call ``desk.deliver()`` to run it;
+    nor is the attachment fetch job (``services.attachments.worker.run_once()``).
     """
     services = build_services(channel_settings, events=InMemoryEventBus())
+    services.attachments = build_attachments(services.db, public_base_url=channel_settings.public_base_url,
+                                                      link_secret=channel_settings.session_secret,
+                                                      settings=attachment_settings)
     app = create_app(channel_settings, services, name=f"channels_{uuid.uuid4().hex[:12]}", run_outbox=False)
     async with serve(app) as url:
         yield Desk(app=app, services=services, url=url, rasa=fake_rasa)

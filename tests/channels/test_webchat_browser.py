@@ -4,7 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from attachments.models import Attachment
+from tests.attachments import samples
 from tests.channels.conftest import GREETING_TEXT, Desk
 from tests.channels.test_inapp import agent_says
 
@@ -42,3 +45,27 @@ async def test_demo_borrower_chats_presses_a_button_and_receives_an_agent_messag
     assert await page.locator(".msg.out").count() == 3
     assert await page.locator(f".msg.out:has-text('{GREETING_TEXT}')").count() == 2
     assert await page.locator(".msg.failed").count() == 0
+
+
+async def test_borrower_attaches_a_photo_and_a_wrong_file_is_refused_in_indonesian(desk: Desk, page: Any,
+                                                                                  tmp_path: Any) -> None:
+    await page.goto(desk.url + "/")
+    await page.wait_for_selector("#demo-borrower option[value='CUST-0001']", state="attached")
+    await page.select_option("#demo-borrower", "CUST-0001")
+    await page.click("#demo-form button")
+    await page.wait_for_function("document.getElementById('status').textContent === 'Tersambung'")
+
+    photo = tmp_path / "bukti.png"
+    photo.write_bytes(samples.png())
+    await page.set_input_files("#file", str(photo))
+    await page.wait_for_selector(f".msg.out:has-text('{GREETING_TEXT}')")  # answered like any message
+    assert await page.locator(".msg.in:has-text('bukti.png')").count() == 1
+    async with desk.db.session() as session:
+        [row] = await session.scalars(select(Attachment))
+    assert row.source_ref.startswith("upload:") and row.channel == "inapp"
+
+    script = tmp_path / "virus.pdf"
+    script.write_bytes(samples.HTML)
+    await page.set_input_files("#file", str(script))
+    await page.wait_for_selector("#notice:has-text('hanya foto')")
+    assert await page.locator(".msg.failed").count() == 1

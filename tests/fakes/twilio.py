@@ -30,6 +30,8 @@ from twilio.request_validator import RequestValidator
 from tests.fakes.http import FakeHTTPService, Reply
 
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)/Messages\.json$")
+_MEDIA = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)/Messages/(?P<msg>MM\w+)/Media/(?P<media>ME\w+)$")
+_MEDIA_CONTENT = re.compile(r"^/media-content/(?P<token>\w+)$")
 _CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 WINDOW_SECONDS = 24 * 3600
 
@@ -77,6 +79,9 @@ class FakeTwilio(FakeHTTPService):
                  callback_delay: float = 0.3) -> None:
         super().__init__()
         self.messages: list[TwilioMessage] = []
+        # Media of inbound messages: (account, media sid) -> (bytes, content type).
+        self.media: dict[tuple[str, str], tuple[bytes, str]] = {}
+        self._media_tokens: dict[str, tuple[str, str]] = {}
         self.callbacks: list[StatusCallback] = []
         self.auth_token = auth_token
         self.enforce_window = enforce_window
@@ -162,6 +167,18 @@ class FakeTwilio(FakeHTTPService):
 
         threading.Thread(target=run, name="fake-twilio-callbacks", daemon=True).start()
 
+    def add_media(self, account_sid: str, data: bytes, content_type: str) -> str:
+        """Hold a medium as Twilio does for an inbound message; return its ``MediaUrl``.
+
+        Fetching it needs HTTP basic auth with the account SID (and auth token,
+        when the fake has one): without it Twilio answers 401. With it Twilio
+        redirects (307) to a short-lived content URL that needs no credentials.
+        """
+        message_sid, media_sid = "MM" + uuid.uuid4().hex, "ME" + uuid.uuid4().hex
+        with self._lock:
+            self.media[(account_sid, media_sid)] = (data, content_type)
+        return f"{self.base_url}/2010-04-01/Accounts/{account_sid}/Messages/{message_sid}/Media/{media_sid}"
+
     def wait_for_messages(self, count: int, timeout: float = 5.0) -> list[TwilioMessage]:
         """Block until at least ``count`` messages arrived; return them."""
         if not self.wait_for(lambda: len(self.messages) >= count, timeout):
@@ -170,6 +187,13 @@ class FakeTwilio(FakeHTTPService):
 
     def handle(self, method: str, path: str, query: dict[str, list[str]],
                headers: dict[str, str], body: bytes) -> Reply:
+        if method == "GET" and (media := _MEDIA.match(path)):
+            return self._media(media["sid"], media["media"], headers)
+        if method == "GET" and (content := _MEDIA_CONTENT.match(path)):
+            found = self.media.get(self._media_tokens.pop(content["token"], ("", "")))
+            if found is None:
+                return Reply(403, b"<Error><Code>AccessDenied</Code></Error>", "application/xml")
+            return Reply(200, found[0], found[1])
         match = _MESSAGES.match(path)
         if method != "POST" or not match:
             return _error(404, 20404, "The requested resource was not found")
@@ -208,6 +232,16 @@ class FakeTwilio(FakeHTTPService):
             self._report(message, free_form_outside_window=content_sid is None and not self.window_open(to))
         return Reply.json(201, _resource(message))
 
+    def _media(self, account_sid: str, media_sid: str, headers: dict[str, str]) -> Reply:
+        user, password = _basic_auth(headers.get("authorization", ""))
+        if user != account_sid or (self.auth_token is not None and password != self.auth_token):
+            return _error(401, 20003, "Authenticate")
+        if (account_sid, media_sid) not in self.media:
+            return _error(404, 20404, "The requested resource was not found")
+        token = uuid.uuid4().hex
+        self._media_tokens[token] = (account_sid, media_sid)
+        return Reply(307, b"", "text/plain", {"Location": f"{self.base_url}/media-content/{token}"})
+
     def failure_reply(self, status: int) -> Reply:
         if status == 429:
             reply = _error(429, 20429, "Too Many Requests")
@@ -218,6 +252,8 @@ class FakeTwilio(FakeHTTPService):
 
     def _reset_state(self) -> None:
         self.messages.clear()
+        self.media.clear()
+        self._media_tokens.clear()
         self.callbacks.clear()
         self.last_inbound.clear()
 
@@ -226,15 +262,19 @@ def _first(form: dict[str, list[str]], key: str) -> str:
     return form.get(key, [""])[0]
 
 
-def _basic_auth_user(header: str) -> str | None:
+def _basic_auth(header: str) -> tuple[str | None, str | None]:
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic":
-        return None
+        return None, None
     try:
-        user, _, _password = base64.b64decode(encoded).decode().partition(":")
+        user, _, password = base64.b64decode(encoded).decode().partition(":")
     except ValueError:
-        return None
-    return user
+        return None, None
+    return user, password
+
+
+def _basic_auth_user(header: str) -> str | None:
+    return _basic_auth(header)[0]
 
 
 def _error(status: int, code: int, message: str) -> Reply:

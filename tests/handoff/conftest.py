@@ -5,12 +5,15 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sanic import Sanic
 from sanic_testing.testing import SanicASGITestClient
 
+from attachments.config import AttachmentSettings
+from attachments.runtime import build_attachments
 from aduan.app import create_app
 from aduan.services import Services
 from desk.config import Settings
@@ -47,10 +50,13 @@ def always_open() -> Any:
 
 
 @pytest.fixture
-def services(settings: Settings, database: Database, event_bus: InMemoryEventBus) -> Services:
+def services(settings: Settings, database: Database, event_bus: InMemoryEventBus, tmp_path: Path) -> Services:
     return Services(settings=settings, db=database, events=event_bus,
                     handoff=HandoffSettings(_env_file=None, handoff_auto_assign=False),
-                    tickets=build_context(settings, event_bus))
+                    tickets=build_context(settings, event_bus),
+                    attachments=build_attachments(
+                        database, public_base_url=settings.public_base_url, link_secret=settings.session_secret,
+                        settings=AttachmentSettings(_env_file=None, attachments_dir=tmp_path / "attachments")))
 
 
 @pytest.fixture

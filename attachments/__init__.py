@@ -1,0 +1,1 @@
+"""Attachments: files borrowers and agents send, fetched, checked, stored and served (docs/channels.md)."""
