@@ -41,11 +41,12 @@ from connectors.dispatch import route_inbound
 from connectors.textsplit import split_text
 from connectors.rejections import Rejected, check_body_size, check_text_length, reject
 from desk.config import Settings
-from desk.delivery import Recorded, StatusReport, record_status
+from desk.delivery import Recorded, StatusOutcome, StatusReport, record_status
 from desk.messages import Channel, InboundMessage, MediaRef, OutboundMessage
 from desk.phone import InvalidPhone, normalise_phone
 from desk.router import conversation_topic
 from desk.services import core_services
+from storage.db import Database
 from storage.models import DeliveryStatus
 
 log = logging.getLogger("aduan.channels")
@@ -199,8 +200,7 @@ async def whatsapp_status(request: Request) -> HTTPResponse:
         report = parse_status(form)
     except Rejected as exc:
         return reject(request, Channel.WHATSAPP.value, exc, who=_who(request))
-    async with services.db.transaction() as session:
-        outcome = await record_status(session, report)
+    outcome = await _record_when_known(services.db, report)
     if outcome.recorded is Recorded.RESENT and services.outbox is not None:
         services.outbox.nudge()
     if outcome.recorded is Recorded.UNKNOWN:
@@ -210,6 +210,24 @@ async def whatsapp_status(request: Request) -> HTTPResponse:
         await services.events.publish(conversation_topic(outcome.conversation_public_id),
                                       {"type": "delivery", "conversation_id": outcome.conversation_public_id})
     return text("", status=200)
+
+
+# Twilio can report a message before the outbox worker has recorded its SID (the worker
+# records right after Twilio's answer, the callback may come first under load). Twilio never
+# redelivers a callback, so the handler looks again for a moment before it gives up.
+UNKNOWN_SID_RETRIES = 10
+UNKNOWN_SID_PAUSE = 0.5
+
+
+async def _record_when_known(db: Database, report: StatusReport) -> StatusOutcome:
+    """``record_status`` in its own transaction, looked up again for up to ~5 s while the SID is unknown."""
+    for attempt in range(UNKNOWN_SID_RETRIES + 1):
+        async with db.transaction() as session:
+            outcome = await record_status(session, report)
+        if outcome.recorded is not Recorded.UNKNOWN or attempt == UNKNOWN_SID_RETRIES:
+            return outcome
+        await asyncio.sleep(UNKNOWN_SID_PAUSE)
+    return outcome
 
 
 def _who(request: Request) -> str:

@@ -250,3 +250,25 @@ async def test_template_payload_survives_storage(wdesk: Desk, fake_twilio: FakeT
     assert json.loads(json.dumps(message.payload))["template"]["key"] == "status_update"
     assert TELEGRAM_TOKEN  # the module's fixtures run with the shared channel settings
     assert await count_rows(wdesk.db) == (3, 2)
+
+
+async def test_a_callback_that_comes_before_the_send_is_recorded_is_not_lost(
+        wdesk: Desk, fake_twilio: FakeTwilio) -> None:
+    import asyncio
+
+    fake_twilio.callback_delay = 3600.0
+    await borrower_writes(wdesk, fake_twilio, 1)
+    [reply] = await wdesk.deliver()
+    sid = fake_twilio.messages[0].sid
+    async with wdesk.db.transaction() as session:  # as if the worker had not recorded the send yet
+        await session.execute(update(OutboxItem).where(OutboxItem.id == reply.id).values(provider_message_id=None))
+
+    async def record_late() -> None:
+        await asyncio.sleep(1.0)
+        async with wdesk.db.transaction() as session:
+            await session.execute(update(OutboxItem).where(OutboxItem.id == reply.id).values(provider_message_id=sid))
+
+    late = asyncio.create_task(record_late())
+    assert await fake_twilio.send_status_async(sid, "delivered") == 200
+    await late
+    assert (await item(wdesk, reply.id)).delivery_status == "delivered"
