@@ -100,7 +100,7 @@ async def prepare_database(url: str, human_conversations: int) -> list[str]:
     """Create the tables and the conversations already handed to people."""
     from storage.db import Database
     from storage.models import Conversation
-    from storage.registry import metadata
+    from aduan.registry import metadata
 
     db = Database(url)
     async with db.engine.begin() as conn:
@@ -352,7 +352,7 @@ def start_desk(db_url: str, rasa_port: int, desk_port: int, workdir: Path,
     log = open(workdir / "desk.log", "wb")  # noqa: SIM115 - closed with the process
     # --profile-desk: pyinstrument samples the desk process; SIGUSR1 (see stop_desk) writes the report.
     argv = [PY, str(ROOT / "bench" / "desk" / "profiled_desk.py"), str(profile)] if profile else \
-        [PY, "-m", "desk.cli", "serve"]
+        [PY, "-m", "aduan.cli", "serve"]
     return subprocess.Popen(argv, cwd=workdir, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 

@@ -23,7 +23,7 @@ def main() -> int:
         out.write_text(profiler.output_text(unicode=True, show_all=False))
 
     signal.signal(signal.SIGUSR1, dump)
-    from desk.cli import main as aduan
+    from aduan.cli import main as aduan
 
     return aduan(["serve"])
 
