@@ -345,7 +345,7 @@ async def test_sqlite_first_messages_open_their_conversations_on_the_writer_thre
     from desk.store import NewInbound
     from desk.store.sqlite import SqliteConversationStore
     from storage.db import Database
-    from storage.registry import metadata
+    from aduan.registry import metadata
 
     database = Database(f"sqlite:///{tmp_path / 'open.db'}")
     async with database.engine.begin() as conn:
