@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from aduan.services import build_services
 from desk.botclient import BotClient, BotUnavailable
 from desk.config import Settings
 from desk.replicas import Ring
@@ -110,3 +111,15 @@ def test_settings_list_the_replicas() -> None:
     assert Settings(_env_file=None, rasa_url="http://rasa:5005").rasa_servers == ["http://rasa:5005"]
     both = Settings(_env_file=None, rasa_urls=" http://r1:5005, http://r2:5005 ,")
     assert both.rasa_servers == ["http://r1:5005", "http://r2:5005"]
+
+
+async def test_the_desk_builds_its_bot_client_from_rasa_urls(tmp_path) -> None:  # noqa: ANN001
+    settings = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'w.db'}",
+                        rasa_urls="http://127.0.0.1:5001,http://127.0.0.1:5002", rasa_cooldown_seconds=7)
+    services = build_services(settings)
+    try:
+        assert services.bot.ring.urls == ["http://127.0.0.1:5001", "http://127.0.0.1:5002"]
+        assert services.bot.ring.cooldown == 7
+    finally:
+        await services.bot.aclose()
+        await services.db.dispose()
