@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -107,14 +108,16 @@ def run_one(spec: Spec, directory: Path) -> tuple[float, list[str], str]:
     cmd = ["make", "--no-print-directory", "-C", str(directory), spec.target,
            *(f"{k}={v}" for k, v in spec.variables.items())]
     started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
     try:
-        done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              timeout=spec.timeout, start_new_session=True)
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout or ""
-        out = out.decode(errors="replace") if isinstance(out, bytes) else out
-        return time.monotonic() - started, [f"did not finish within {spec.timeout:.0f} s"], out
-    return time.monotonic() - started, check_output(spec, done.returncode, done.stdout), done.stdout
+        out, _ = proc.communicate(timeout=spec.timeout)
+    except subprocess.TimeoutExpired:
+        # The whole group: make's children (a desk, Rasa, a training) must not outlive the smoke run.
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        return time.monotonic() - started, [f"did not finish within {spec.timeout:.0f} s"], out or ""
+    return time.monotonic() - started, check_output(spec, proc.returncode, out), out
 
 
 def main(argv: list[str] | None = None) -> int:

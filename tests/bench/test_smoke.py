@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.smoke import ROOT, SPECS, bench_targets, check_output
+from bench.smoke import ROOT, SPECS, Spec, bench_targets, check_output, run_one
 
 GOOD_REPORT = """
 Report benchmark: 3,000 tickets in PostgreSQL (2 runs per query)
@@ -72,3 +72,12 @@ def test_every_bench_target_of_the_project_has_a_spec() -> None:
     targets = bench_targets(ROOT / "mk")
     assert {"bench-desk", "bench-report", "bench-nlu", "bench-handoff", "bench-channels"} <= set(targets)
     assert [t for t in targets if t not in SPECS] == []
+
+
+def test_a_bench_that_hangs_is_stopped_with_everything_it_started(tmp_path: Path) -> None:
+    project = make_project(tmp_path, "@sleep 300 & echo $$! > child.pid; wait")
+    spec = Spec("bench-report", {}, (r"never",), timeout=3)
+    seconds, problems, _ = run_one(spec, project)
+    assert problems == ["did not finish within 3 s"] and seconds < 30
+    child = int((project / "child.pid").read_text())
+    assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
