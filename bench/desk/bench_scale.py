@@ -112,7 +112,7 @@ def start_desk(db_url: str, rasa_ports: list[int], desk_port: int, work: Path, n
            "DESK_HOST": "127.0.0.1", "DESK_PORT": str(desk_port), "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT)}
     env.pop("REDIS_URL", None)
     env.pop("RASA_URL", None)
-    return subprocess.Popen([PY, "-m", "desk.cli", "serve"], cwd=work, env=env,
+    return subprocess.Popen([PY, "-m", "aduan.cli", "serve"], cwd=work, env=env,
                             stdout=(work / f"{name}.log").open("wb"), stderr=subprocess.STDOUT,
                             start_new_session=True)
 
