@@ -28,5 +28,6 @@ test: setup
 	$(MAKE) test-conversations
 	$(MAKE) test-browser
 	$(MAKE) test-faults
+	$(MAKE) bench-smoke
 
 bench: bench-nlu bench-desk bench-handoff bench-report

@@ -59,7 +59,8 @@ def build_services(settings: Settings, *, events: EventBus | None = None,
     """Create the database handle, store, event bus, bot client, router and outbox worker from settings."""
     db = Database(settings.database_url)
     services = Services(settings=settings, db=db, events=events or build_event_bus(settings))
-    services.bot = bot or BotClient(settings.rasa_url, timeout_seconds=settings.rasa_timeout_seconds)
+    services.bot = bot or BotClient(settings.rasa_servers, timeout_seconds=settings.rasa_timeout_seconds,
+                                    cooldown_seconds=settings.rasa_cooldown_seconds)
     services.store = store = build_store(db, QueueHandoffs())
     services.router = Router(
         store=store, bot=services.bot, events=services.events,

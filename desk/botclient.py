@@ -1,20 +1,32 @@
-"""The bot client: talks to Rasa's custom ``desk`` channel over HTTP.
+"""The bot client: talks to Rasa's custom ``desk`` channel over HTTP, on one or several replicas.
 
-One keep-alive connection pool (``desk.http_pool``) lives for the whole
-process; it is on the hot path of every bot-mode message, so no per-message
-client, no per-message TCP/TLS handshake, and as little CPU per request as
-we could get.
+One keep-alive connection pool (``desk.http_pool``) per Rasa server lives for
+the whole process; it is on the hot path of every bot-mode message, so no
+per-message client, no per-message TCP/TLS handshake, and as little CPU per
+request as we could get.
+
+Several Rasa servers (``RASA_URLS``): each conversation has a home replica on
+a consistent-hash ring (``desk.replicas``). When the home replica cannot be
+reached (connection refused or reset before any answer) it is taken out for a
+cooldown and the same message goes to the next replica on the ring at once;
+that replica reads the conversation's tracker, slots included, from the
+tracker store all replicas share (bot/endpoints.redis.yml). A replica that
+times out is taken out too, but its message is not sent again (it may have
+been handled): it gets the desk's holding reply like any timeout. After the
+cooldown a health check (``GET /``) decides whether the replica is taken back.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from desk.http_pool import HttpError, HttpPool
 from desk.messages import Button, OutboundMessage
+from desk.replicas import Ring
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +49,18 @@ class BotFailed(Exception):
 
 
 class BotClient:
-    """Sends one borrower message to Rasa and returns its replies as ``OutboundMessage``s."""
+    """Sends one borrower message to Rasa and returns its replies as ``OutboundMessage``s.
 
-    def __init__(self, base_url: str, *, timeout_seconds: float = 10.0, max_connections: int = 200) -> None:
-        self.base_url = base_url.rstrip("/")
+    ``base_url``: one Rasa server, or a list of replicas sharing their tracker and lock stores.
+    """
+
+    def __init__(self, base_url: str | Sequence[str], *, timeout_seconds: float = 10.0,
+                 max_connections: int = 200, cooldown_seconds: float = 5.0) -> None:
+        self.ring = Ring([base_url] if isinstance(base_url, str) else list(base_url), cooldown=cooldown_seconds)
+        self.base_url = self.ring.urls[0]
         self.timeout_seconds = timeout_seconds
-        self._pool = HttpPool(self.base_url, max_connections=max_connections,
-                              connect_timeout=min(timeout_seconds, 3.0))
+        self._pools = {url: HttpPool(url, max_connections=max_connections, connect_timeout=min(timeout_seconds, 3.0))
+                       for url in self.ring.urls}
 
     async def send(self, sender: str, text: str, metadata: Mapping[str, Any]) -> list[OutboundMessage]:
         """Send ``text`` as ``sender`` (the conversation's public id) and return Rasa's replies.
@@ -56,7 +73,7 @@ class BotClient:
                           ensure_ascii=False).encode()
         try:
             async with asyncio.timeout(self.timeout_seconds):
-                status, payload = await self._pool.request("POST", WEBHOOK_PATH, body)
+                status, payload = await self._post(sender, body)
         except TimeoutError as exc:
             raise BotUnavailable(f"rasa timed out after {self.timeout_seconds}s") from exc
         except (OSError, HttpError) as exc:
@@ -74,18 +91,67 @@ class BotClient:
         check_reply_count(replies)
         return replies
 
-    async def ping(self) -> bool:
-        """True if Rasa answers on its root URL (used by readiness, never on the hot path)."""
+    async def _post(self, sender: str, body: bytes) -> tuple[int, bytes]:
+        """POST to the conversation's replica; on a connection failure, to the next one on the ring."""
+        if len(self.ring.urls) == 1:  # one server: nothing to fail over to, no circuit
+            return await self._pools[self.base_url].request("POST", WEBHOOK_PATH, body)
+        failure: Exception | None = None
+        for url, check in self.ring.candidates(sender):
+            if check and not await self._healthy(url):
+                continue
+            started = time.monotonic()
+            try:
+                return await self._pools[url].request("POST", WEBHOOK_PATH, body)
+            except (OSError, HttpError) as exc:
+                # Nothing was answered: Rasa did not handle the message, so the next replica may.
+                self._take_out(url, f"{type(exc).__name__}: {exc}")
+                failure = exc
+            except asyncio.CancelledError:
+                if time.monotonic() - started >= 0.9 * self.timeout_seconds:
+                    self._take_out(url, f"no answer within {self.timeout_seconds}s")
+                raise
+        raise failure or HttpError("no Rasa replica answers its health check")
+
+    def _take_out(self, url: str, why: str) -> None:
+        self.ring.mark_down(url, why)
+        log.warning("rasa replica %s taken out for %.0f s, its conversations go to the next replica: %s",
+                    url, self.ring.cooldown, why)
+
+    async def _healthy(self, url: str) -> bool:
+        """One health check of a replica that was taken out; it is taken back when it answers."""
+        if await self._ping(url):
+            self.ring.mark_up(url)
+            log.info("rasa replica %s answers again; taken back", url)
+            return True
+        self.ring.mark_down(url, "health check failed")
+        return False
+
+    async def _ping(self, url: str) -> bool:
         try:
             async with asyncio.timeout(2.0):
-                status, _ = await self._pool.request("GET", "/")
+                status, _ = await self._pools[url].request("GET", "/")
         except (TimeoutError, OSError, HttpError):
             return False
         return status < 500
 
+    async def ping(self) -> bool:
+        """True if a Rasa replica answers on its root URL (used by readiness, never on the hot path)."""
+        return any([await self._ping(url) for url in self.ring.urls])
+
+    async def replicas(self) -> dict[str, str]:
+        """Each replica's state for readiness: ``ok``, ``unreachable``, or ``taken out`` (circuit open)."""
+        states = {}
+        for url in self.ring.urls:
+            if url not in self.ring.up():
+                states[url] = "taken out"
+            else:
+                states[url] = "ok" if await self._ping(url) else "unreachable"
+        return states
+
     async def aclose(self) -> None:
         """Close the idle connections."""
-        await self._pool.aclose()
+        for pool in self._pools.values():
+            await pool.aclose()
 
 
 def check_reply_count(replies: list[OutboundMessage]) -> None:

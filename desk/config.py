@@ -25,7 +25,13 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
 
     rasa_url: str = "http://127.0.0.1:5005"
+    # Several Rasa replicas sharing one tracker store and Rasa's Redis lock store, comma-separated;
+    # when set it replaces RASA_URL. Each conversation stays on one replica while it answers
+    # (docs/core.md, "Several Rasa replicas").
+    rasa_urls: str | None = None
     rasa_timeout_seconds: float = 10.0
+    # A replica that stops answering is left out this long before a health check may take it back.
+    rasa_cooldown_seconds: float = Field(default=5.0, gt=0)
     # Every instance looks this often for inbound messages left unfinished (a crashed
     # worker's) and takes them over; see desk/router.py.
     inbound_sweep_seconds: float = Field(default=5.0, gt=0)
@@ -87,3 +93,12 @@ class Settings(BaseSettings):
     log_format: str = "kv"  # "kv" (key=value lines) or "json"
     # Prefix of Redis pub/sub channels, so deployments sharing a Redis stay apart.
     redis_prefix: str = "aduan:"
+
+    @property
+    def rasa_servers(self) -> list[str]:
+        """The Rasa replicas the bot client spreads conversations over (``RASA_URLS``, else ``RASA_URL``)."""
+        if self.rasa_urls:
+            servers = [u.strip() for u in self.rasa_urls.split(",") if u.strip()]
+            if servers:
+                return servers
+        return [self.rasa_url]

@@ -37,6 +37,8 @@ async def readyz(request: Request) -> HTTPResponse:
     bot = getattr(services, "bot", None)
     if bot is not None:
         body["rasa"] = "ok" if await bot.ping() else "unreachable"
+        if len(bot.ring.urls) > 1:
+            body["rasa_replicas"] = await bot.replicas()
     try:
         async with services.db.session() as session:
             await session.execute(text("SELECT 1"))

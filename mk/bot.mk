@@ -78,8 +78,10 @@ nlu-eval-real: bot-train
 	  --data "$(NLU_REAL_SET)" --out results/nlu-real --cv-report results/nlu-cv/intent_report.json $(NLU_REAL_ARGS)
 
 # Parse latency and throughput through the REST channel vs. an untouched `rasa init` bot.
+# BENCH_NLU_ARGS passes options (bench-smoke: --no-baseline and a few messages).
+BENCH_NLU_ARGS ?=
 bench-nlu: bot-train
-	$(BOT_ENV) "$(BOT_PY)" "$(ROOT)/bench/nlu/bench_nlu.py" --bot "$(BOT)" --rasa "$(BOT_RASA)"
+	$(BOT_ENV) "$(BOT_PY)" "$(ROOT)/bench/nlu/bench_nlu.py" --bot "$(BOT)" --rasa "$(BOT_RASA)" $(BENCH_NLU_ARGS)
 
 # A/B of the slang-normalising tokenizer on a fixed 80/20 split (two trainings).
 .PHONY: nlu-slang-ab

@@ -12,3 +12,9 @@ bench-desk: desk-setup
 
 bench-desk-postgres: desk-setup
 	$(PY) bench/desk/bench_desk.py --db postgres $(BENCH_DESK_ARGS)
+
+# The bot path with 1 and 2 Rasa replicas side by side (real model; docs/benchmarks.md).
+# BENCH_SCALE_ARGS passes options (bench-smoke: --fake-rasa and a few messages).
+BENCH_SCALE_ARGS ?=
+bench-scale: desk-setup bot-train
+	$(PY) bench/desk/bench_scale.py $(BENCH_SCALE_ARGS)

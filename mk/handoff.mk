@@ -17,6 +17,7 @@ test-browser: desk-setup browser-setup
 	mkdir -p artifacts/browser
 	$(PY) -m pytest -q -m browser tests --db=sqlite
 
+BENCH_HANDOFF_CONVERSATIONS ?= 100
 bench-handoff: desk-setup
-	$(PY) -m bench.handoff.latency --conversations 100 --engines sqlite,postgresql \
+	$(PY) -m bench.handoff.latency --conversations $(BENCH_HANDOFF_CONVERSATIONS) --engines sqlite,postgresql \
 		--postgres-url "$(BENCH_POSTGRES_URL)"

@@ -15,8 +15,9 @@ load-synthetic: desk-setup
 	$(VENV)/bin/aduan load-synthetic --year $(or $(YEAR),2022)
 
 # One million tickets in a throw-away PostgreSQL database; prints a timing table.
+BENCH_REPORT_RUNS ?= 5
 bench-report: desk-setup
-	$(PY) -m bench.report.bench_report --rows $(or $(ROWS),1000000)
+	$(PY) -m bench.report.bench_report --rows $(or $(ROWS),1000000) --runs $(BENCH_REPORT_RUNS)
 
 test-reports: desk-setup
 	$(PY) -m pytest -q tests/reports --db=sqlite

@@ -341,7 +341,8 @@ async def human_path(args: argparse.Namespace, desk_port: int, senders: list[str
 
 # -- main -----------------------------------------------------------------------------------
 
-def start_desk(db_url: str, rasa_port: int, desk_port: int, workdir: Path) -> subprocess.Popen[bytes]:
+def start_desk(db_url: str, rasa_port: int, desk_port: int, workdir: Path,
+               profile: Path | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": db_url, "RASA_URL": f"http://127.0.0.1:{rasa_port}",
            "DESK_SERVICE_TOKEN": TOKEN, "INAPP_SIGNING_SECRET": INAPP_SECRET,
            "TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET, "DESK_HOST": "127.0.0.1", "DESK_PORT": str(desk_port),
@@ -349,7 +350,10 @@ def start_desk(db_url: str, rasa_port: int, desk_port: int, workdir: Path) -> su
            "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT)}
     env.pop("REDIS_URL", None)
     log = open(workdir / "desk.log", "wb")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen([PY, "-m", "aduan.cli", "serve"], cwd=workdir, env=env,
+    # --profile-desk: pyinstrument samples the desk process; SIGUSR1 (see stop_desk) writes the report.
+    argv = [PY, str(ROOT / "bench" / "desk" / "profiled_desk.py"), str(profile)] if profile else \
+        [PY, "-m", "aduan.cli", "serve"]
+    return subprocess.Popen(argv, cwd=workdir, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -386,6 +390,10 @@ def main() -> int:
     parser.add_argument("--via", choices=["channels", "internal"], default="channels",
                         help="channels: in-app API (bot path) and Telegram webhook (human path); "
                              "internal: POST /internal/v1/messages for both")
+    parser.add_argument("--only", choices=["bot", "human"], default=None, help="run one path only (profiling)")
+    parser.add_argument("--profile-desk", type=Path, default=None,
+                        help="run the desk under pyinstrument (pip install pyinstrument) and write its text "
+                             "report to this file")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="aduan-bench-"))
@@ -402,12 +410,16 @@ def main() -> int:
         rasa, rasa_kind = start_rasa(args, rasa_port)
         if args.bot_concurrency is None:
             args.bot_concurrency = 4 if rasa_kind.startswith("REAL") else 32
-        desk = start_desk(db_url, rasa_port, desk_port, workdir)
+        desk = start_desk(db_url, rasa_port, desk_port, workdir, args.profile_desk)
         asyncio.run(wait_http(rasa_port, "/", 240))
         asyncio.run(wait_http(desk_port, "/healthz", 60))
 
         async def run_all() -> tuple[dict[str, Stats], tuple, tuple]:
-            bot = await bot_path(args, rasa_port, desk_port)
+            empty = (Stats([], 1.0), 0, 0)
+            bot = await bot_path(args, rasa_port, desk_port) if args.only != "human" else \
+                {k: Stats([], 1.0) for k in ("direct_c1", "desk_c1", "direct_cN", "desk_cN")}
+            if args.only == "bot":
+                return bot, empty, empty
             closed = await human_path(args, desk_port, senders, rate=None)
             opened = await human_path(args, desk_port, senders, rate=args.human_rate)
             return bot, closed, opened
@@ -419,6 +431,12 @@ def main() -> int:
             runner = asyncio.run
         bot, (h_max, h_max_lost, h_max_err), (h_rate, h_rate_lost, h_rate_err) = runner(run_all())
     finally:
+        if args.profile_desk and desk is not None and desk.poll() is None:
+            desk.send_signal(signal.SIGUSR1)
+            for _ in range(120):  # rendering the report takes a while on a busy machine
+                time.sleep(0.5)
+                if args.profile_desk.exists() and args.profile_desk.stat().st_size:
+                    break
         stop(desk)
         stop(rasa)
         if pg_name:

@@ -42,7 +42,7 @@ from desk.store import ConversationRecord, DuplicateMessage, InboundState, Messa
 from desk.store.orm import CLOSED_HANDOFF_EXISTS_SQL
 from desk.store.sql import HandoffItem, HandoffWritten, SqlConversationStore
 from storage.db import Database
-from storage.models import ConversationMode
+from storage.models import ConversationMode, new_public_id
 
 T = TypeVar("T")
 # At most this many inbound messages per transaction (bounds the time one commit holds the writer).
@@ -61,6 +61,14 @@ _UPDATE = (
     "WHERE channel = ?3 AND sender = ?4 "
     "RETURNING id, public_id, channel, sender, sender_name, customer_id, mode, last_seq, created_at, "
     "?5 IS NOT NULL AND mode = 'bot' AND lease_owner IS ?5 AND lease_until IS ?6"
+)
+# A borrower's first message opens the conversation in the same writer-thread transaction. Through
+# the ORM (aiosqlite, another connection) the opening met the writer thread at SQLite's file lock
+# and slept in its busy handler: a burst of new conversations waited seconds (issue 17, item 3).
+# ?1 public id, ?2 channel, ?3 sender, ?4 sender name, ?5 now. DO NOTHING: another process won.
+_OPEN = (
+    "INSERT INTO conversations (public_id, channel, sender, sender_name, mode, last_seq, created_at, "
+    "last_message_at) VALUES (?1, ?2, ?3, ?4, 'bot', 0, ?5, ?5) ON CONFLICT (channel, sender) DO NOTHING"
 )
 _CLOSED_HANDOFF = "SELECT " + CLOSED_HANDOFF_EXISTS_SQL.format(id="?")
 _INSERT = (
@@ -144,13 +152,16 @@ class SqliteConversationStore(SqlConversationStore):
     # -- inbound: group commit ---------------------------------------------------------------
 
     def _append_one(self, conn: sqlite3.Connection, new: NewInbound) -> tuple[Any, int, bool] | None:
-        """Store one message inside the caller's transaction; None when the conversation is new."""
+        """Store one message inside the caller's transaction, opening its conversation if it is new."""
         now = sqlite_time(new.created_at)
         until = sqlite_time(new.lease_until) if new.lease_until is not None else None
-        row = conn.execute(_UPDATE, (now, new.customer_id, new.channel, new.sender, new.lease_owner,
-                                     until)).fetchone()
+        params = (now, new.customer_id, new.channel, new.sender, new.lease_owner, until)
+        row = conn.execute(_UPDATE, params).fetchone()
         if row is None:
-            return None
+            conn.execute(_OPEN, (new_public_id(), new.channel, new.sender, new.sender_name, now))
+            row = conn.execute(_UPDATE, params).fetchone()
+            if row is None:
+                return None
         state = InboundState.RECEIVED if row[6] == ConversationMode.BOT.value else InboundState.QUEUED_FOR_PEOPLE
         cursor = conn.execute(_INSERT, (row[0], row[7], new.channel, new.external_id, "in", new.author, new.text,
                                         json.dumps(new.payload), now, state.value, 1 if row[9] else 0))

@@ -143,12 +143,18 @@ class LiveStack:
     twilio: FakeTwilio = field(default_factory=FakeTwilio)
     telegram: FakeTelegram = field(default_factory=lambda: FakeTelegram(token=TELEGRAM_TOKEN))
     processes: dict[str, Process] = field(default_factory=dict)
+    # More than one: every replica keeps its trackers in Redis and uses Rasa's Redis lock store
+    # (bot/endpoints.redis.yml) and the desk spreads conversations over them (RASA_URLS).
+    rasa_replicas: int = 1
+    extra_rasa_ports: list[int] = field(default_factory=list)
+    redis_prefix: str = field(default_factory=lambda: "live" + secrets.token_hex(6))
 
     @classmethod
-    def create(cls, label: str = "run") -> LiveStack:
+    def create(cls, label: str = "run", *, rasa_replicas: int = 1) -> LiveStack:
         run_dir = ARTIFACTS / f"{time.strftime('%Y%m%d-%H%M%S')}-{label}-{os.getpid()}"
         run_dir.mkdir(parents=True, exist_ok=True)
-        return cls(run_dir=run_dir)
+        return cls(run_dir=run_dir, rasa_replicas=rasa_replicas,
+                   extra_rasa_ports=[free_port() for _ in range(rasa_replicas - 1)])
 
     # -- addresses ------------------------------------------------------------------
     @property
@@ -158,6 +164,16 @@ class LiveStack:
     @property
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def rasa_urls(self) -> list[str]:
+        """Every Rasa replica, in the order the desk's ``RASA_URLS`` lists them."""
+        return [f"http://127.0.0.1:{p}" for p in (self.rasa_port, *self.extra_rasa_ports)]
+
+    @staticmethod
+    def rasa_name(index: int) -> str:
+        """The process (and log) name of replica ``index``: rasa, rasa2, rasa3…"""
+        return "rasa" if index == 0 else f"rasa{index + 1}"
 
     @property
     def db_path(self) -> Path:
@@ -180,6 +196,7 @@ class LiveStack:
             "DESK_PORT": str(self.desk_port),
             "PUBLIC_BASE_URL": self.desk_url,
             "RASA_URL": self.rasa_url,
+            "RASA_URLS": ",".join(self.rasa_urls),
             "RASA_TIMEOUT_SECONDS": str(RASA_TIMEOUT_SECONDS),
             "DESK_SERVICE_TOKEN": self.service_token,
             "SESSION_SECRET": "live-session-secret-0123456789abcdef",
@@ -208,6 +225,9 @@ class LiveStack:
             "DESK_SERVICE_TOKEN": self.service_token,
             "LENDER_CONTENT": str(self.lender_content),
             "PYTHONDONTWRITEBYTECODE": "1",
+            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.actions_port}/webhook",
+            "REDIS_HOST": "127.0.0.1",
+            "RASA_REDIS_PREFIX": self.redis_prefix,
         })
         return env
 
@@ -229,14 +249,19 @@ class LiveStack:
         self._run_once("seed-demo", [str(ADUAN), "seed-demo"])
         self._spawn("actions", [str(RASA), "run", "actions", "--actions", "actions",
                                 "--port", str(self.actions_port)], cwd=BOT_DIR, env=self.bot_env())
-        self._spawn("rasa", [str(RASA), "run", "--model", str(MODEL), "--port", str(self.rasa_port),
-                             "--interface", "127.0.0.1", "--credentials", "credentials.yml",
-                             "--endpoints", str(endpoints)], cwd=BOT_DIR, env=self.bot_env())
+        if self.rasa_replicas > 1:
+            endpoints = BOT_DIR / "endpoints.redis.yml"
+        for index, url in enumerate(self.rasa_urls):
+            self._spawn(self.rasa_name(index), [
+                str(RASA), "run", "--model", str(MODEL), "--port", url.rsplit(":", 1)[1],
+                "--interface", "127.0.0.1", "--credentials", "credentials.yml", "--endpoints", str(endpoints)],
+                cwd=BOT_DIR, env=self.bot_env())
         self.start_desk()
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         self._wait("actions", f"http://127.0.0.1:{self.actions_port}/health", deadline)
-        self._wait("rasa", self.rasa_url + "/", deadline)
-        self._wait_rasa_answers(deadline)
+        for index, url in enumerate(self.rasa_urls):
+            self._wait(self.rasa_name(index), url + "/", deadline)
+            self._wait_rasa_answers(deadline, index)
         (self.run_dir / "stack.json").write_text(json.dumps({
             "desk": self.desk_url, "rasa": self.rasa_url, "actions_port": self.actions_port,
             "twilio": self.twilio.base_url, "telegram": self.telegram.base_url, "db": str(self.db_path),
@@ -254,8 +279,14 @@ class LiveStack:
         self.processes.pop("desk").stop()
         self.start_desk()
 
+    def kill_rasa(self, url: str) -> None:
+        """``kill -9`` the replica serving ``url`` (and its helpers): it stops answering mid-run."""
+        process = self.processes[self.rasa_name(self.rasa_urls.index(url))]
+        os.killpg(process.popen.pid, signal.SIGKILL)
+        process.popen.wait(10)
+
     def stop(self) -> None:
-        for name in ("desk", "rasa", "actions"):
+        for name in ("desk", *(self.rasa_name(i) for i in range(self.rasa_replicas)), "actions"):
             process = self.processes.pop(name, None)
             if process is not None:
                 process.stop()
@@ -304,11 +335,12 @@ class LiveStack:
             time.sleep(0.5)
         raise RuntimeError(f"{name} did not answer {url} in time:\n{process.tail()}")
 
-    def _wait_rasa_answers(self, deadline: float) -> None:
+    def _wait_rasa_answers(self, deadline: float, index: int = 0) -> None:
         """The model is loaded when the REST channel answers a greeting."""
         body = json.dumps({"sender": f"readiness-{secrets.token_hex(4)}", "message": "halo"}).encode()
+        name = self.rasa_name(index)
         while time.monotonic() < deadline:
-            request = urllib.request.Request(self.rasa_url + "/webhooks/rest/webhook", data=body,
+            request = urllib.request.Request(self.rasa_urls[index] + "/webhooks/rest/webhook", data=body,
                                              headers={"Content-Type": "application/json"})
             try:
                 with urllib.request.urlopen(request, timeout=30) as response:
@@ -316,10 +348,10 @@ class LiveStack:
                         return
             except (urllib.error.URLError, OSError, ValueError):
                 pass
-            if not self.processes["rasa"].alive():
-                raise RuntimeError(f"rasa exited:\n{self.processes['rasa'].tail()}")
+            if not self.processes[name].alive():
+                raise RuntimeError(f"{name} exited:\n{self.processes[name].tail()}")
             time.sleep(1)
-        raise RuntimeError(f"rasa never answered a greeting:\n{self.processes['rasa'].tail()}")
+        raise RuntimeError(f"{name} never answered a greeting:\n{self.processes[name].tail()}")
 
     def db(self) -> sqlite3.Connection:
         """A read-only connection to the desk's database (WAL: reads beside the desk's writes)."""
