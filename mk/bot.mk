@@ -62,14 +62,13 @@ bot-server: bot-train
 NLU_CV_SEED ?= 0
 nlu-eval: bot-setup
 	$(BOT_ENV) rm -rf results/nlu-cv && "$(BOT_PY)" "$(ROOT)/bench/nlu/seeded_rasa.py" --seed $(NLU_CV_SEED) \
-	  test nlu --cross-validation --folds 5 --config config.yml --nlu data/nlu.yml --out results/nlu-cv
+	  test nlu --cross-validation --folds 5 --config config.yml --nlu data --out results/nlu-cv
 	$(BOT_ENV) "$(BOT_PY)" "$(ROOT)/bench/nlu/cv_report.py" results/nlu-cv/intent_report.json
 
 # Intent accuracy and macro-F1 per intent of the trained model on a held-out
 # real-text set, beside the latest `make nlu-eval` figure; misclassified lines go
 # to bot/results/nlu-real/errors.tsv. The set is third-party text kept outside
 # the repository: NLU_REAL_SET names its real_text.yml (sources.tsv beside it).
-# NLU_REAL_ARGS=--long-messages scores the sentence-scoring prototype instead.
 NLU_REAL_SET ?= $(ROOT)/../shared/nlu/real_text.yml
 NLU_REAL_ARGS ?=
 .PHONY: nlu-eval-real
