@@ -16,14 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import masking
 from desk.auth import StaffUser
-from handoff import access
+from handoff import access, nlu_review
 from handoff.audit import TRANSCRIPT_OPENED, record
 from handoff.hours import WIB
 from handoff.models import Handoff, Note, User
 from handoff.queue import latest_handoff
 from handoff.summary import SummaryInput, structured, summary_lines
 from storage.base import utcnow
-from storage.models import Conversation, Message
+from storage.models import Conversation, Direction, Message
 from desk.phone import InvalidPhone, normalise_phone
 from handoff.case import case_ticket
 from tickets.models import Ticket, TicketConversation
@@ -51,6 +51,13 @@ class Item:
     note: bool = False
     agent: str | None = None
     buttons: tuple[str, ...] = ()
+    message_id: int | None = None
+    nlu_flag: str | None = None
+    """Why the bot did not understand this borrower message (fallback, clarified, low_confidence), issue #16."""
+    nlu_intent: str | None = None
+    """What the bot read it as (its likeliest intent when it fell back)."""
+    label: str | None = None
+    """The intent staff gave it, when labelled."""
 
 
 @dataclass
@@ -82,9 +89,14 @@ async def items(session: AsyncSession, conversation: Conversation, *, after_seq:
     messages = list(await session.scalars(
         select(Message).where(Message.conversation_id == conversation.id, Message.seq > after_seq)
         .order_by(Message.seq)))
+    labels = await nlu_review.labels_for(session, [m.id for m in messages if m.direction == Direction.INBOUND.value])
     result = [Item(m.created_at, m.seq, m.author, masking.mask_text(m.text) if mask else m.text,
                    agent=names.get(m.agent_id) if m.agent_id else None,
-                   buttons=tuple(b.get("title", "") for b in (m.payload or {}).get("buttons", [])))
+                   buttons=tuple(b.get("title", "") for b in (m.payload or {}).get("buttons", [])),
+                   message_id=m.id if m.direction == Direction.INBOUND.value else None,
+                   nlu_flag=nlu_review.flag_of(m.payload),
+                   nlu_intent=_read_as(nlu_review.nlu_of(m.payload)),
+                   label=labels.get(m.id))
               for m in messages]
     if with_notes and after_seq == 0:
         notes = (await session.execute(select(Note).where(Note.conversation_id == conversation.id))).scalars()
@@ -94,6 +106,14 @@ async def items(session: AsyncSession, conversation: Conversation, *, after_seq:
             result.append(Item(note.created_at, seq, "note", note.text, note=True, agent=names.get(note.author_id)))
         result.sort(key=lambda i: (i.seq, i.note, i.at))
     return result
+
+
+def _read_as(nlu: dict[str, Any]) -> str | None:
+    """The bot's reading of a message: its intent, or its likeliest real one when it fell back."""
+    candidates = nlu.get("candidates") or []
+    if nlu.get("intent") == "nlu_fallback" and candidates:
+        return candidates[0].get("intent")
+    return nlu.get("intent")
 
 
 def _fields(handoff: Handoff | None, ticket: Ticket | None, mask: bool) -> dict[str, str]:

@@ -76,6 +76,14 @@ nlu-eval-real: bot-train
 	$(BOT_ENV) "$(BOT_PY)" "$(ROOT)/bench/nlu/real_text_eval.py" --model models/aduan.tar.gz \
 	  --data "$(NLU_REAL_SET)" --out results/nlu-real --cv-report results/nlu-cv/intent_report.json $(NLU_REAL_ARGS)
 
+# The desk teaches the bot (issue #16): the borrower messages staff labelled in
+# the agent console, personal data replaced by placeholders and de-duplicated,
+# into bot/data/nlu_reviewed.yml for `rasa train` (DATABASE_URL as the desk's;
+# review the diff before committing it).
+.PHONY: nlu-export-reviewed
+nlu-export-reviewed: desk-setup
+	$(PY) -m handoff.nlu_review export --out "$(BOT)/data/nlu_reviewed.yml"
+
 # Parse latency and throughput through the REST channel vs. an untouched `rasa init` bot.
 bench-nlu: bot-train
 	$(BOT_ENV) "$(BOT_PY)" "$(ROOT)/bench/nlu/bench_nlu.py" --bot "$(BOT)" --rasa "$(BOT_RASA)"
