@@ -6,7 +6,7 @@ WORKDIR /app
 
 # Dependencies first, so code changes do not reinstall them.
 COPY pyproject.toml README.md* ./
-RUN mkdir -p desk storage connectors tickets handoff reports lending \
+RUN mkdir -p aduan desk storage connectors tickets handoff reports lending \
  && pip install --no-cache-dir . && pip uninstall -y aduan
 
 COPY . .

@@ -23,14 +23,15 @@ from sqlalchemy import func, select
 from websockets.asyncio.client import connect
 
 from connectors.inapp import mint_token
-from desk.app import build_services, create_app
+from aduan.app import create_app
+from aduan.services import build_services
 from desk.config import Settings
 from desk.events import InMemoryEventBus
 from desk.messages import OutboundMessage
 from desk.outbox import enqueue
 from storage.db import Database
 from storage.models import Conversation, Message
-from storage.registry import metadata
+from aduan.registry import metadata
 from tests.channels.support import serve, telegram_message_update, twilio_form, twilio_signature
 from tests.desk.fake_rasa import FakeRasa
 from tests.fakes import FakeTelegram, FakeTwilio

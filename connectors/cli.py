@@ -11,6 +11,10 @@ import argparse
 import asyncio
 import sys
 
+from telegram import Bot
+from telegram.error import TelegramError
+
+from connectors.telegram import PATH, api_base_url
 from desk.config import Settings
 
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -30,8 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def webhook_url(settings: Settings, override: str | None = None) -> str:
     """Where Telegram should post updates."""
-    from connectors.telegram import PATH
-
     return override or settings.public_base_url.rstrip("/") + PATH
 
 
@@ -41,11 +43,6 @@ def cmd_telegram_webhook(args: argparse.Namespace) -> int:
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from telegram import Bot
-    from telegram.error import TelegramError
-
-    from connectors.telegram import api_base_url
-
     url = webhook_url(settings, args.url)
     if not (args.info or args.delete) and not url.startswith("https://"):
         print(f"Telegram only calls HTTPS webhooks; {url} is not one. Set PUBLIC_BASE_URL.", file=sys.stderr)

@@ -31,21 +31,23 @@ from datetime import datetime, timezone
 from typing import Any
 
 import jwt
-from sanic import Blueprint, Request, Websocket
+import yaml
+from sanic import Blueprint, Request, Sanic, Websocket
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.base import ProviderError
+from desk.sender import ProviderError
 from connectors.dispatch import route_inbound
 from connectors.markup import to_plain
 from connectors.rejections import Rejected, check_body_size, check_text_length, reject
 from desk.auth import error
-from desk.config import Settings
+from desk.config import REPO_ROOT, Settings
 from desk.masking import MaskingFilter
 from desk.messages import Channel, InboundMessage, OutboundMessage
 from desk.store import MessageRecord
+from desk.services import core_services
 from lending.known import KnownCustomers
 from storage.models import Conversation, Direction, Message
 
@@ -166,25 +168,30 @@ def parse_post(body: bytes, customer_id: str, *, max_chars: int, verified: bool 
     )
 
 
-def known_customers(services: Any) -> KnownCustomers:
+def install_known_customers(app: Sanic, known: KnownCustomers) -> None:
+    """Make ``known`` what ``known_customers(app)`` returns (``connectors.wiring.install`` calls this)."""
+    app.ctx.inapp_known_customers = known
+
+
+def known_customers(app: Sanic) -> KnownCustomers:
     """The process's cached "does the lending core know this customer?" check."""
-    known = services.extra.get("inapp_known_customers")
-    if known is None:
-        known = services.extra["inapp_known_customers"] = KnownCustomers(services.lending)
+    known = getattr(app.ctx, "inapp_known_customers", None)
+    if not isinstance(known, KnownCustomers):
+        raise RuntimeError("the connectors part is not installed on this app")
     return known
 
 
 @bp.post("/api/messages")
 async def post_message(request: Request) -> HTTPResponse:
     """Take one borrower message; answer with the bot's replies to it."""
-    services = request.app.ctx.services
+    services = core_services(request.app)
     settings: Settings = services.settings
     customer_id = None
     try:
         check_body_size(request)
         customer_id = verify_token(settings, bearer(request))
         inbound = parse_post(request.body, customer_id, max_chars=settings.max_message_chars,
-                             verified=await known_customers(services)(customer_id))
+                             verified=await known_customers(request.app)(customer_id))
         result = await route_inbound(services, inbound)
     except Rejected as exc:
         return reject(request, Channel.INAPP.value, exc, who=customer_id)
@@ -203,7 +210,7 @@ async def post_message(request: Request) -> HTTPResponse:
 @bp.get("/api/messages")
 async def list_messages(request: Request) -> HTTPResponse:
     """Messages after ``?after=<id>`` (default 0), oldest first, at most ``limit`` (≤ 200)."""
-    services = request.app.ctx.services
+    services = core_services(request.app)
     customer_id = None
     try:
         customer_id = verify_token(services.settings, bearer(request))
@@ -240,7 +247,7 @@ async def _refuse_bad_socket_token(request: Request) -> HTTPResponse | None:
     # bad one gets a plain 401; without one the socket must authenticate first thing.
     if request.path == "/chat/ws" and "token" in request.args:
         try:
-            verify_token(request.app.ctx.services.settings, request.args.get("token"))
+            verify_token(core_services(request.app).settings, request.args.get("token"))
         except Rejected as exc:
             return reject(request, Channel.INAPP.value, exc)
     return None
@@ -249,7 +256,7 @@ async def _refuse_bad_socket_token(request: Request) -> HTTPResponse | None:
 @bp.websocket("/ws")
 async def chat_socket(request: Request, ws: Websocket) -> None:
     """Push the borrower's new outbound messages; ``?after=<id>`` first replays what was missed."""
-    services = request.app.ctx.services
+    services = core_services(request.app)
     try:
         customer_id = await _ws_customer(request, ws, services.settings)
         try:
@@ -313,7 +320,7 @@ class InAppSender:
 @bp.post("/demo-token")
 async def demo_token(request: Request) -> HTTPResponse:
     """Demo mode only: mint a token for one of the sample borrowers."""
-    services = request.app.ctx.services
+    services = core_services(request.app)
     settings: Settings = services.settings
     if not settings.demo_mode:
         return error(404, "not_found", "not found")
@@ -322,7 +329,7 @@ async def demo_token(request: Request) -> HTTPResponse:
     except ValueError:
         return error(400, "malformed", "the body must be JSON")
     customer_id = data.get("customer_id") if isinstance(data, dict) else None
-    borrowers = {b["customer_id"] for b in demo_borrowers(services)}
+    borrowers = {b["customer_id"] for b in demo_borrowers()}
     if not isinstance(customer_id, str) or customer_id not in borrowers:
         return error(400, "unknown_customer", "pick one of the sample borrowers")
     return json_response({"token": mint_token(settings, customer_id), "customer_id": customer_id,
@@ -332,18 +339,14 @@ async def demo_token(request: Request) -> HTTPResponse:
 @bp.get("/demo-borrowers")
 async def demo_borrower_list(request: Request) -> HTTPResponse:
     """Demo mode only: the sample borrowers the page offers (ids and first names, no loan data)."""
-    services = request.app.ctx.services
+    services = core_services(request.app)
     if not services.settings.demo_mode:
         return error(404, "not_found", "not found")
-    return json_response({"borrowers": demo_borrowers(services)})
+    return json_response({"borrowers": demo_borrowers()})
 
 
-def demo_borrowers(services: Any) -> list[dict[str, str]]:
+def demo_borrowers() -> list[dict[str, str]]:
     """The seeded sample borrowers (``lending/demo_data.yml``), or one default before it exists."""
-    import yaml
-
-    from desk.config import REPO_ROOT
-
     path = REPO_ROOT / "lending" / "demo_data.yml"
     if path.is_file():
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

@@ -28,14 +28,15 @@ from telegram.constants import ParseMode
 from telegram.request import HTTPXRequest
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 
-from connectors.base import ProviderError
-from connectors.dispatch import route_inbound, senders_of
+from desk.sender import ProviderError
+from connectors.dispatch import channel_senders, route_inbound
 from connectors.markup import to_telegram_html
 from connectors.textsplit import split_text
 from connectors.rejections import Rejected, check_body_size, check_text_length, reject
 from desk.config import Settings
 from desk.masking import MaskingFilter
 from desk.messages import Channel, InboundMessage, MediaRef, OutboundMessage
+from desk.services import CoreServices, core_services
 from storage.models import Message as StoredMessage
 from storage.models import OutboxItem
 
@@ -139,7 +140,7 @@ def inbound_from_update(update: Update, *, max_chars: int) -> InboundMessage | N
     )
 
 
-async def resolve_indexed_payload(services: Any, inbound: InboundMessage) -> InboundMessage:
+async def resolve_indexed_payload(services: CoreServices, inbound: InboundMessage) -> InboundMessage:
     """Swap a ``#<index>`` callback for the payload of that button in the message it came from."""
     data = inbound.button_payload or ""
     message_id = inbound.extra.get("telegram_message_id")
@@ -161,7 +162,7 @@ async def resolve_indexed_payload(services: Any, inbound: InboundMessage) -> Inb
 @bp.post(PATH)
 async def telegram_webhook(request: Request) -> HTTPResponse:
     """Telegram's webhook: verify the secret, parse the update, route it, answer 200."""
-    services = request.app.ctx.services
+    services = core_services(request.app)
     settings: Settings = services.settings
     inbound: InboundMessage | None = None
     try:
@@ -178,7 +179,7 @@ async def telegram_webhook(request: Request) -> HTTPResponse:
     except Rejected as exc:
         return reject(request, Channel.TELEGRAM.value, exc, who=inbound.sender if inbound else None)
     query_id = inbound.extra.get("callback_query_id")
-    sender = senders_of(services).get(Channel.TELEGRAM.value)
+    sender = channel_senders(request.app).get(Channel.TELEGRAM.value)
     if query_id and isinstance(sender, TelegramSender):
         # Stops the button's spinner; done after answering so a slow API can't delay the webhook.
         sender.answer_callback_soon(str(query_id))

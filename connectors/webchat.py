@@ -13,6 +13,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from desk.templating import render
+from desk.services import core_services
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -23,6 +24,6 @@ bp.static("/chat/static", str(STATIC_DIR), name="webchat_static")
 @bp.get("/")
 async def webchat_page(request: Request) -> HTTPResponse:
     """The borrower's chat page."""
-    settings = request.app.ctx.services.settings
+    settings = core_services(request.app).settings
     return render("connectors/webchat.html", demo_mode=settings.demo_mode,
                   max_message_chars=settings.max_message_chars)

@@ -24,13 +24,14 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from connectors.base import ProviderError
+from desk.sender import ProviderError
 from connectors.dispatch import route_inbound
 from connectors.textsplit import split_text
 from connectors.rejections import Rejected, check_body_size, check_text_length, reject
 from desk.config import Settings
 from desk.messages import Channel, InboundMessage, MediaRef, OutboundMessage
 from desk.phone import InvalidPhone, normalise_phone
+from desk.services import core_services
 
 PATH = "/webhooks/whatsapp"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -120,7 +121,7 @@ def parse_form(form: dict[str, str], *, max_chars: int) -> InboundMessage:
 @bp.post(PATH)
 async def whatsapp_webhook(request: Request) -> HTTPResponse:
     """Twilio's incoming-message webhook: verify, parse, route, answer empty TwiML."""
-    services = request.app.ctx.services
+    services = core_services(request.app)
     settings: Settings = services.settings
     try:
         check_body_size(request)

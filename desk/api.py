@@ -13,6 +13,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from desk.auth import error, service_token_required
+from desk.services import core_services
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ async def verify_customer(request: Request) -> HTTPResponse:
     except ValidationError as exc:
         fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
         return error(400, "invalid_request", f"missing or invalid fields: {', '.join(fields)}")
-    outcome = await request.app.ctx.services.verify(
+    outcome = await core_services(request.app).verify(
         conversation_id=data.conversation_id, full_name=data.full_name, phone=data.phone, loan_id=data.loan_id)
     if not outcome.verified:
         # One answer for every failure, throttled or not (desk/verification.py).
@@ -69,7 +70,7 @@ async def verify_customer(request: Request) -> HTTPResponse:
 @service_token_required
 async def customer_account(request: Request, customer_id: str) -> HTTPResponse:
     """The account summary (loans, bills, applications) of a verified customer."""
-    account = await request.app.ctx.services.lending.account(customer_id)
+    account = await core_services(request.app).lending.account(customer_id)
     if account is None:
         return error(404, "not_found", "no such customer")
     return json(account.to_json())

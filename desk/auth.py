@@ -14,6 +14,7 @@ from typing import Any
 
 from sanic import Request
 from sanic.response import HTTPResponse, json
+from desk.services import core_services
 
 Handler = Callable[..., Awaitable[HTTPResponse]]
 
@@ -35,7 +36,7 @@ def error(status: int, code: str, message: str) -> HTTPResponse:
 
 def has_service_token(request: Request) -> bool:
     """True if the request bears ``Authorization: Bearer <DESK_SERVICE_TOKEN>``."""
-    expected = request.app.ctx.services.settings.desk_service_token
+    expected = core_services(request.app).settings.desk_service_token
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), expected.encode())

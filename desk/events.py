@@ -12,6 +12,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
+from desk.config import Settings
+from desk.events_redis import RedisEventBus
+
 
 class EventBus(Protocol):
     """Fan-out of small JSON events by topic."""
@@ -53,3 +56,10 @@ class InMemoryEventBus:
 async def _drain(queue: asyncio.Queue[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
     while True:
         yield await queue.get()
+
+
+def build_event_bus(settings: Settings) -> EventBus:
+    """The Redis bus when ``REDIS_URL`` is set (several instances), else the in-process bus."""
+    if settings.redis_url:
+        return RedisEventBus(settings.redis_url, prefix=settings.redis_prefix)
+    return InMemoryEventBus()

@@ -8,6 +8,7 @@ from sanic.response import HTTPResponse, json
 from sqlalchemy import text
 
 from desk.workers import current_workers
+from desk.services import core_services
 
 bp = Blueprint("health")
 
@@ -28,7 +29,7 @@ async def readyz(request: Request) -> HTTPResponse:
     (``"status": "degraded"``, still 200: the others serve) until its
     replacement is up (desk/workers.py).
     """
-    services = request.app.ctx.services
+    services = core_services(request.app)
     body: dict[str, Any] = {}
     workers = current_workers(request.app)
     if workers is not None:

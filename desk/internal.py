@@ -25,6 +25,7 @@ from desk.auth import error, has_service_token, service_token_required
 from desk.messages import Channel, InboundMessage
 from desk.outbox_worker import failed_items, status_counts
 from desk.router import MessageTooLong
+from desk.services import core_services
 from storage.base import utcnow
 
 bp = Blueprint("desk_internal", url_prefix="/internal")
@@ -60,7 +61,7 @@ async def inject_message(request: Request) -> HTTPResponse:
         button_payload=data.button_payload,
     )
     try:
-        result = await request.app.ctx.services.router.receive(inbound)
+        result = await core_services(request.app).router.receive(inbound)
     except MessageTooLong as exc:
         return error(413, "message_too_long", str(exc))
     return json_response({
@@ -76,7 +77,7 @@ async def inject_message(request: Request) -> HTTPResponse:
 @service_token_required
 async def outbox_overview(request: Request) -> HTTPResponse:
     """Counts per status and the items that failed for good (with their reasons)."""
-    db = request.app.ctx.services.db
+    db = core_services(request.app).db
     limit = min(int(request.args.get("limit", "100") or 100), 1000)
     return json_response({"counts": await status_counts(db), "failed": await failed_items(db, limit=limit)})
 
@@ -101,7 +102,7 @@ async def watch_events(request: Request, ws: Websocket) -> None:
     if topic != "queue" and not topic.startswith("conversation:"):
         await ws.close(code=1008, reason="unknown topic")
         return
-    events = request.app.ctx.services.events
+    events = core_services(request.app).events
     pending: list[str] = []
     ready = asyncio.Event()
 

@@ -45,7 +45,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.base import ProviderError, Sender
+from desk.sender import ProviderError, Sender
 from desk.messages import Channel, OutboundMessage
 from storage.base import utcnow
 from storage.models import Conversation, Message, OutboxItem, OutboxStatus

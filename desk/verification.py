@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.phone import InvalidPhone, normalise_phone
 from desk.store import ConversationStore
-from lending.adapter import LendingCore
+from desk.lending import LendingCore
 from storage.base import utcnow
 from storage.db import Database
 from storage.models import VerificationAttempt

@@ -23,6 +23,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth import StaffUser, error
+from desk.services import core_services
 from handoff.models import Role, StaffSession, User
 from storage.base import utcnow
 
@@ -173,7 +174,7 @@ def clear_session_cookie(request: Request, response: HTTPResponse) -> None:
 
 def is_https(request: Request) -> bool:
     """True behind TLS (directly, or through a proxy Sanic is configured to trust)."""
-    settings = request.app.ctx.services.settings
+    settings = core_services(request.app).settings
     return request.scheme in ("https", "wss") or settings.public_base_url.startswith("https://")
 
 
@@ -201,7 +202,7 @@ async def staff_middleware(request: Request) -> HTTPResponse | None:
     request.ctx.csrf_token = ""
     request.ctx.csrf_failed = False
     request.ctx.staff_language = None
-    services = request.app.ctx.services
+    services = core_services(request.app)
     unsafe = request.method not in SAFE_METHODS
     staff_path = request.path.startswith(STAFF_PATHS)
     if unsafe and request.path == "/login":

@@ -24,6 +24,7 @@ from desk import outbox_worker
 from desk.auth import StaffUser, error, staff_required
 from desk.masking import mask_phone, mask_text
 from desk.templating import render
+from desk.services import CoreServices, core_services
 from handoff import (
     access, actions, audit, auth, canned, hours, i18n, nlu_review, queue, summary, throttle, ticket_pages, transcripts,
 )
@@ -47,12 +48,27 @@ FRONT = (Role.AGENT.value, Role.SPECIALIST.value, Role.SUPERVISOR.value, Role.AD
 ALERTS_IN_QUEUE = 10  # the queue column's alerts panel; the alerts page lists up to 200
 
 
+def handoff_settings(app: Sanic) -> HandoffSettings:
+    """The handoff part's settings given to ``install``; raises if the part was not installed."""
+    settings = getattr(app.ctx, "handoff_settings", None)
+    if not isinstance(settings, HandoffSettings):
+        raise RuntimeError("the handoff part is not installed on this app")
+    return settings
+
+
+def _assign_lock(app: Sanic) -> asyncio.Lock:
+    lock = getattr(app.ctx, "handoff_assign_lock", None)
+    if not isinstance(lock, asyncio.Lock):
+        raise RuntimeError("the handoff part is not installed on this app")
+    return lock
+
+
 def _settings(request: Request) -> HandoffSettings:
-    return request.app.ctx.services.extra.setdefault("handoff_settings", HandoffSettings())
+    return handoff_settings(request.app)
 
 
 def _tickets(request: Request) -> TicketContext:
-    return ticket_context(request.app.ctx.services)
+    return ticket_context(request.app)
 
 
 def _lang(request: Request) -> str:
@@ -95,7 +111,7 @@ def _refused(request: Request, exc: actions.ActionRefused) -> HTTPResponse:
 
 
 async def _publish(request: Request, topics: list[str], event: dict[str, Any]) -> None:
-    events = request.app.ctx.services.events
+    events = core_services(request.app).events
     for topic in topics:
         try:
             await events.publish(topic, event)
@@ -105,12 +121,11 @@ async def _publish(request: Request, topics: list[str], event: dict[str, Any]) -
 
 async def run_auto_assign(app: Sanic) -> None:
     """Round-robin whatever waits, then tell the consoles (no-op when switched off)."""
-    services = app.ctx.services
-    settings: HandoffSettings = services.extra.setdefault("handoff_settings", HandoffSettings())
+    services = core_services(app)
+    settings = handoff_settings(app)
     if not settings.handoff_auto_assign:
         return
-    lock: asyncio.Lock = services.extra.setdefault("handoff_assign_lock", asyncio.Lock())
-    async with lock:
+    async with _assign_lock(app):
         assigned = await queue.assign_waiting(services.db)
     for a in assigned:
         # Built from what the assignment returned: no second read of the rows it just wrote.
@@ -136,7 +151,7 @@ async def login_page(request: Request) -> HTTPResponse:
 async def login(request: Request) -> HTTPResponse:
     username = (request.form.get("username") or "").strip()
     password = request.form.get("password") or ""
-    services = request.app.ctx.services
+    services = core_services(request.app)
     settings = _settings(request)
     hours_ = settings.staff_session_hours
     address = request.remote_addr or request.ip or "-"
@@ -179,7 +194,7 @@ async def login(request: Request) -> HTTPResponse:
 @bp.post("/logout")
 @staff_required()
 async def logout(request: Request) -> HTTPResponse:
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         await auth.end_session(session, request.ctx.session_token)
         await audit.record(session, request.ctx.user.id, "logout", "user", request.ctx.user.id)
     response = redirect("/login")
@@ -197,7 +212,7 @@ def _login_redirect(request: Request) -> HTTPResponse | None:
 
 
 async def _queue_context(request: Request, user: StaffUser) -> dict[str, Any]:
-    async with request.app.ctx.services.db.session() as session:
+    async with core_services(request.app).db.session() as session:
         entries = await queue.waiting(session, roles=None if access.supervises(user) else access.queue_roles(user))
         mine = await transcripts.my_conversations(session, user)
         me = await session.get(User, user.id)
@@ -234,7 +249,7 @@ FAILED_SHOWN = 50
 @staff_required(*FRONT)
 async def retry_reply(request: Request, item_id: int) -> HTTPResponse:
     """Put a reply that failed for good back in the outbox (audited); the worker sends it at once."""
-    services = request.app.ctx.services
+    services = core_services(request.app)
     async with services.db.transaction() as session:
         before = await outbox_worker.requeue_failed(session, item_id)
         if before is None:
@@ -252,7 +267,7 @@ async def retry_reply(request: Request, item_id: int) -> HTTPResponse:
 @staff_required(*FRONT)
 async def availability(request: Request) -> HTTPResponse:
     available = request.form.get("available") == "1"
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         await queue.set_available(session, request.ctx.user, available)
     if available:
         await run_auto_assign(request.app)
@@ -263,7 +278,7 @@ async def availability(request: Request) -> HTTPResponse:
 @staff_required(*FRONT)
 async def pick_up(request: Request, public_id: str) -> HTTPResponse:
     user: StaffUser = request.ctx.user
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         conversation = await transcripts.conversation_by_public_id(session, public_id)
         handoff = await queue.open_handoff(session, conversation.id) if conversation else None
         if handoff is None:
@@ -286,7 +301,7 @@ def transcripts_topic(public_id: str) -> str:
 
 async def _view(request: Request, public_id: str) -> transcripts.ConversationView | HTTPResponse:
     user: StaffUser = request.ctx.user
-    services = request.app.ctx.services
+    services = core_services(request.app)
     async with services.db.transaction() as session:
         try:
             view = await transcripts.open_transcript(session, user, public_id,
@@ -338,7 +353,7 @@ async def new_messages(request: Request, public_id: str) -> HTTPResponse:
         after = int(request.args.get("after", "0"))
     except ValueError:
         return error(400, "bad_after", "after must be a message sequence number")
-    async with request.app.ctx.services.db.session() as session:
+    async with core_services(request.app).db.session() as session:
         conversation = await transcripts.conversation_by_public_id(session, public_id)
         if conversation is None:
             return error(404, "not_found", "no such conversation")
@@ -360,7 +375,7 @@ async def _act(request: Request, public_id: str, fn: Any) -> HTTPResponse:
     """Run one conversation action in a transaction, then publish and answer."""
     user: StaffUser = request.ctx.user
     try:
-        async with request.app.ctx.services.db.transaction() as session:
+        async with core_services(request.app).db.transaction() as session:
             conversation = await transcripts.conversation_by_public_id(session, public_id)
             if conversation is None:
                 return error(404, "not_found", "no such conversation")
@@ -482,7 +497,7 @@ async def alerts_page(request: Request) -> HTTPResponse:
     """Every SLA alert the signed-in member of staff may see, newest first, each linked to its ticket."""
     if (r := _login_redirect(request)) is not None:
         return r
-    async with request.app.ctx.services.db.session() as session:
+    async with core_services(request.app).db.session() as session:
         rows = await ticket_alerts.for_user(session, request.ctx.user, limit=200)
     template = "handoff/_alerts.html" if _wants_json(request) or request.args.get("fragment") else "handoff/alerts.html"
     return _page(request, template, alerts=rows)
@@ -497,7 +512,7 @@ async def ticket_page(request: Request, number: str) -> HTTPResponse:
     if (r := _login_redirect(request)) is not None:
         return r
     try:
-        async with request.app.ctx.services.db.transaction() as session:
+        async with core_services(request.app).db.transaction() as session:
             context = await ticket_pages.ticket_view(session, request.ctx.user, number)
     except TicketNotFound:
         return _page(request, "handoff/error.html", status=404, message_key="ticket_not_found")
@@ -512,7 +527,7 @@ async def ticket_action(request: Request, number: str, action: str) -> HTTPRespo
     """One ticket action (start, escalate, feedback, resolve, reject, extend, note, message)."""
     form = ticket_pages.Form({k: request.form.get(k) or "" for k in request.form})
     try:
-        async with request.app.ctx.services.db.transaction() as session:
+        async with core_services(request.app).db.transaction() as session:
             ticket = await ticket_pages.run_action(session, _tickets(request), request.ctx.user, number, action, form)
             number = ticket.number
     except TicketError as exc:
@@ -543,7 +558,7 @@ async def supervisor(request: Request) -> HTTPResponse:
         channel=a.get("channel") or None, category=a.get("category") or None, agent_id=_int(a.get("agent")),
         sla_state=a.get("sla") or None, rating=_int(a.get("rating")), date_from=_date(a.get("from")),
         date_to=_date(a.get("to")), q=(a.get("q") or "").strip()[:200] or None, status=a.get("status") or None)
-    async with request.app.ctx.services.db.session() as session:
+    async with core_services(request.app).db.session() as session:
         rows = await transcripts.search(session, filters)
         agents = await queue.loads(session)
     return _page(request, "handoff/supervisor.html", rows=rows, agents=agents, f=filters)
@@ -556,7 +571,7 @@ async def nlu_page(request: Request) -> HTTPResponse:
         return r
     if not access.supervises(request.ctx.user):
         return _page(request, "handoff/error.html", status=403, message_key="forbidden")
-    async with request.app.ctx.services.db.session() as session:
+    async with core_services(request.app).db.session() as session:
         rows = await nlu_review.frequent_misunderstandings(session)
     return _page(request, "handoff/nlu.html", rows=rows)
 
@@ -568,7 +583,7 @@ async def label_message(request: Request, message_id: int) -> HTTPResponse:
     user: StaffUser = request.ctx.user
     intent = (request.form.get("intent") or "").strip()
     try:
-        async with request.app.ctx.services.db.transaction() as session:
+        async with core_services(request.app).db.transaction() as session:
             await nlu_review.label_message(session, user.id, message_id, intent)
             public_id = await session.scalar(
                 select(Conversation.public_id).join(Message, Message.conversation_id == Conversation.id)
@@ -583,7 +598,7 @@ async def label_message(request: Request, message_id: int) -> HTTPResponse:
 @bp.get("/console/canned")
 @staff_required()
 async def canned_page(request: Request) -> HTTPResponse:
-    async with request.app.ctx.services.db.session() as session:
+    async with core_services(request.app).db.session() as session:
         rows = await canned.all_responses(session)
     return _page(request, "handoff/canned.html", rows=rows, placeholders=canned.PLACEHOLDERS,
                  can_approve=access.can_approve_canned(request.ctx.user))
@@ -592,7 +607,7 @@ async def canned_page(request: Request) -> HTTPResponse:
 @bp.post("/console/canned")
 @staff_required()
 async def canned_propose(request: Request) -> HTTPResponse:
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         try:
             row = await canned.propose(session, request.ctx.user, request.form.get("title") or "",
                                        request.form.get("body") or "")
@@ -605,7 +620,7 @@ async def canned_propose(request: Request) -> HTTPResponse:
 @bp.post("/console/canned/<canned_id:int>/approve")
 @staff_required(Role.SUPERVISOR.value, Role.ADMIN.value)
 async def canned_approve(request: Request, canned_id: int) -> HTTPResponse:
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         try:
             await canned.approve(session, request.ctx.user, canned_id)
         except canned.CannedError as exc:
@@ -620,7 +635,7 @@ async def audit_page(request: Request) -> HTTPResponse:
         return r
     if not access.can_read_audit(request.ctx.user):
         return _page(request, "handoff/error.html", status=403, message_key="forbidden")
-    async with request.app.ctx.services.db.session() as session:
+    async with core_services(request.app).db.session() as session:
         rows = await audit.recent(session, action=request.args.get("action") or None,
                                   object_id=request.args.get("object") or None)
     return _page(request, "handoff/audit.html", rows=rows)
@@ -654,7 +669,7 @@ async def console_ws(request: Request, ws: Any) -> None:
     if user is None or not _same_origin(request):
         await ws.close(code=4401, reason="sign in first")
         return
-    services = request.app.ctx.services
+    services = core_services(request.app)
     pumps: dict[str, asyncio.Task[None]] = {}
     greeted = asyncio.Event()  # "hello" is always the first frame
 
@@ -715,7 +730,7 @@ async def _assign_on_handoff(app: Sanic) -> None:
     handoffs that arrive during a run ask for exactly one more run, instead
     of one run (and its queries) per handoff.
     """
-    services = app.ctx.services
+    services = core_services(app)
     wanted = asyncio.Event()
 
     async def listen() -> None:
@@ -746,18 +761,18 @@ async def _assign_on_handoff(app: Sanic) -> None:
             wanted.set()  # whatever arrived meanwhile still waits
 
 
-def install(app: Sanic) -> None:
-    """Register the console, the staff middleware and the round-robin task on ``app``."""
+def install(app: Sanic, services: CoreServices, settings: HandoffSettings, tickets: TicketContext) -> None:
+    """Register the console, the staff middleware and the round-robin task on ``app``.
+
+    ``settings`` is the handoff part's configuration; ``tickets`` gives the
+    office hours the queue tells borrowers about.
+    """
+    app.ctx.handoff_settings = settings
+    # One round-robin at a time per process: two concurrent runs would offer one handoff twice.
+    app.ctx.handoff_assign_lock = asyncio.Lock()
     app.register_middleware(auth.staff_middleware, "request")
     app.blueprint(bp)
-    services = app.ctx.services
-    services.extra.setdefault("handoff_settings", HandoffSettings())
-    try:
-        from tickets.context import ticket_context
-
-        hours.configure_default(ticket_context(services).calendar)
-    except Exception:  # noqa: BLE001 - no calendar: the queue still works, without hours notices
-        log.exception("office hours unavailable; borrowers will not be told when people answer")
+    hours.configure_default(tickets.calendar)
 
     @app.after_server_start
     async def _start_assigner(app_: Sanic) -> None:

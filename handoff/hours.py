@@ -12,6 +12,9 @@ from functools import lru_cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from desk.config import Settings
+from tickets.context import build_context
+
 log = logging.getLogger(__name__)
 WIB = ZoneInfo("Asia/Jakarta")
 _DAYS = ["Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu"]
@@ -45,9 +48,6 @@ def configure_default(calendar: Calendar | None) -> None:
 @lru_cache(maxsize=1)
 def _default_calendar() -> Calendar | None:
     try:
-        from desk.config import Settings
-        from tickets.context import build_context
-
         return build_context(Settings()).calendar
     except Exception as exc:  # noqa: BLE001 - no calendar yet: degrade, never block a handoff
         log.warning("office hours unavailable (%s); the queue treats the desk as open", type(exc).__name__)

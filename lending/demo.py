@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from desk.phone import InvalidPhone, normalise_phone
-from lending.adapter import Account, Application, Loan
+from desk.lending import Account, Application, Loan
 
 DEMO_DATA = Path(__file__).with_name("demo_data.yml")
 

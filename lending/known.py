@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from lending.adapter import LendingCore
+from desk.lending import LendingCore
 
 log = logging.getLogger(__name__)
 

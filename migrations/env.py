@@ -6,9 +6,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from aduan.registry import metadata
 from desk.config import Settings
 from storage.db import Database
-from storage.registry import metadata
 
 config = context.config
 target_metadata = metadata

@@ -11,10 +11,10 @@ test-channels-postgres: desk-setup
 
 # Registers PUBLIC_BASE_URL/webhooks/telegram with TELEGRAM_SECRET_TOKEN (reads .env / the environment).
 telegram-webhook: desk-setup
-	$(PY) -m desk.cli telegram-webhook
+	$(PY) -m aduan.cli telegram-webhook
 
 telegram-webhook-info: desk-setup
-	$(PY) -m desk.cli telegram-webhook --info
+	$(PY) -m aduan.cli telegram-webhook --info
 
 # Webhook latency per channel, outbox delivery rate, in-app push latency (127.0.0.1 only, bounded).
 BENCH_CHANNELS_N ?= 300

@@ -11,16 +11,19 @@ from sanic.response import HTTPResponse, html, json, raw
 from sqlalchemy import select
 
 from desk.auth import StaffUser, error, staff_required
-from desk.config import REPO_ROOT
+from desk.config import REPO_ROOT, Settings
 from desk.templating import render
+from desk.services import CoreServices
 from reports.export import CSV_ENCODING, CSV_MIME, XLSX_MIME, file_stem, to_csv, to_xlsx
 from reports.models import ReportReminder
 from reports.periods import IsWorkingDay, Period, PeriodError, local_date, parse_period, periods_ended_before
 from reports.queries import PeriodReport
 from reports.reminders import open_reminders, reminder_json, reminder_loop
 from reports.service import ReportService, render_printable
-from reports.workdays import working_day_checker
+from reports.dashboard import bp as dashboard_bp
 from storage.base import utcnow
+from storage.db import Database
+from tickets.models import CATEGORY_LABELS
 
 SUPERVISORS = ("supervisor", "admin")
 
@@ -29,14 +32,27 @@ bp = Blueprint("reports")
 
 @dataclass
 class ReportsPart:
-    """What the reports handlers need, kept in ``services.extra["reports"]``."""
+    """What the reports handlers need: built by the root, given to ``install``."""
 
     service: ReportService
     is_working_day: IsWorkingDay
 
+    @classmethod
+    def from_settings(cls, db: Database, settings: Settings, is_working_day: IsWorkingDay) -> ReportsPart:
+        """The part's service over ``db``, with the lender's report settings."""
+        return cls(service=ReportService.from_settings(db, settings, is_working_day), is_working_day=is_working_day)
+
+
+def reports_part(app: Sanic) -> ReportsPart:
+    """What ``install`` was given; raises if the reports part was not installed."""
+    found = getattr(app.ctx, "reports", None)
+    if not isinstance(found, ReportsPart):
+        raise RuntimeError("the reports part is not installed on this app")
+    return found
+
 
 def part(request: Request) -> ReportsPart:
-    return request.app.ctx.services.extra["reports"]  # type: ignore[no-any-return]
+    return reports_part(request.app)
 
 
 def _period(text: str) -> Period | HTTPResponse:
@@ -87,8 +103,6 @@ async def report_download(request: Request, period_text: str, fmt: str) -> HTTPR
 
 def report_json(report: PeriodReport, due: Any) -> dict[str, Any]:
     """The report's figures as JSON (English keys; category labels in Indonesian)."""
-    from tickets.models import CATEGORY_LABELS
-
     period = report.period
     return {
         "period": period.key, "kind": period.kind.value, "label": period.label,
@@ -138,14 +152,10 @@ async def acknowledge_reminder(request: Request, reminder_id: int) -> HTTPRespon
     return json({"reminder": reminder_json(row)})
 
 
-def register(app: Sanic, is_working_day: IsWorkingDay | None = None) -> None:
-    """Add the reports part to ``app``: service, blueprints, static files, reminder job."""
-    from reports.dashboard import bp as dashboard_bp
-
-    services = app.ctx.services
-    checker = is_working_day or working_day_checker(services.settings)
-    services.extra["reports"] = ReportsPart(
-        service=ReportService.from_settings(services.db, services.settings, checker), is_working_day=checker)
+def install(app: Sanic, services: CoreServices, reports: ReportsPart) -> None:
+    """Add the reports part to ``app``: its service, blueprints, static files, reminder job."""
+    app.ctx.reports = reports
+    checker = reports.is_working_day
     app.blueprint(bp)
     app.blueprint(dashboard_bp)
     app.static("/static/reports", str(REPO_ROOT / "reports" / "static"), name="reports_static")

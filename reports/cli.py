@@ -9,10 +9,19 @@ from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
 
+# Every table the synthetic year touches must be known to Base.metadata for --create-tables.
+import handoff.models  # noqa: F401
+import reports.models  # noqa: F401
+import storage.models  # noqa: F401
+import tickets.models  # noqa: F401
 from desk.config import Settings
+from desk.events import build_event_bus
 from reports.periods import PeriodError, parse_period
+from reports.reminders import run_reminders
 from reports.service import FORMATS, ReportService
+from reports.synthetic import load_year
 from reports.workdays import working_day_checker
+from storage.base import Base
 from storage.db import Database
 
 
@@ -69,9 +78,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_reminders(args: argparse.Namespace) -> int:
-    from desk.app import build_event_bus
-    from reports.reminders import run_reminders
-
     settings = Settings()
 
     async def run() -> int:
@@ -95,18 +101,14 @@ def cmd_reminders(args: argparse.Namespace) -> int:
 
 
 def cmd_load_synthetic(args: argparse.Namespace) -> int:
-    from reports.synthetic import load_year
-
     settings = Settings()
 
     async def run() -> int:
         db = Database(settings.database_url)
         try:
             if args.create_tables:
-                from storage.registry import metadata
-
                 async with db.engine.begin() as conn:
-                    await conn.run_sync(metadata.create_all)
+                    await conn.run_sync(Base.metadata.create_all)
             async with db.transaction() as session:
                 return await load_year(session, args.year, seed=args.seed)
         finally:

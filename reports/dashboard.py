@@ -7,6 +7,7 @@ from sanic.response import HTTPResponse, json
 from desk.auth import error, staff_required
 from desk.config import REPO_ROOT
 from desk.templating import render
+from desk.services import core_services
 from reports.metrics import Window, dashboard_data
 from reports.reminders import open_reminders, reminder_json
 from reports.sql import Bucket
@@ -24,14 +25,14 @@ bp = Blueprint("reports_dashboard")
 
 async def _calendar_warnings(request: Request) -> list[CalendarGap]:
     """Years the working-day calendar lacks that deadlines need (shown on the page, not only logged)."""
-    services = request.app.ctx.services
+    services = core_services(request.app)
     path = services.settings.calendar_file
     try:
         shown = str(path.relative_to(REPO_ROOT))
     except ValueError:
         shown = str(path)
     async with services.db.session() as session:
-        return await calendar_gaps(session, ticket_context(services), calendar_file=shown)
+        return await calendar_gaps(session, ticket_context(request.app), calendar_file=shown)
 
 
 def _window(request: Request) -> Window | HTTPResponse:
@@ -72,7 +73,7 @@ async def dashboard_json(request: Request) -> HTTPResponse:
     window = _window(request)
     if isinstance(window, HTTPResponse):
         return window
-    db = request.app.ctx.services.db
+    db = core_services(request.app).db
     async with db.session() as session:
         data = await dashboard_data(session, window)
     data["report_reminders"] = [reminder_json(r) for r in await open_reminders(db)]

@@ -6,7 +6,7 @@ who look in scripts/.
 """
 import sys
 
-from desk.cli import main
+from aduan.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["load-synthetic", *sys.argv[1:]]))

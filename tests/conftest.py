@@ -19,7 +19,7 @@ from desk.config import Settings
 from desk.events import InMemoryEventBus
 from desk.logging import quiet_third_parties
 from storage.db import Database
-from storage.registry import metadata
+from aduan.registry import metadata
 from tests.support.log_scan import LeakScanner
 from tests.support.services import ensure_postgres
 

@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 
 from desk.config import REPO_ROOT
 from storage.db import Database
-from storage.registry import metadata
+from aduan.registry import metadata
 
 
 def _config(url: str) -> Config:

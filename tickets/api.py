@@ -14,19 +14,20 @@ from functools import wraps
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
-from sanic import Blueprint, Request
+from sanic import Blueprint, Request, Sanic
 from sanic.response import HTTPResponse, json
 from sqlalchemy import func, or_, select
 
 from desk.auth import StaffUser, error, service_token_required, staff_required
 from desk.masking import mask_name, mask_phone
+from desk.services import CoreServices, core_services
 from desk.templating import render
 from handoff.models import AuditEntry
 from storage.models import Conversation
 from tickets import service, workflow
 from tickets.alerts import for_user as alerts_of
 from tickets.calendar import to_wib
-from tickets.context import TicketContext, ticket_context
+from tickets.context import TicketContext, install_context, ticket_context
 from tickets.errors import InvalidRequest, TicketError, TicketNotFound
 from tickets.models import CATEGORY_LABELS, Status, Ticket, TicketEvent
 from tickets.receipt import build_receipt, receipt_text
@@ -36,6 +37,13 @@ bot_bp = Blueprint("tickets_bot", url_prefix="/api/v1")
 staff_bp = Blueprint("tickets_staff", url_prefix="/api/v1/staff")
 pages_bp = Blueprint("tickets_pages")
 blueprints = (bot_bp, staff_bp, pages_bp)
+
+
+def install(app: Sanic, services: CoreServices, ctx: TicketContext) -> None:
+    """Add the tickets part to ``app``: its context, the bot and staff ticket APIs, the receipt pages."""
+    install_context(app, ctx)
+    for bp in blueprints:
+        app.blueprint(bp)
 
 Handler = Callable[..., Awaitable[HTTPResponse]]
 # How the borrower knows each ``office_hours`` entry of the lender file.
@@ -77,7 +85,7 @@ def _body(request: Request) -> dict[str, Any]:
 
 
 def _ctx(request: Request) -> TicketContext:
-    return ticket_context(request.app.ctx.services)
+    return ticket_context(request.app)
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -103,7 +111,7 @@ async def create_ticket(request: Request) -> HTTPResponse:
         raise InvalidRequest("the Idempotency-Key header is required")
     data = service.NewTicket.model_validate(_body(request))
     ctx = _ctx(request)
-    result = await service.create_ticket(request.app.ctx.services.db, ctx, data, key)
+    result = await service.create_ticket(core_services(request.app).db, ctx, data, key)
     t = result.ticket
     return json({
         "ticket_number": t.number,
@@ -125,7 +133,7 @@ async def ticket_status(request: Request, number: str) -> HTTPResponse:
     conversation_id = request.args.get("conversation_id")
     if not conversation_id:
         raise InvalidRequest("conversation_id is required")
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         t = await service.lookup_for_borrower(session, number, conversation_id)
         updated = await service.last_update(session, t)
     return json({
@@ -157,7 +165,7 @@ async def borrower_answer(request: Request) -> HTTPResponse:
     """
     data = AnswerIn.model_validate(_body(request))
     ctx = _ctx(request)
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         number = data.ticket_number
         if not number:
             conversation = await session.scalar(
@@ -264,7 +272,7 @@ async def list_tickets(request: Request) -> HTTPResponse:
         offset = max(int(args.get("offset", 0)), 0)
     except ValueError:
         raise InvalidRequest("limit and offset are numbers") from None
-    async with request.app.ctx.services.db.session() as session:
+    async with core_services(request.app).db.session() as session:
         total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
         rows = await session.scalars(stmt.order_by(Ticket.resolution_due.asc(), Ticket.id.asc())
                                      .limit(limit).offset(offset))
@@ -277,7 +285,7 @@ async def list_tickets(request: Request) -> HTTPResponse:
 @answers_errors
 async def read_ticket(request: Request, number: str) -> HTTPResponse:
     """One ticket with its history and the borrower's personal data (the read is audited)."""
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         t = await service.get_ticket(session, number)
         workflow.require_permission(_user(request), "read", t)
         session.add(AuditEntry(actor_id=_user(request).id, action="ticket_read", object_type="ticket",
@@ -331,7 +339,7 @@ class PriorityIn(BaseModel):
 async def _change(request: Request, number: str, action: str, work: Callable[..., Awaitable[None]]
                   ) -> HTTPResponse:
     """Lock the ticket, check the role, run ``work(session, ticket)``, answer with the ticket."""
-    async with request.app.ctx.services.db.transaction() as session:
+    async with core_services(request.app).db.transaction() as session:
         t = await service.get_ticket(session, number, for_update=True)
         workflow.require_permission(_user(request), action, t)
         await work(session, t)
@@ -503,7 +511,7 @@ async def complete_fields(request: Request, number: str) -> HTTPResponse:
 @answers_errors
 async def alerts(request: Request) -> HTTPResponse:
     """The newest SLA alerts and reminders for the signed-in member of staff."""
-    async with request.app.ctx.services.db.session() as session:
+    async with core_services(request.app).db.session() as session:
         mine = await alerts_of(session, _user(request))
     return json({"items": [{"id": a.id, "ticket_id": a.ticket_id, "key": a.key, "ticket_number": a.ticket_number,
                             "ticket_status": a.ticket_status, "kind": a.kind, "message": a.message, "owner": a.owner, "due_at": _iso(a.due_at),
@@ -516,7 +524,7 @@ async def alerts(request: Request) -> HTTPResponse:
 @staff_required()
 async def staff_receipt(request: Request, number: str) -> HTTPResponse:
     """The printable receipt, for staff."""
-    async with request.app.ctx.services.db.session() as session:
+    async with core_services(request.app).db.session() as session:
         try:
             t = await service.get_ticket(session, number)
         except TicketNotFound:
@@ -531,7 +539,7 @@ async def borrower_receipt(request: Request, token: str) -> HTTPResponse:
     """The printable receipt behind the borrower's unguessable link (name masked)."""
     if not 16 <= len(token) <= 64:
         return render("tickets/receipt_missing.html", status=404)
-    async with request.app.ctx.services.db.session() as session:
+    async with core_services(request.app).db.session() as session:
         t = await session.scalar(select(Ticket).where(Ticket.receipt_token == token))
     if t is None:
         return render("tickets/receipt_missing.html", status=404)

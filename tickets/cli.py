@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 
 from desk.config import Settings
+from storage.db import Database
+from tickets.calendar import load_working_calendar
+from tickets.context import build_context
+from tickets.scheduler import tick
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -18,10 +22,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _tick(args: argparse.Namespace) -> int:
-    from storage.db import Database
-    from tickets.context import build_context
-    from tickets.scheduler import tick
-
     settings = Settings()
 
     async def run() -> int:
@@ -39,10 +39,6 @@ def _tick(args: argparse.Namespace) -> int:
 
 
 def _days_off(args: argparse.Namespace) -> int:
-    from datetime import timedelta
-
-    from tickets.calendar import load_working_calendar
-
     settings = Settings()
     cal = load_working_calendar(settings.calendar_file)
     if args.year not in cal.extra.years:

@@ -1,7 +1,8 @@
 """Everything the ticket use cases need, built once from Settings and injected.
 
-Lives in ``services.extra["tickets"]`` so handlers, the scheduler and the CLI
-share one calendar, one policy and one lender file per process.
+The root builds one (``aduan.services.Services.tickets``) and installs it on the
+app (``tickets.api.install``), so handlers, the scheduler and the console share
+one calendar, one policy and one lender file per process; the CLI builds its own.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sanic import Sanic
 
 from desk.config import Settings
 from desk.events import EventBus
@@ -59,10 +61,14 @@ def build_context(settings: Settings, events: EventBus | None = None,
                          tick_seconds=env.tickets_tick_seconds)
 
 
-def ticket_context(services: Any) -> TicketContext:
-    """The context stored on ``services`` (built on first use)."""
-    ctx = services.extra.get("tickets")
-    if ctx is None:
-        ctx = build_context(services.settings, services.events)
-        services.extra["tickets"] = ctx
+def install_context(app: Sanic, ctx: TicketContext) -> None:
+    """Make ``ctx`` what ``ticket_context(app)`` returns (``tickets.api.install`` calls this)."""
+    app.ctx.tickets = ctx
+
+
+def ticket_context(app: Sanic) -> TicketContext:
+    """The context installed on ``app``; raises if the tickets part was not installed."""
+    ctx = getattr(app.ctx, "tickets", None)
+    if not isinstance(ctx, TicketContext):
+        raise RuntimeError("the tickets part is not installed on this app")
     return ctx

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from desk.services import CoreServices, core_services
 from storage.db import Database
 from tickets import wording
 from tickets.alerts import ALERTS_TOPIC
@@ -173,8 +174,8 @@ async def _tell_borrower(session: AsyncSession, ctx: TicketContext, ticket: Tick
 
 async def run_forever(app: Sanic) -> None:
     """The background loop: one tick per ``TICKETS_TICK_SECONDS``."""
-    services = app.ctx.services
-    ctx = ticket_context(services)
+    services = core_services(app)
+    ctx = ticket_context(app)
     while True:
         try:
             report = await tick(services.db, ctx)
@@ -185,7 +186,7 @@ async def run_forever(app: Sanic) -> None:
         await asyncio.sleep(ctx.tick_seconds)
 
 
-def install(app: Sanic) -> None:
+def install(app: Sanic, services: CoreServices) -> None:
     """Start the scheduler with the server (TICKETS_TICK_SECONDS=0 turns it off).
 
     The task is held on ``app.ctx`` and cancelled before the server stops, so it
@@ -194,7 +195,7 @@ def install(app: Sanic) -> None:
 
     @app.after_server_start
     async def _start(app: Sanic) -> None:
-        if ticket_context(app.ctx.services).tick_seconds > 0:
+        if ticket_context(app).tick_seconds > 0:
             app.ctx.tickets_scheduler = asyncio.get_running_loop().create_task(run_forever(app))
 
     @app.before_server_stop

@@ -100,7 +100,7 @@ async def prepare_database(url: str, human_conversations: int) -> list[str]:
     """Create the tables and the conversations already handed to people."""
     from storage.db import Database
     from storage.models import Conversation
-    from storage.registry import metadata
+    from aduan.registry import metadata
 
     db = Database(url)
     async with db.engine.begin() as conn:
@@ -349,7 +349,7 @@ def start_desk(db_url: str, rasa_port: int, desk_port: int, workdir: Path) -> su
            "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT)}
     env.pop("REDIS_URL", None)
     log = open(workdir / "desk.log", "wb")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen([PY, "-m", "desk.cli", "serve"], cwd=workdir, env=env,
+    return subprocess.Popen([PY, "-m", "aduan.cli", "serve"], cwd=workdir, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 

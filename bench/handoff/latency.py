@@ -89,12 +89,13 @@ async def serve(database_url: str, rasa_url: str, agents: int, capacity: int) ->
     """Run the desk until stdin closes; print ``READY <port>``, then the publish times as JSON."""
     from sanic import Sanic
 
-    from desk.app import build_services, create_app
+    from aduan.app import create_app
+    from aduan.services import build_services
     from desk.config import Settings
     from handoff import auth, hours
     from handoff.config import HandoffSettings
     from handoff.models import User
-    from storage.registry import metadata
+    from aduan.registry import metadata
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -125,7 +126,7 @@ async def serve(database_url: str, rasa_url: str, agents: int, capacity: int) ->
         return replies
 
     services.bot.send = timed_send  # type: ignore[method-assign,union-attr]
-    services.extra["handoff_settings"] = HandoffSettings(_env_file=None, handoff_auto_assign=agents > 0)
+    services.handoff = HandoffSettings(_env_file=None, handoff_auto_assign=agents > 0)
     async with services.db.engine.begin() as conn:
         await conn.run_sync(metadata.drop_all)
         await conn.run_sync(metadata.create_all)

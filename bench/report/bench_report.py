@@ -30,7 +30,7 @@ from reports.periods import parse_period
 from reports.queries import period_report
 from reports.synthetic import CAUSES, CHANNELS, PRODUCTS, PUBLISHED_2022
 from storage.db import Database
-from storage.registry import metadata
+from aduan.registry import metadata
 from tickets.models import Ticket
 
 ADMIN_URL = os.environ.get("ADUAN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

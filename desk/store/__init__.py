@@ -11,7 +11,7 @@ implementation per database engine, each owning all of that engine's SQL:
 
 Both share the SQLAlchemy code of the rare operations
 (``desk.store.sql.SqlConversationStore``). The application root picks the
-engine from ``DATABASE_URL`` (``desk.app.build_store``); nothing above the
+engine from ``DATABASE_URL`` (``aduan.services.build_store``); nothing above the
 store asks which engine runs. Every method returns the frozen records below,
 whatever the engine.
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from sanic import Sanic
 
-from desk.app import build_services, create_app
+from aduan.app import create_app
+from aduan.services import build_services
 from desk.config import REPO_ROOT
 from handoff import auth, hours
 from handoff.config import HandoffSettings
@@ -93,7 +94,7 @@ async def desk(settings, database, fake_rasa_bot) -> AsyncIterator[Desk]:
     services.router.db = database
     if services.outbox is not None:
         services.outbox.db = database
-    services.extra["handoff_settings"] = HandoffSettings(_env_file=None, handoff_auto_assign=False)
+    services.handoff = HandoffSettings(_env_file=None, handoff_auto_assign=False)
     Sanic.test_mode = True
     app = create_app(settings, services, name=f"browser_{uuid.uuid4().hex[:8]}")
     hours.configure(_AlwaysOpen())

@@ -12,7 +12,6 @@ from desk.store import find_or_open_conversation
 from storage.models import Message
 from tests.browser.conftest import login
 from tickets import service
-from tickets.context import ticket_context
 from tickets.models import Ticket
 from tickets.scheduler import tick
 
@@ -23,7 +22,7 @@ async def test_supervisor_sees_an_overdue_alert_live_and_the_specialist_extends(
                                                                                database) -> None:
     await staff("sri", "supervisor", "Sri Supervisor")
     sari_id = await staff("sari", "specialist", "Sari Spesialis")
-    ctx = ticket_context(desk.services)
+    ctx = desk.services.tickets
     async with database.transaction() as session:
         conv = await find_or_open_conversation(session, "whatsapp", "+6281234567890", sender_name="Budi Santoso")
     filed = await service.create_ticket(database, ctx, service.NewTicket(

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from desk.app import Services, build_services, create_app
+from aduan.app import create_app
+from aduan.services import Services, build_services
 from desk.config import Settings
 from desk.events import InMemoryEventBus
 from storage.base import utcnow

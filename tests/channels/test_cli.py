@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from desk.cli import main
+from aduan.cli import main
 from tests.channels.conftest import TELEGRAM_TOKEN
 from tests.fakes import FakeTelegram
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from connectors.base import ProviderError
+from desk.sender import ProviderError
 from connectors.telegram import TelegramSender
 from connectors.whatsapp import TwilioSender, parse_retry_after
 from desk.messages import Channel, OutboundMessage

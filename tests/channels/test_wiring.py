@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from connectors.inapp import InAppSender
 from connectors.telegram import TelegramSender
 from connectors.whatsapp import TwilioSender
-from desk.app import build_services, create_app
+from aduan.app import create_app
+from aduan.services import build_services
 from desk.config import Settings
 from desk.messages import Channel, OutboundMessage
 

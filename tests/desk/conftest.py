@@ -10,7 +10,7 @@ import pytest
 
 from desk.botclient import BotClient
 from desk.events import InMemoryEventBus
-from desk.app import build_store
+from aduan.services import build_store
 from desk.handoff_request import HandoffRequest, HandoffRow
 from desk.router import Router
 from desk.store import ConversationStore

@@ -7,7 +7,8 @@ import pytest
 from sanic_testing.testing import SanicASGITestClient
 from sqlalchemy import select
 
-from desk.app import build_services, create_app
+from aduan.app import create_app
+from aduan.services import build_services
 from storage.base import utcnow
 from storage.models import Conversation, VerificationAttempt
 

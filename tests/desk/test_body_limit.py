@@ -5,7 +5,8 @@ import uuid
 
 import httpx
 
-from desk.app import build_services, create_app
+from aduan.app import create_app
+from aduan.services import build_services
 from desk.events import InMemoryEventBus
 from tests.channels.support import serve
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from desk.cli import build_parser, main
+from aduan.cli import build_parser, main
 
 
 def test_serve_defaults_to_one_worker_and_takes_workers() -> None:

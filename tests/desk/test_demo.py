@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from desk.commands import cmd_seed_demo
-from desk.demo import DEMO_PASSWORD, DEMO_STAFF, seed_demo_staff
+from aduan.commands import cmd_seed_demo
+from aduan.demo import DEMO_PASSWORD, DEMO_STAFF, seed_demo_staff
 from handoff.auth import authenticate
 from handoff.models import User
 

@@ -12,7 +12,8 @@ import pytest
 from sanic import Sanic
 import websockets
 
-from desk.app import build_services, create_app
+from aduan.app import create_app
+from aduan.services import build_services
 from desk.messages import Channel, OutboundMessage
 
 TOKEN = {"Authorization": "Bearer test-service-token"}

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from connectors.telegram import TelegramSender
 from connectors.whatsapp import TwilioSender
-from desk.app import create_app
+from aduan.app import create_app
 from desk.logging import SANIC_LOGGERS, configure_logging, quiet_third_parties
 from desk.masking import register_secrets
 from desk.messages import OutboundMessage

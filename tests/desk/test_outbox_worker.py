@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from connectors.base import ProviderError
+from desk.sender import ProviderError
 from desk.messages import Channel, OutboundMessage
 from desk.outbox import enqueue, on_enqueue_commit
 from desk.outbox_worker import Backoff, OutboxWorker, count_failed, failed_items, failed_replies, requeue_failed

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from desk.app import build_store
+from aduan.services import build_store
 from desk.botclient import MAX_REPLIES, BotClient
 from desk.handoff_request import BOT_FAILED, PROCESSING_FAILED
 from desk.messages import Channel, InboundMessage

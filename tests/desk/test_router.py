@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from desk.botclient import BotClient
-from desk.app import build_store
+from aduan.services import build_store
 from desk.handoff_request import BOT_UNAVAILABLE
 from desk.messages import Channel, InboundMessage
 from desk.router import HOLDING_REPLY, MessageTooLong, Router
@@ -301,7 +301,7 @@ async def test_sqlite_group_commit_fails_only_the_duplicate(tmp_path) -> None:
     from desk.store import DuplicateMessage, NewInbound
     from desk.store.sqlite import SqliteConversationStore
     from storage.db import Database
-    from storage.registry import metadata
+    from aduan.registry import metadata
 
     database = Database(f"sqlite:///{tmp_path / 'group.db'}")
     async with database.engine.begin() as conn:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, insert, select
 
-from desk.app import build_store
+from aduan.services import build_store
 from desk.handoff_request import HandoffRequest
 from desk.messages import Button, OutboundMessage
 from desk.store import (

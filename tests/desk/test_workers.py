@@ -136,7 +136,7 @@ def test_serve_replaces_a_killed_worker(database, database_url, tmp_path, db_eng
     env.pop("REDIS_URL", None)
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log_file:
-        serve = subprocess.Popen([sys.executable, "-m", "desk.cli", "serve", "--workers", "2"], cwd=REPO_ROOT,
+        serve = subprocess.Popen([sys.executable, "-m", "aduan.cli", "serve", "--workers", "2"], cwd=REPO_ROOT,
                                  env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         first = _wait(lambda: (r := _readyz(port)) and r.get("workers", {}).get("serving") == 2 and r, 90,

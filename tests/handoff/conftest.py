@@ -11,12 +11,14 @@ import pytest
 from sanic import Sanic
 from sanic_testing.testing import SanicASGITestClient
 
-from desk.app import Services, create_app
+from aduan.app import create_app
+from aduan.services import Services
 from desk.config import Settings
 from desk.events import InMemoryEventBus
 from desk.store import append_message, find_or_open_conversation
 from handoff import auth, hours
 from handoff.config import HandoffSettings
+from tickets.context import build_context
 from handoff.models import Handoff
 from handoff.queue import enqueue_handoff
 from storage.db import Database
@@ -46,9 +48,9 @@ def always_open() -> Any:
 
 @pytest.fixture
 def services(settings: Settings, database: Database, event_bus: InMemoryEventBus) -> Services:
-    s = Services(settings=settings, db=database, events=event_bus)
-    s.extra["handoff_settings"] = HandoffSettings(_env_file=None, handoff_auto_assign=False)
-    return s
+    return Services(settings=settings, db=database, events=event_bus,
+                    handoff=HandoffSettings(_env_file=None, handoff_auto_assign=False),
+                    tickets=build_context(settings, event_bus))
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from tickets.context import ticket_context
 from tickets.models import Ticket
 from tickets.scheduler import tick
 from tests.handoff.test_case import _conversation, _file
@@ -28,7 +27,7 @@ async def test_alerts_page_lists_each_alert_for_supervisors_and_the_assignee(cli
     ani, budi = await sign_in("ani"), await sign_in("budi")
     sri = await sign_in("sri", "supervisor")
     first = await _overdue_ticket(database, services, ani.id)
-    ctx = ticket_context(services)
+    ctx = services.tickets
     await tick(database, ctx, first.first_response_due + timedelta(minutes=1))
     second = await _overdue_ticket(database, services, None)
     await tick(database, ctx, second.first_response_due + timedelta(minutes=2))
@@ -58,7 +57,7 @@ async def test_an_alert_reaches_the_consoles_it_is_for_live(served, live_sign_in
     sockets = [await _connect(served, who) for who in (sri, ani, budi)]
     try:
         await asyncio.sleep(0.2)
-        await tick(database, ticket_context(services), ticket.first_response_due + timedelta(minutes=1))
+        await tick(database, services.tickets, ticket.first_response_due + timedelta(minutes=1))
         for ws in sockets[:2]:
             event = await _next(ws)
             assert event["topic"] == "alert" and event["type"] == "first_response_overdue"

@@ -11,7 +11,6 @@ from handoff.queue import enqueue_handoff
 from handoff.models import Handoff
 from storage.models import Conversation, Message
 from tickets import service
-from tickets.context import ticket_context
 from tickets.models import Ticket, TicketAlert, TicketEvent
 from tickets.scheduler import tick
 from tests.handoff.conftest import get_handoff
@@ -32,7 +31,7 @@ async def _file(database, services, conv: Conversation, category: str = "payment
     data = service.NewTicket(conversation_id=conv.public_id, channel=conv.channel, category=category,
                              full_name="Budi Santoso", phone="081234567890", product="pinjaman_tunai",
                              chronology="Sudah bayar tanggal 10, status belum lunas.")
-    return (await service.create_ticket(database, ticket_context(services), data, uuid.uuid4().hex)).ticket
+    return (await service.create_ticket(database, services.tickets, data, uuid.uuid4().hex)).ticket
 
 
 async def _hand_off(database, conv: Conversation, ticket_number: str | None = None) -> int:
@@ -104,7 +103,7 @@ async def test_console_work_moves_the_ticket_of_the_case(client, sign_in, databa
     answered = await _ticket(database, ticket.id)
     assert answered.first_responded_at is not None
     # The first-response clock stopped: no overdue alert once its deadline passes.
-    report = await tick(database, ticket_context(services), answered.first_response_due + timedelta(minutes=1))
+    report = await tick(database, services.tickets, answered.first_response_due + timedelta(minutes=1))
     assert "first_response_overdue" not in report.raised
     async with database.session() as session:
         kinds = set(await session.scalars(select(TicketAlert.kind).where(TicketAlert.ticket_id == ticket.id)))

@@ -6,7 +6,7 @@ import io
 
 from sqlalchemy import select
 
-from desk.cli import main
+from aduan.cli import main
 from handoff import auth
 from handoff.models import User
 from storage.db import Database

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from desk.app import build_store
+from aduan.services import build_store
 from desk.botclient import BotClient
 from desk.events import InMemoryEventBus
 from desk.handoff_request import HandoffRequest

@@ -18,7 +18,8 @@ from tests.handoff.conftest import PASSWORD, get_handoff
 
 @pytest.fixture
 async def served(app, services) -> AsyncIterator[str]:
-    services.extra["handoff_settings"] = HandoffSettings(_env_file=None, handoff_auto_assign=True)
+    # The installed settings object is the one the console reads at request time.
+    services.handoff.handoff_auto_assign = True
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)

@@ -8,7 +8,8 @@ from datetime import timedelta
 from sanic import Sanic
 from sqlalchemy import func, select, update
 
-from desk.app import Services, create_app
+from aduan.app import create_app
+from aduan.services import Services
 from handoff.audit import recent
 from handoff.config import HandoffSettings
 from handoff.models import LoginAttempt
@@ -66,8 +67,8 @@ async def test_a_success_clears_the_account_count(client, make_user) -> None:
 
 
 async def test_one_address_spraying_many_accounts_is_locked(client, make_user, services, database) -> None:
-    services.extra["handoff_settings"] = HandoffSettings(_env_file=None, handoff_auto_assign=False,
-                                                         login_max_failures_per_address=3)
+    # The installed settings object is the one the console reads at request time.
+    services.handoff.login_max_failures_per_address = 3
     await make_user("ani")
     for name in ("budi", "sri", "tono"):
         assert (await client.login(name, "Password123!")).status == 401
@@ -83,7 +84,8 @@ async def test_the_lock_holds_across_desk_instances(client, make_user, settings,
     for _ in range(5):
         assert (await client.login("ani", "wrong password!")).status == 401
     other_db = Database(database_url)
-    other = Services(settings=settings, db=other_db, events=services.events, extra=dict(services.extra))
+    other = Services(settings=settings, db=other_db, events=services.events, handoff=services.handoff,
+                     tickets=services.tickets)
     Sanic.test_mode = True
     other_client = Client(create_app(settings, other, name=f"handoff_other_{uuid.uuid4().hex[:8]}"))
     try:

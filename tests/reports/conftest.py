@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from sanic import Request, Sanic
 
-from desk.app import Services, create_app
+from aduan.app import create_app
+from aduan.services import Services
 from desk.auth import StaffUser
 from desk.config import Settings
 from desk.events import InMemoryEventBus
@@ -65,7 +66,10 @@ def reports_settings(settings: Settings) -> Settings:
 def app(reports_settings: Settings, database: Database, event_bus: InMemoryEventBus) -> Sanic:
     """The desk app on the test database; header X-Test-Role signs in a user with that role (tests only)."""
     Sanic.test_mode = True
-    services = Services(settings=reports_settings, db=database, events=event_bus)
+    # The same calendar as the due-date tests, injected the way the root accepts it.
+    part = ReportsPart(service=ReportService.from_settings(database, reports_settings, fixed_working_day),
+                       is_working_day=fixed_working_day)
+    services = Services(settings=reports_settings, db=database, events=event_bus, reports=part)
     application = create_app(reports_settings, services, name=f"reports_{uuid.uuid4().hex[:8]}")
 
     @application.on_request(priority=100)
@@ -74,8 +78,4 @@ def app(reports_settings: Settings, database: Database, event_bus: InMemoryEvent
         if role:
             request.ctx.user = StaffUser(id=1, username=f"test-{role}", display_name="Uji", role=role)
 
-    # The same calendar as the due-date tests, injected the way register() accepts it.
-    application.ctx.services.extra["reports"] = ReportsPart(
-        service=ReportService.from_settings(database, reports_settings, fixed_working_day),
-        is_working_day=fixed_working_day)
     return application

@@ -10,19 +10,20 @@ from desk.config import REPO_ROOT
 from storage.db import Database
 from tests.reports.conftest import ticket
 from tickets.calendar import WIB, DeskCalendar, ExtraDaysOff, WorkingCalendar
-from tickets.context import build_context
+from desk.services import core_services
+from tickets.context import build_context, install_context, ticket_context
 
 SUPERVISOR = {"x-test-role": "supervisor"}
 CALENDAR = REPO_ROOT / "tickets" / "calendar" / "id_extra_days_off.yml"
 
 
 def _use(app: Sanic, now: datetime, calendar_file: Path = CALENDAR) -> None:
-    services = app.ctx.services
+    services = core_services(app)
     ctx = build_context(services.settings, services.events)
     # A fresh calendar: the cached one remembers years other tests counted days in.
     ctx.calendar = DeskCalendar(WorkingCalendar(ExtraDaysOff.load(calendar_file)), ctx.lender.office_hours)
     ctx.now = lambda: now  # type: ignore[method-assign]
-    services.extra["tickets"] = ctx
+    install_context(app, ctx)
 
 
 async def _warnings(app: Sanic) -> tuple[str, list[dict]]:
@@ -67,7 +68,7 @@ async def test_new_complaints_reaching_next_year_warn_and_entering_the_year_clea
 
 async def test_a_coming_year_the_desk_already_counted_days_in_warns(app: Sanic) -> None:
     _use(app, datetime(2026, 6, 1, 9, tzinfo=WIB))
-    working = app.ctx.services.extra["tickets"].calendar.working
+    working = ticket_context(app).calendar.working
     working.is_working_day(datetime(2028, 3, 1).date())  # e.g. a long extension counted into 2028
     working.is_working_day(datetime(2024, 3, 1).date())  # an old report's period: no warning
     _, warnings = await _warnings(app)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from desk.cli import main
+from aduan.cli import main
 from storage.db import Database
 
 

@@ -28,7 +28,8 @@ from datetime import datetime  # noqa: E402
 
 from sanic import Sanic  # noqa: E402
 
-from desk.app import Services, create_app  # noqa: E402
+from aduan.app import create_app
+from aduan.services import Services  # noqa: E402
 from desk.auth import StaffUser  # noqa: E402
 from handoff.models import User  # noqa: E402
 from storage.models import Conversation  # noqa: E402
@@ -112,7 +113,7 @@ def complaint(conversation_id: str, **over) -> dict:
 def app(settings, database, event_bus, ticket_ctx) -> Sanic:
     Sanic.test_mode = True
     services = Services(settings=settings, db=database, events=event_bus)
-    services.extra["tickets"] = ticket_ctx
+    services.tickets = ticket_ctx
     app = create_app(settings, services, name=f"tickets_{uuid.uuid4().hex[:8]}")
 
     @app.on_request(priority=100)

@@ -1,4 +1,9 @@
-"""What every channel connector offers the rest of the desk."""
+"""The outbox's port to the channels: what a channel sender offers the core.
+
+The core (``desk.outbox_worker``) sends through ``Sender`` and reads
+``ProviderError``; the connectors part implements them. The port lives in the
+core so the core never imports a part.
+"""
 from __future__ import annotations
 
 from typing import Protocol

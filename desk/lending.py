@@ -1,4 +1,4 @@
-"""The interface between the desk and the lender's core system.
+"""The core's port to the lender's core system (the lending part implements it).
 
 The desk asks two questions: "is this person who they say they are?" and
 "what does this customer's account look like?". A deployment implements

@@ -1,10 +1,22 @@
-"""The desk's own ``aduan`` subcommands: ``serve`` and ``migrate``."""
+"""The root's own ``aduan`` subcommands: ``serve``, ``migrate``, ``seed-demo``, ``demo-logins``."""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
 from functools import partial
 
+from alembic import command
+from alembic.config import Config
+from sanic import Sanic
+from sanic.worker.loader import AppLoader
+
+from aduan.app import create_app
+from aduan.demo import demo_logins_text, seed_demo_staff
 from desk.config import REPO_ROOT, Settings
+from desk.logging import configure_logging
+from desk.workers import supervise
+from storage.db import Database
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -29,9 +41,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _factory(name: str) -> object:
-    from desk.app import create_app
-    from desk.logging import configure_logging
-
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     return create_app(settings, name=name)
@@ -39,14 +48,9 @@ def _factory(name: str) -> object:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the desk service until interrupted."""
-    from sanic import Sanic
-    from sanic.worker.loader import AppLoader
-
     settings = Settings()
     host = args.host or settings.desk_host
     port = args.port or settings.desk_port
-    from desk.workers import supervise
-
     loader = AppLoader(factory=partial(_factory, "aduan"))
     app = loader.load()
     app.prepare(host=host, port=port, workers=max(1, args.workers), access_log=args.access_log,
@@ -61,9 +65,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Bring the database schema up to date."""
-    from alembic import command
-    from alembic.config import Config
-
     config = Config(str(REPO_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(REPO_ROOT / "migrations"))
     command.upgrade(config, args.revision)
@@ -72,12 +73,6 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
     """Create the demo staff; refuses outside demo mode so production never gets them."""
-    import asyncio
-    import sys
-
-    from desk.demo import seed_demo_staff
-    from storage.db import Database
-
     settings = Settings()
     if not settings.demo_mode:
         print("seed-demo: DEMO_MODE is off; demo staff are never created in production", file=sys.stderr)
@@ -97,7 +92,5 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 def cmd_demo_logins(args: argparse.Namespace) -> int:
     """Print the demo logins (what `make run` shows)."""
-    from desk.demo import demo_logins_text
-
     print(demo_logins_text() if Settings().demo_mode else "  (demo mode is off: no demo logins)")
     return 0

@@ -1,4 +1,4 @@
-"""The ``aduan`` command line. Each part adds its own subcommands.
+"""The ``aduan`` command line: the root's own commands and every part's, in one list.
 
 A part that has commands keeps them in ``<part>/cli.py`` with a
 ``register(subparsers)`` function that adds subparsers whose ``func`` takes
@@ -7,31 +7,30 @@ the parsed arguments and returns an exit code.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
-# Parts whose cli module registers subcommands, in help order.
-PARTS = ("desk.commands", "connectors.cli", "handoff.cli", "tickets.cli", "reports.cli")
+import aduan.commands
+import connectors.cli
+import handoff.cli
+import reports.cli
+import tickets.cli
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser with every part's subcommands."""
+    """The parser with every part's subcommands, in help order."""
     parser = argparse.ArgumentParser(prog="aduan", description="Aduan desk service")
     sub = parser.add_subparsers(dest="command", required=True)
-    for part in PARTS:
-        try:
-            module = importlib.import_module(part)
-        except ModuleNotFoundError as exc:
-            if exc.name and (part == exc.name or part.startswith(exc.name + ".")):  # no commands (yet)
-                continue
-            raise
-        module.register(sub)
+    aduan.commands.register(sub)   # serve, migrate, seed-demo, demo-logins
+    connectors.cli.register(sub)   # telegram-webhook
+    handoff.cli.register(sub)      # staff accounts
+    tickets.cli.register(sub)      # tickets-tick, tickets-days-off
+    reports.cli.register(sub)      # report, report-reminders, load-synthetic
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``aduan`` (and ``python -m desk.cli``)."""
+    """Entry point of ``aduan`` (and ``python -m aduan.cli``)."""
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 
