@@ -82,7 +82,7 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
                       user=getattr(request.ctx, "user", None), csrf=getattr(request.ctx, "csrf_token", ""),
                       now=utcnow(), categories=CATEGORY_LABELS, priorities=[p.value for p in Priority],
                       statuses=list(actions.CONSOLE_STATUSES), departments=actions.DEPARTMENTS,
-                      path=request.path, fmt=fmt_wib, nlu_intents=nlu_review.INTENTS,
+                      path=request.path, fmt=fmt_wib, nlu_intents=nlu_review.INTENTS, intent_label=nlu_review.INTENT_LABELS, intent_value=nlu_review.form_value,
                       label=lambda key: i18n.field_label(lang, key), **context)
     if request.args.get("lang") in i18n.LANGUAGES:
         response.add_cookie(LANG_COOKIE, request.args.get("lang"), path="/", samesite="Lax", httponly=True,
@@ -581,7 +581,7 @@ async def nlu_page(request: Request) -> HTTPResponse:
 async def label_message(request: Request, message_id: int) -> HTTPResponse:
     """Give a borrower message its right intent: one action, audited (issue #16)."""
     user: StaffUser = request.ctx.user
-    intent = (request.form.get("intent") or "").strip()
+    intent = nlu_review.intent_of(request.form.get("intent") or "")
     try:
         async with core_services(request.app).db.transaction() as session:
             await nlu_review.label_message(session, user.id, message_id, intent)

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from desk.config import Settings
 from handoff import audit
 from handoff.models import NluLabel
+from handoff.summary import TOPICS
 from storage.base import utcnow
 from storage.db import Database
 from storage.models import Conversation, Direction, Message
@@ -48,10 +49,27 @@ INTENTS: tuple[str, ...] = (
     "change_phone_number", "complain_app", "request_human", "check_ticket_status",
     "inform", "out_of_scope", "lodge_complaint", "cancel",
 )
+# What staff read in the console: plain Indonesian, never the raw intent names.
+INTENT_LABELS: dict[str, str] = {
+    **TOPICS,
+    "greet": "salam", "goodbye": "pamit", "thank": "terima kasih", "affirm": "ya / setuju",
+    "deny": "tidak / menolak", "bot_challenge": "bertanya apakah ini bot", "inform": "memberi data",
+    "out_of_scope": "di luar layanan", "cancel": "batal",
+}
 FLAGS = ("fallback", "clarified", "low_confidence")
 LABELLED = "nlu.labelled"
 WINDOW_DAYS = 30
 REVIEWED_FILE = Path("bot/data/nlu_reviewed.yml")
+
+
+def form_value(intent: str) -> str:
+    """The label form's option value: the page shows no raw intent name (the console shows no debug text)."""
+    return intent.replace("_", "-")
+
+
+def intent_of(value: str) -> str:
+    """The intent a label form's value names."""
+    return value.strip().replace("-", "_")
 
 
 class LabelRefused(ValueError):

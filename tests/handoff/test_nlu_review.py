@@ -66,18 +66,19 @@ async def test_console_marks_what_the_bot_did_not_understand(client, sign_in, ha
     assert page.status == 200
     assert 'data-testid="nlu-flag"' in page.text and "bot tidak paham" in page.text
     assert f"/console/messages/{message.id}/label" in page.text
+    assert "masalah pembayaran" in page.text and "complain_payment" not in page.text  # no raw intent names
 
 
 async def test_an_agent_labels_a_message_in_one_action_and_it_is_audited(client, sign_in, database):
     ani = await sign_in("ani")
     (first, second) = await borrower_says(database, [("dana sy ketahan gmn", FALLBACK), ("halo", UNDERSTOOD)])
-    response = await client.post(f"/console/messages/{first}/label", ani, {"intent": "complain_payment"},
+    response = await client.post(f"/console/messages/{first}/label", ani, {"intent": "complain-payment"},
                                  follow_redirects=False)
     assert response.status == 302
     # Any borrower message, understood or not; a relabel replaces the label and is audited too.
     assert (await client.post(f"/console/messages/{second}/label", ani, {"intent": "greet"},
                               follow_redirects=False)).status == 302
-    assert (await client.post(f"/console/messages/{first}/label", ani, {"intent": "ask_application_status"},
+    assert (await client.post(f"/console/messages/{first}/label", ani, {"intent": "ask-application-status"},
                               follow_redirects=False)).status == 302
     async with database.session() as session:
         labels = dict((await session.execute(select(NluLabel.message_id, NluLabel.intent))).all())
