@@ -21,6 +21,7 @@ from desk.services import CoreServices
 from desk.store import ConversationStore
 from desk.store.postgres import PostgresConversationStore
 from desk.store.sqlite import SqliteConversationStore
+from desk.templates import load_templates
 from desk.verification import VerificationLimits, VerifyCustomer
 from handoff.config import HandoffSettings
 from handoff.fastpath import QueueHandoffs
@@ -69,7 +70,8 @@ def build_services(settings: Settings, *, events: EventBus | None = None,
                                    give_up_after=timedelta(hours=settings.outbox_give_up_hours),
                                    backoff=Backoff(cap_seconds=settings.outbox_retry_cap_seconds),
                                    poll_interval=settings.outbox_poll_seconds,
-                                   sqlite_writer=store if db.is_sqlite else None)
+                                   sqlite_writer=store if db.is_sqlite else None,
+                                   templates=load_templates(settings.lender_content))
     on_enqueue_commit(db.engine, services.outbox.nudge)
     services.lending = lending or DemoLendingCore()
     limits = VerificationLimits(per_claim=settings.verify_max_failures,

@@ -259,7 +259,10 @@ class TelegramSender:
             wait = retry_after_seconds(exc)
             raise ProviderError(f"telegram rate limit, retry after {wait:g}s", retryable=True,
                                 retry_after=wait) from exc
-        except (BadRequest, Forbidden, InvalidToken) as exc:  # before NetworkError: BadRequest subclasses it
+        except Forbidden as exc:
+            # The borrower blocked the bot (or deleted the chat): no retry helps; agents see it.
+            raise ProviderError("telegram refused: Forbidden", retryable=False, code="Forbidden") from exc
+        except (BadRequest, InvalidToken) as exc:  # before NetworkError: BadRequest subclasses it
             raise ProviderError(f"telegram refused: {type(exc).__name__}", retryable=False) from exc
         except NetworkError as exc:  # timeouts, 5xx, connection errors
             raise ProviderError(f"telegram unreachable: {type(exc).__name__}", retryable=True) from exc

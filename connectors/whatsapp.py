@@ -8,11 +8,17 @@ empty TwiML: replies leave later through the outbox and the REST API.
 
 Outbound: ``TwilioSender`` calls ``messages.create`` on the real SDK with its
 async HTTP client; ``TWILIO_API_BASE`` redirects it to a local fake in tests.
+Outside the 24-hour window the outbox hands it a message to send as its
+approved template (``ContentSid``/``ContentVariables``); every send names
+``StatusCallback`` (``PUBLIC_BASE_URL/webhooks/whatsapp/status``), where
+Twilio reports queued/sent/delivered/read/failed (``status_callback``).
 """
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
+import logging
 from datetime import datetime, timezone
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,11 +35,18 @@ from connectors.dispatch import route_inbound
 from connectors.textsplit import split_text
 from connectors.rejections import Rejected, check_body_size, check_text_length, reject
 from desk.config import Settings
+from desk.delivery import Recorded, StatusReport, record_status
 from desk.messages import Channel, InboundMessage, MediaRef, OutboundMessage
 from desk.phone import InvalidPhone, normalise_phone
+from desk.router import conversation_topic
 from desk.services import core_services
+from storage.models import DeliveryStatus
+
+log = logging.getLogger("aduan.channels")
 
 PATH = "/webhooks/whatsapp"
+STATUS_PATH = "/webhooks/whatsapp/status"
+_STATUSES = frozenset(s.value for s in DeliveryStatus)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 # WhatsApp allows 16 media per message; Twilio numbers them MediaUrl0..N-1.
 MAX_MEDIA = 16
@@ -138,6 +151,61 @@ async def whatsapp_webhook(request: Request) -> HTTPResponse:
     return text(EMPTY_TWIML, content_type="text/xml")
 
 
+def status_callback_url(settings: Settings) -> str:
+    """Where Twilio reports a sent message's status: the public address of ``STATUS_PATH``."""
+    return settings.public_base_url.rstrip("/") + STATUS_PATH
+
+
+def parse_status(form: dict[str, str]) -> StatusReport:
+    """Twilio's status-callback form → ``StatusReport``; ``Rejected(400)`` when it is not one."""
+    sid = form.get("MessageSid") or form.get("SmsSid")
+    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
+    if not sid or not status:
+        raise Rejected(400, "malformed", "MessageSid and MessageStatus are required")
+    if status not in _STATUSES:
+        # accepted/scheduled/sending/receiving/… are not reported to the desk; anything else is an error.
+        if status in ("accepted", "scheduled", "sending", "canceled", "partially_delivered"):
+            status = DeliveryStatus.QUEUED.value if status != "canceled" else DeliveryStatus.FAILED.value
+        else:
+            raise Rejected(400, "malformed", "MessageStatus is not a message status")
+    code = (form.get("ErrorCode") or "").strip() or None
+    if code is not None and not code.isdigit():
+        raise Rejected(400, "malformed", "ErrorCode must be a number")
+    return StatusReport(provider_message_id=sid, status=status, error_code=code)
+
+
+@bp.post(STATUS_PATH)
+async def whatsapp_status(request: Request) -> HTTPResponse:
+    """Twilio's ``StatusCallback``: verify, record the status on the outbox item, resend a 63016 as template.
+
+    A report for a message the desk does not know (yet) is answered 200 and
+    logged: Twilio does not redeliver callbacks, and nothing of the borrower's is in it.
+    """
+    services = core_services(request.app)
+    settings: Settings = services.settings
+    try:
+        check_body_size(request)
+        if request.content_type.split(";")[0].strip() != "application/x-www-form-urlencoded":
+            raise Rejected(400, "malformed", "expected an application/x-www-form-urlencoded body")
+        form = {key: values[0] for key, values in request.get_form(keep_blank_values=True).items()}
+        verify_signature(settings, signed_url(settings, request), form,
+                         request.headers.get("x-twilio-signature"))
+        report = parse_status(form)
+    except Rejected as exc:
+        return reject(request, Channel.WHATSAPP.value, exc, who=_who(request))
+    async with services.db.transaction() as session:
+        outcome = await record_status(session, report)
+    if outcome.recorded is Recorded.RESENT and services.outbox is not None:
+        services.outbox.nudge()
+    if outcome.recorded is Recorded.UNKNOWN:
+        log.info("whatsapp status %s for an unknown message %s", report.status, report.provider_message_id)
+    elif outcome.recorded is not Recorded.UNCHANGED and outcome.conversation_public_id:
+        # Open consoles refresh the message's ticks.
+        await services.events.publish(conversation_topic(outcome.conversation_public_id),
+                                      {"type": "delivery", "conversation_id": outcome.conversation_public_id})
+    return text("", status=200)
+
+
 def _who(request: Request) -> str:
     try:
         return request.form.get("From", "") or ""
@@ -233,18 +301,28 @@ class TwilioSender:
         """
         client = await self._get_client()
         to = recipient if recipient.startswith("whatsapp:") else "whatsapp:" + recipient
+        callback = status_callback_url(self._settings)
         _retry_after.set(None)
         try:
-            # The numbered list is at the end, so it stays whole in the last piece.
-            for body in split_text(render_text(message), MAX_BODY_CHARS):
+            if message.as_template:
+                # Outside the window: the approved template, filled, in one message.
+                assert message.template is not None
                 created = await client.messages.create_async(
-                    from_=self._settings.twilio_whatsapp_from, to=to, body=body
-                )
+                    from_=self._settings.twilio_whatsapp_from, to=to, status_callback=callback,
+                    content_sid=message.template.content_sid,
+                    content_variables=json.dumps(message.template.content_variables or {}, ensure_ascii=False))
+            else:
+                # The numbered list is at the end, so it stays whole in the last piece.
+                for body in split_text(render_text(message), MAX_BODY_CHARS):
+                    created = await client.messages.create_async(
+                        from_=self._settings.twilio_whatsapp_from, to=to, body=body, status_callback=callback
+                    )
         except (TwilioRestException, TwilioServiceException) as exc:
             retryable = exc.status >= 500 or exc.status == 429
             hint = _retry_after.get() if exc.status == 429 else None
             raise ProviderError(f"twilio answered {exc.status} (code {exc.code})", retryable=retryable,
-                                retry_after=hint) from exc
+                                retry_after=hint, code=None if retryable or exc.code is None else str(exc.code)
+                                ) from exc
         except (OSError, asyncio.TimeoutError) as exc:  # aiohttp.ClientError is an OSError subclass
             raise ProviderError(f"twilio unreachable: {type(exc).__name__}", retryable=True) from exc
         except Exception as exc:  # noqa: BLE001 - unknown SDK/transport failure: try again later

@@ -58,12 +58,36 @@ class InboundMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class TemplateUse:
+    """The approved template a message needs outside WhatsApp's 24-hour window.
+
+    ``key`` names it in the lender file (``desk.templates.TEMPLATE_KEYS``);
+    ``variables`` are named values (``ticket_number`` …) the lender file maps to
+    ``{{1}}…{{n}}``. ``content_sid`` and ``content_variables`` are set only on the
+    copy the outbox hands a sender when it decided to send the template
+    (``desk.window.choose_form``); stored messages never carry them.
+    """
+
+    key: str
+    variables: dict[str, str] = field(default_factory=dict)
+    content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """One message to a borrower, channel-neutral; the connector renders it."""
 
     text: str
     buttons: tuple[Button, ...] = ()
     custom: dict[str, Any] | None = None
+    template: TemplateUse | None = None
+    """The template to send instead when the channel's window is closed (None: free text only)."""
+
+    @property
+    def as_template(self) -> bool:
+        """True when the sender must send the approved template, not the text."""
+        return self.template is not None and self.template.content_sid is not None
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON form stored with the message."""
@@ -72,6 +96,8 @@ class OutboundMessage:
             data["buttons"] = [{"title": b.title, "payload": b.payload} for b in self.buttons]
         if self.custom:
             data["custom"] = self.custom
+        if self.template is not None:
+            data["template"] = {"key": self.template.key, "variables": dict(self.template.variables)}
         return data
 
     @classmethod
@@ -79,7 +105,10 @@ class OutboundMessage:
         """Rebuild a message from its stored text and payload."""
         payload = payload or {}
         buttons = tuple(Button(b["title"], b["payload"]) for b in payload.get("buttons", []))
-        return cls(text=text, buttons=buttons, custom=payload.get("custom"))
+        stored = payload.get("template")
+        template = (TemplateUse(str(stored["key"]), {str(k): str(v) for k, v in (stored.get("variables") or {}).items()})
+                    if isinstance(stored, dict) and stored.get("key") else None)
+        return cls(text=text, buttons=buttons, custom=payload.get("custom"), template=template)
 
 
 # Characters a database refuses in text: NUL (PostgreSQL) and lone UTF-16 surrogates

@@ -32,11 +32,16 @@ async def enqueue(
     author: str,
     agent_id: int | None = None,
     in_reply_to: int | None = None,
+    template_only: bool = False,
 ) -> tuple[Message, OutboxItem]:
     """Store ``message`` in ``conversation`` and queue it for its channel (no commit).
 
     ``in_reply_to``: the inbound message this one answers (``Message.reply_to_id``).
+    ``template_only``: send ``message.template`` even inside the customer-care
+    window (an agent chose the template; ``desk.window.choose_form``).
     """
+    if template_only and message.template is None:
+        raise ValueError("template_only needs a message with a template")
     stored = await append_message(
         session,
         conversation,
@@ -52,6 +57,7 @@ async def enqueue(
         conversation_id=conversation.id,
         channel=conversation.channel,
         recipient=conversation.sender,
+        template_only=template_only,
     )
     session.add(item)
     await session.flush()

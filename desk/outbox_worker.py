@@ -30,6 +30,11 @@ least that long, and this worker claims nothing else of that channel until
 then. An item that finally fails is ``failed``, logged at ERROR, counted in
 ``status_counts`` and listed in the agent console, where ``requeue_failed``
 gives it a new window.
+
+Windows: before each send the worker asks ``desk.window.choose_form`` how a
+message may leave (free text, its approved template, or not at all); a
+message held for want of a template waits in ``held`` and is queued again
+(``release_held``) as soon as its borrower writes again.
 """
 from __future__ import annotations
 
@@ -47,8 +52,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.sender import ProviderError, Sender
 from desk.messages import Channel, OutboundMessage
+from desk.templates import TemplateBook
+from desk.window import CUSTOMER_CARE_WINDOWS, Form, choose_form
 from storage.base import utcnow
-from storage.models import Conversation, Message, OutboxItem, OutboxStatus
+from storage.models import Conversation, DeliveryStatus, Direction, Message, OutboxItem, OutboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +96,29 @@ def _claim_statement(batch_size: int, *, skip_locked: bool) -> Any:
         .values(status=OutboxStatus.SENDING.value, attempts=_OUTBOX.c.attempts + 1,
                 next_attempt_at=bindparam("lease_until"))
         .returning(_OUTBOX.c.id, _OUTBOX.c.message_id, _OUTBOX.c.conversation_id,
-                   _OUTBOX.c.channel, _OUTBOX.c.recipient, _OUTBOX.c.attempts, _OUTBOX.c.created_at)
+                   _OUTBOX.c.channel, _OUTBOX.c.recipient, _OUTBOX.c.attempts, _OUTBOX.c.created_at,
+                   _OUTBOX.c.template_only)
     )
 
 
 _MESSAGE_TEXTS = (select(Message.__table__.c.id, Message.__table__.c.text, Message.__table__.c.payload)
                   .where(Message.__table__.c.id.in_(bindparam("ids", expanding=True))))
+_MESSAGES = Message.__table__
+# When each conversation's borrower last wrote: the start of its customer-care window.
+_LAST_INBOUND = (select(_MESSAGES.c.conversation_id, func.max(_MESSAGES.c.created_at))
+                 .where(_MESSAGES.c.conversation_id.in_(bindparam("conversations", expanding=True)),
+                        _MESSAGES.c.direction == Direction.INBOUND.value)
+                 .group_by(_MESSAGES.c.conversation_id))
+# Held items whose borrower wrote after they were held (held items keep the hold time in
+# next_attempt_at): the window is open again, so they go back to the queue.
+_RELEASE_HELD = (
+    _OUTBOX.update()
+    .where(_OUTBOX.c.status == OutboxStatus.HELD.value,
+           exists().where(and_(_MESSAGES.c.conversation_id == _OUTBOX.c.conversation_id,
+                               _MESSAGES.c.direction == Direction.INBOUND.value,
+                               _MESSAGES.c.created_at > _OUTBOX.c.next_attempt_at)))
+    .values(status=OutboxStatus.PENDING.value, next_attempt_at=bindparam("now"))
+)
 _FOLLOW_UP = (select(_OUTBOX.c.id)
               .where(_OUTBOX.c.conversation_id.in_(bindparam("conversations", expanding=True)),
                      _OUTBOX.c.status == OutboxStatus.PENDING.value,
@@ -111,7 +135,9 @@ _RECORD = (
            _OUTBOX.c.attempts == bindparam("claimed_attempts"))
     .values(status=bindparam("new_status"), provider_message_id=bindparam("new_provider_id"),
             sent_at=bindparam("new_sent_at"), last_error=bindparam("new_error"),
-            next_attempt_at=bindparam("new_next_at"))
+            next_attempt_at=bindparam("new_next_at"), form=bindparam("new_form"),
+            delivery_status=bindparam("new_delivery_status"), delivery_error=bindparam("new_delivery_error"),
+            delivery_updated_at=bindparam("new_delivery_at"))
 )
 
 
@@ -146,6 +172,8 @@ class _Claimed:
     queued_at: datetime
     text: str
     payload: dict[str, Any]
+    template_only: bool = False
+    last_inbound_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +189,9 @@ class _Outcome:
         v = self.values
         return {"item_id": self.item_id, "claimed_attempts": self.attempts, "new_status": v["status"],
                 "new_provider_id": v["provider_message_id"], "new_sent_at": v["sent_at"],
-                "new_error": v["last_error"], "new_next_at": v["next_attempt_at"]}
+                "new_error": v["last_error"], "new_next_at": v["next_attempt_at"],
+                "new_form": v.get("form"), "new_delivery_status": v.get("delivery_status"),
+                "new_delivery_error": v.get("delivery_error"), "new_delivery_at": v.get("delivery_updated_at")}
 
 
 class OutboxWorker:
@@ -182,12 +212,18 @@ class OutboxWorker:
         clock: Callable[[], datetime] = utcnow,
         rand: Callable[[], float] = random.random,
         sqlite_writer: Any = None,
+        templates: TemplateBook | None = None,
+        release_every: float = 5.0,
     ) -> None:
         """``give_up_after``: how long after it was queued a reply that keeps failing is retried
         before it is marked ``failed``; ``max_attempts`` (None: no limit) caps the attempts too.
         ``clock`` gives every time the worker reads or writes (tests pass a controllable one).
         ``sqlite_writer``: the process's ``desk.store.sqlite.SqliteConversationStore`` on SQLite,
-        so claims and records queue behind the hot path's writes instead of racing them."""
+        so claims and records queue behind the hot path's writes instead of racing them.
+        ``templates``: the lender's approved templates; with them the worker applies each
+        channel's customer-care window (``desk.window.choose_form``), without them it sends
+        every message as text. ``release_every``: seconds between looks for held messages
+        whose window opened again."""
         self.db = db
         self.sqlite_writer = sqlite_writer
         self.senders: dict[str, Sender] = {
@@ -205,6 +241,9 @@ class OutboxWorker:
         self.clock = clock
         self.rand = rand
         self._claim_sql = _claim_statement(batch_size, skip_locked=not db.is_sqlite)
+        self.templates = templates
+        self.release_every = release_every
+        self._next_release: datetime | None = None
         self._follow_up = False
         # Outcomes known but not yet recorded (the database refused): item id → outcome.
         # Bounded by one batch: nothing is claimed while any is held.
@@ -237,11 +276,22 @@ class OutboxWorker:
         recorded before anything is claimed again.
         """
         await self._record_held()
+        if self.templates is not None and (self._next_release is None or self.clock() >= self._next_release):
+            await self.release_held()
         claimed = await self._claim()
         if claimed:
             await asyncio.gather(*(self._send_and_record(item) for item in claimed))
             await self._record_held()  # what a refused record left; raises while still refused
         return len(claimed)
+
+    async def release_held(self) -> int:
+        """Queue again every held message whose borrower wrote after it was held; return how many."""
+        now = self.clock()
+        self._next_release = now + timedelta(seconds=self.release_every)
+        released = int(await self._write(lambda conn: conn.execute(_RELEASE_HELD, {"now": now}).rowcount))
+        if released:
+            log.info("outbox: %d held message(s) queued again, their borrowers wrote", released)
+        return released
 
     @property
     def held_outcomes(self) -> int:
@@ -288,6 +338,9 @@ class OutboxWorker:
             return []
         texts = {r.id: (r.text, r.payload)
                  for r in conn.execute(_MESSAGE_TEXTS, {"ids": [row.message_id for row in rows]}).all()}
+        windowed = list({r.conversation_id for r in rows if r.channel in CUSTOMER_CARE_WINDOWS})
+        last_inbound = ({cid: _aware(at) for cid, at in conn.execute(_LAST_INBOUND, {"conversations": windowed})}
+                        if windowed and self.templates is not None else {})
         # A conversation's next reply becomes claimable once this one is recorded:
         # then the worker runs another round at once instead of waiting for the poll.
         self._follow_up = conn.execute(_FOLLOW_UP, {
@@ -295,7 +348,8 @@ class OutboxWorker:
             "claimed": [row.id for row in rows]}).first() is not None
         return [
             _Claimed(r.id, r.conversation_id, r.channel, r.recipient, r.attempts, _aware(r.created_at),
-                     *texts.get(r.message_id, ("", {})))
+                     *texts.get(r.message_id, ("", {})), template_only=bool(r.template_only),
+                     last_inbound_at=last_inbound.get(r.conversation_id))
             for r in sorted(rows, key=lambda r: r.id)
         ]
 
@@ -335,20 +389,39 @@ class OutboxWorker:
         """Send one item; return the column values that record the outcome."""
         sender = self.senders[item.channel]
         message = OutboundMessage.from_payload(item.text, item.payload)
+        form = Form.TEXT
+        if self.templates is not None:
+            decision = choose_form(item.channel, message, last_inbound_at=item.last_inbound_at, now=self.clock(),
+                                   templates=self.templates, template_only=item.template_only)
+            if decision.message is None:
+                return self._hold(item, decision.hold_reason or "", decision.detail or "")
+            message, form = decision.message, decision.form
         try:
             provider_id = await asyncio.wait_for(sender.send(item.recipient, message), self.send_timeout)
         except ProviderError as exc:
-            return self._failed_attempt(item, str(exc), retryable=exc.retryable, retry_after=exc.retry_after)
+            return self._failed_attempt(item, str(exc), retryable=exc.retryable, retry_after=exc.retry_after,
+                                        code=exc.code)
         except TimeoutError:
             return self._failed_attempt(item, f"provider timed out after {self.send_timeout}s", retryable=True)
         except Exception as exc:  # noqa: BLE001 - an unknown failure is retried, then reported
             log.exception("outbox item %s: unexpected error from the %s sender", item.id, item.channel)
             return self._failed_attempt(item, f"{type(exc).__name__}: {exc}", retryable=True)
+        # A new send: what the provider reported about an earlier one (a 63016) no longer applies.
         return {"status": OutboxStatus.SENT.value, "provider_message_id": str(provider_id),
-                "sent_at": self.clock(), "last_error": None, "next_attempt_at": self.clock()}
+                "sent_at": self.clock(), "last_error": None, "next_attempt_at": self.clock(),
+                "form": form.value, "delivery_status": None, "delivery_error": None, "delivery_updated_at": None}
+
+    def _hold(self, item: _Claimed, reason: str, detail: str) -> dict[str, Any]:
+        """The outcome of a message that may not leave now: ``held`` since now, with the reason."""
+        log.warning("outbox item %s (%s, conversation %s) held: %s", item.id, item.channel, item.conversation_id,
+                    detail)
+        now = self.clock()
+        return {"status": OutboxStatus.HELD.value, "provider_message_id": None, "sent_at": None,
+                "last_error": f"held: {detail}", "next_attempt_at": now, "form": None,
+                "delivery_status": None, "delivery_error": reason, "delivery_updated_at": now}
 
     def _failed_attempt(self, item: _Claimed, reason: str, *, retryable: bool,
-                        retry_after: float | None = None) -> dict[str, Any]:
+                        retry_after: float | None = None, code: str | None = None) -> dict[str, Any]:
         """The outcome of a failed attempt: pending again after the backoff, or failed for good."""
         now = self.clock()
         if retry_after is not None and retry_after > 0:
@@ -362,13 +435,18 @@ class OutboxWorker:
             log.warning("outbox item %s (%s) attempt %d failed, retry in %.1fs: %s",
                         item.id, item.channel, item.attempts, delay, reason)
             return {"status": OutboxStatus.PENDING.value, "provider_message_id": None, "sent_at": None,
-                    "last_error": reason, "next_attempt_at": now + timedelta(seconds=delay)}
+                    "last_error": reason, "next_attempt_at": now + timedelta(seconds=delay),
+                    "delivery_status": None, "delivery_error": None, "delivery_updated_at": None}
         why = "refused" if not retryable else (
             f"still failing {now - item.queued_at} after it was queued" if out_of_time else "out of attempts")
         log.error("outbox item %s (%s, conversation %s) failed for good after %d attempt(s), %s: %s",
                   item.id, item.channel, item.conversation_id, item.attempts, why, reason)
+        # The provider's own refusal (Telegram's Forbidden: the borrower blocked the bot) is
+        # shown beside the message like a delivery report.
         return {"status": OutboxStatus.FAILED.value, "provider_message_id": None, "sent_at": None,
-                "last_error": f"after {item.attempts} attempt(s): {reason}", "next_attempt_at": now}
+                "last_error": f"after {item.attempts} attempt(s): {reason}", "next_attempt_at": now,
+                "delivery_status": DeliveryStatus.FAILED.value if code else None, "delivery_error": code,
+                "delivery_updated_at": now if code else None}
 
     async def _record(self, outcomes: list[_Outcome]) -> None:
         """Write these outcomes in one transaction (the record step; tests inject faults here).

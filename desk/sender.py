@@ -16,13 +16,17 @@ class ProviderError(Exception):
 
     ``retry_after`` is the provider's own hint in seconds (Telegram's 429
     ``retry_after``, Twilio's 429 ``Retry-After`` header): the outbox waits at
-    least that long before it sends on that channel again.
+    least that long before it sends on that channel again. ``code`` names a
+    refusal agents must see (``Forbidden``: the borrower blocked the Telegram
+    bot; Twilio's error code); the outbox records it beside the message.
     """
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
+                 code: str | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.code = code
 
 
 class Sender(Protocol):

@@ -13,9 +13,10 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth import StaffUser
-from desk.messages import Button, OutboundMessage
+from desk.messages import Button, OutboundMessage, TemplateUse
 from desk.outbox import enqueue as enqueue_outbound
 from desk.store.orm import set_mode
+from desk.templates import TemplateBook
 from handoff import access, canned
 from handoff.case import case_ticket, follow_holder
 from handoff.audit import record
@@ -28,6 +29,7 @@ from tickets import workflow
 from tickets.context import TicketContext
 from tickets.errors import TicketError
 from tickets.receipt import receipt_text
+from tickets.wording import tanggal
 from tickets.models import CATEGORY_LABELS, Department, EscalationLevel, Status, Ticket
 
 DEPARTMENTS = tuple(d.value for d in Department)
@@ -87,6 +89,40 @@ async def reply(session: AsyncSession, user: StaffUser, conversation: Conversati
     if ticket is not None:
         await ticket_service.staff_replied(session, ticket, ticket_service.Actor.staff(user.id), ctx=ctx,
                                            conversation=conversation.public_id, message_id=message.id)
+    return message
+
+
+async def send_template(session: AsyncSession, user: StaffUser, conversation: Conversation,
+                        handoff: Handoff | None, *, key: str, templates: TemplateBook,
+                        ctx: TicketContext | None = None) -> Message:
+    """Send the borrower an approved WhatsApp template the console offers (``agent_may_use``).
+
+    The way to reach a borrower outside WhatsApp's 24-hour window (free text
+    is held there): the message is queued ``template_only``, so it goes out as
+    the template whatever the window says, and its text in the transcript is
+    the template as the borrower reads it. Counts as a reply for the ticket's
+    clocks, like ``reply``. In the caller's transaction.
+    """
+    handoff = require_act(user, handoff)
+    if conversation.channel != "whatsapp":
+        raise ActionRefused("not_whatsapp", "templates are sent on WhatsApp only")
+    template = templates.get(key)
+    if template is None or not template.agent_may_use:
+        raise ActionRefused("unknown_template", "no such template for agents")
+    ticket = await _ticket(session, handoff)
+    values = {"ticket_number": ticket.number if ticket else "-", "name": conversation.sender_name or "Kak",
+              "agent": user.display_name}
+    try:
+        template.content_variables(values)
+    except KeyError as missing:
+        raise ActionRefused("template_variable", f"the template needs {missing.args[0]!r}") from None
+    message, _ = await enqueue_outbound(session, conversation,
+                                        OutboundMessage(text=template.render(values), template=TemplateUse(key, values)),
+                                        author=Author.AGENT.value, agent_id=user.id, template_only=True)
+    if ticket is not None:
+        await ticket_service.staff_replied(session, ticket, ticket_service.Actor.staff(user.id), ctx=ctx,
+                                           conversation=conversation.public_id, message_id=message.id)
+    await record(session, user.id, "template.sent", "conversation", conversation.public_id, template=key)
     return message
 
 
@@ -221,7 +257,8 @@ def closing_message(summary: str) -> OutboundMessage:
             "Bagaimana penilaian Anda atas layanan kami? Pilih 1 (sangat buruk) sampai 5 (sangat baik), "
             "atau balas dengan angka dan komentar, misalnya: 5 cepat dan ramah.")
     buttons = tuple(Button(title=str(n), payload=f"{RATING_PAYLOAD_PREFIX}{n}") for n in range(1, 6))
-    return OutboundMessage(text=text, buttons=buttons, custom={"rating_request": True})
+    return OutboundMessage(text=text, buttons=buttons, custom={"rating_request": True},
+                           template=TemplateUse("rating_request"))
 
 
 async def close(session: AsyncSession, user: StaffUser, conversation: Conversation, handoff: Handoff | None,
@@ -283,8 +320,11 @@ async def open_ticket(session: AsyncSession, ctx: TicketContext, user: StaffUser
     handoff.ticket_id, handoff.category = ticket.id, category
     ticket.assignee_id = user.id
     # The receipt is the desk's acknowledgement, not the first response (that is a person's answer).
-    await enqueue_outbound(session, conversation, OutboundMessage(text=receipt_text(ticket, ctx)),
-                           author=Author.SYSTEM.value)
+    due = tanggal(ticket.resolution_due) if ticket.resolution_due else "-"
+    await enqueue_outbound(session, conversation, OutboundMessage(
+        text=receipt_text(ticket, ctx),
+        template=TemplateUse("receipt", {"ticket_number": ticket.number, "resolution_due": due})),
+        author=Author.SYSTEM.value)
     await session.flush()
     await record(session, user.id, "ticket.opened", "ticket", ticket.number, conversation=conversation.public_id)
     return ticket

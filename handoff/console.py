@@ -18,11 +18,13 @@ from urllib.parse import urlparse
 
 from sanic import Blueprint, Request, Sanic
 from sanic.response import HTTPResponse, redirect
+from sanic.response import json as json_response
 from sqlalchemy import select
 
 from desk import outbox_worker
 from desk.auth import StaffUser, error, staff_required
 from desk.masking import mask_phone, mask_text
+from desk.templates import TemplateBook, load_templates
 from desk.templating import render
 from desk.services import CoreServices, core_services
 from handoff import (
@@ -69,6 +71,11 @@ def _settings(request: Request) -> HandoffSettings:
 
 def _tickets(request: Request) -> TicketContext:
     return ticket_context(request.app)
+
+
+def _templates(request: Request) -> TemplateBook:
+    """The lender's approved WhatsApp templates (read once per process)."""
+    return load_templates(core_services(request.app).settings.lender_content)
 
 
 def _lang(request: Request) -> str:
@@ -321,7 +328,11 @@ async def _view(request: Request, public_id: str) -> transcripts.ConversationVie
 
 def _panel_context(request: Request, view: transcripts.ConversationView) -> dict[str, Any]:
     user: StaffUser = request.ctx.user
+    window = view.window
     return {"v": view, "can_act": access.can_act(user, view.handoff),
+            # WhatsApp outside its 24-hour window: only the approved templates can be sent.
+            "window": window, "window_closed": window is not None and not window.is_open(utcnow()),
+            "agent_templates": _templates(request).for_agents() if window is not None else [],
             "can_take": view.handoff is not None and access.can_take(user, view.handoff),
             "supervises": access.supervises(user), **request.ctx.panel_extra}
 
@@ -413,6 +424,33 @@ async def reply(request: Request, public_id: str) -> HTTPResponse:
         return {"type": "message", "conversation_id": public_id, "seq": message.seq, "message_id": message.id,
                 "author": "agent", "_topics": [transcripts_topic(public_id)]}
     return await _act(request, public_id, run)
+
+
+@bp.post("/console/c/<public_id:str>/template")
+@staff_required(*FRONT)
+async def send_template(request: Request, public_id: str) -> HTTPResponse:
+    """Send an approved WhatsApp template (the way to reach a borrower outside the 24-hour window)."""
+    async def run(session, user, conversation, handoff):  # type: ignore[no-untyped-def]
+        message = await actions.send_template(session, user, conversation, handoff,
+                                              key=request.form.get("template") or "",
+                                              templates=_templates(request), ctx=_tickets(request))
+        return {"type": "message", "conversation_id": public_id, "seq": message.seq, "message_id": message.id,
+                "author": "agent", "_topics": [transcripts_topic(public_id)]}
+    return await _act(request, public_id, run)
+
+
+@bp.get("/console/c/<public_id:str>/deliveries")
+@staff_required()
+async def delivery_states(request: Request, public_id: str) -> HTTPResponse:
+    """Each outbound message's delivery state, by seq, for an open panel's ticks (access re-checked)."""
+    async with core_services(request.app).db.session() as session:
+        conversation = await transcripts.conversation_by_public_id(session, public_id)
+        if conversation is None:
+            return error(404, "not_found", "no such conversation")
+        if not access.can_read(request.ctx.user, await queue.latest_handoff(session, conversation.id)):
+            return error(403, "forbidden", "you may not read this conversation")
+        states = await transcripts.deliveries(session, conversation)
+    return json_response({"deliveries": {str(seq): d.as_json() for seq, d in states.items()}})
 
 
 @bp.post("/console/c/<public_id:str>/note")

@@ -9,7 +9,10 @@ that comment only while the request is the last thing the desk said, within
 ``handoff_comment_window_minutes``, and only when it does not read as a
 question or request ("status tiket saya gimana?", "mau bayar lewat apa") or a
 bare greeting ("halo", "selamat pagi kak": the borrower starts over): those go
-to the bot like any other message. The router calls ``capture`` for
+to the bot like any other message. A score is taken within
+``handoff_rating_window_minutes`` of the close, or later when a rating request
+(buttons with ``rating:N`` payloads, as the bot sends after the borrower
+accepts the complaint's resolution) is the last thing the borrower was told. The router calls ``capture`` for
 every bot-mode inbound message; when it returns a reply, the message was a
 rating and the bot is not asked.
 """
@@ -100,7 +103,8 @@ async def capture(session: AsyncSession, conversation: Conversation, text: str, 
         return None
     now = utcnow()
     if handoff.rating is None:
-        if now - handoff.closed_at > timedelta(minutes=settings.handoff_rating_window_minutes):
+        if (now - handoff.closed_at > timedelta(minutes=settings.handoff_rating_window_minutes)
+                and not await _rating_was_asked(session, conversation)):
             return None
         rating = parse(text, button_payload)
         if rating is None or rating.score is None:
@@ -120,6 +124,22 @@ async def capture(session: AsyncSession, conversation: Conversation, text: str, 
         await session.flush()
         return OutboundMessage(text=THANKS_COMMENT)
     return None
+
+
+async def _rating_was_asked(session: AsyncSession, conversation: Conversation) -> bool:
+    """Is a request for a rating (buttons with ``rating:N`` payloads) the last thing the borrower was told?
+
+    The bot asks again after the borrower accepts a complaint's resolution,
+    which may come days after the chat closed; the score is taken then too.
+    The buttons are the mark because Rasa sends a ``custom`` payload as a
+    message of its own.
+    """
+    payload = await session.scalar(
+        select(Message.payload).where(Message.conversation_id == conversation.id, Message.direction == "out")
+        .order_by(Message.seq.desc()).limit(1))
+    buttons = payload.get("buttons") if isinstance(payload, dict) else None
+    return any(isinstance(b, dict) and str(b.get("payload", "")).startswith(RATING_PAYLOAD_PREFIX)
+               for b in buttons or [])
 
 
 async def _comment_was_asked(session: AsyncSession, conversation: Conversation) -> bool:

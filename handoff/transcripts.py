@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import masking
 from desk.auth import StaffUser
+from desk.delivery import reason_id
+from desk.window import Window, window_of
 from handoff import access, nlu_review
 from handoff.audit import TRANSCRIPT_OPENED, record
 from handoff.hours import WIB
@@ -23,7 +25,7 @@ from handoff.models import Handoff, Note, User
 from handoff.queue import latest_handoff
 from handoff.summary import SummaryInput, structured, summary_lines
 from storage.base import utcnow
-from storage.models import Conversation, Direction, Message
+from storage.models import Conversation, DeliveryStatus, Direction, Message, OutboxItem, OutboxStatus
 from desk.phone import InvalidPhone, normalise_phone
 from handoff.case import case_ticket
 from tickets.models import Ticket, TicketConversation
@@ -51,6 +53,8 @@ class Item:
     note: bool = False
     agent: str | None = None
     buttons: tuple[str, ...] = ()
+    delivery: Delivery | None = None
+    """Outbound messages: where the message stands (outbox and provider reports)."""
     message_id: int | None = None
     nlu_flag: str | None = None
     """Why the bot did not understand this borrower message (fallback, clarified, low_confidence), issue #16."""
@@ -58,6 +62,68 @@ class Item:
     """What the bot read it as (its likeliest intent when it fell back)."""
     label: str | None = None
     """The intent staff gave it, when labelled."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An outbound message's state as agents see it: ticks, a label, the reason of a failure or hold."""
+
+    state: str
+    """pending, held, sent, delivered, read or failed (the console's tick style)."""
+    label: str
+    reason: str = ""
+    template: bool = False
+    """Sent as the approved WhatsApp template (outside the window)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"state": self.state, "label": self.label, "reason": self.reason, "template": self.template}
+
+
+# Indonesian labels: the console shows the state beside each message.
+_LABELS = {"pending": "Menunggu dikirim", "held": "Ditahan", "sent": "Terkirim", "delivered": "Diterima",
+           "read": "Dibaca", "failed": "Gagal terkirim"}
+
+
+def delivery_of(status: str, form: str | None, delivery_status: str | None, delivery_error: str | None,
+                last_error: str | None) -> Delivery:
+    """How one outbox item looks in the console (the one mapping from outbox columns to ticks)."""
+    template = form == "template"
+    if delivery_status in (DeliveryStatus.FAILED.value, DeliveryStatus.UNDELIVERED.value):
+        if status in (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value):
+            # 63016: queued again as its template.
+            return Delivery("pending", _LABELS["pending"], reason_id(delivery_error), template)
+        return Delivery("failed", _LABELS["failed"], reason_id(delivery_error), template)
+    if status == OutboxStatus.HELD.value:
+        return Delivery("held", _LABELS["held"], reason_id(delivery_error or "no_template"), template)
+    if status == OutboxStatus.FAILED.value:
+        return Delivery("failed", _LABELS["failed"],
+                        reason_id(delivery_error) if delivery_error else "Gagal terkirim setelah dicoba berulang kali; "
+                        "kirim ulang dari daftar balasan gagal.", template)
+    if status != OutboxStatus.SENT.value:
+        return Delivery("pending", _LABELS["pending"], "", template)
+    if delivery_status in (DeliveryStatus.DELIVERED.value, DeliveryStatus.READ.value):
+        return Delivery(delivery_status, _LABELS[delivery_status], "", template)
+    return Delivery("sent", _LABELS["sent"], "", template)
+
+
+async def deliveries(session: AsyncSession, conversation: Conversation, *,
+                     after_seq: int = 0) -> dict[int, Delivery]:
+    """The delivery state of each outbound message of ``conversation``, by message ``seq``."""
+    rows = (await session.execute(
+        select(Message.seq, OutboxItem.status, OutboxItem.form, OutboxItem.delivery_status,
+               OutboxItem.delivery_error, OutboxItem.last_error)
+        .join(OutboxItem, OutboxItem.message_id == Message.id)
+        .where(Message.conversation_id == conversation.id, Message.seq > after_seq))).all()
+    return {r.seq: delivery_of(r.status, r.form, r.delivery_status, r.delivery_error, r.last_error) for r in rows}
+
+
+async def conversation_window(session: AsyncSession, conversation: Conversation) -> Window | None:
+    """The conversation's customer-care window (None: its channel has none; ``desk.window``)."""
+    last = await session.scalar(select(func.max(Message.created_at)).where(
+        Message.conversation_id == conversation.id, Message.direction == Direction.INBOUND.value))
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=timezone.utc)
+    return window_of(conversation.channel, last)
 
 
 @dataclass
@@ -76,6 +142,8 @@ class ConversationView:
     full_personal_data: bool = False
     summary: list[str] = field(default_factory=list)
     """The handoff summary in Indonesian lines (``handoff.summary.summary_lines``)."""
+    window: Window | None = None
+    """WhatsApp's customer-care window (None on channels without one)."""
 
 
 async def conversation_by_public_id(session: AsyncSession, public_id: str) -> Conversation | None:
@@ -90,9 +158,11 @@ async def items(session: AsyncSession, conversation: Conversation, *, after_seq:
         select(Message).where(Message.conversation_id == conversation.id, Message.seq > after_seq)
         .order_by(Message.seq)))
     labels = await nlu_review.labels_for(session, [m.id for m in messages if m.direction == Direction.INBOUND.value])
+    states = await deliveries(session, conversation, after_seq=after_seq)
     result = [Item(m.created_at, m.seq, m.author, masking.mask_text(m.text) if mask else m.text,
                    agent=names.get(m.agent_id) if m.agent_id else None,
                    buttons=tuple(b.get("title", "") for b in (m.payload or {}).get("buttons", [])),
+                   delivery=states.get(m.seq),
                    message_id=m.id if m.direction == Direction.INBOUND.value else None,
                    nlu_flag=nlu_review.flag_of(m.payload),
                    nlu_intent=_read_as(nlu_review.nlu_of(m.payload)),
@@ -187,8 +257,9 @@ async def open_transcript(session: AsyncSession, user: StaffUser, public_id: str
     summary = [] if handoff is None else summary_lines(SummaryInput(
         handoff.reason, handoff.category, ticket.number if ticket else None,
         tuple(missing_fields(ticket)) if ticket else (), conversation.customer_id, handoff.summary), mask=not full)
+    window = await conversation_window(session, conversation)
     return ConversationView(conversation, handoff, ticket, lines, handoff_seq, assignee,
-                            _fields(handoff, ticket, not full), identity, account, full, summary)
+                            _fields(handoff, ticket, not full), identity, account, full, summary, window)
 
 
 # -- supervisors' list and search ---------------------------------------------------------

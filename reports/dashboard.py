@@ -77,6 +77,7 @@ async def dashboard_json(request: Request) -> HTTPResponse:
     async with db.session() as session:
         data = await dashboard_data(session, window)
     data["report_reminders"] = [reminder_json(r) for r in await open_reminders(db)]
-    data["calendar_warnings"] = [{"year": g.year, "reason": g.reason, "message": g.message()}
+    data["calendar_warnings"] = [{"year": g.year, "reason": g.reason, "provisional": g.provisional,
+                                  "message": g.message()}
                                  for g in await _calendar_warnings(request)]
     return json(data, headers={"Cache-Control": "no-store"})

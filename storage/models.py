@@ -44,6 +44,20 @@ class OutboxStatus(str, enum.Enum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    # Not sent: outside the channel's customer-care window with no template to send
+    # instead (desk.window); sent once the borrower writes again.
+    HELD = "held"
+
+
+class DeliveryStatus(str, enum.Enum):
+    """What the provider reported about a sent message (Twilio status callbacks, Telegram refusals)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    UNDELIVERED = "undelivered"
 
 
 def new_public_id() -> str:
@@ -131,7 +145,9 @@ class OutboxItem(Base):
     """A message waiting to leave through its channel's provider."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
+                      # Status callbacks name the provider's message id.
+                      Index("ix_outbox_provider_message_id", "provider_message_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
@@ -145,6 +161,17 @@ class OutboxItem(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+    # How it went out: "text", or "template" (outside the customer-care window; desk.window).
+    form: Mapped[str | None] = mapped_column(String(8))
+    # Send the approved template whatever the window says: an agent chose a template, or
+    # WhatsApp refused the text with 63016 and the desk resends it once as its template.
+    template_only: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    # The provider's latest report on the sent message (DeliveryStatus; desk.delivery), never
+    # moved backwards, and its error code (Twilio's ErrorCode, "Forbidden" on Telegram) or,
+    # for a held message, why it is held.
+    delivery_status: Mapped[str | None] = mapped_column(String(12))
+    delivery_error: Mapped[str | None] = mapped_column(String(40))
+    delivery_updated_at: Mapped[datetime | None] = mapped_column()
 
 
 class VerificationAttempt(Base):

@@ -152,6 +152,8 @@ class AnswerIn(BaseModel):
     answer: str
     ticket_number: str | None = Field(default=None, max_length=64)
     text: str | None = Field(default=None, max_length=4000)
+    # A bare "ya"/"tidak" counts as the answer only when the notice was the last thing said.
+    only_if_last: bool = False
 
 
 @bot_bp.post("/tickets/answer")
@@ -160,8 +162,10 @@ class AnswerIn(BaseModel):
 async def borrower_answer(request: Request) -> HTTPResponse:
     """The borrower's answer to a resolution or rejection: accept, dispute or ask for the next step.
 
-    Without ``ticket_number`` the conversation's most recently closed ticket is
-    answered; only its filer may answer (as for the status, 403 otherwise).
+    Without ``ticket_number`` the conversation's most recently closed ticket whose
+    notice is still unanswered is answered (404 when there is none: the bot then
+    knows no notice is pending); only its filer may answer (as for the status,
+    403 otherwise). ``rating_open`` says whether the bot should ask for a rating.
     """
     data = AnswerIn.model_validate(_body(request))
     ctx = _ctx(request)
@@ -172,16 +176,23 @@ async def borrower_answer(request: Request) -> HTTPResponse:
                 select(Conversation).where(Conversation.public_id == data.conversation_id))
             if conversation is None:
                 raise InvalidRequest(f"unknown conversation {data.conversation_id!r}")
-            found = await service.answerable_ticket(session, conversation)
+            found = await service.answerable_ticket(session, conversation,
+                                                    settled_too=data.answer == "next_step")
             if found is None:
                 raise TicketNotFound("this conversation has no resolved or rejected ticket to answer")
+            if data.only_if_last and not await service.notice_was_last_said(session, found, conversation):
+                raise TicketNotFound("the conversation moved on since the last notice")
             number = found.number
         ticket = await service.lookup_for_borrower(session, number, data.conversation_id)
         done = await service.borrower_answer(session, ctx, ticket, data.answer, data.text)
         channel = await session.scalar(select(Conversation.channel)
                                        .where(Conversation.public_id == data.conversation_id))
+        # A rating is asked for only when there is something to rate: the case's chat with a
+        # person is closed and not rated yet (handoff.rating takes the score).
+        rating_open = done.outcome == "accepted" and await service.unrated_closed_handoff(
+            session, data.conversation_id)
         body = {"ticket_number": ticket.number, "status": ticket.status, "outcome": done.outcome,
-                "reply_text": for_channel(done.reply_text, channel or "inapp")}
+                "reply_text": for_channel(done.reply_text, channel or "inapp"), "rating_open": rating_open}
     return json(body)
 
 

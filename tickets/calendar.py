@@ -46,19 +46,25 @@ class ExtraDaysOff:
     days_off: dict[date, str] = field(default_factory=dict)
     working_days: dict[date, str] = field(default_factory=dict)
     years: frozenset[int] = frozenset()
+    # Years entered without their signed SKB (``provisional: true``): only what is fixed
+    # by law, no collective leave, so they still count as not covered (the dashboard warns).
+    provisional: frozenset[int] = frozenset()
 
     @classmethod
     def from_yaml(cls, raw: dict[str, Any]) -> ExtraDaysOff:
-        """Parse the calendar file's structure (``years: {2026: {days_off: …}}``)."""
+        """Parse the calendar file's structure (``years: {2026: {days_off: …, provisional: false}}``)."""
         off: dict[date, str] = {}
         on: dict[date, str] = {}
         years = raw.get("years") or {}
+        provisional: set[int] = set()
         for year, spec in years.items():
+            if (spec or {}).get("provisional") is True:
+                provisional.add(int(year))
             for d, label in ((spec or {}).get("days_off") or {}).items():
                 off[_as_date(d)] = str(label)
             for d, label in ((spec or {}).get("working_days") or {}).items():
                 on[_as_date(d)] = str(label)
-        return cls(off, on, frozenset(int(y) for y in years))
+        return cls(off, on, frozenset(int(y) for y in years), frozenset(provisional))
 
     @classmethod
     def load(cls, path: Path) -> ExtraDaysOff:
@@ -101,8 +107,12 @@ class WorkingCalendar:
         return self.national_holidays(day.year).get(day)
 
     def covers(self, year: int) -> bool:
-        """Does the calendar file list ``year``'s collective leave (its SKB was entered)?"""
-        return year in self.extra.years
+        """Does the calendar file list ``year``'s collective leave (its SKB was entered, not provisionally)?"""
+        return year in self.extra.years and year not in self.extra.provisional
+
+    def is_provisional(self, year: int) -> bool:
+        """Is ``year`` entered only provisionally (no signed SKB yet, no collective leave)?"""
+        return year in self.extra.provisional
 
     @property
     def uncovered_years_used(self) -> frozenset[int]:
@@ -111,9 +121,10 @@ class WorkingCalendar:
 
     def is_holiday(self, day: date) -> bool:
         """A national holiday or a collective-leave day (whatever the weekday)."""
-        if day.year not in self.extra.years and day.year not in self._warned:
+        if not self.covers(day.year) and day.year not in self._warned:
             self._warned.add(day.year)
-            log.warning("calendar file has no collective leave for %s: update it", day.year)
+            log.warning("calendar file has no collective leave for %s%s: update it", day.year,
+                        " (entered provisionally, without its SKB)" if self.is_provisional(day.year) else "")
         return self.holiday_name(day) is not None
 
     def is_working_day(self, day: date) -> bool:

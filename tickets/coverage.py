@@ -32,9 +32,15 @@ class CalendarGap:
     year: int
     reason: str  # "horizon" (new complaints reach it), "open_tickets" (a deadline in it), "counted" (used)
     calendar_file: str
+    provisional: bool = False  # entered without its signed SKB: fixed-by-law holidays only
 
     def message(self) -> str:
         """The supervisor's warning, in Indonesian like the rest of the dashboard."""
+        if self.provisional:
+            return (f"Kalender hari kerja tahun {self.year} masih sementara (provisional): SKB tiga menteri "
+                    f"tentang libur nasional dan cuti bersama {self.year} belum dimasukkan ke {self.calendar_file}, "
+                    f"sehingga batas waktu di tahun {self.year} dihitung hanya dengan libur nasional, tanpa cuti "
+                    "bersama. Masukkan dari SKB yang ditandatangani segera setelah tersedia (docs/tickets.md).")
         return (f"Kalender hari kerja belum memuat tahun {self.year}: cuti bersama {self.year} belum dimasukkan "
                 f"ke {self.calendar_file}, sehingga batas waktu di tahun itu dihitung tanpa cuti bersama. "
                 "Masukkan dari SKB tiga menteri segera setelah terbit (docs/tickets.md).")
@@ -55,5 +61,5 @@ async def calendar_gaps(session: AsyncSession, ctx: TicketContext, now: datetime
     for year in working.uncovered_years_used:
         if year >= to_wib(now).year:  # past years (old reports) no longer move any deadline
             reasons.setdefault(year, "counted")
-    return [CalendarGap(year, reason, calendar_file) for year, reason in sorted(reasons.items())
-            if not working.covers(year)]
+    return [CalendarGap(year, reason, calendar_file, working.is_provisional(year))
+            for year, reason in sorted(reasons.items()) if not working.covers(year)]

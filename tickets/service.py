@@ -15,17 +15,17 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk.messages import OutboundMessage
+from desk.messages import OutboundMessage, TemplateUse
 from desk.outbox import enqueue
 from desk.phone import InvalidPhone, normalise_phone
-from handoff.models import User
+from handoff.models import Handoff, HandoffStatus, User
 from storage.base import utcnow
 from storage.db import Database
-from storage.models import Conversation
+from storage.models import Conversation, Message
 from tickets import workflow
 from tickets.calendar import WIB, to_wib
 from tickets.context import TicketContext
@@ -402,6 +402,18 @@ async def last_update(session: AsyncSession, ticket: Ticket) -> datetime:
 
 # --- messages to the borrower -------------------------------------------------------------
 
+# The approved WhatsApp template (lender file ``whatsapp_templates``) each kind of ticket
+# message is sent as outside the 24-hour window; any other kind is a status update.
+TEMPLATE_OF_KIND = {"resolution_sent": "resolution", "rejection_sent": "rejection",
+                    "extension_notice_sent": "extension_notice", "status_update_sent": "status_update"}
+
+
+def ticket_template(kind: str, ticket: Ticket, text: str) -> TemplateUse:
+    """The template a ticket message of ``kind`` needs outside the window: the number and the text itself."""
+    return TemplateUse(TEMPLATE_OF_KIND.get(kind, "status_update"),
+                       {"ticket_number": ticket.number, "summary": text})
+
+
 async def message_borrower(session: AsyncSession, ticket: Ticket, text: str, actor: Actor, *,
                            kind: str = "message_to_borrower", ctx: TicketContext | None = None,
                            **data: Any) -> TicketEvent:
@@ -415,7 +427,8 @@ async def message_borrower(session: AsyncSession, ticket: Ticket, text: str, act
         raise InvalidRequest(f"ticket {ticket.number} has no conversation to write to")
     conversation = conversations[0]
     rendered = wording.for_channel(text, conversation.channel)
-    message, _ = await enqueue(session, conversation, OutboundMessage(text=rendered),
+    message, _ = await enqueue(session, conversation,
+                               OutboundMessage(text=rendered, template=ticket_template(kind, ticket, rendered)),
                                author="agent" if actor.user_id else "system", agent_id=actor.user_id)
     if borrower_informed(ticket, actor, ctx):
         data["first_response"] = True
@@ -568,13 +581,56 @@ class Answered:
     reply_text: str
 
 
-async def answerable_ticket(session: AsyncSession, conversation: Conversation) -> Ticket | None:
-    """The conversation's most recently closed ticket (resolved or rejected) whose outcome it can answer."""
+# Notices the borrower may answer, and the answers that settle one (a dispute of a
+# resolution reopens the ticket, so the ticket is no longer resolved at all).
+NOTICE_KINDS = ("resolution_sent", "rejection_sent")
+SETTLING_KINDS = ("settlement_accepted", "rejection_accepted", "rejection_disputed")
+
+
+async def answerable_ticket(session: AsyncSession, conversation: Conversation, *,
+                            settled_too: bool = False) -> Ticket | None:
+    """The conversation's most recently closed ticket whose last resolution or rejection is still unanswered.
+
+    This is how the bot knows a notice is pending: a "tidak setuju" after the
+    borrower already accepted (or disputed a rejection) finds nothing here, so
+    it is not taken as an answer to an old notice. Asking for the next step
+    does not settle a notice, and may follow a settled one (``settled_too``).
+    """
+    notice = (select(func.max(TicketEvent.seq)).where(TicketEvent.ticket_id == Ticket.id,
+                                                      TicketEvent.kind.in_(NOTICE_KINDS))
+              .correlate(Ticket).scalar_subquery())
+    settled = (select(TicketEvent.id).where(TicketEvent.ticket_id == Ticket.id,
+                                            TicketEvent.kind.in_(SETTLING_KINDS), TicketEvent.seq > notice)
+               .correlate(Ticket).exists())
     return await session.scalar(
         select(Ticket).join(TicketConversation, TicketConversation.ticket_id == Ticket.id)
         .where(TicketConversation.conversation_id == conversation.id,
-               Ticket.status.in_((Status.RESOLVED.value, Status.REJECTED.value)))
+               Ticket.status.in_((Status.RESOLVED.value, Status.REJECTED.value)),
+               *(() if settled_too else (~settled,)))
         .order_by(Ticket.closed_at.desc(), Ticket.id.desc()).limit(1))
+
+
+async def notice_was_last_said(session: AsyncSession, ticket: Ticket, conversation: Conversation) -> bool:
+    """Is the ticket's latest resolution or rejection notice the last message the conversation sent?
+
+    A bare "ya" or "tidak" answers the notice only then; after anything else
+    the borrower is answering that (``only_if_last`` of the answer API).
+    """
+    data = await session.scalar(
+        select(TicketEvent.data).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(NOTICE_KINDS))
+        .order_by(TicketEvent.seq.desc()).limit(1))
+    last = await session.scalar(
+        select(func.max(Message.id)).where(Message.conversation_id == conversation.id, Message.direction == "out"))
+    return bool(data) and last is not None and data.get("message_id") == last
+
+
+async def unrated_closed_handoff(session: AsyncSession, conversation_public_id: str) -> bool:
+    """Is the conversation's latest chat with a person closed and still unrated (a rating can be asked)?"""
+    latest = (await session.execute(
+        select(Handoff.status, Handoff.rating).join(Conversation, Conversation.id == Handoff.conversation_id)
+        .where(Conversation.public_id == conversation_public_id)
+        .order_by(Handoff.id.desc()).limit(1))).first()
+    return latest is not None and latest.status == HandoffStatus.CLOSED.value and latest.rating is None
 
 
 async def borrower_answer(session: AsyncSession, ctx: TicketContext, ticket: Ticket, answer: str,

@@ -198,6 +198,51 @@ async def describe_ticket(dispatcher: CollectingDispatcher, tracker: Tracker,
     return "error"
 
 
+# The borrower's answer to a resolution or rejection notice (docs/bot.md, "Answering a resolution").
+# Explicit intents always ask the desk; a bare "ya"/"tidak" (affirm/deny outside a form) counts only
+# while the notice is the last thing the borrower was told (``only_if_last``).
+RESOLUTION_ANSWERS = {"resolution_accept": "accept", "affirm": "accept", "resolution_dispute": "dispute",
+                      "deny": "dispute", "resolution_next_step": "next_step"}
+BARE_INTENTS = ("affirm", "deny")
+# The slot the rules branch on (data/rules.yml): answered (the action said everything), rate (ask
+# for a rating next), nothing_pending (the rule's response for the intent: no notice awaits it).
+RESOLUTION_SLOT = "resolution_answer"
+
+
+class ActionAnswerResolution(Action):
+    """Accept, dispute or ask the next step after a resolution: the desk records it and words the reply."""
+
+    def name(self) -> Text:
+        return "action_answer_resolution"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        intent = _intent(tracker) or ""
+        answer = RESOLUTION_ANSWERS.get(intent, "next_step")
+        text = ((tracker.latest_message or {}).get("text") or "").strip()
+        bare = intent in BARE_INTENTS
+        result = await desk_client.answer_resolution(conversation_id(tracker), answer, text, only_if_last=bare)
+        if result.ok and result.data.get("reply_text"):
+            dispatcher.utter_message(text=str(result.data["reply_text"]))
+            # The desk takes the score (handoff.rating) when there is a chat to rate.
+            rate = result.data.get("outcome") == "accepted" and bool(result.data.get("rating_open"))
+            return [SlotSet(RESOLUTION_SLOT, "rate" if rate else "answered")]
+        if answer == "next_step":
+            # Where to go next does not depend on a ticket: the lender's own text, even with the desk down.
+            dispatcher.utter_message(text=content.dispute_next_step() or content.faq("complaint_procedure") or "")
+            return [SlotSet(RESOLUTION_SLOT, "answered")]
+        if bare or result.status in (403, 404, 409):
+            # No notice awaits this answer (or, for a bare "ya"/"tidak", the desk cannot tell):
+            # the rule for the intent says the usual thing.
+            return [SlotSet(RESOLUTION_SLOT, "nothing_pending")]
+        # The desk is down or refused the request: a person reads the answer rather than losing it.
+        events = await hand_off(dispatcher, tracker, "complex_case", "medium", None,
+                                intro=("Mohon maaf, Kak, tanggapan Anda atas penyelesaian pengaduan belum bisa "
+                                       "saya catat karena sistem kami sedang gangguan. Saya teruskan ke petugas "
+                                       "kami agar tetap ditindaklanjuti."))
+        return events + [SlotSet(RESOLUTION_SLOT, "answered")]
+
+
 class ActionCheckTicket(Action):
     """Look up a ticket for the borrower who filed it."""
 

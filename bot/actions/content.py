@@ -147,3 +147,8 @@ def contacts_text() -> str:
 def prompt(key: str) -> str:
     """A prompt text from the content file's ``prompts`` section."""
     return str((load_content().get("prompts") or {}).get(key) or "")
+
+
+def dispute_next_step() -> str:
+    """Where a borrower who does not agree can go next (``disputes.next_step``: LAPS SJK, OJK's portal)."""
+    return str((load_content().get("disputes") or {}).get("next_step") or "").strip()

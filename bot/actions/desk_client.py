@@ -119,3 +119,19 @@ async def get_ticket(number: str, conversation_id: str) -> DeskResult:
 async def office_hours(channel: str) -> DeskResult:
     """GET /api/v1/office-hours?channel=… → open, next_open_at, hours_text."""
     return await _request("GET", "/api/v1/office-hours", params={"channel": channel or "default"})
+
+
+async def answer_resolution(conversation_id: str, answer: str, text: str, *, only_if_last: bool = False) -> DeskResult:
+    """POST /api/v1/tickets/answer: the borrower's ``accept``/``dispute``/``next_step`` to a resolution.
+
+    404 means no notice awaits an answer in this conversation (with
+    ``only_if_last``: or the conversation moved on since the notice). On
+    success ``data`` holds ticket_number, status, outcome, reply_text (already
+    in the channel's format) and rating_open.
+    """
+    return await _request(
+        "POST",
+        "/api/v1/tickets/answer",
+        json={"conversation_id": conversation_id, "answer": answer, "text": text[:4000],
+              "only_if_last": only_if_last},
+    )

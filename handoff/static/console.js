@@ -124,10 +124,52 @@
     if (!res.ok) return;
     const html = (await res.text()).trim();
     if (!html) return;
-    list.insertAdjacentHTML("beforeend", html);
+    // The reply's own fetch and the live event can both bring the same message: add each seq once.
+    const tpl = document.createElement("template");
+    tpl.innerHTML = html;
+    Array.from(tpl.content.children).forEach(function (li) {
+      if (li.dataset.seq && list.querySelector('[data-seq="' + li.dataset.seq + '"]:not(.note)')) return;
+      list.appendChild(li);
+    });
     scrollDown(panel);
     const o = open.get(id); if (o && o.panel.hidden) o.tab.classList.add("unread");
   }
+
+  // Ticks beside outbound messages: refreshed on the provider's status reports ("delivery"
+  // events) and, while any message is still on its way, every few seconds.
+  const TICKS = { pending: "🕓", held: "⏸", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "✗" };
+  async function refreshDeliveries(id) {
+    const panel = panelOf(id);
+    if (!panel) return;
+    const res = await fetch("/console/c/" + id + "/deliveries", { headers: { "X-Requested-With": "fetch" } });
+    if (!res.ok) return;
+    const states = (await res.json()).deliveries || {};
+    Object.keys(states).forEach(function (seq) {
+      const li = panel.querySelector('.messages [data-seq="' + seq + '"]:not(.note)');
+      if (!li) return;
+      const d = states[seq];
+      let box = li.querySelector(".delivery");
+      if (!box) { box = document.createElement("div"); li.appendChild(box); }
+      box.className = "delivery " + d.state;
+      box.dataset.testid = "delivery";
+      box.dataset.state = d.state;
+      box.textContent = "";
+      const ticks = document.createElement("span"); ticks.className = "ticks"; ticks.textContent = TICKS[d.state] || "";
+      const label = document.createElement("span"); label.className = "label"; label.textContent = " " + d.label;
+      box.appendChild(ticks); box.appendChild(label);
+      if (d.template) box.appendChild(document.createTextNode(" · templat"));
+      if (d.reason) {
+        const reason = document.createElement("span"); reason.className = "reason"; reason.dataset.testid = "delivery-reason";
+        reason.textContent = d.reason;
+        box.appendChild(document.createTextNode(" · ")); box.appendChild(reason);
+      }
+    });
+  }
+  setInterval(function () {
+    document.querySelectorAll(".panel").forEach(function (p) {
+      if (p.querySelector('.delivery[data-state="pending"], .delivery[data-state="sent"]')) refreshDeliveries(p.dataset.conversation);
+    });
+  }, 4000);
 
   async function reloadPanel(id) {
     if (open.has(id)) return openChat(id);
@@ -154,6 +196,7 @@
       if (e.topic === "agent" && e.type === "assigned" && e.conversation_id) openChat(e.conversation_id);
       if (e.topic === "conversation" && e.conversation_id) {
         if (e.type === "message") newMessages(e.conversation_id);
+        else if (e.type === "delivery") refreshDeliveries(e.conversation_id);
         else if (e.type === "transferred" || e.type === "closed" || e.type === "note") reloadPanel(e.conversation_id);
       }
     };
@@ -179,7 +222,7 @@
     const id = (panel && panel.dataset.conversation) || data.conversation_id;
     if (kind === "pickup") { queueChanged(); if (id) openChat(id); }
     else if (kind === "queue") { queueChanged(); }
-    else if (kind === "reply") { form.reset(); if (id) newMessages(id); }
+    else if (kind === "reply") { form.reset(); if (id) newMessages(id).then(function () { refreshDeliveries(id); }); }
     else if (kind === "close") { queueChanged(); if (open.has(id)) reloadPanel(id); else location.href = "/console"; }
     else if (kind === "panel" && id) { queueChanged(); reloadPanel(id); }
   });

@@ -1,7 +1,7 @@
 """nlu labels: staff give misunderstood borrower messages their right intent
 
 Revision ID: f3b8e21c7a55
-Revises: d7a2c9e14b30
+Revises: f3c8a1d6b952
 Create Date: 2026-11-30 10:45:00
 
 Issue #16: an agent or supervisor labels a borrower message with the intent
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'f3b8e21c7a55'
-down_revision: Union[str, Sequence[str], None] = 'd7a2c9e14b30'
+down_revision: Union[str, Sequence[str], None] = 'f3c8a1d6b952'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

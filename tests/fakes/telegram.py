@@ -43,6 +43,13 @@ class FakeTelegram(FakeHTTPService):
         self.calls: list[TelegramCall] = []
         self.webhook: dict[str, Any] | None = None
         self._next_message_id = 1000
+        # Chats whose borrower blocked the bot: Telegram answers 403 Forbidden to every send.
+        self.blocked_chats: set[int] = set()
+
+    def block(self, chat_id: int | str) -> None:
+        """The borrower of ``chat_id`` blocks the bot: sends to it get 403 like Telegram's."""
+        with self._lock:
+            self.blocked_chats.add(int(chat_id))
 
     @property
     def api_base(self) -> str:
@@ -96,6 +103,7 @@ class FakeTelegram(FakeHTTPService):
     def _reset_state(self) -> None:
         self.calls.clear()
         self.webhook = None
+        self.blocked_chats.clear()
 
     # -- Bot API methods -------------------------------------------------
     def _api_getMe(self, params: dict[str, Any]) -> Any:  # noqa: N802 - Bot API names
@@ -106,6 +114,8 @@ class FakeTelegram(FakeHTTPService):
     def _api_sendMessage(self, params: dict[str, Any]) -> Any:  # noqa: N802
         if "chat_id" not in params or not str(params.get("text", "")):
             return _error(400, "Bad Request: message text is empty")
+        if int(params["chat_id"]) in self.blocked_chats:
+            return _error(403, "Forbidden: bot was blocked by the user")
         self._next_message_id += 1
         message: dict[str, Any] = {
             "message_id": self._next_message_id, "date": int(time.time()),

@@ -1,6 +1,8 @@
 """A rating comment only when one was asked for; questions after a bare score go to the bot."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import update
 
 from desk.store import append_message
@@ -79,3 +81,22 @@ async def test_a_greeting_after_a_bare_score_goes_to_the_bot(database, handed_of
         assert await _capture(database, conv, greeting) is None, greeting
     assert (await get_handoff(database, handoff_id)).rating_comment is None
     assert rating.reads_as_greeting("halo") and not rating.reads_as_greeting("halo, agennya ramah sekali")
+
+
+async def test_a_score_days_after_the_close_counts_only_when_a_rating_was_just_asked(database, handed_off) -> None:
+    """After accepting a resolution the bot asks for a rating again; that request reopens the score, nothing else."""
+    conv, handoff_id = await _closed(database, handed_off)
+    async with database.transaction() as session:
+        await session.execute(update(Handoff).where(Handoff.id == handoff_id)
+                              .values(closed_at=utcnow() - timedelta(days=5)))
+        await append_message(session, await session.get(Conversation, conv.id), direction="out", author="bot",
+                             text="Pengaduan Anda sudah selesai.")
+    assert await _capture(database, conv, "5") is None  # past the window, and nobody asked
+    async with database.transaction() as session:
+        await append_message(session, await session.get(Conversation, conv.id), direction="out", author="bot",
+                             text="Bagaimana penilaian Anda? Pilih 1 sampai 5.",
+                             payload={"buttons": [{"title": str(n), "payload": f"rating:{n}"}
+                                                  for n in range(1, 6)]})
+    reply = await _capture(database, conv, "5")
+    assert reply is not None and reply.text == rating.THANKS_SCORE
+    assert (await get_handoff(database, handoff_id)).rating == 5

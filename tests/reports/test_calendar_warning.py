@@ -47,7 +47,7 @@ async def test_an_open_ticket_with_a_deadline_in_a_missing_year_warns(app: Sanic
     page, warnings = await _warnings(app)
     assert [(w["year"], w["reason"]) for w in warnings] == [(2027, "open_tickets")]  # closed ones do not count
     assert 'data-testid="calendar-warning"' in page
-    assert "belum memuat tahun 2027" in page and "tickets/calendar/id_extra_days_off.yml" in page
+    assert "tahun 2027 masih sementara (provisional)" in page and "tickets/calendar/id_extra_days_off.yml" in page
 
 
 async def test_new_complaints_reaching_next_year_warn_and_entering_the_year_clears_it(app: Sanic,
@@ -56,11 +56,10 @@ async def test_new_complaints_reaching_next_year_warn_and_entering_the_year_clea
     _, warnings = await _warnings(app)
     assert [(w["year"], w["reason"]) for w in warnings] == [(2027, "horizon")]
     entered = tmp_path / "days_off.yml"
-    entered.write_text(CALENDAR.read_text(encoding="utf-8") + (
-        "  2027:\n"
-        "    # test only: a made-up entry standing for the 2027 SKB\n"
-        "    days_off: {}\n"
-        "    working_days: {}\n"), encoding="utf-8")
+    shipped = CALENDAR.read_text(encoding="utf-8")
+    assert "    provisional: true\n" in shipped
+    # test only: the provisional 2027 entry standing for one made from the signed SKB
+    entered.write_text(shipped.replace("    provisional: true\n", ""), encoding="utf-8")
     _use(app, datetime(2026, 11, 30, 9, tzinfo=WIB), entered)
     page, warnings = await _warnings(app)
     assert warnings == [] and 'data-testid="calendar-warning"' not in page
@@ -73,3 +72,21 @@ async def test_a_coming_year_the_desk_already_counted_days_in_warns(app: Sanic) 
     working.is_working_day(datetime(2024, 3, 1).date())  # an old report's period: no warning
     _, warnings = await _warnings(app)
     assert [(w["year"], w["reason"]) for w in warnings] == [(2028, "counted")]
+
+
+async def test_the_shipped_2027_entry_is_provisional_and_the_dashboard_says_so(app: Sanic, tmp_path: Path) -> None:
+    """2027 is entered without its SKB (not found): fixed-by-law days only, and the warning says provisional."""
+    _use(app, datetime(2026, 11, 30, 9, tzinfo=WIB))
+    page, warnings = await _warnings(app)
+    assert [(w["year"], w["reason"], w["provisional"]) for w in warnings] == [(2027, "horizon", True)]
+    assert "Kalender hari kerja tahun 2027 masih sementara (provisional)" in page
+    assert "tanpa cuti bersama" in warnings[0]["message"]
+    working = ticket_context(app).calendar.working
+    assert working.is_provisional(2027) and not working.covers(2027) and working.covers(2026)
+    assert not working.is_working_day(datetime(2027, 6, 1).date())  # Hari Lahir Pancasila, fixed by law
+    # Without the marker the same entry counts as a signed decree: no warning for 2027.
+    unmarked = tmp_path / "days_off.yml"
+    unmarked.write_text(CALENDAR.read_text(encoding="utf-8").replace("    provisional: true\n", ""), encoding="utf-8")
+    _use(app, datetime(2026, 11, 30, 9, tzinfo=WIB), unmarked)
+    _, warnings = await _warnings(app)
+    assert warnings == []

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from storage.models import OutboxItem
+from handoff.models import Handoff
+from storage.base import utcnow
+from desk.store import append_message
+from storage.models import Conversation, OutboxItem
 from tests.tickets.conftest import BOT_AUTH, make_conversation
 from tests.tickets.test_scheduler import AGENT, new_ticket
 from tickets import service
@@ -94,3 +97,57 @@ async def test_answers_are_checked(app, database, ticket_ctx, wa_conversation) -
     assert res.status == 403
     _, res = await app.asgi_client.post("/api/v1/tickets/answer", json={"conversation_id": "x", "answer": "accept"})
     assert res.status == 401
+
+
+async def test_only_an_unanswered_notice_is_pending(app, database, ticket_ctx, wa_conversation) -> None:
+    """Once the borrower accepted, a later "tidak setuju" finds no pending notice (404) and reopens nothing."""
+    t = await _closed(database, ticket_ctx, wa_conversation)
+    res = await _answer(app, wa_conversation, "accept")
+    assert res.status == 200 and res.json["outcome"] == "accepted"
+    assert res.json["rating_open"] is False  # no chat with a person to rate in this case
+    res = await _answer(app, wa_conversation, "dispute", text="saya tidak setuju")
+    assert res.status == 404, res.text
+    async with database.session() as s:
+        assert (await service.get_ticket(s, t.number)).status == "resolved"
+    # A disputed rejection is answered too; a new resolution of a reopened ticket is pending again.
+    rejected = await _closed(database, ticket_ctx, wa_conversation, reject=True)
+    assert (await _answer(app, wa_conversation, "next_step")).json["ticket_number"] == rejected.number
+    assert (await _answer(app, wa_conversation, "dispute")).json["outcome"] == "rejection_disputed"
+    assert (await _answer(app, wa_conversation, "dispute")).status == 404
+    again = await _closed(database, ticket_ctx, wa_conversation)
+    assert (await _answer(app, wa_conversation, "dispute")).json["outcome"] == "reopened"
+    async with database.transaction() as s:
+        ticket = await service.get_ticket(s, again.number)
+        await service.resolve(s, ticket_ctx, ticket, service.Outcome(kind="explanation", explanation="Sudah."),
+                              AGENT)
+    res = await _answer(app, wa_conversation, "accept")
+    assert res.json["ticket_number"] == again.number and res.json["outcome"] == "accepted"
+
+
+async def test_accepting_asks_for_a_rating_only_when_a_closed_chat_is_unrated(app, database, ticket_ctx,
+                                                                             wa_conversation) -> None:
+    await _closed(database, ticket_ctx, wa_conversation)
+    async with database.transaction() as s:
+        s.add(Handoff(conversation_id=wa_conversation.id, status="closed", reason="complaint",
+                      priority="medium", closed_at=utcnow()))
+    res = await _answer(app, wa_conversation, "accept")
+    assert res.json["outcome"] == "accepted" and res.json["rating_open"] is True
+    async with database.transaction() as s:
+        await s.execute(update(Handoff).where(Handoff.conversation_id == wa_conversation.id).values(rating=4))
+    await _closed(database, ticket_ctx, wa_conversation)
+    assert (await _answer(app, wa_conversation, "accept")).json["rating_open"] is False  # already rated
+
+
+async def test_a_bare_yes_or_no_answers_the_notice_only_while_it_was_the_last_thing_said(
+        app, database, ticket_ctx, wa_conversation) -> None:
+    t = await _closed(database, ticket_ctx, wa_conversation)
+    async with database.transaction() as s:
+        conv = await s.get(Conversation, wa_conversation.id)
+        await append_message(s, conv, direction="out", author="bot", text="Ada lagi yang bisa saya bantu?")
+    res = await _answer(app, wa_conversation, "dispute", text="tidak", only_if_last=True)
+    assert res.status == 404  # "tidak" answered the bot's question, not the resolution
+    async with database.session() as s:
+        assert (await service.get_ticket(s, t.number)).status == "resolved"
+    again = await _closed(database, ticket_ctx, wa_conversation)  # its notice is now the last message
+    res = await _answer(app, wa_conversation, "dispute", text="tidak", only_if_last=True)
+    assert res.status == 200 and res.json["ticket_number"] == again.number

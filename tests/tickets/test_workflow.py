@@ -230,3 +230,18 @@ async def test_history_has_no_gaps(database, ticket_ctx, ticket) -> None:
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert events[-1].data.get("first_response") is True
     assert {e.actor for e in events[2:]} == {"user:1"}
+
+
+async def test_every_ticket_message_names_the_template_it_needs_outside_the_whatsapp_window(
+        database, ticket_ctx, ticket) -> None:
+    await change(database, ticket.number, lambda s, t: service.extend(s, ticket_ctx, t, "perlu konfirmasi bank",
+                                                                      AGENT))
+    await change(database, ticket.number, lambda s, t: service.reject(
+        s, ticket_ctx, t, "documents_not_supplied", "Bukti transfer belum dikirim.", AGENT))
+    async with database.session() as s:
+        sent = list(await s.scalars(select(Message).join(OutboxItem, OutboxItem.message_id == Message.id)
+                                    .order_by(Message.id)))
+    templates = [(m.payload["template"]["key"], m.payload["template"]["variables"]) for m in sent]
+    assert [key for key, _ in templates] == ["extension_notice", "rejection"]
+    for (_, variables), message in zip(templates, sent):
+        assert variables == {"ticket_number": ticket.number, "summary": message.text}

@@ -463,3 +463,75 @@ def test_form_prompts_come_from_content(dispatcher, cls, needle):
     assert cls().name().startswith("action_ask_")
     run(cls().run(dispatcher, make_tracker(), DOMAIN))
     assert needle in texts(dispatcher)
+
+
+# --- the borrower's answer to a resolution ------------------------------------
+
+ANSWER_PATH = "/api/v1/tickets/answer"
+
+
+def _answer_body(desk):
+    (calls,) = sent_requests(desk, "POST", ANSWER_PATH)
+    return calls[0].kwargs["json"]
+
+
+def _answered(events):
+    return slot_events(events).get(a.RESOLUTION_SLOT)
+
+
+def test_a_dispute_goes_to_the_desk_and_its_reply_is_said(dispatcher, desk):
+    desk.post(url(ANSWER_PATH), payload={
+        "ticket_number": "DCI-261130-0001-4", "status": "in_progress", "outcome": "reopened", "rating_open": False,
+        "reply_text": "Baik, Kak, pengaduan *DCI-261130-0001-4* kami buka kembali. LAPS SJK ..."})
+    tracker = make_tracker(intent="resolution_dispute", text="saya tidak setuju, masih dipotong")
+    events = run(a.ActionAnswerResolution().run(dispatcher, tracker, DOMAIN))
+    assert _answered(events) == "answered"
+    assert _answer_body(desk) == {"conversation_id": "conv-1", "answer": "dispute",
+                                  "text": "saya tidak setuju, masih dipotong", "only_if_last": False}
+    assert "kami buka kembali" in texts(dispatcher) and len(dispatcher.messages) == 1
+
+
+def test_accepting_asks_for_a_rating_only_when_the_desk_can_take_one(dispatcher, desk):
+    reply = {"ticket_number": "DCI-261130-0001-4", "status": "resolved", "outcome": "accepted",
+             "reply_text": "Terima kasih, Kak. Kami catat bahwa Anda menyetujui penyelesaian pengaduan."}
+    desk.post(url(ANSWER_PATH), payload={**reply, "rating_open": True})
+    events = run(a.ActionAnswerResolution().run(dispatcher, make_tracker(intent="resolution_accept",
+                                                                         text="saya terima"), DOMAIN))
+    assert _answer_body(desk)["answer"] == "accept" and _answered(events) == "rate"
+    assert "menyetujui" in texts(dispatcher)
+    desk.post(url(ANSWER_PATH), payload={**reply, "rating_open": False})
+    events = run(a.ActionAnswerResolution().run(dispatcher, make_tracker(intent="resolution_accept", text="oke"),
+                                                DOMAIN))
+    assert _answered(events) == "answered"  # nothing to rate: no question
+
+
+def test_a_bare_no_counts_only_when_the_desk_says_the_notice_was_last(dispatcher, desk):
+    desk.post(url(ANSWER_PATH), status=404, payload={"error": "not_found"})
+    events = run(a.ActionAnswerResolution().run(dispatcher, make_tracker(intent="deny", text="tidak"), DOMAIN))
+    assert _answer_body(desk)["only_if_last"] is True and _answer_body(desk)["answer"] == "dispute"
+    assert _answered(events) == "nothing_pending" and not dispatcher.messages  # the rule says the usual thing
+
+
+def test_a_dispute_with_no_pending_notice_is_left_to_the_rule(dispatcher, desk):
+    desk.post(url(ANSWER_PATH), status=404, payload={"error": "not_found"})
+    events = run(a.ActionAnswerResolution().run(dispatcher, make_tracker(intent="resolution_dispute",
+                                                                         text="belum beres"), DOMAIN))
+    assert _answered(events) == "nothing_pending"
+    assert not dispatcher.messages and not handoffs(dispatcher)
+
+
+def test_the_next_step_comes_from_the_lender_file_even_without_a_ticket(dispatcher, desk):
+    desk.post(url(ANSWER_PATH), status=404, payload={"error": "not_found"})
+    events = run(a.ActionAnswerResolution().run(dispatcher, make_tracker(intent="resolution_next_step",
+                                                                         text="terus saya harus ke mana?"), DOMAIN))
+    out = texts(dispatcher)
+    assert "LAPS SJK" in out and "kontak157.ojk.go.id" in out and _answered(events) == "answered"
+
+
+def test_a_dispute_the_desk_cannot_record_goes_to_a_person(dispatcher, desk):
+    desk.post(url(ANSWER_PATH), status=503)
+    desk.get(url("/api/v1/office-hours"), payload=OPEN)
+    run(a.ActionAnswerResolution().run(dispatcher, make_tracker(intent="resolution_dispute",
+                                                                text="saya tidak setuju"), DOMAIN))
+    (handoff,) = handoffs(dispatcher)
+    assert handoff["reason"] == "complex_case" and "belum bisa saya catat" in texts(dispatcher)
