@@ -48,6 +48,7 @@ INTENTS: tuple[str, ...] = (
     "complain_payment", "complain_fraud", "complain_collection", "request_relief",
     "change_phone_number", "complain_app", "request_human", "check_ticket_status",
     "inform", "out_of_scope", "lodge_complaint", "cancel",
+    "resolution_accept", "resolution_dispute", "resolution_next_step",
 )
 # What staff read in the console: plain Indonesian, never the raw intent names.
 INTENT_LABELS: dict[str, str] = {
@@ -55,6 +56,8 @@ INTENT_LABELS: dict[str, str] = {
     "greet": "salam", "goodbye": "pamit", "thank": "terima kasih", "affirm": "ya / setuju",
     "deny": "tidak / menolak", "bot_challenge": "bertanya apakah ini bot", "inform": "memberi data",
     "out_of_scope": "di luar layanan", "cancel": "batal",
+    "resolution_accept": "menerima penyelesaian", "resolution_dispute": "menolak penyelesaian",
+    "resolution_next_step": "bertanya langkah berikutnya",
 }
 FLAGS = ("fallback", "clarified", "low_confidence")
 LABELLED = "nlu.labelled"
