@@ -48,6 +48,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
+from sqlalchemy import Connection, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.botclient import BotClient, BotFailed, BotUnavailable
@@ -65,7 +66,7 @@ from desk.store import (
     StoredInbound,
 )
 from storage.base import utcnow
-from storage.models import Author, Conversation, ConversationMode
+from storage.models import Author, Conversation, ConversationMode, Message
 
 log = logging.getLogger(__name__)
 
@@ -446,19 +447,43 @@ class Router:
         conversation = stored.conversation
         handoff: HandoffRequest | None = None
         sent: list[OutboundMessage] = []
+        nlu: dict[str, Any] | None = None
         for reply in replies:
             marker = (reply.custom or {}).get("handoff")
             if isinstance(marker, dict) and handoff is None:
                 handoff = HandoffRequest.from_custom(marker)
+            reading = (reply.custom or {}).get("nlu")
+            if isinstance(reading, dict) and nlu is None:
+                nlu = reading
             if _worth_sending(reply):
                 sent.append(reply)
         sent = self._with_notice(stored, sent)
+        if nlu is not None:
+            await self._keep_nlu_reading(stored.message, nlu)
         if handoff is not None:
             return await self._hand_off(stored, sent, handoff, author=Author.BOT.value)
         rows = await self.store.append_replies(conversation, sent, author=Author.BOT.value, created_at=self.clock(),
                                                in_reply_to=stored.message.id, owner=self.owner)
         await self._publish(conversation, rows, to_queue=False)
         return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode, sent, rows)
+
+    async def _keep_nlu_reading(self, message: MessageRecord, nlu: dict[str, Any]) -> None:
+        """Keep how the bot's NLU read a borrower message on it (``payload["nlu"]``, issue #16).
+
+        The console marks the messages the bot did not understand and staff label
+        them (handoff/nlu_review.py). Only the known keys are kept: the bot is
+        another process.
+        """
+        reading = {k: nlu.get(k) for k in ("intent", "confidence", "candidates", "flag")}
+        payload = {**(message.payload or {}), "nlu": reading}
+        table = Message.__table__
+
+        def write(conn: Connection) -> None:
+            conn.execute(update(table).where(table.c.id == message.id).values(payload=payload))
+
+        await self.store.run(write)
+        if isinstance(message.payload, dict):
+            message.payload["nlu"] = reading  # the frozen record's dict, for whoever reads it next
 
     async def _hand_off(self, stored: StoredInbound, replies: list[OutboundMessage], request: HandoffRequest,
                         *, author: str) -> ReceiveResult:
@@ -560,8 +585,12 @@ def _channel_value(channel: Channel | str) -> str:
     return channel.value if isinstance(channel, Channel) else str(channel)
 
 
+# Keys of a bot reply's ``custom`` that are instructions to the desk, never shown to the borrower.
+INSTRUCTION_KEYS = frozenset({"handoff", "nlu"})
+
+
 def _worth_sending(reply: OutboundMessage) -> bool:
-    """A reply that only carries a handoff marker is an instruction, not a message to the borrower."""
+    """A reply that only carries desk instructions (handoff, NLU reading) is not a message to the borrower."""
     if reply.text or reply.buttons:
         return True
-    return bool(reply.custom and set(reply.custom) - {"handoff"})
+    return bool(reply.custom and set(reply.custom) - INSTRUCTION_KEYS)

@@ -27,11 +27,14 @@ from desk.masking import mask_phone, mask_text
 from desk.templates import TemplateBook, load_templates
 from desk.templating import render
 from desk.services import CoreServices, core_services
-from handoff import access, actions, audit, auth, canned, hours, i18n, queue, summary, throttle, ticket_pages, transcripts
+from handoff import (
+    access, actions, audit, auth, canned, hours, i18n, nlu_review, queue, summary, throttle, ticket_pages, transcripts,
+)
 from handoff.config import HandoffSettings
 from handoff.files import install as install_files
 from handoff.models import Handoff, HandoffStatus, Role, User
 from storage.base import utcnow
+from storage.models import Conversation, Message
 from pydantic import ValidationError
 
 from tickets import alerts as ticket_alerts
@@ -87,7 +90,7 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
                       user=getattr(request.ctx, "user", None), csrf=getattr(request.ctx, "csrf_token", ""),
                       now=utcnow(), categories=CATEGORY_LABELS, priorities=[p.value for p in Priority],
                       statuses=list(actions.CONSOLE_STATUSES), departments=actions.DEPARTMENTS,
-                      path=request.path, fmt=fmt_wib,
+                      path=request.path, fmt=fmt_wib, nlu_intents=nlu_review.INTENTS, intent_label=nlu_review.INTENT_LABELS, intent_value=nlu_review.form_value,
                       label=lambda key: i18n.field_label(lang, key), **context)
     if request.args.get("lang") in i18n.LANGUAGES:
         response.add_cookie(LANG_COOKIE, request.args.get("lang"), path="/", samesite="Lax", httponly=True,
@@ -624,6 +627,37 @@ async def supervisor(request: Request) -> HTTPResponse:
         rows = await transcripts.search(session, filters)
         agents = await queue.loads(session)
     return _page(request, "handoff/supervisor.html", rows=rows, agents=agents, f=filters)
+
+
+@bp.get("/console/nlu")
+async def nlu_page(request: Request) -> HTTPResponse:
+    """The most frequent misunderstood borrower messages of the last 30 days (supervisors)."""
+    if (r := _login_redirect(request)) is not None:
+        return r
+    if not access.supervises(request.ctx.user):
+        return _page(request, "handoff/error.html", status=403, message_key="forbidden")
+    async with core_services(request.app).db.session() as session:
+        rows = await nlu_review.frequent_misunderstandings(session)
+    return _page(request, "handoff/nlu.html", rows=rows)
+
+
+@bp.post("/console/messages/<message_id:int>/label")
+@staff_required(*FRONT)
+async def label_message(request: Request, message_id: int) -> HTTPResponse:
+    """Give a borrower message its right intent: one action, audited (issue #16)."""
+    user: StaffUser = request.ctx.user
+    intent = nlu_review.intent_of(request.form.get("intent") or "")
+    try:
+        async with core_services(request.app).db.transaction() as session:
+            await nlu_review.label_message(session, user.id, message_id, intent)
+            public_id = await session.scalar(
+                select(Conversation.public_id).join(Message, Message.conversation_id == Conversation.id)
+                .where(Message.id == message_id))
+    except nlu_review.LabelRefused as exc:
+        return error(400, "label_refused", str(exc))
+    back = request.headers.get("referer") or ""
+    to = urlparse(back).path if urlparse(back).path.startswith("/console") else f"/console/c/{public_id}"
+    return _done(request, to, message_id=message_id, intent=intent)
 
 
 @bp.get("/console/canned")

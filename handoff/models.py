@@ -1,4 +1,4 @@
-"""Staff users, handoffs (queue entries), private notes, canned responses, audit log."""
+"""Staff users, handoffs (queue entries), private notes, canned responses, audit log, NLU labels."""
 from __future__ import annotations
 
 import enum
@@ -152,3 +152,15 @@ class LoginAttempt(Base):
     # True when the attempt was refused by the lock without checking the password.
     throttled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NluLabel(Base):
+    """The right intent of one borrower message, as a member of staff labelled it."""
+
+    __tablename__ = "nlu_labels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    intent: Mapped[str] = mapped_column(String(64))
+    labelled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    labelled_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -125,4 +125,23 @@ def summary_lines(item: SummaryInput, *, mask: bool) -> list[str]:
         lines.append(("Permintaan peminjam" + (f" ({topic})" if topic else "") + ": ") + _quote(str(words), mask))
     elif topic:
         lines.append(f"Permintaan peminjam: {topic}.")
+    missed = data.get("misunderstood")
+    if isinstance(missed, list) and missed:
+        # Issue #16: the bot handed over after not understanding; the agent reads the borrower's own words.
+        quoted = [_quote(str(m.get("text") or ""), mask) + _guess(m) for m in missed if isinstance(m, Mapping)]
+        lines.append("Pesan yang tidak dipahami bot: " + "; ".join(q for q in quoted if q) + ".")
+    sentences = data.get("sentences")
+    if isinstance(sentences, list) and len(sentences) > 1:
+        topics = [TOPICS.get(str(s.get("intent")), "") for s in sentences if isinstance(s, Mapping)]
+        named = list(dict.fromkeys(t for t in topics if t))
+        if named:
+            lines.append("Isi pesan panjang: " + ", ".join(named) + ".")
     return lines
+
+
+def _guess(missed: Mapping[str, Any]) -> str:
+    """" (mungkin: cek tagihan)" from the bot's likeliest topic of a misunderstood message."""
+    candidates = missed.get("candidates")
+    first = candidates[0] if isinstance(candidates, list) and candidates and isinstance(candidates[0], Mapping) else {}
+    topic = TOPICS.get(str(first.get("intent") or ""))
+    return f" (mungkin: {topic})" if topic else ""

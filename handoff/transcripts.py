@@ -19,7 +19,7 @@ from desk import masking
 from desk.auth import StaffUser
 from desk.delivery import reason_id
 from desk.window import Window, window_of
-from handoff import access
+from handoff import access, nlu_review
 from handoff.audit import TRANSCRIPT_OPENED, record
 from handoff.hours import WIB
 from handoff.models import Handoff, Note, User
@@ -57,6 +57,13 @@ class Item:
     files: tuple[attachments.AttachmentView, ...] = ()
     delivery: Delivery | None = None
     """Outbound messages: where the message stands (outbox and provider reports)."""
+    message_id: int | None = None
+    nlu_flag: str | None = None
+    """Why the bot did not understand this borrower message (fallback, clarified, low_confidence), issue #16."""
+    nlu_intent: str | None = None
+    """What the bot read it as (its likeliest intent when it fell back)."""
+    label: str | None = None
+    """The intent staff gave it, when labelled."""
 
 
 @dataclass(frozen=True)
@@ -160,11 +167,16 @@ async def items(session: AsyncSession, conversation: Conversation, *, after_seq:
     for row in await attachments.for_conversation(session, conversation.id):
         if row.message_id is not None:
             files.setdefault(row.message_id, []).append(attachments.view(row, sees_sensitive=sees_sensitive))
+    labels = await nlu_review.labels_for(session, [m.id for m in messages if m.direction == Direction.INBOUND.value])
     states = await deliveries(session, conversation, after_seq=after_seq)
     result = [Item(m.created_at, m.seq, m.author, masking.mask_text(m.text) if mask else m.text,
                    agent=names.get(m.agent_id) if m.agent_id else None,
                    buttons=tuple(b.get("title", "") for b in (m.payload or {}).get("buttons", [])),
-                   files=tuple(files.get(m.id, ())), delivery=states.get(m.seq))
+                   files=tuple(files.get(m.id, ())), delivery=states.get(m.seq),
+                   message_id=m.id if m.direction == Direction.INBOUND.value else None,
+                   nlu_flag=nlu_review.flag_of(m.payload),
+                   nlu_intent=_read_as(nlu_review.nlu_of(m.payload)),
+                   label=labels.get(m.id))
               for m in messages]
     if with_notes and after_seq == 0:
         notes = (await session.execute(select(Note).where(Note.conversation_id == conversation.id))).scalars()
@@ -174,6 +186,14 @@ async def items(session: AsyncSession, conversation: Conversation, *, after_seq:
             result.append(Item(note.created_at, seq, "note", note.text, note=True, agent=names.get(note.author_id)))
         result.sort(key=lambda i: (i.seq, i.note, i.at))
     return result
+
+
+def _read_as(nlu: dict[str, Any]) -> str | None:
+    """The bot's reading of a message: its intent, or its likeliest real one when it fell back."""
+    candidates = nlu.get("candidates") or []
+    if nlu.get("intent") == "nlu_fallback" and candidates:
+        return candidates[0].get("intent")
+    return nlu.get("intent")
 
 
 def _fields(handoff: Handoff | None, ticket: Ticket | None, mask: bool) -> dict[str, str]:

@@ -62,20 +62,27 @@ bot-server: bot-train
 NLU_CV_SEED ?= 0
 nlu-eval: bot-setup
 	$(BOT_ENV) rm -rf results/nlu-cv && "$(BOT_PY)" "$(ROOT)/bench/nlu/seeded_rasa.py" --seed $(NLU_CV_SEED) \
-	  test nlu --cross-validation --folds 5 --config config.yml --nlu data/nlu.yml --out results/nlu-cv
+	  test nlu --cross-validation --folds 5 --config config.yml --nlu data --out results/nlu-cv
 	$(BOT_ENV) "$(BOT_PY)" "$(ROOT)/bench/nlu/cv_report.py" results/nlu-cv/intent_report.json
 
 # Intent accuracy and macro-F1 per intent of the trained model on a held-out
 # real-text set, beside the latest `make nlu-eval` figure; misclassified lines go
 # to bot/results/nlu-real/errors.tsv. The set is third-party text kept outside
 # the repository: NLU_REAL_SET names its real_text.yml (sources.tsv beside it).
-# NLU_REAL_ARGS=--long-messages scores the sentence-scoring prototype instead.
 NLU_REAL_SET ?= $(ROOT)/../shared/nlu/real_text.yml
 NLU_REAL_ARGS ?=
 .PHONY: nlu-eval-real
 nlu-eval-real: bot-train
 	$(BOT_ENV) "$(BOT_PY)" "$(ROOT)/bench/nlu/real_text_eval.py" --model models/aduan.tar.gz \
 	  --data "$(NLU_REAL_SET)" --out results/nlu-real --cv-report results/nlu-cv/intent_report.json $(NLU_REAL_ARGS)
+
+# The desk teaches the bot (issue #16): the borrower messages staff labelled in
+# the agent console, personal data replaced by placeholders and de-duplicated,
+# into bot/data/nlu_reviewed.yml for `rasa train` (DATABASE_URL as the desk's;
+# review the diff before committing it).
+.PHONY: nlu-export-reviewed
+nlu-export-reviewed: desk-setup
+	$(PY) -m handoff.nlu_review export --out "$(BOT)/data/nlu_reviewed.yml"
 
 # Parse latency and throughput through the REST channel vs. an untouched `rasa init` bot.
 # BENCH_NLU_ARGS passes options (bench-smoke: --no-baseline and a few messages).

@@ -10,8 +10,9 @@ running bot would (FallbackClassifier included: a message that falls back to
 writes the report, every prediction and the misclassified lines under
 `--out` (default `results/nlu-real/`, i.e. `bot/results/nlu-real/`).
 
-`--long-messages` parses through the sentence-scoring prototype
-(bench/nlu/long_messages.py) instead of the plain model, for comparison.
+Long messages are read sentence by sentence inside the model itself
+(bot/components/tfidf_intent_classifier.py); the predictions list how many
+lines that reading changed.
 
 Run from `bot/` with `PYTHONPATH=bot` (the pipeline's custom components).
 """
@@ -191,7 +192,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     help="the set (Rasa NLU YAML) with its sources.tsv beside it")
     ap.add_argument("--out", type=Path, default=Path("results/nlu-real"))
     ap.add_argument("--cv-report", type=Path, default=Path("results/nlu-cv/intent_report.json"))
-    ap.add_argument("--long-messages", action="store_true", help="parse through the sentence-scoring prototype")
     args = ap.parse_args(argv)
     if not args.model.is_file():
         raise SystemExit(f"nlu-eval-real: no trained model at {args.model} (run `make bot-train`)")
@@ -202,12 +202,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     examples = load_examples(args.data)
     check_set(examples, args.data.with_name("sources.tsv"), Path.cwd())
     parse = model_parser(args.model)
-    mode = "model"
-    if args.long_messages:
-        from long_messages import sentence_scoring_parser
-
-        parse, mode = sentence_scoring_parser(parse), "sentence scoring (long_messages.py)"
-        args.out = args.out.with_name(args.out.name + "-long")
+    mode = "model (long messages read by their strongest complaint sentence)"
     predictions = asyncio.run(predict_all(examples, parse))
     report = metrics([p.intent for p in predictions], [p.predicted for p in predictions])
     errors = write_outputs(args.out, report, predictions)

@@ -16,7 +16,7 @@ from actions import identifiers as ids
 from actions import validators as v
 from actions.common import (
     COMPLAINT_INTENTS, URGENT_WORDS, category_label, channel_of, conversation_id, format_wib,
-    hand_off, latest_metadata, office_status, reset_slots, verified_customer,
+    hand_off, latest_metadata, missed_in_a_row, office_status, reset_slots, verified_customer,
 )
 from actions.content import CATEGORY_LABELS
 from actions.forms import (
@@ -657,40 +657,51 @@ class ActionHandoff(Action):
         return await hand_off(dispatcher, tracker, "request_human", priority, category)
 
 
+# The clarifying question (issue #16). The apology is said once per
+# conversation: a later clarification asks plainly, and the handoff after a
+# second miss does not apologise again.
+CLARIFY_FIRST = "Maaf, Kak, saya belum yakin maksud Anda. Apakah maksud Anda salah satu dari ini?"
+CLARIFY_AGAIN = "Supaya tidak salah paham, Kak: maksud Anda yang mana? Boleh juga ditulis dengan kalimat lain."
+HANDOFF_AFTER_MISSES = ("Agar Anda tidak perlu mengulang lagi, saya hubungkan dengan petugas CS kami. "
+                        "Pesan Anda sudah saya teruskan.")
+# Offered when the ranking names fewer than two topics.
+DEFAULT_TOPICS = ("lodge_complaint", "ask_bill_amount", "request_human")
+MAX_CANDIDATES = 3
+
+
+def clarify_candidates(ranking: List[Dict[str, Any]]) -> List[str]:
+    """The two or three likeliest topics of a parse, best first, padded with the defaults."""
+    names = [r.get("name") for r in ranking if r.get("name") in TOPIC_TITLES]
+    names = list(dict.fromkeys(names))[:MAX_CANDIDATES]
+    for name in DEFAULT_TOPICS:
+        if len(names) >= 2:
+            break
+        if name not in names:
+            names.append(name)
+    return names
+
+
 class ActionSuggestTopics(Action):
-    """Low NLU confidence: offer the likeliest topics; the second miss in a row → human."""
+    """Clarify instead of guessing: two or three buttons naming the likeliest topics.
+
+    Runs on ``nlu_fallback`` (low confidence, or the two best intents too
+    close: FallbackClassifier in config.yml) and as RulePolicy's core
+    fallback. The second misunderstood message in a row goes to a person with
+    the borrower's words (``misunderstood`` in the handoff summary), so the
+    borrower is never asked the same thing a third time.
+    """
 
     def name(self) -> Text:
         return "action_suggest_topics"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        misses = 0
-        for event in reversed(tracker.events):
-            if event.get("event") != "user":
-                continue
-            if ((event.get("parse_data") or {}).get("intent") or {}).get("name") == "nlu_fallback":
-                misses += 1
-            else:
-                break
-        if misses >= 2:
-            return await hand_off(
-                dispatcher, tracker, "fallback", "medium", None,
-                intro="Mohon maaf, Kak, sepertinya saya belum bisa memahami pertanyaan Anda. "
-                      "Saya hubungkan dengan petugas CS kami.")
+        if len(missed_in_a_row(tracker)) >= 2:
+            return await hand_off(dispatcher, tracker, "fallback", "medium", None, intro=HANDOFF_AFTER_MISSES)
         ranking = (tracker.latest_message or {}).get("intent_ranking") or []
-        buttons = []
-        for item in ranking:
-            name = item.get("name")
-            if name in TOPIC_TITLES and len(buttons) < 3:
-                buttons.append({"title": TOPIC_TITLES[name], "payload": f"/{name}"})
-        if len(buttons) < 2:
-            for name in ("ask_payment_method", "lodge_complaint", "request_human"):
-                if len(buttons) < 3 and all(b["payload"] != f"/{name}" for b in buttons):
-                    buttons.append({"title": TOPIC_TITLES[name], "payload": f"/{name}"})
-        dispatcher.utter_message(
-            text="Mohon maaf, Kak, saya kurang yakin maksud Anda. Apakah maksudnya salah satu dari ini?",
-            buttons=buttons)
+        buttons = _topic_buttons(clarify_candidates(ranking))
+        apologised = any(e.get("event") == "bot" and e.get("text") == CLARIFY_FIRST for e in tracker.events)
+        dispatcher.utter_message(text=CLARIFY_AGAIN if apologised else CLARIFY_FIRST, buttons=buttons)
         return []
 
 

@@ -81,6 +81,30 @@ async def office_status(tracker: Tracker) -> Optional[Dict[str, Any]]:
     return result.data
 
 
+FALLBACK_INTENT = "nlu_fallback"
+
+
+def missed_in_a_row(tracker: Tracker) -> List[Dict[str, Any]]:
+    """The borrower's latest messages the NLU did not understand, in a row, oldest first.
+
+    Each is ``{"text", "candidates": [{"intent", "confidence"}, ...]}`` with the
+    two likeliest intents: what the agent needs to answer, and what the desk
+    offers as labels (issue #16).
+    """
+    missed: List[Dict[str, Any]] = []
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        parse = event.get("parse_data") or {}
+        if (parse.get("intent") or {}).get("name") != FALLBACK_INTENT:
+            break
+        ranking = [r for r in parse.get("intent_ranking") or [] if r.get("name") != FALLBACK_INTENT][:2]
+        missed.append({"text": (event.get("text") or "")[:500],
+                       "candidates": [{"intent": r.get("name"), "confidence": round(float(r.get("confidence") or 0), 3)}
+                                      for r in ranking]})
+    return list(reversed(missed))
+
+
 def form_summary(tracker: Tracker, reason: str) -> Dict[str, Any]:
     """What the bot already knows, as data: the desk renders it for agents (handoff/summary.py)."""
     summary: Dict[str, Any] = {"reason": reason,
@@ -100,6 +124,13 @@ def form_summary(tracker: Tracker, reason: str) -> Dict[str, Any]:
     text = (tracker.latest_message or {}).get("text")
     if text and not chronology:
         summary["last_message"] = text[:500]
+    missed = missed_in_a_row(tracker)
+    if missed:
+        summary["misunderstood"] = missed
+    sentences = (tracker.latest_message or {}).get("sentences")
+    if sentences:
+        # A long message was read by its strongest complaint; the agent sees what each sentence was about.
+        summary["sentences"] = [{"text": (s.get("text") or "")[:300], "intent": s.get("name")} for s in sentences][:8]
     return summary
 
 

@@ -369,3 +369,15 @@ async def test_sqlite_first_messages_open_their_conversations_on_the_writer_thre
                                        Conversation.last_seq))).all()
     assert sorted(rows) == sorted((f"cust-{k}", f"Nama {k}", f"cust-{k}", 1) for k in range(32))
     await database.dispose()
+async def test_the_bots_nlu_reading_is_kept_on_the_message_and_never_sent(router, database, fake_rasa) -> None:
+    # Issue #16: the bot's answer ends with {"custom": {"nlu": ...}}; the console marks misunderstood messages.
+    reading = {"intent": "nlu_fallback", "confidence": 0.31, "flag": "fallback", "debug": "dropped",
+               "candidates": [{"intent": "complain_payment", "confidence": 0.22}]}
+    fake_rasa.responder = lambda body: [{"recipient_id": body["sender"], "text": "Maksud Anda yang mana?"},
+                                        {"recipient_id": body["sender"], "custom": {"nlu": reading}}]
+    result = await router.receive(inbound("dana sy ketahan gmn", external_id="n1"))
+    assert [r.text for r in result.replies] == ["Maksud Anda yang mana?"]
+    assert await count(database, OutboxItem) == 1
+    async with database.session() as s:
+        stored = await s.scalar(select(Message).where(Message.text == "dana sy ketahan gmn"))
+    assert stored.payload["nlu"] == {k: reading[k] for k in ("intent", "confidence", "candidates", "flag")}

@@ -400,6 +400,62 @@ def test_fallback_counter_resets_after_understood_message(dispatcher):
     assert not handoffs(dispatcher) and dispatcher.messages[0]["buttons"]
 
 
+def test_clarification_names_the_two_best_topics_in_plain_indonesian(dispatcher):
+    # Two close intents (FallbackClassifier's ambiguity) -> a question with both, best first.
+    ranking = [{"name": "nlu_fallback", "confidence": 0.3}, {"name": "complain_payment", "confidence": 0.29},
+               {"name": "ask_bill_amount", "confidence": 0.27}, {"name": "greet", "confidence": 0.1}]
+    run(a.ActionSuggestTopics().run(dispatcher, make_tracker(intent="nlu_fallback", ranking=ranking), DOMAIN))
+    (message,) = dispatcher.messages
+    assert message["text"] == a.CLARIFY_FIRST
+    assert [b["title"] for b in message["buttons"]] == ["Masalah pembayaran", "Cek tagihan"]
+    assert [b["payload"] for b in message["buttons"]] == ["/complain_payment", "/ask_bill_amount"]
+
+
+def test_clarification_without_topic_candidates_still_offers_two(dispatcher):
+    ranking = [{"name": "nlu_fallback"}, {"name": "greet"}, {"name": "out_of_scope"}]
+    run(a.ActionSuggestTopics().run(dispatcher, make_tracker(intent="nlu_fallback", ranking=ranking), DOMAIN))
+    assert 2 <= len(dispatcher.messages[0]["buttons"]) <= 3
+
+
+def test_the_apology_is_said_once_per_conversation(dispatcher):
+    # An earlier clarification was resolved (a button was picked); the next one asks plainly.
+    earlier = [{"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}},
+               {"event": "bot", "text": a.CLARIFY_FIRST},
+               {"event": "user", "parse_data": {"intent": {"name": "complain_app"}}}]
+    run(a.ActionSuggestTopics().run(dispatcher, make_tracker(intent="nlu_fallback", events=earlier), DOMAIN))
+    assert dispatcher.messages[0]["text"] == a.CLARIFY_AGAIN
+    assert "maaf" not in a.CLARIFY_AGAIN.lower()
+
+
+def test_second_miss_hands_off_with_the_borrowers_words_and_no_second_apology(dispatcher, desk):
+    desk.get(url("/api/v1/office-hours"), payload=OPEN)
+    earlier = [{"event": "user", "text": "dana sy ketahan gmn nih",
+                "parse_data": {"intent": {"name": "nlu_fallback"},
+                               "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.3},
+                                                  {"name": "complain_payment", "confidence": 0.22},
+                                                  {"name": "ask_application_status", "confidence": 0.2}]}},
+               {"event": "bot", "text": a.CLARIFY_FIRST}]
+    tracker = make_tracker(intent="nlu_fallback", text="itu loh yg kemarin", events=earlier)
+    run(a.ActionSuggestTopics().run(dispatcher, tracker, DOMAIN))
+    (handoff,) = handoffs(dispatcher)
+    assert handoff["reason"] == "fallback"
+    missed = handoff["summary"]["misunderstood"]
+    assert [m["text"] for m in missed] == ["dana sy ketahan gmn nih", "itu loh yg kemarin"]
+    assert missed[0]["candidates"][0] == {"intent": "complain_payment", "confidence": 0.22}
+    assert "maaf" not in texts(dispatcher).lower()
+    assert not any(m.get("buttons") for m in dispatcher.messages)
+
+
+def test_handoff_summary_keeps_the_sentences_of_a_long_message(dispatcher, desk):
+    desk.get(url("/api/v1/office-hours"), payload=OPEN)
+    tracker = make_tracker(intent="request_human")
+    tracker.latest_message["sentences"] = [{"text": "sudah bayar kemarin", "name": "complain_payment",
+                                            "confidence": 0.8}]
+    run(a.ActionHandoff().run(dispatcher, tracker, DOMAIN))
+    assert handoffs(dispatcher)[0]["summary"]["sentences"] == [{"text": "sudah bayar kemarin",
+                                                               "intent": "complain_payment"}]
+
+
 @pytest.mark.parametrize("cls, needle", [(a.ActionAskFullName, "nama lengkap"), (a.ActionAskPhone, "nomor HP"),
                                          (a.ActionAskLoanId, "PJ-2024-000123"), (a.ActionAskTransactionDate, "kemarin"),
                                          (a.ActionAskChronology, "kronologi"), (a.ActionAskTicketNumber, "DCI-")])

@@ -13,7 +13,7 @@ from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.tfidf_intent_classifier import TfidfIntentClassifier
+from components.tfidf_intent_classifier import TfidfIntentClassifier, sentence_spans
 
 EXAMPLES = {
     "ask_bill_amount": ["tagihan saya berapa", "brp tagihan bulan ini", "total utang saya berapa kak",
@@ -21,6 +21,9 @@ EXAMPLES = {
     "ask_payment_method": ["cara bayar gimana", "bayar lewat apa aja", "bisa bayar pakai va bca",
                            "metode pembayaran apa saja", "gmn cara bayar cicilan"],
     "greet": ["halo", "hai kak", "selamat pagi", "pagi min", "assalamualaikum"],
+    "complain_payment": ["sudah bayar tapi belum masuk", "saldo terpotong tapi status belum lunas",
+                         "uang sudah ditransfer tapi tagihan masih ada", "pembayaran saya belum tercatat",
+                         "sudah transfer kok belum lunas"],
 }
 
 
@@ -134,3 +137,59 @@ def test_feature_matrix_matches_rasas_own(trained):
     assert ours.shape == rasas.shape
     assert abs(ours - rasas).sum() == 0
     assert ours.nnz == rasas.nnz > 0
+
+
+# --- long messages (issue #16) ------------------------------------------------
+
+def _sentences(text: str) -> List[str]:
+    return [text[a:b].strip() for a, b in sentence_spans(text, 3)]
+
+
+def test_sentences_split_on_end_marks_and_drop_fragments():
+    text = "Sudah bayar tgl 5 . tapi status belum lunas!!! Tolong dicek min ?? ok"
+    assert _sentences(text) == ["Sudah bayar tgl 5", "tapi status belum lunas", "Tolong dicek min"]
+    assert _sentences("limit rp.188.702 kok kepotong m-bca") == ["limit rp.188.702 kok kepotong m-bca"]
+    assert _sentences("halo kak\nsaya sudah bayar kemarin\ntapi belum masuk") == [
+        "saya sudah bayar kemarin", "tapi belum masuk"]
+
+
+def test_a_sentence_row_is_what_the_sentence_alone_would_get(trained):
+    # The rows are summed from token features; they must equal the features
+    # the featurizers give the sentence as a message of its own.
+    classifier, _, _, _, tokenizer, featurizers = trained
+    long_text = "halo selamat pagi kak. sudah bayar tapi belum masuk"
+    message, first, second = _featurize([long_text, "halo selamat pagi kak", "sudah bayar tapi belum masuk"],
+                                        tokenizer, featurizers)
+    spans, rows = classifier._sentence_rows(message)
+    alone = classifier._create_X([first, second])
+    assert len(spans) == 2
+    assert abs(rows - alone).sum() == 0
+
+
+def test_the_strongest_complaint_sentence_decides_a_long_message(trained):
+    classifier, _, _, _, tokenizer, featurizers = trained
+    text = ("halo selamat pagi kak. saya mau tanya cara bayar lewat va bca gimana. "
+            "kemarin saldo terpotong tapi status belum lunas!!!")
+    (message,) = classifier.process(_featurize([text], tokenizer, featurizers))
+    assert _top(message)[0] == "complain_payment"
+    ranking = message.get("intent_ranking")
+    assert ranking[0]["name"] == "complain_payment"
+    assert ranking == sorted(ranking, key=lambda r: -r["confidence"])
+    sentences = message.get("sentences")
+    assert [s["name"] for s in sentences] == ["greet", "ask_payment_method", "complain_payment"]
+    assert "sentences" in message.as_dict(only_output_properties=True)
+
+
+def test_a_short_or_single_sentence_message_is_left_alone(trained):
+    classifier, _, _, _, tokenizer, featurizers = trained
+    (message,) = classifier.process(_featurize(["sudah bayar tapi belum masuk"], tokenizer, featurizers))
+    assert _top(message)[0] == "complain_payment"
+    assert message.get("sentences") is None
+
+
+def test_a_long_message_without_a_complaint_keeps_its_whole_reading(trained):
+    classifier, _, _, _, tokenizer, featurizers = trained
+    text = "halo selamat pagi kak. cara bayar lewat va bca gimana"
+    (whole,) = classifier.process(_featurize([text], tokenizer, featurizers))
+    assert _top(whole)[0] == "ask_payment_method"
+    assert [s["name"] for s in whole.get("sentences")] == ["greet", "ask_payment_method"]
