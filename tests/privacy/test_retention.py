@@ -9,7 +9,7 @@ from sqlalchemy import func, insert, select
 from handoff.models import Handoff
 from privacy.retention import DEFAULT_SCHEDULE, ScheduleError, build_schedule, run_retention
 from reports.document import build_document, load_lender
-from reports.export import to_csv
+from reports.export import to_csv_files
 from reports.periods import parse_period
 from reports.queries import period_report
 from reports.synthetic import Shape, synthetic_tickets
@@ -34,12 +34,12 @@ def _working(day: date) -> bool:
     return day.weekday() < 5
 
 
-async def _report_csv(database) -> str:
+async def _report_csv(database) -> dict[str, bytes]:
     async with database.session() as s:
         report = await period_report(s, parse_period("2022"))
     document = build_document(report, load_lender(REPO_ROOT / "lender" / "demo.yml"), _working,
                               datetime(2040, 1, 2, tzinfo=timezone.utc))
-    return to_csv(document)
+    return to_csv_files(document)
 
 
 async def test_report_for_a_past_period_is_identical_after_anonymisation(database) -> None:
