@@ -40,7 +40,8 @@ from storage.db import Database
 from storage.models import Conversation, Direction, Message
 
 # The intents a label may name: the bot's contract (shared/domain.md) plus the
-# two the bot adds; tests check this equals bot/domain.yml's list.
+# the intents the bot adds (resolution answers, personal-data questions); tests
+# check this equals bot/domain.yml's list.
 INTENTS: tuple[str, ...] = (
     "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge",
     "ask_payment_method", "ask_bill_amount", "ask_application_status", "ask_how_to_apply",
@@ -49,6 +50,7 @@ INTENTS: tuple[str, ...] = (
     "change_phone_number", "complain_app", "request_human", "check_ticket_status",
     "inform", "out_of_scope", "lodge_complaint", "cancel",
     "resolution_accept", "resolution_dispute", "resolution_next_step",
+    "ask_data_use", "request_data_erasure",
 )
 # What staff read in the console: plain Indonesian, never the raw intent names.
 INTENT_LABELS: dict[str, str] = {
@@ -58,6 +60,7 @@ INTENT_LABELS: dict[str, str] = {
     "out_of_scope": "di luar layanan", "cancel": "batal",
     "resolution_accept": "menerima penyelesaian", "resolution_dispute": "menolak penyelesaian",
     "resolution_next_step": "bertanya langkah berikutnya",
+    "ask_data_use": "bertanya pemakaian data pribadi", "request_data_erasure": "minta data dihapus",
 }
 FLAGS = ("fallback", "clarified", "low_confidence")
 LABELLED = "nlu.labelled"

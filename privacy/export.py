@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from attachments.models import Attachment
 from desk.masking import mask_text
 from desk.templating import render_text
 from handoff import audit
@@ -42,6 +43,7 @@ EXPORT_VERSION = 1
 COVERAGE: dict[str, str] = {
     "conversations": "conversations.customer_id",
     "messages": "messages of the borrower's conversations",
+    "attachments": "files of the borrower's conversations: name, type, size, state (the stored bytes stay behind the audited console link)",
     "handoffs": "handoffs of the borrower's conversations (ratings and rating comments)",
     "notes": "notes on the borrower's conversations (staff text, redacted)",
     "verification_attempts": "identity checks in the borrower's conversations (keyed hashes only)",
@@ -152,6 +154,11 @@ async def collect(session: AsyncSession, ctx: PrivacyContext, request: RightsReq
                    redact=() if m.author == "borrower" else ("text",))
         row["agent_id"] = staff(m.agent_id)
         t["messages"].append(row)
+
+    # Storage keys and provider references are internal addresses, not data about the borrower.
+    t["attachments"] = [_row(a, drop=("storage_key", "source_ref"))
+                        for a in await session.scalars(select(Attachment).where(Attachment.conversation_id.in_(conv_ids))
+                                                       .order_by(Attachment.id))]
 
     handoffs = list(await session.scalars(select(Handoff).where(Handoff.conversation_id.in_(conv_ids))
                                           .order_by(Handoff.id)))

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import Table, select
 
+from attachments.models import Attachment
 from handoff.models import AuditEntry, Handoff, Note
 from privacy import export, service
 from privacy.models import RequestKind, RequestSource
@@ -67,6 +68,9 @@ async def test_export_has_every_covered_table_redacts_and_is_audited(database, p
                     rating=4, rating_comment="cepat")
         s.add(h)
         s.add(Note(conversation_id=conv.id, author_id=staff["agent"].id, text="cek 081399998888"))
+        s.add(Attachment(conversation_id=conv.id, position=0, direction="in", channel="whatsapp",
+                         source_ref="https://api.twilio.com/media/ME1", status="stored", content_type="image/jpeg",
+                         size=1234, filename="bukti.jpg", storage_key="conv/1/bukti.jpg"))
         t = Ticket(number="DCI-1", category="payment", channel="whatsapp", customer_id="CUST-0001",
                    full_name="Budi Santoso", product="pinjaman_tunai", chronology="ditagih oleh 081399998888")
         s.add(t)
@@ -84,6 +88,8 @@ async def test_export_has_every_covered_table_redacts_and_is_audited(database, p
         result = await export.export_for(s, privacy_ctx, r, actor_id=staff["supervisor"].id, fmt="json")
     data = result.as_json()
     assert set(data["tables"]) == set(export.COVERAGE)
+    # Internal storage addresses stay out of the borrower's copy.
+    assert "storage_key" not in data["tables"]["attachments"][0] and "source_ref" not in data["tables"]["attachments"][0]
     for name in export.COVERAGE:
         if name not in {"ticket_alerts", "rights_alerts", "legal_holds", "erasure_items", "breach_subjects"}:  # none in this story
             assert data["tables"][name], f"{name} is empty in the export"

@@ -121,7 +121,7 @@ async def test_only_an_unanswered_notice_is_pending(app, database, ticket_ctx, w
     async with database.transaction() as s:
         ticket = await service.get_ticket(s, again.number)
         await service.resolve(s, ticket_ctx, ticket, service.Outcome(kind="explanation", explanation="Sudah."),
-                              AGENT)
+                              AGENT, closure=service.Closure(cause="kesalahan_sistem"))
     res = await _answer(app, wa_conversation, "accept")
     assert res.json["ticket_number"] == again.number and res.json["outcome"] == "accepted"
 

@@ -238,7 +238,8 @@ async def test_every_ticket_message_names_the_template_it_needs_outside_the_what
     await change(database, ticket.number, lambda s, t: service.extend(s, ticket_ctx, t, "perlu konfirmasi bank",
                                                                       AGENT))
     await change(database, ticket.number, lambda s, t: service.reject(
-        s, ticket_ctx, t, "documents_not_supplied", "Bukti transfer belum dikirim.", AGENT))
+        s, ticket_ctx, t, "documents_not_supplied", "Bukti transfer belum dikirim.", AGENT,
+        closure=service.Closure(cause="kesalahan_sistem")))
     async with database.session() as s:
         sent = list(await s.scalars(select(Message).join(OutboxItem, OutboxItem.message_id == Message.id)
                                     .order_by(Message.id)))
