@@ -106,8 +106,10 @@ def test_one_case_from_complaint_to_rating(channel: str, stack: LiveStack, borro
     _ticket_action(specialist, number, "feedback", {"text": "Keuangan: dana sudah diposting ulang."})
     specialist.close(conversation, "Pembayaran dicek bersama tim keuangan.")
     b.wait_for_reply(lambda replies: any("penilaian" in r.text for r in replies))
+    # Closing a ticket records its cause for the OJK report (issue 15).
     _ticket_action(specialist, number, "resolve", {
-        "kind": "explanation", "explanation": "Pembayaran Kakak sudah kami posting dan status tagihan sudah lunas."})
+        "kind": "explanation", "explanation": "Pembayaran Kakak sudah kami posting dan status tagihan sudah lunas.",
+        "cause": "kesalahan_sistem"})
     b.wait_for_reply(lambda replies: any(number in r.text for r in replies))
 
     # The borrower disputes: the ticket reopens, the bot says so with the number and the next step.
@@ -121,7 +123,7 @@ def test_one_case_from_complaint_to_rating(channel: str, stack: LiveStack, borro
     # Resolved again with an offer; this time the borrower accepts and rates when asked.
     _ticket_action(specialist, number, "resolve", {
         "kind": "offer", "apology": "Potongan ganda sudah kami kembalikan.",
-        "service_fix": "Sinkronisasi pembayaran virtual account kami perbaiki."})
+        "service_fix": "Sinkronisasi pembayaran virtual account kami perbaiki.", "cause": "kesalahan_sistem"})
     b.wait_for_reply(lambda replies: any("menyetujui" in r.text for r in replies))
     accept = b.say("oke saya terima penyelesaiannya")
     assert "menyetujui" in accept.all_text and "penilaian" in accept.all_text, accept.transcript()
