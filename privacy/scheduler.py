@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -30,19 +29,10 @@ from privacy.jobs import daily
 from storage.db import Database
 from tickets.alerts import ALERTS_TOPIC, visible_to
 from tickets.calendar import to_wib
+from tickets.scheduler import TickReport
 from tickets.sla import alert_from
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TickReport:
-    raised: dict[str, int] = field(default_factory=dict)
-    errors: int = 0
-
-    @property
-    def total(self) -> int:
-        return sum(self.raised.values())
 
 
 def recipients(request: RightsRequest) -> dict[str, Any]:
