@@ -46,6 +46,7 @@ from desk.sender import ProviderError
 from connectors.dispatch import route_inbound
 from connectors.markup import to_plain
 from connectors.rejections import Rejected, check_body_size, check_text_length, reject
+from desk import pii
 from desk.auth import error
 from desk.config import REPO_ROOT, Settings
 from desk.masking import MaskingFilter
@@ -128,7 +129,8 @@ def message_view(message: Message | MessageRecord, link: Callable[[int], str] | 
 
 async def _conversation_id(session: AsyncSession, customer_id: str) -> int | None:
     return await session.scalar(select(Conversation.id).where(
-        Conversation.channel == Channel.INAPP.value, Conversation.sender == customer_id))
+        Conversation.channel == Channel.INAPP.value,
+        Conversation.sender_key == pii.sender_key(pii.keyring(), Channel.INAPP.value, customer_id)))
 
 
 async def messages_after(db: Any, customer_id: str, after: int, *, outbound_only: bool = False,

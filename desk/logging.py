@@ -103,7 +103,8 @@ def quiet_third_parties() -> None:
 def register_settings_secrets(settings: Any) -> None:
     """Never log the deployment's tokens and secrets, whatever line they turn up in."""
     register_secrets([settings.telegram_bot_token, settings.telegram_secret_token, settings.twilio_auth_token,
-                      settings.desk_service_token, settings.session_secret, settings.inapp_signing_secret])
+                      settings.desk_service_token, settings.session_secret, settings.inapp_signing_secret,
+                      *(settings.pii_keys or "").replace("\n", ",").split(",")])
     register_basic_auth(settings.twilio_account_sid, settings.twilio_auth_token)
 
 

@@ -144,7 +144,10 @@ async def collect(session: AsyncSession, ctx: PrivacyContext, request: RightsReq
         select(Conversation).where(Conversation.customer_id == customer_id).order_by(Conversation.id)))
     conv_ids = [c.id for c in conversations]
     conv_public = [c.public_id for c in conversations]
-    t["conversations"] = [_row(c, drop=("lease_owner", "lease_until")) for c in conversations]
+    # The borrower's own copy shows the address and phone in clear (decrypted), not the keyed hash
+    # and ciphertext the desk stores them as (desk.pii).
+    t["conversations"] = [{**_row(c, drop=("lease_owner", "lease_until", "sender_key", "sender_enc")),
+                           "sender": c.clear_sender()} for c in conversations]
 
     messages = list(await session.scalars(
         select(Message).where(Message.conversation_id.in_(conv_ids)).order_by(Message.conversation_id, Message.seq)))
@@ -182,7 +185,9 @@ async def collect(session: AsyncSession, ctx: PrivacyContext, request: RightsReq
     ticket_ids = [x.id for x in tickets]
     t["tickets"] = []
     for x in tickets:
-        row = _row(x, drop=("idempotency_key", "receipt_token", "last_event_seq"), redact=("chronology",))
+        row = _row(x, drop=("idempotency_key", "receipt_token", "last_event_seq", "phone_key", "phone_enc"),
+                   redact=("chronology",))
+        row["phone"] = x.clear_phone()
         row["assignee_id"] = staff(x.assignee_id)
         t["tickets"].append(row)
     t["ticket_events"] = []

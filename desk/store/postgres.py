@@ -76,8 +76,8 @@ WITH c AS (
            customer_id = COALESCE(:customer_id, customer_id),
            lease_owner = CASE WHEN """ + _TAKE + """ THEN CAST(:owner AS text) ELSE lease_owner END,
            lease_until = CASE WHEN """ + _TAKE + """ THEN :until ELSE lease_until END
-     WHERE channel = :channel AND sender = :sender
- RETURNING id, public_id, channel, sender, sender_name, customer_id, mode, last_seq, created_at,
+     WHERE channel = :channel AND sender_key = :sender_key
+ RETURNING id, public_id, channel, sender_enc, sender_name, customer_id, mode, last_seq, created_at,
            (mode = 'bot' AND CAST(:owner AS text) IS NOT NULL
             AND lease_owner IS NOT DISTINCT FROM CAST(:owner AS text)
             AND lease_until IS NOT DISTINCT FROM :until) AS leased
@@ -89,7 +89,7 @@ WITH c AS (
       FROM c
     RETURNING id, conversation_id
 )
-SELECT m.id AS message_id, c.id, c.public_id, c.channel, c.sender, c.sender_name, c.customer_id, c.mode,
+SELECT m.id AS message_id, c.id, c.public_id, c.channel, c.sender_enc, c.sender_name, c.customer_id, c.mode,
        c.last_seq, c.created_at, c.leased,
        """ + CLOSED_HANDOFF_EXISTS_SQL.format(id="c.id") + """ AS has_closed_handoff
   FROM m JOIN c ON c.id = m.conversation_id
@@ -110,7 +110,7 @@ WITH i AS (
 ), fresh AS (
     SELECT i.* FROM i
      WHERE NOT EXISTS (SELECT 1 FROM messages x JOIN conversations xc ON xc.id = x.conversation_id
-                        WHERE xc.channel = i.channel AND xc.sender = i.sender AND x.external_id = i.external_id)
+                        WHERE xc.channel = i.channel AND xc.sender_key = i.sender AND x.external_id = i.external_id)
 ), c AS (
     UPDATE conversations cv
        SET last_seq = cv.last_seq + 1, last_message_at = f.created_at,
@@ -122,8 +122,8 @@ WITH i AS (
                               OR cv.lease_until <= f.created_at OR cv.lease_owner = f.owner)
                               THEN f.until ELSE cv.lease_until END
       FROM fresh f
-     WHERE cv.channel = f.channel AND cv.sender = f.sender
- RETURNING f.n, cv.id, cv.public_id, cv.channel, cv.sender, cv.sender_name, cv.customer_id, cv.mode,
+     WHERE cv.channel = f.channel AND cv.sender_key = f.sender
+ RETURNING f.n, cv.id, cv.public_id, cv.channel, cv.sender_enc, cv.sender_name, cv.customer_id, cv.mode,
            cv.last_seq, cv.created_at,
            (f.owner IS NOT NULL AND cv.mode = 'bot' AND cv.lease_owner IS NOT DISTINCT FROM f.owner
             AND cv.lease_until IS NOT DISTINCT FROM f.until) AS leased
@@ -136,7 +136,7 @@ WITH i AS (
       FROM c JOIN fresh f ON f.n = c.n
     RETURNING id, conversation_id
 )
-SELECT i.n, f.n IS NULL AS duplicate, m.id AS message_id, c.id, c.public_id, c.channel, c.sender,
+SELECT i.n, f.n IS NULL AS duplicate, m.id AS message_id, c.id, c.public_id, c.channel, c.sender_enc,
        c.sender_name, c.customer_id, c.mode, c.last_seq, c.created_at, c.leased,
        """ + CLOSED_HANDOFF_EXISTS_SQL.format(id="c.id") + """ AS has_closed_handoff
   FROM i
@@ -153,7 +153,7 @@ _APPEND_OUTBOUND = text("""
 WITH c AS (
     UPDATE conversations SET last_seq = last_seq + :k, last_message_at = :now, """ + _GIVE_BACK + """
      WHERE id = :conversation_id
- RETURNING id, channel, sender, last_seq
+ RETURNING id, channel, sender_enc, last_seq
 ), r AS (
     SELECT t.text, t.payload, t.n
       FROM unnest(CAST(:texts AS text[]), CAST(:payloads AS text[])) WITH ORDINALITY AS t(text, payload, n)
@@ -165,9 +165,9 @@ WITH c AS (
       FROM c CROSS JOIN r
     RETURNING id, seq, conversation_id
 ), o AS (
-    INSERT INTO outbox (message_id, conversation_id, channel, recipient, status, attempts, next_attempt_at,
+    INSERT INTO outbox (message_id, conversation_id, channel, recipient_enc, status, attempts, next_attempt_at,
                         created_at)
-    SELECT m.id, m.conversation_id, c.channel, c.sender, 'pending', 0, :now, :now FROM m CROSS JOIN c
+    SELECT m.id, m.conversation_id, c.channel, c.sender_enc, 'pending', 0, :now, :now FROM m CROSS JOIN c
     RETURNING id
 ), f AS (
     UPDATE messages SET state = 'answered'
@@ -190,7 +190,7 @@ WITH req AS (
            lease_owner = CASE WHEN lease_owner = req.owner THEN NULL ELSE lease_owner END,
            lease_until = CASE WHEN lease_owner = req.owner THEN NULL ELSE lease_until END
       FROM req WHERE conversations.id = req.cid
- RETURNING conversations.id, conversations.channel, conversations.sender, conversations.last_seq, req.k, req.now,
+ RETURNING conversations.id, conversations.channel, conversations.sender_enc, conversations.last_seq, req.k, req.now,
            req.author, req.in_reply_to
 ), rep AS (
     SELECT * FROM unnest(CAST(:rcids AS int[]), CAST(:rns AS int[]), CAST(:rtexts AS text[]),
@@ -206,9 +206,9 @@ WITH req AS (
     UPDATE messages SET state = 'queued_for_people'
       FROM c WHERE messages.id = c.in_reply_to AND messages.state = 'received'
 ), o AS (
-    INSERT INTO outbox (message_id, conversation_id, channel, recipient, status, attempts, next_attempt_at,
+    INSERT INTO outbox (message_id, conversation_id, channel, recipient_enc, status, attempts, next_attempt_at,
                         created_at)
-    SELECT m.id, m.conversation_id, c.channel, c.sender, 'pending', 0, c.now, c.now
+    SELECT m.id, m.conversation_id, c.channel, c.sender_enc, 'pending', 0, c.now, c.now
       FROM m JOIN c ON c.id = m.conversation_id
     RETURNING id
 ), t AS (
@@ -371,7 +371,7 @@ async def _append_inbound_one(conn: AsyncConnection, new: NewInbound) -> Stored:
     """One message in one autocommit statement; None when the conversation does not exist yet.
     Raises ``IntegrityError`` for a repeated delivery."""
     row = (await conn.execute(_APPEND_INBOUND, {
-        "now": new.created_at, "customer_id": new.customer_id, "channel": new.channel, "sender": new.sender,
+        "now": new.created_at, "customer_id": new.customer_id, "channel": new.channel, "sender_key": new.key_of(),
         "external_id": new.external_id, "author": new.author, "text": new.text, "payload": new.payload,
         "owner": new.lease_owner, "until": new.lease_until,
     })).first()
@@ -385,7 +385,7 @@ async def _append_inbound_batch(conn: AsyncConnection, batch: list[_Append]) -> 
     conversation) or ``DuplicateMessage``."""
     news = [a.new for a in batch]
     rows = (await conn.execute(_APPEND_INBOUND_BATCH, {
-        "channels": [n.channel for n in news], "senders": [n.sender for n in news],
+        "channels": [n.channel for n in news], "senders": [n.key_of() for n in news],
         "external_ids": [n.external_id for n in news], "texts": [n.text for n in news],
         "payloads": [json.dumps(n.payload) for n in news], "authors": [n.author for n in news],
         "customer_ids": [n.customer_id for n in news], "created": [n.created_at for n in news],
@@ -404,8 +404,8 @@ async def _append_inbound_batch(conn: AsyncConnection, batch: list[_Append]) -> 
 
 def _stored(row: Any, new: NewInbound) -> StoredInbound:
     conversation = ConversationRecord(
-        row.id, row.public_id, row.channel, row.sender, row.sender_name, row.customer_id, row.mode,
-        row.last_seq, row.created_at, new.created_at, bool(row.has_closed_handoff),
+        row.id, row.public_id, row.channel, row.sender_enc, row.sender_name, row.customer_id, row.mode,
+        row.last_seq, row.created_at, new.created_at, bool(row.has_closed_handoff), new.sender,
     )
     leased = bool(row.leased)
     state = InboundState.RECEIVED if row.mode == ConversationMode.BOT.value else InboundState.QUEUED_FOR_PEOPLE

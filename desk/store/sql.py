@@ -9,6 +9,7 @@ written here once, with the ORM, in one transaction each.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 from abc import abstractmethod
@@ -60,7 +61,7 @@ R = TypeVar("R")
 def conversation_record(conversation: Conversation, *, has_closed_handoff: bool = False) -> ConversationRecord:
     """The record of an ORM conversation."""
     return ConversationRecord(
-        conversation.id, conversation.public_id, conversation.channel, conversation.sender,
+        conversation.id, conversation.public_id, conversation.channel, conversation.sender_enc,
         conversation.sender_name, conversation.customer_id, conversation.mode, conversation.last_seq,
         conversation.created_at, conversation.last_message_at, has_closed_handoff,
     )
@@ -90,7 +91,7 @@ class HandoffItem:
 
     conversation_id: int
     channel: str
-    recipient: str
+    recipient: str | None  # the conversation's sender_enc (desk.pii), copied to the outbox rows
     replies: list[tuple[str, dict[str, Any]]]
     row: HandoffRow
     author: str
@@ -211,7 +212,7 @@ class SqlConversationStore(ConversationStore):
     async def _append_inbound_orm(self, new: NewInbound) -> StoredInbound:
         payload = dict(new.payload)
         async with self.db.transaction() as session:
-            conversation = await lock_for_append(session, new.channel, new.sender, customer_id=new.customer_id)
+            conversation = await lock_for_append(session, new.channel, new.key_of(), customer_id=new.customer_id)
             if conversation is not None:
                 seq = conversation.last_seq
             else:
@@ -234,8 +235,9 @@ class SqlConversationStore(ConversationStore):
                 text=new.text, payload=payload, external_id=new.external_id, created_at=new.created_at,
                 state=state.value, attempts=1 if leased else 0)
             closed = await has_closed_handoff(session, conversation.id)
-            stored = StoredInbound(conversation_record(conversation, has_closed_handoff=closed),
-                                   message_record(message), leased=leased)
+            record = dataclasses.replace(conversation_record(conversation, has_closed_handoff=closed),
+                                         sender=new.sender)
+            stored = StoredInbound(record, message_record(message), leased=leased)
         return stored
 
     async def hand_off(self, conversation: ConversationRecord, replies: Sequence[OutboundMessage],
@@ -243,7 +245,7 @@ class SqlConversationStore(ConversationStore):
                        in_reply_to: int | None = None, owner: str | None = None) -> list[MessageRecord]:
         row = self.handoff.plan(request, conversation.channel, created_at)
         if row is not None:
-            item = HandoffItem(conversation.id, conversation.channel, conversation.sender,
+            item = HandoffItem(conversation.id, conversation.channel, conversation.sender_enc,
                                [(r.text, r.to_payload()) for r in replies], row, author, created_at,
                                in_reply_to, owner)
             stored = await self._hand_off_one_write(conversation, request, item)
@@ -323,7 +325,7 @@ class SqlConversationStore(ConversationStore):
 
     async def unfinished(self, *, stored_before: datetime, now: datetime, limit: int = 100) -> list[Unfinished]:
         query = (
-            select(_MESSAGES.c.id, _CONVERSATIONS.c.channel, _CONVERSATIONS.c.sender)
+            select(_MESSAGES.c.id, _CONVERSATIONS.c.channel, _CONVERSATIONS.c.sender_key)
             .join(_CONVERSATIONS, _CONVERSATIONS.c.id == _MESSAGES.c.conversation_id)
             .where(_MESSAGES.c.state == InboundState.RECEIVED.value, _MESSAGES.c.created_at < stored_before,
                    or_(_CONVERSATIONS.c.lease_until.is_(None), _CONVERSATIONS.c.lease_until <= now))
@@ -331,7 +333,7 @@ class SqlConversationStore(ConversationStore):
         )
         async with self.db.session() as session:
             rows = (await session.execute(query)).all()
-        return [Unfinished(r.id, r.channel, r.sender) for r in rows]
+        return [Unfinished(r.id, r.channel, r.sender_key) for r in rows]
 
     async def replies_to(self, message_id: int) -> list[MessageRecord]:
         # Replies follow their message in its conversation: the (conversation_id, seq) index finds them.
@@ -361,11 +363,11 @@ class SqlConversationStore(ConversationStore):
                 return None
             return conversation_record(found, has_closed_handoff=await has_closed_handoff(session, found.id))
 
-    async def inbound_by_external_id(self, channel: str, sender: str, external_id: str) -> StoredInbound | None:
+    async def inbound_by_external_id(self, channel: str, sender_key: str, external_id: str) -> StoredInbound | None:
         async with self.db.session() as session:
             row = (await session.execute(
                 select(Message, Conversation).join(Conversation, Conversation.id == Message.conversation_id)
-                .where(Conversation.channel == channel, Conversation.sender == sender,
+                .where(Conversation.channel == channel, Conversation.sender_key == sender_key,
                        Message.external_id == external_id, Message.direction == Direction.INBOUND.value)
             )).first()
             if row is None:
@@ -426,7 +428,7 @@ def _claim(conn: Connection, message_id: int, owner: str, lease_until: datetime,
     conversation = conn.execute(select(c, _HAS_CLOSED_HANDOFF.label("has_closed_handoff"))
                                 .where(c.c.id == conversation_id)).one()
     return StoredInbound(
-        ConversationRecord(conversation.id, conversation.public_id, conversation.channel, conversation.sender,
+        ConversationRecord(conversation.id, conversation.public_id, conversation.channel, conversation.sender_enc,
                            conversation.sender_name, conversation.customer_id, conversation.mode,
                            conversation.last_seq, conversation.created_at, conversation.last_message_at,
                            bool(conversation.has_closed_handoff)),

@@ -35,6 +35,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
+from desk import pii
 from desk.handoff_request import HandoffQueue
 from desk.messages import OutboundMessage
 from desk.outbox import notify_enqueued
@@ -50,7 +51,7 @@ MAX_BATCH = 128
 
 _OPEN_HANDOFF = "('waiting', 'assigned')"  # handoff.models.HandoffStatus WAITING, ASSIGNED
 
-# ?1 now, ?2 customer id, ?3 channel, ?4 sender, ?5 lease owner, ?6 lease until. The lease is taken
+# ?1 now, ?2 customer id, ?3 channel, ?4 sender key (desk.pii), ?5 lease owner, ?6 lease until. The lease is taken
 # in bot mode unless another owner holds a live one (desk.store.sql.lease_is_free says the same).
 _TAKE = "?5 IS NOT NULL AND mode = 'bot' AND (lease_until IS NULL OR lease_until <= ?1 OR lease_owner = ?5)"
 _UPDATE = (
@@ -58,17 +59,19 @@ _UPDATE = (
     "customer_id = COALESCE(?2, customer_id), "
     f"lease_owner = CASE WHEN {_TAKE} THEN ?5 ELSE lease_owner END, "
     f"lease_until = CASE WHEN {_TAKE} THEN ?6 ELSE lease_until END "
-    "WHERE channel = ?3 AND sender = ?4 "
-    "RETURNING id, public_id, channel, sender, sender_name, customer_id, mode, last_seq, created_at, "
+    "WHERE channel = ?3 AND sender_key = ?4 "
+    "RETURNING id, public_id, channel, sender_enc, sender_name, customer_id, mode, last_seq, created_at, "
     "?5 IS NOT NULL AND mode = 'bot' AND lease_owner IS ?5 AND lease_until IS ?6"
 )
 # A borrower's first message opens the conversation in the same writer-thread transaction. Through
 # the ORM (aiosqlite, another connection) the opening met the writer thread at SQLite's file lock
 # and slept in its busy handler: a burst of new conversations waited seconds (issue 17, item 3).
-# ?1 public id, ?2 channel, ?3 sender, ?4 sender name, ?5 now. DO NOTHING: another process won.
+# ?1 public id, ?2 channel, ?3 sender key, ?4 sender name, ?5 now, ?6 sender ciphertext. DO NOTHING:
+# another process won.
 _OPEN = (
-    "INSERT INTO conversations (public_id, channel, sender, sender_name, mode, last_seq, created_at, "
-    "last_message_at) VALUES (?1, ?2, ?3, ?4, 'bot', 0, ?5, ?5) ON CONFLICT (channel, sender) DO NOTHING"
+    "INSERT INTO conversations (public_id, channel, sender_key, sender_name, mode, last_seq, created_at, "
+    "last_message_at, sender_enc) VALUES (?1, ?2, ?3, ?4, 'bot', 0, ?5, ?5, ?6) "
+    "ON CONFLICT (channel, sender_key) DO NOTHING"
 )
 _CLOSED_HANDOFF = "SELECT " + CLOSED_HANDOFF_EXISTS_SQL.format(id="?")
 _INSERT = (
@@ -87,7 +90,7 @@ _INSERT_OUTBOUND = (
     "created_at, reply_to_id, attempts) VALUES (?, ?, ?, NULL, 'out', ?, ?, ?, ?, ?, 0)"
 )
 _INSERT_OUTBOX = (
-    "INSERT INTO outbox (message_id, conversation_id, channel, recipient, status, attempts, next_attempt_at, "
+    "INSERT INTO outbox (message_id, conversation_id, channel, recipient_enc, status, attempts, next_attempt_at, "
     "created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)"
 )
 _FINISH = "UPDATE messages SET state = ? WHERE id = ? AND state = 'received'"
@@ -155,10 +158,13 @@ class SqliteConversationStore(SqlConversationStore):
         """Store one message inside the caller's transaction, opening its conversation if it is new."""
         now = sqlite_time(new.created_at)
         until = sqlite_time(new.lease_until) if new.lease_until is not None else None
-        params = (now, new.customer_id, new.channel, new.sender, new.lease_owner, until)
+        key = new.key_of()
+        params = (now, new.customer_id, new.channel, key, new.lease_owner, until)
         row = conn.execute(_UPDATE, params).fetchone()
         if row is None:
-            conn.execute(_OPEN, (new_public_id(), new.channel, new.sender, new.sender_name, now))
+            # Encrypted only here, when the conversation opens: its later messages cost no cipher work.
+            sealed = pii.keyring().encrypt(pii.sender_kind(new.channel), new.sender)
+            conn.execute(_OPEN, (new_public_id(), new.channel, key, new.sender_name, now, sealed))
             row = conn.execute(_UPDATE, params).fetchone()
             if row is None:
                 return None
@@ -233,7 +239,7 @@ class SqliteConversationStore(SqlConversationStore):
         row, message_id, closed_handoff = result
         leased = bool(row[9])
         conversation = ConversationRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-                                          _parse_time(row[8]), new.created_at, closed_handoff)
+                                          _parse_time(row[8]), new.created_at, closed_handoff, new.sender)
         state = InboundState.RECEIVED if row[6] == ConversationMode.BOT.value else InboundState.QUEUED_FOR_PEOPLE
         message = MessageRecord(message_id, row[0], row[7], new.channel, new.external_id, "in", new.author, None,
                                 new.text, new.payload, new.created_at, state.value, 1 if leased else 0)
@@ -241,7 +247,7 @@ class SqliteConversationStore(SqlConversationStore):
 
     # -- replies --------------------------------------------------------------------------
 
-    def _append_outbound(self, conversation_id: int, channel: str, recipient: str,
+    def _append_outbound(self, conversation_id: int, channel: str, recipient: str | None,
                          replies: list[tuple[str, dict[str, Any]]], author: str,
                          created_at: datetime, in_reply_to: int | None, owner: str | None) -> list[tuple[int, int]]:
         conn = self._connect()
@@ -271,7 +277,7 @@ class SqliteConversationStore(SqlConversationStore):
                              owner: str | None = None) -> list[MessageRecord]:
         bodies = [(r.text, r.to_payload()) for r in replies]
         ids = await self._on_writer(self._append_outbound, conversation.id, conversation.channel,
-                                    conversation.sender, bodies, author, created_at, in_reply_to, owner)
+                                    conversation.sender_enc, bodies, author, created_at, in_reply_to, owner)
         notify_enqueued(self.db.engine)
         return [
             MessageRecord(message_id, conversation.id, seq, conversation.channel, None, "out", author, None, text,
