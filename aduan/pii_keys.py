@@ -103,8 +103,9 @@ async def rekey(db: Database, ring: pii.Keyring | None = None) -> RekeyReport:
                 if not rows:
                     break
                 last_id = rows[-1].id
-                report.rewritten[table.name] = report.rewritten.get(table.name, 0) + \
-                    await _rekey_rows(session, ring, sealed, rows)
+                done = await _rekey_rows(session, ring, sealed, rows)
+            if done:
+                report.rewritten[table.name] = report.rewritten.get(table.name, 0) + done
     async with db.transaction() as session:
         row = await session.scalar(select(PiiKeyCheck).order_by(PiiKeyCheck.id).limit(1))
         canary = ring.encrypt(CANARY_KIND, CANARY_TEXT)
