@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from desk import pii
 from storage.base import utcnow
 from storage.db import Database
-from storage.models import Conversation, OutboxItem, PiiKeyCheck
+from storage.models import Conversation, Message, OutboxItem, PiiKeyCheck
 from tickets.models import Ticket
 
 CANARY_KIND = "canary"
@@ -48,6 +48,7 @@ SEALED: tuple[Sealed, ...] = (
     Sealed(OutboxItem.__table__, "recipient_enc", None, _sender_kind),
     Sealed(Ticket.__table__, "phone_enc", "phone_key", lambda row: pii.PHONE,
            lambda ring, row, clear: pii.phone_key(ring, clear)),
+    Sealed(Message.__table__, "text_enc", None, lambda row: pii.MESSAGE),
 )
 
 

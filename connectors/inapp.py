@@ -112,12 +112,14 @@ def message_view(message: Message | MessageRecord, link: Callable[[int], str] | 
     ``link`` makes the signed, expiring URL of an agent's file (``files`` in the view).
     """
     payload = message.payload or {}
+    # The borrower's own view: the text as written (a stored row may hold it masked, desk.pii.seal_text).
+    text = message.clear_text() if isinstance(message, Message) else message.text
     return {
         "id": message.id,
         "direction": message.direction,
         "author": message.author,
         # Replies are stored in the neutral markup; the web chat shows text as text.
-        "text": to_plain(message.text) if message.direction == Direction.OUTBOUND and message.text else message.text,
+        "text": to_plain(text) if message.direction == Direction.OUTBOUND and text else text,
         "buttons": [{"title": b["title"], "payload": b["payload"]} for b in payload.get("buttons", [])],
         "media": payload.get("media", []),
         "files": [{"url": link(int(f["attachment_id"])) if link else None, "content_type": f.get("content_type"),

@@ -102,7 +102,8 @@ def _claim_statement(batch_size: int, *, skip_locked: bool) -> Any:
     )
 
 
-_MESSAGE_TEXTS = (select(Message.__table__.c.id, Message.__table__.c.text, Message.__table__.c.payload)
+_MESSAGE_TEXTS = (select(Message.__table__.c.id, Message.__table__.c.text, Message.__table__.c.payload,
+                         Message.__table__.c.text_enc)
                   .where(Message.__table__.c.id.in_(bindparam("ids", expanding=True))))
 _MESSAGES = Message.__table__
 # When each conversation's borrower last wrote: the start of its customer-care window.
@@ -337,7 +338,8 @@ class OutboxWorker:
         if not rows:
             self._follow_up = False
             return []
-        texts = {r.id: (r.text, r.payload)
+        # A text that carried a phone number or NIK is stored masked: the borrower gets the original.
+        texts = {r.id: (pii.open_text(r.text, r.text_enc), r.payload)
                  for r in conn.execute(_MESSAGE_TEXTS, {"ids": [row.message_id for row in rows]}).all()}
         windowed = list({r.conversation_id for r in rows if r.channel in CUSTOMER_CARE_WINDOWS})
         last_inbound = ({cid: _aware(at) for cid, at in conn.execute(_LAST_INBOUND, {"conversations": windowed})}

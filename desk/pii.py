@@ -41,6 +41,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from desk.config import Settings
+from desk.masking import mask_text
 from desk.phone import InvalidPhone, normalise_phone
 
 KEY_BYTES = 32
@@ -52,6 +53,11 @@ DEV_KEY_FILE = Path(__file__).resolve().parent.parent / "var" / "pii-keys"
 
 # Look-up kinds: one per kind of identifier, so equal digits of two kinds never share a key.
 PHONE = "phone"
+# The encryption kind of a message text that carried identifiers (``seal_text``).
+MESSAGE = "message"
+# Cheap first look (one regex pass): could the text hold what ``mask_text`` masks? A phone number has
+# at least 9 digits, NIK 16, both with at most two separators between digits; e-mail has "@".
+_MAYBE_IDENTIFIER = re.compile(r"\d(?:[\s.()-]{0,2}\d){7}|@")
 
 
 class PiiKeyError(Exception):
@@ -185,6 +191,23 @@ def sender_key(ring: Keyring, channel: str, sender: str) -> str:
     if channel == "whatsapp":
         return phone_key(ring, sender)
     return ring.lookup_key(sender_kind(channel), sender)
+
+
+def seal_text(text: str) -> tuple[str, str | None]:
+    """What to store of a message text: ``(text, None)`` when it holds no phone number, NIK or e-mail
+    address, else ``(masked text, sealed original)``. The masked text is what agents see and what
+    full-text search finds; ``open_text`` gives the original back to those who may read it."""
+    if not text or _MAYBE_IDENTIFIER.search(text) is None:
+        return text, None
+    masked = mask_text(text)
+    if masked == text:
+        return text, None
+    return masked, keyring().encrypt(MESSAGE, text)
+
+
+def open_text(text: str, sealed: str | None) -> str:
+    """A stored message text as written: the sealed original when there is one, else ``text``."""
+    return keyring().decrypt(MESSAGE, sealed) if sealed else text
 
 
 # -- configuration ------------------------------------------------------------------------

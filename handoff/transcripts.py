@@ -169,7 +169,8 @@ async def items(session: AsyncSession, conversation: Conversation, *, after_seq:
             files.setdefault(row.message_id, []).append(attachments.view(row, sees_sensitive=sees_sensitive))
     labels = await nlu_review.labels_for(session, [m.id for m in messages if m.direction == Direction.INBOUND.value])
     states = await deliveries(session, conversation, after_seq=after_seq)
-    result = [Item(m.created_at, m.seq, m.author, masking.mask_text(m.text) if mask else m.text,
+    # Masked roles read the stored text masked again (idempotent); the others the original, opened.
+    result = [Item(m.created_at, m.seq, m.author, masking.mask_text(m.text) if mask else m.clear_text(),
                    agent=names.get(m.agent_id) if m.agent_id else None,
                    buttons=tuple(b.get("title", "") for b in (m.payload or {}).get("buttons", [])),
                    files=tuple(files.get(m.id, ())), delivery=states.get(m.seq),

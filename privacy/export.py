@@ -153,8 +153,10 @@ async def collect(session: AsyncSession, ctx: PrivacyContext, request: RightsReq
         select(Message).where(Message.conversation_id.in_(conv_ids)).order_by(Message.conversation_id, Message.seq)))
     t["messages"] = []
     for m in messages:
-        row = _row(m, drop=("attempts", "last_error", "state"),
+        row = _row(m, drop=("attempts", "last_error", "state", "text_enc"),
                    redact=() if m.author == "borrower" else ("text",))
+        # The borrower's own words as written (opened when stored masked); others' stay masked.
+        row["text"] = m.clear_text() if m.author == "borrower" else mask_text(m.clear_text())
         row["agent_id"] = staff(m.agent_id)
         t["messages"].append(row)
 

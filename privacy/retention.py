@@ -115,7 +115,7 @@ async def anonymise_conversation(session: AsyncSession, conversation_id: int, ru
     await session.execute(update(Conversation).where(Conversation.id == conversation_id).values(
         sender_key=f"anon-{conversation_id}", sender_enc=None, sender_name=None, customer_id=None, lease_owner=None, lease_until=None))
     await session.execute(update(Message).where(Message.conversation_id == conversation_id).values(
-        text=ANON, payload={}, external_id=None, last_error=None))
+        text=ANON, text_enc=None, payload={}, external_id=None, last_error=None))
     await session.execute(update(OutboxItem).where(OutboxItem.conversation_id == conversation_id).values(
         recipient_enc=None, provider_message_id=None, last_error=None))
     await session.execute(update(Note).where(Note.conversation_id == conversation_id).values(text=ANON))

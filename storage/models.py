@@ -160,7 +160,10 @@ class Message(Base):
     direction: Mapped[str] = mapped_column(String(3))
     author: Mapped[str] = mapped_column(String(16))
     agent_id: Mapped[int | None] = mapped_column(Integer)
+    # The text as stored: with phone numbers, NIK and e-mail addresses masked when it held any, the
+    # original then sealed in ``text_enc`` (desk.pii.seal_text); ``clear_text`` gives it back.
     text: Mapped[str] = mapped_column(Text, default="")
+    text_enc: Mapped[str | None] = mapped_column(Text)
     # Buttons, media references, custom bot payloads (handoff markers).
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -177,6 +180,18 @@ class Message(Base):
     reply_to_id: Mapped[int | None] = mapped_column(Integer)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages", lazy="raise")
+
+    def __init__(self, *, text: str | None = None, **kw: Any) -> None:
+        """``text`` is stored as ``desk.pii.seal_text`` says (masked, the original sealed, when it holds
+        identifiers)."""
+        if text is not None:
+            kw["text"], kw["text_enc"] = pii.seal_text(text)
+        super().__init__(**kw)
+
+    def clear_text(self) -> str:
+        """The text as written (the sealed original opened). Raises ``desk.pii.PiiKeyError`` when the
+        configured keys do not open it."""
+        return pii.open_text(self.text, self.text_enc)
 
 
 class OutboxItem(Base):

@@ -62,6 +62,7 @@ def test_upgrade_matches_the_models_and_downgrade_removes_them(database_url: str
 # -- c7d2a9e4b815: phone numbers and addresses sealed (desk.pii) -----------------------------------------
 
 PHONE = "+6281234567890"
+TYPED = "nomor saya 0812-3456-7890"
 
 
 def _filler(column):  # type: ignore[no-untyped-def]
@@ -105,6 +106,8 @@ def _insert_old_rows(url: str) -> None:
                 row("conversations", id=3, public_id="c" * 32, channel="whatsapp", sender="anon-3", mode="bot")
                 row("messages", id=1, conversation_id=1, seq=1, channel="whatsapp", direction="out", author="bot",
                     text="halo")
+                row("messages", id=3, conversation_id=1, seq=2, channel="whatsapp", direction="in",
+                    author="borrower", text=TYPED)
                 row("messages", id=2, conversation_id=3, seq=1, channel="whatsapp", direction="out", author="bot",
                     text="")
                 row("outbox", id=1, message_id=1, conversation_id=1, channel="whatsapp", recipient=PHONE,
@@ -147,14 +150,17 @@ def test_the_pii_migration_seals_existing_rows_and_the_downgrade_opens_them(data
         assert ring.decrypt("phone", conversations[0][3]) == PHONE and conversations[2][3] is None
         assert ring.decrypt("sender:telegram", conversations[1][3]) == "998877665544"
         # Rebuilding conversations on SQLite must not cascade into its messages and outbox rows.
-        assert _read(database_url, "SELECT count(*) FROM messages") == [(2,)]
+        assert _read(database_url, "SELECT count(*) FROM messages") == [(3,)]
+        texts = _read(database_url, "SELECT text, text_enc FROM messages ORDER BY id")
+        assert [t[0] for t in texts] == ["halo", "", "nomor saya 081****890"] and texts[0][1] is None
+        assert ring.decrypt("message", texts[2][1]) == TYPED
         outbox = _read(database_url, "SELECT id, recipient_enc FROM outbox ORDER BY id")
         assert ring.decrypt("phone", outbox[0][1]) == PHONE and outbox[1][1] is None
         (ticket,) = _read(database_url, "SELECT phone_key, phone_enc FROM tickets")
         assert ticket[0] == conversations[0][2] and ring.decrypt("phone", ticket[1]) == PHONE
         (check,) = _read(database_url, "SELECT key_id FROM pii_key_check")
         assert check == (ring.current_id,)
-        everything = " ".join(str(r) for table in ("conversations", "outbox", "tickets")
+        everything = " ".join(str(r) for table in ("conversations", "outbox", "tickets", "messages")
                               for r in _read(database_url, f"SELECT * FROM {table}"))
         assert "81234567890" not in everything and "998877665544" not in everything
 
@@ -163,5 +169,6 @@ def test_the_pii_migration_seals_existing_rows_and_the_downgrade_opens_them(data
             [(PHONE,), ("998877665544",), ("anon-3",)]
         assert _read(database_url, "SELECT recipient FROM outbox ORDER BY id") == [(PHONE,), ("",)]
         assert _read(database_url, "SELECT phone FROM tickets") == [(PHONE,)]
+        assert _read(database_url, "SELECT text FROM messages WHERE id = 3") == [(TYPED,)]
     finally:
         _drop_everything(database_url)

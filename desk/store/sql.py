@@ -22,6 +22,7 @@ from sqlalchemy import Connection, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from desk import pii
 from desk.handoff_request import HandoffQueue, HandoffRequest, HandoffRow
 from desk.messages import OutboundMessage
 from desk.outbox import enqueue, notify_enqueued
@@ -71,7 +72,7 @@ def message_record(message: Message) -> MessageRecord:
     """The record of an ORM message."""
     return MessageRecord(
         message.id, message.conversation_id, message.seq, message.channel, message.external_id,
-        message.direction, message.author, message.agent_id, message.text, dict(message.payload or {}),
+        message.direction, message.author, message.agent_id, message.clear_text(), dict(message.payload or {}),
         message.created_at, message.state, message.attempts or 0, message.reply_to_id, message.last_error,
     )
 
@@ -433,7 +434,7 @@ def _claim(conn: Connection, message_id: int, owner: str, lease_until: datetime,
                            conversation.last_seq, conversation.created_at, conversation.last_message_at,
                            bool(conversation.has_closed_handoff)),
         MessageRecord(message.id, message.conversation_id, message.seq, message.channel, message.external_id,
-                      message.direction, message.author, message.agent_id, message.text,
+                      message.direction, message.author, message.agent_id, pii.open_text(message.text, message.text_enc),
                       dict(message.payload or {}), message.created_at, message.state, message.attempts,
                       message.reply_to_id, message.last_error),
         leased=leased,

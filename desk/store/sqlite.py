@@ -76,7 +76,7 @@ _OPEN = (
 _CLOSED_HANDOFF = "SELECT " + CLOSED_HANDOFF_EXISTS_SQL.format(id="?")
 _INSERT = (
     "INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, "
-    "created_at, state, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "created_at, state, attempts, text_enc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # ?1 replies, ?2 now, ?3 conversation, ?4 owner giving its lease back (or NULL).
 _GIVE_BACK = ("lease_owner = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_owner END, "
@@ -87,7 +87,7 @@ _BUMP_TO_PEOPLE = (f"UPDATE conversations SET last_seq = last_seq + ?1, last_mes
                    f"{_GIVE_BACK} WHERE id = ?3 RETURNING last_seq")
 _INSERT_OUTBOUND = (
     "INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, "
-    "created_at, reply_to_id, attempts) VALUES (?, ?, ?, NULL, 'out', ?, ?, ?, ?, ?, 0)"
+    "created_at, reply_to_id, attempts, text_enc) VALUES (?, ?, ?, NULL, 'out', ?, ?, ?, ?, ?, 0, ?)"
 )
 _INSERT_OUTBOX = (
     "INSERT INTO outbox (message_id, conversation_id, channel, recipient_enc, status, attempts, next_attempt_at, "
@@ -169,8 +169,10 @@ class SqliteConversationStore(SqlConversationStore):
             if row is None:
                 return None
         state = InboundState.RECEIVED if row[6] == ConversationMode.BOT.value else InboundState.QUEUED_FOR_PEOPLE
-        cursor = conn.execute(_INSERT, (row[0], row[7], new.channel, new.external_id, "in", new.author, new.text,
-                                        json.dumps(new.payload), now, state.value, 1 if row[9] else 0))
+        text, sealed_text = pii.seal_text(new.text)
+        cursor = conn.execute(_INSERT, (row[0], row[7], new.channel, new.external_id, "in", new.author, text,
+                                        json.dumps(new.payload), now, state.value, 1 if row[9] else 0,
+                                        sealed_text))
         (closed_handoff,) = conn.execute(_CLOSED_HANDOFF, (row[0],)).fetchone()
         return row, int(cursor.lastrowid or 0), bool(closed_handoff)
 
@@ -256,10 +258,11 @@ class SqliteConversationStore(SqlConversationStore):
         try:
             (last,) = conn.execute(_BUMP, (len(replies), now, conversation_id, owner)).fetchone()
             out = []
-            for n, (text, payload) in enumerate(replies):
+            for n, (body, payload) in enumerate(replies):
                 seq = last - len(replies) + 1 + n
+                text, sealed_text = pii.seal_text(body)
                 cursor = conn.execute(_INSERT_OUTBOUND, (conversation_id, seq, channel, author, text,
-                                                         json.dumps(payload), now, in_reply_to))
+                                                         json.dumps(payload), now, in_reply_to, sealed_text))
                 message_id = int(cursor.lastrowid or 0)
                 conn.execute(_INSERT_OUTBOX, (message_id, conversation_id, channel, recipient, now, now))
                 out.append((message_id, seq))
@@ -351,9 +354,10 @@ def _write_handoff(conn: Connection, item: HandoffItem) -> HandoffWritten | None
     stored = []
     for n, (body, payload) in enumerate(item.replies):
         seq = bumped[0] - k + 1 + n
+        text, sealed_text = pii.seal_text(body)
         message_id = conn.exec_driver_sql(_INSERT_OUTBOUND, (item.conversation_id, seq, item.channel, item.author,
-                                                             body, json.dumps(payload), now,
-                                                             item.in_reply_to)).lastrowid
+                                                             text, json.dumps(payload), now,
+                                                             item.in_reply_to, sealed_text)).lastrowid
         conn.exec_driver_sql(_INSERT_OUTBOX, (message_id, item.conversation_id, item.channel, item.recipient,
                                               now, now))
         stored.append((int(message_id or 0), seq))

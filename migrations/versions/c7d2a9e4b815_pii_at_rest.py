@@ -8,7 +8,9 @@ Issue #18, item 7 ("least exposure"): ``conversations.sender``,
 ``outbox.recipient`` and ``tickets.phone`` held WhatsApp numbers, Telegram chat
 ids and in-app customer ids in clear. They become a keyed hash for look-ups
 (``sender_key``, ``phone_key``) and an AES-GCM ciphertext with its key id
-(``sender_enc``, ``recipient_enc``, ``phone_enc``); see desk/pii.py.
+(``sender_enc``, ``recipient_enc``, ``phone_enc``); see desk/pii.py. A message
+text that holds a phone number, NIK or e-mail address is stored masked with
+the original sealed in the new ``messages.text_enc`` (``desk.pii.seal_text``).
 
 The conversion needs the PII keys (PII_KEYS / PII_KEY_FILE, or the demo key
 file): it seals every existing row with the current key, and records that key
@@ -85,6 +87,14 @@ def upgrade() -> None:
         batch_op.drop_column('phone')
         batch_op.create_index(batch_op.f('ix_tickets_phone_key'), ['phone_key'], unique=False)
 
+    with op.batch_alter_table('messages') as batch_op:
+        batch_op.add_column(sa.Column('text_enc', sa.Text(), nullable=True))
+    for id_, body in bind.execute(sa.text("SELECT id, text FROM messages WHERE text <> ''")).all():
+        stored, sealed = pii.seal_text(body)
+        if sealed is not None:
+            bind.execute(sa.text("UPDATE messages SET text = :t, text_enc = :e WHERE id = :id"),
+                         {"t": stored, "e": sealed, "id": id_})
+
     bind.execute(sa.text("INSERT INTO pii_key_check (key_id, canary, updated_at) VALUES (:k, :c, CURRENT_TIMESTAMP)"),
                  {"k": ring.current_id, "c": ring.encrypt(CANARY_KIND, CANARY_TEXT)})
 
@@ -93,6 +103,12 @@ def downgrade() -> None:
     """Put the clear values back (opened with the configured keys) and drop the sealed columns."""
     ring = pii.keyring()
     bind = op.get_bind()
+
+    for id_, sealed in bind.execute(sa.text("SELECT id, text_enc FROM messages WHERE text_enc IS NOT NULL")).all():
+        bind.execute(sa.text("UPDATE messages SET text = :t WHERE id = :id"),
+                     {"t": ring.decrypt(pii.MESSAGE, sealed), "id": id_})
+    with op.batch_alter_table('messages') as batch_op:
+        batch_op.drop_column('text_enc')
 
     with op.batch_alter_table('tickets') as batch_op:
         batch_op.add_column(sa.Column('phone', sa.String(length=20), nullable=True))

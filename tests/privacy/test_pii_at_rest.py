@@ -25,13 +25,17 @@ from handoff.transcripts import Filters, search_query
 from privacy import export, service
 from privacy.models import RequestKind, RequestSource
 from privacy.retention import anonymise_conversation
-from storage.models import Conversation, OutboxItem
+from storage.models import Conversation, Message, OutboxItem
 from tests.privacy.conftest import BOT_AUTH
 from tickets.models import Ticket
 
 # Budi of the demo lending core (lending/demo_data.yml), who writes on WhatsApp from his registered number.
 PHONE = "+6281234567890"
 TELEGRAM_CHAT = "998877665544"
+NIK = "3174012345670001"
+# What the bot's identity check makes a borrower type, and the bot's confirmation of it.
+TYPED = f"nama saya Budi, nomor HP 0812-3456-7890, NIK {NIK}"
+ECHO = "Terima kasih Kak Budi, nomor HP +6281234567890 sudah kami catat."
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)
 
 
@@ -41,7 +45,8 @@ def needle(digits: str) -> re.Pattern[str]:
 
 
 # 81234567890 matches +6281234567890, 6281234567890, 081234567890 and their spaced or dashed forms.
-CLEAR_VALUES = {"Budi's phone": needle(PHONE[3:]), "the Telegram chat id": needle(TELEGRAM_CHAT)}
+CLEAR_VALUES = {"Budi's phone": needle(PHONE[3:]), "the Telegram chat id": needle(TELEGRAM_CHAT),
+                "Budi's NIK": needle(NIK)}
 
 
 async def dump(database) -> str:
@@ -79,6 +84,11 @@ async def full_scenario(app, database, privacy_ctx, staff) -> dict[str, object]:
         first = await store.append_inbound(inbound("whatsapp", PHONE, "SM1", "halo, tagihan saya salah"))
         await store.append_replies(first.conversation, [OutboundMessage("Baik Kak, kami bantu.")],
                                    author="bot", created_at=NOW, in_reply_to=first.message.id)
+        typed = await store.append_inbound(inbound("whatsapp", PHONE, "SM1b", TYPED))
+        echo = await store.append_replies(typed.conversation, [OutboundMessage(ECHO)], author="bot",
+                                          created_at=NOW, in_reply_to=typed.message.id)
+        assert typed.message.text == TYPED and echo[0].text == ECHO  # the records hold the words as written
+        assert [r.text for r in await store.replies_to(typed.message.id)] == [ECHO]
         again = await store.append_inbound(inbound("whatsapp", PHONE, "SM2", "minta bicara dengan petugas"))
         await store.hand_off(again.conversation, [OutboundMessage("Kami sambungkan ke petugas.")],
                              HandoffRequest(reason="request_human"), author="bot", created_at=NOW,
@@ -139,6 +149,13 @@ async def test_a_dump_after_a_full_scenario_shows_no_phone_in_clear(app, databas
     assert [c["sender"] for c in copy["conversations"]] == [PHONE]
     assert [t["phone"] for t in copy["tickets"]] == [PHONE]
     assert "sender_enc" not in copy["conversations"][0] and "phone_key" not in copy["tickets"][0]
+    # Typed identifiers: stored masked, the original sealed; the borrower's copy has his own words.
+    assert TYPED in [m["text"] for m in copy["messages"]] and "text_enc" not in copy["messages"][0]
+    async with database.session() as s:
+        stored = {m.clear_text(): m for m in await s.scalars(select(Message))}
+    assert stored[TYPED].text == "nama saya Budi, nomor HP 081****890, NIK 317401******0001"
+    assert stored[ECHO].text == "Terima kasih Kak Budi, nomor HP +6281****890 sudah kami catat."
+    assert stored["halo, tagihan saya salah"].text_enc is None  # nothing to hide, nothing sealed
 
     dumped = await dump(database)
     assert "conversations" in dumped and "outbox" in dumped  # the dump has the rows
@@ -171,7 +188,7 @@ async def test_rotation_keeps_everything_readable_and_matching(database, restore
     await check_keys(database)
     store = build_store(database, QueueHandoffs())
     try:
-        stored = await store.append_inbound(inbound("whatsapp", PHONE, "SM1"))
+        stored = await store.append_inbound(inbound("whatsapp", PHONE, "SM1", TYPED))
         await store.append_replies(stored.conversation, [OutboundMessage("ok")], author="bot", created_at=NOW)
     finally:
         await store.close()
@@ -186,7 +203,7 @@ async def test_rotation_keeps_everything_readable_and_matching(database, restore
     with pytest.raises(pii.PiiKeyError, match="run `aduan pii-rekey`"):
         await check_keys(database)
     report = await rekey(database)
-    assert report.rewritten == {"conversations": 1, "outbox": 1, "tickets": 1}
+    assert report.rewritten == {"conversations": 1, "outbox": 1, "tickets": 1, "messages": 1}
     await check_keys(database)
     assert (await rekey(database)).rewritten == {}  # idempotent
 
@@ -201,6 +218,9 @@ async def test_rotation_keeps_everything_readable_and_matching(database, restore
     async with database.session() as s:
         (outbox,) = await s.scalars(select(OutboxItem))
     assert outbox.recipient_enc.startswith("k2$") and pii.keyring().decrypt("phone", outbox.recipient_enc) == PHONE
+    async with database.session() as s:
+        typed = await s.scalar(select(Message).where(Message.text_enc.is_not(None)))
+    assert typed.text_enc.startswith("k2$") and typed.clear_text() == TYPED
 
 
 async def test_a_wrong_key_is_a_clear_error(database, restore_keys) -> None:
