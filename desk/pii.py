@@ -242,11 +242,20 @@ def _dev_key_file(path: Path) -> str:
     """The development key file's text, creating it (mode 0600) with one fresh key the first time."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written whole under another name, then linked into place: two processes starting at once
+        # (the desk and a migration) never read a half-written file, and the first link wins.
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write("# Development PII keys, made by the desk because none was configured. Never use in\n"
                       "# production: set PII_KEYS or PII_KEY_FILE (docs/privacy.md).\n")
             out.write(new_key_entry("dev1") + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_text()
 
 

@@ -264,3 +264,21 @@ async def test_anonymising_drops_the_ciphertext_and_the_hash(database) -> None:
         assert (row.sender_key, row.sender_enc, row.clear_sender()) == (f"anon-{conv.id}", None, None)
         assert await s.scalar(select(Conversation).where(Conversation.sender_is(PHONE))) is None
     assert json.dumps(clear_values_in(await dump(database))) == "[]"
+
+
+def test_the_commands_check_rekey_and_make_keys(database, database_url, monkeypatch, capsys, restore_keys) -> None:
+    from aduan.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("PII_KEYS", _key("k1"))
+    assert main(["pii-check"]) == 0 and "current key k1" in capsys.readouterr().out
+    monkeypatch.setenv("PII_KEYS", f"{_key('k2')},{_key('k1')}")
+    assert main(["pii-check"]) == 1 and "run `aduan pii-rekey`" in capsys.readouterr().err
+    assert main(["pii-rekey"]) == 0 and "current key k2" in capsys.readouterr().out
+    monkeypatch.setenv("PII_KEYS", _key("k1"))  # the old key alone: refused, named, no value shown
+    assert main(["pii-check"]) == 1
+    err = capsys.readouterr().err
+    assert "sealed with PII key k2, which is not configured" in err and _key("k1").split("=", 1)[1] not in err
+    assert main(["pii-new-key", "k3"]) == 0
+    entry = capsys.readouterr().out.strip()
+    assert pii.parse_keys(entry)[0][0] == "k3" and len(pii.parse_keys(entry)[0][1]) == 32
