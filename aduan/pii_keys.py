@@ -17,6 +17,7 @@ from desk import pii
 from storage.base import utcnow
 from storage.db import Database
 from storage.models import Conversation, Message, OutboxItem, PiiKeyCheck
+from privacy.models import RightsRequest
 from tickets.models import Ticket
 
 CANARY_KIND = "canary"
@@ -49,6 +50,7 @@ SEALED: tuple[Sealed, ...] = (
     Sealed(Ticket.__table__, "phone_enc", "phone_key", lambda row: pii.PHONE,
            lambda ring, row, clear: pii.phone_key(ring, clear)),
     Sealed(Message.__table__, "text_enc", None, lambda row: pii.MESSAGE),
+    Sealed(RightsRequest.__table__, "requester_contact_enc", None, lambda row: pii.CONTACT),
 )
 
 

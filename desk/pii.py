@@ -55,6 +55,8 @@ DEV_KEY_FILE = Path(__file__).resolve().parent.parent / "var" / "pii-keys"
 PHONE = "phone"
 # The encryption kind of a message text that carried identifiers (``seal_text``).
 MESSAGE = "message"
+# A rights requester's contact (phone, e-mail or postal address; ``seal_value``).
+CONTACT = "contact"
 # Cheap first look (one regex pass): could the text hold what ``mask_text`` masks? A phone number has
 # at least 9 digits, NIK 16, both with at most two separators between digits; e-mail has "@".
 # Two passes, cheapest first: most chat lines have no digit at all (4k instructions against 12k).
@@ -205,6 +207,14 @@ def seal_text(text: str) -> tuple[str, str | None]:
     if masked == text:
         return text, None
     return masked, keyring().encrypt(MESSAGE, text)
+
+
+def seal_value(kind: str, value: str) -> tuple[str, str]:
+    """A free-form identifier (a requester's phone, e-mail or postal address) stored whole sealed:
+    ``(what may be shown masked, ciphertext)``. The shown part is the masked value when masking hides
+    something, else empty (an address has no pattern to mask, so nothing of it stays in clear)."""
+    masked = mask_text(value)
+    return (masked if masked != value else ""), keyring().encrypt(kind, value)
 
 
 def open_text(text: str, sealed: str | None) -> str:

@@ -209,7 +209,8 @@ async def collect(session: AsyncSession, ctx: PrivacyContext, request: RightsReq
                                           .order_by(RightsRequest.id)))
     t["rights_requests"] = []
     for r in requests:
-        row = _row(r, drop=("status_token",))
+        row = _row(r, drop=("status_token", "requester_contact_enc"))
+        row["requester_contact"] = r.clear_contact()
         for key in ("recorded_by", "assignee_id", "closed_by"):
             row[key] = staff(row[key])
         t["rights_requests"].append(row)

@@ -10,7 +10,8 @@ ids and in-app customer ids in clear. They become a keyed hash for look-ups
 (``sender_key``, ``phone_key``) and an AES-GCM ciphertext with its key id
 (``sender_enc``, ``recipient_enc``, ``phone_enc``); see desk/pii.py. A message
 text that holds a phone number, NIK or e-mail address is stored masked with
-the original sealed in the new ``messages.text_enc`` (``desk.pii.seal_text``).
+the original sealed in the new ``messages.text_enc`` (``desk.pii.seal_text``),
+and a rights requester's contact is sealed whole (``requester_contact_enc``).
 
 The conversion needs the PII keys (PII_KEYS / PII_KEY_FILE, or the demo key
 file): it seals every existing row with the current key, and records that key
@@ -95,6 +96,14 @@ def upgrade() -> None:
             bind.execute(sa.text("UPDATE messages SET text = :t, text_enc = :e WHERE id = :id"),
                          {"t": stored, "e": sealed, "id": id_})
 
+    with op.batch_alter_table('rights_requests') as batch_op:
+        batch_op.add_column(sa.Column('requester_contact_enc', sa.String(length=512), nullable=True))
+    for id_, contact in bind.execute(sa.text(
+            "SELECT id, requester_contact FROM rights_requests WHERE requester_contact <> ''")).all():
+        shown, sealed = pii.seal_value(pii.CONTACT, contact)
+        bind.execute(sa.text("UPDATE rights_requests SET requester_contact = :s, requester_contact_enc = :e "
+                             "WHERE id = :id"), {"s": shown, "e": sealed, "id": id_})
+
     bind.execute(sa.text("INSERT INTO pii_key_check (key_id, canary, updated_at) VALUES (:k, :c, CURRENT_TIMESTAMP)"),
                  {"k": ring.current_id, "c": ring.encrypt(CANARY_KIND, CANARY_TEXT)})
 
@@ -103,6 +112,13 @@ def downgrade() -> None:
     """Put the clear values back (opened with the configured keys) and drop the sealed columns."""
     ring = pii.keyring()
     bind = op.get_bind()
+
+    for id_, sealed in bind.execute(sa.text(
+            "SELECT id, requester_contact_enc FROM rights_requests WHERE requester_contact_enc IS NOT NULL")).all():
+        bind.execute(sa.text("UPDATE rights_requests SET requester_contact = :c WHERE id = :id"),
+                     {"c": ring.decrypt(pii.CONTACT, sealed), "id": id_})
+    with op.batch_alter_table('rights_requests') as batch_op:
+        batch_op.drop_column('requester_contact_enc')
 
     for id_, sealed in bind.execute(sa.text("SELECT id, text_enc FROM messages WHERE text_enc IS NOT NULL")).all():
         bind.execute(sa.text("UPDATE messages SET text = :t WHERE id = :id"),

@@ -118,6 +118,11 @@ async def full_scenario(app, database, privacy_ctx, staff) -> dict[str, object]:
         request = await service.record_request(s, privacy_ctx, service.NewRequest(
             kind=RequestKind.COPY, source=RequestSource.CHAT, conversation_id=public_id), None)
         number = request.number
+        # And one an agent records from a phone call, with the number to call back on.
+        called = await service.record_request(s, privacy_ctx, service.NewRequest(
+            kind=RequestKind.ACCESS, source=RequestSource.PHONE, requester_name="Budi Santoso",
+            requester_contact="0812 3456 7890"), staff["agent"].id)
+        assert (called.requester_contact, called.clear_contact()) == ("081****890", "0812 3456 7890")
     async with database.transaction() as s:
         copy = (await export.export_for(s, privacy_ctx, await service.get_request(s, number),
                                         actor_id=staff["supervisor"].id, fmt="json")).as_json()
