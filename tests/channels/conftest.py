@@ -23,6 +23,8 @@ from desk.config import Settings
 from desk.events import InMemoryEventBus
 from storage.base import utcnow
 from storage.db import Database
+from privacy.context import notice_from_lender_file
+from privacy.notice import NOTICE_KEY
 from storage.models import Conversation, Direction, Message, OutboxItem
 from tests.channels.support import serve
 from tests.desk.fake_rasa import FakeRasa
@@ -33,6 +35,21 @@ TELEGRAM_TOKEN = "123456:test-telegram-token"
 GREETING_TEXT = "Halo Kak, ada yang bisa kami bantu?"
 GREETING_BUTTONS = [{"title": "Cek tagihan", "payload": "/ask_bill_amount"},
                     {"title": "Buat pengaduan", "payload": "/complain_payment"}]
+
+
+# The privacy notice the desk sends before the first reply of every conversation, read from the
+# lender file the way the desk reads it: the tests expect what the lender configured, not a copy.
+_NOTICE = notice_from_lender_file(Settings().lender_content)
+NOTICE_TEXT = _NOTICE("whatsapp").text if _NOTICE is not None else ""
+NOTICES_AT_FIRST_CONTACT = 1 if _NOTICE is not None else 0
+
+
+def after_notice(texts: list[str]) -> list[str]:
+    """What a borrower received after the first-contact notice, which must come first (if configured)."""
+    if not NOTICE_TEXT:
+        return texts
+    assert texts and texts[0] == NOTICE_TEXT, f"the privacy notice did not come first: {texts[:1]!r}"
+    return texts[1:]
 
 
 def greeting_responder(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -75,6 +92,21 @@ class Desk:
         await self.services.outbox.drain()
         async with self.db.session() as session:
             return list((await session.scalars(select(OutboxItem).order_by(OutboxItem.id))).all())
+
+    async def deliver_replies(self) -> list[OutboxItem]:
+        """``deliver()``, then every item but the first-contact notice, checked to be the lender file's."""
+        return await self.after_notice(await self.deliver())
+
+    async def after_notice(self, items: list[OutboxItem]) -> list[OutboxItem]:
+        """``items`` without the first conversation's privacy notice, which must be the first of them."""
+        if not NOTICES_AT_FIRST_CONTACT:
+            return items
+        assert items, "nothing was queued, not even the privacy notice"
+        async with self.db.session() as session:
+            first = await session.get(Message, items[0].message_id)
+        assert first is not None and first.text == NOTICE_TEXT, "the privacy notice did not go first"
+        assert ((first.payload or {}).get("custom") or {}).get(NOTICE_KEY), "the notice's version is not recorded"
+        return items[1:]
 
     async def make_retries_due(self) -> None:
         """Skip the backoff: every pending retry is due now."""

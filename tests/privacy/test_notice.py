@@ -59,8 +59,10 @@ async def test_no_notice_configured_sends_none(database) -> None:
 
 def test_the_hook_is_wired_only_when_the_lender_file_asks_for_it(tmp_path) -> None:
     demo = (REPO_ROOT / "lender" / "demo.yml").read_text(encoding="utf-8")
-    assert notice_from_lender_file(REPO_ROOT / "lender" / "demo.yml") is None  # the demo keeps it off
-    live = tmp_path / "lender.yml"
-    live.write_text(demo.replace("at_first_contact: false", "at_first_contact: true"), encoding="utf-8")
-    notice = notice_from_lender_file(live)
+    # The demo lender goes live as a compliance officer expects: the notice on at first contact.
+    notice = notice_from_lender_file(REPO_ROOT / "lender" / "demo.yml")
     assert notice is not None and notice("telegram").custom == {"privacy_notice": {"version": "2026-11-30"}}
+    assert "at_first_contact: true" in demo
+    off = tmp_path / "lender.yml"
+    off.write_text(demo.replace("at_first_contact: true", "at_first_contact: false"), encoding="utf-8")
+    assert notice_from_lender_file(off) is None
