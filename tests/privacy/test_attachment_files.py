@@ -12,8 +12,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import insert, select
 
-from attachments.files import FileMissing, FileStore, new_key
+from attachments.files import FileMissing, FileStore, LocalFileStore, new_key
 from attachments.models import Attachment, AttachmentStatus
+from attachments.service import erase_for_conversations
+from attachments.worker import AttachmentWorker, Fetched
 from handoff.models import Handoff
 from privacy import jobs
 from privacy.context import privacy_context
@@ -164,3 +166,29 @@ async def test_a_failed_delete_is_tried_again_on_the_next_run(database, privacy_
     privacy_ctx.files = store
     assert (await jobs.daily(database, privacy_ctx, now)).anonymised == {"attachment_files": 2}
     assert await _gone(store, keys)
+
+
+async def test_a_file_fetched_while_its_chat_is_anonymised_is_not_kept(database, tmp_path) -> None:
+    conv = await make_conversation(database, "whatsapp", "+6281234567890")
+    async with database.transaction() as s:
+        message = Message(conversation_id=conv.id, seq=1, channel="whatsapp", direction="in", author="borrower",
+                          text="ini KTP saya")
+        s.add(message)
+        await s.flush()
+        s.add(Attachment(conversation_id=conv.id, message_id=message.id, position=0, direction="in",
+                         channel="whatsapp", source_ref="https://api.twilio.com/Media/ME9", status="pending"))
+    files = LocalFileStore(tmp_path / "files")
+
+    class SlowProvider:
+        """Delivers the photo only after the retention job anonymised the chat."""
+
+        async def fetch(self, ref: str, *, max_bytes: int) -> Fetched:
+            async with database.transaction() as s:
+                await erase_for_conversations(s, [conv.id])
+            return Fetched(PNG)
+
+    worker = AttachmentWorker(database, files, {"whatsapp": SlowProvider()}, max_bytes=10_000_000)
+    assert await worker.run_once() == 1
+    [row] = await _rows(database, conv.id)
+    assert (row.status, row.storage_key, row.content_type) == ("erased", None, None)
+    assert not any(p.is_file() for p in (tmp_path / "files").rglob("*"))  # the fetched bytes were deleted
