@@ -23,10 +23,10 @@ from desk.config import Settings
 from desk.events import InMemoryEventBus
 from storage.base import utcnow
 from storage.db import Database
-from privacy.context import notice_from_lender_file
 from privacy.notice import NOTICE_KEY
 from storage.models import Conversation, Direction, Message, OutboxItem
 from tests.channels.support import serve
+from tests.support.notice import NOTICE_TEXT, NOTICES_AT_FIRST_CONTACT, after_notice  # noqa: F401 - for the tests
 from tests.desk.fake_rasa import FakeRasa
 from tests.fakes import FakeTelegram, FakeTwilio
 
@@ -35,21 +35,6 @@ TELEGRAM_TOKEN = "123456:test-telegram-token"
 GREETING_TEXT = "Halo Kak, ada yang bisa kami bantu?"
 GREETING_BUTTONS = [{"title": "Cek tagihan", "payload": "/ask_bill_amount"},
                     {"title": "Buat pengaduan", "payload": "/complain_payment"}]
-
-
-# The privacy notice the desk sends before the first reply of every conversation, read from the
-# lender file the way the desk reads it: the tests expect what the lender configured, not a copy.
-_NOTICE = notice_from_lender_file(Settings().lender_content)
-NOTICE_TEXT = _NOTICE("whatsapp").text if _NOTICE is not None else ""
-NOTICES_AT_FIRST_CONTACT = 1 if _NOTICE is not None else 0
-
-
-def after_notice(texts: list[str]) -> list[str]:
-    """What a borrower received after the first-contact notice, which must come first (if configured)."""
-    if not NOTICE_TEXT:
-        return texts
-    assert texts and texts[0] == NOTICE_TEXT, f"the privacy notice did not come first: {texts[:1]!r}"
-    return texts[1:]
 
 
 def greeting_responder(body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import websockets
 from aduan.app import create_app
 from aduan.services import build_services
 from desk.messages import Channel, OutboundMessage
-from tests.channels.conftest import NOTICE_TEXT, after_notice
+from tests.support.notice import NOTICE_TEXT, after_notice
 
 TOKEN = {"Authorization": "Bearer test-service-token"}
 
