@@ -19,7 +19,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sanic import Sanic
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import periodic
@@ -77,6 +77,18 @@ def breach_alert(ctx: PrivacyContext, breach: Breach, now: datetime) -> tuple[st
     return None
 
 
+async def _raise_once(session: AsyncSession, table: Table, owner: dict[str, int], due: tuple[str, str],
+                      to: dict[str, Any], due_at: datetime | None, names: dict[str, str]) -> list[dict[str, Any]]:
+    """Claim the alert ``due`` (key, message) of the record ``owner`` once; the event to publish, if this won."""
+    key, message = due
+    alert_id = await claim_once(session, table, {**owner, "key": key, "kind": key, "recipients": to,
+                                                 "message": message, "due_at": due_at}, unique=(*owner, "key"))
+    if alert_id is None:
+        return []
+    return [{"type": key, **names, "alert_id": alert_id, "recipients": to, "message": message,
+             "due_at": due_at.isoformat() if due_at else None}]
+
+
 async def tick(db: Database, ctx: PrivacyContext, now: datetime | None = None) -> TickReport:
     """Raise every rights and breach alert due at ``now`` once; publish them after commit."""
     now = now or ctx.now()
@@ -92,31 +104,16 @@ async def tick(db: Database, ctx: PrivacyContext, now: datetime | None = None) -
         due = due_alert(ctx, request, now) if request is not None else None
         if request is None or due is None:
             return []
-        key, message = due
-        alert_id = await claim_once(session, RightsAlert.__table__,
-                                    {"request_id": request.id, "key": key, "kind": key,
-                                     "recipients": recipients(request), "message": message,
-                                     "due_at": request.due_at}, unique=("request_id", "key"))
-        if alert_id is None:
-            return []
-        return [{"type": key, "rights_request": request.number, "alert_id": alert_id,
-                 "recipients": recipients(request), "message": message,
-                 "due_at": request.due_at.isoformat() if request.due_at else None}]
+        return await _raise_once(session, RightsAlert.__table__, {"request_id": request.id}, due,
+                                 recipients(request), request.due_at, {"rights_request": request.number})
 
     async def one_breach(session: AsyncSession, breach_id: int) -> list[dict[str, Any]]:
         breach = await session.get(Breach, breach_id)
         due = breach_alert(ctx, breach, now) if breach is not None else None
         if breach is None or due is None:
             return []
-        key, message = due
-        alert_id = await claim_once(session, BreachAlert.__table__,
-                                    {"breach_id": breach.id, "key": key, "kind": key,
-                                     "recipients": BREACH_RECIPIENTS, "message": message,
-                                     "due_at": breach.notify_due}, unique=("breach_id", "key"))
-        if alert_id is None:
-            return []
-        return [{"type": key, "breach": breach.number, "alert_id": alert_id, "recipients": BREACH_RECIPIENTS,
-                 "message": message, "due_at": breach.notify_due.isoformat()}]
+        return await _raise_once(session, BreachAlert.__table__, {"breach_id": breach.id}, due,
+                                 BREACH_RECIPIENTS, breach.notify_due, {"breach": breach.number})
 
     published = await for_each(db, request_ids, one_request, report, "privacy scheduler (rights request)")
     published += await for_each(db, breach_ids, one_breach, report, "privacy scheduler (breach)")
