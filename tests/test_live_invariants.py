@@ -134,3 +134,12 @@ def test_the_privacy_notice_of_the_lender_file_is_required_at_first_contact() ->
     assert any("not the lender file's" in p for p in turn_problems(replace(first, notice=other)))
     assert any("version" in p for p in turn_problems(replace(first, notice=replace(notice, custom={}))))
     assert any("never reached" in p for p in turn_problems(replace(first, received=["Halo Kak"])))
+    # The bot's answer that shows the notice (a first question about data) counts as the notice, once.
+    answer = Reply(1, 2, "bot", expected.text + "\nAnda dapat meminta salinan data.", (), dict(expected.custom))
+    asked = replace(turn(answer.text, mode_before=None), notice=answer)
+    asked = replace(asked, replies=[answer])
+    assert turn_problems(asked) == []
+    # The defect the fuzzer found: the notice sent before a bot answer that shows it again.
+    plain = replace(answer, custom={})
+    twice = replace(asked, notice=notice, replies=[plain], received=[expected.text, plain.text])
+    assert any("more than once" in p for p in turn_problems(twice))

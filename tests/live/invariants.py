@@ -9,7 +9,9 @@
 
 * Privacy notice: the conversation's first message is answered first with
   the notice of the lender file (read from ``lender/demo.yml``, which the
-  live stack copies), its version recorded; it is delivered like any reply.
+  live stack copies), its version recorded, delivered once like any reply —
+  or, when the borrower's first message asked about their data, by the bot's
+  answer that contains it (never the same paragraph twice).
 
 Across a conversation: the same question at most 3 times in a row, no
 "Circuit breaker tripped" for it in Rasa's log, no bot failure (Rasa
@@ -75,7 +77,7 @@ def notice_problems(turn: Turn) -> list[str]:
     if expected is None:
         return ["a privacy notice was sent though the lender file configures none"]
     problems = []
-    if normalise(turn.notice.text) != normalise(expected.text):
+    if normalise(expected.text) not in normalise(turn.notice.text):
         problems.append(f"the privacy notice is not the lender file's: {turn.notice.text[:80]!r}")
     if turn.notice.custom.get(NOTICE_KEY) != expected.custom[NOTICE_KEY]:
         problems.append(f"the privacy notice's version is not recorded: {turn.notice.custom!r}")
@@ -87,7 +89,7 @@ def delivery_problems(turn: Turn) -> list[str]:
     received = normalise(" ".join(_without_tags(m) for m in turn.received))
     problems: list[str] = []
     position = 0
-    stored = ([turn.notice] if turn.notice is not None else []) + turn.replies
+    stored = ([turn.notice] if turn.notice is not None and turn.notice not in turn.replies else []) + turn.replies
     for reply in stored:
         text = normalise(_as_shown(reply.text, turn.channel))
         if not text:
