@@ -7,10 +7,11 @@ phone number or another identifier adds it to ``SEALED`` (and the dump test,
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Row, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import pii
@@ -119,7 +120,8 @@ async def rekey(db: Database, ring: pii.Keyring | None = None) -> RekeyReport:
     return report
 
 
-async def _rekey_rows(session: AsyncSession, ring: pii.Keyring, sealed: Sealed, rows: list) -> int:  # type: ignore[type-arg]
+async def _rekey_rows(session: AsyncSession, ring: pii.Keyring, sealed: Sealed,
+                      rows: Sequence[Row[Any]]) -> int:
     table, done = sealed.table, 0
     for row in rows:
         token = getattr(row, sealed.enc)

@@ -116,7 +116,8 @@ async def anonymise_conversation(session: AsyncSession, conversation_id: int, ru
     The address's key becomes ``anon-<id>`` and its ciphertext is dropped, not re-encrypted: nothing
     is left that a key could open, and the borrower's next message opens a new conversation."""
     await session.execute(update(Conversation).where(Conversation.id == conversation_id).values(
-        sender_key=f"anon-{conversation_id}", sender_enc=None, sender_name=None, customer_id=None, lease_owner=None, lease_until=None))
+        sender_key=f"anon-{conversation_id}", sender_enc=None, sender_name=None, customer_id=None,
+        lease_owner=None, lease_until=None))
     await session.execute(update(Message).where(Message.conversation_id == conversation_id).values(
         text=ANON, text_enc=None, payload={}, external_id=None, last_error=None))
     await session.execute(update(OutboxItem).where(OutboxItem.conversation_id == conversation_id).values(

@@ -267,7 +267,8 @@ async def test_staff_message_is_first_response_and_goes_to_outbox(app, database,
     async with database.session() as s:
         item = await s.scalar(select(OutboxItem))
         msg = await s.get(Message, item.message_id)
-    assert opened_sender(item.channel, item.recipient_enc) == WA_PHONE and msg.text == "Halo Kak, kami cek dulu ya." and msg.author == "agent"
+    assert opened_sender(item.channel, item.recipient_enc) == WA_PHONE
+    assert msg.text == "Halo Kak, kami cek dulu ya." and msg.author == "agent"
 
 
 def rasa_rest_collector_split(text: str) -> list[str]:
