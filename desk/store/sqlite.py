@@ -303,9 +303,11 @@ class SqliteConversationStore(SqlConversationStore):
 
             # The driver is in autocommit mode (isolation_level=None); SQLAlchemy's
             # documented recipe: emit the BEGIN ourselves, IMMEDIATE to take the write lock.
+            # Straight on the driver's connection: through exec_driver_sql it cost a full
+            # SQLAlchemy execution (context, events, result) on every outbox claim and record.
             @event.listens_for(engine, "begin")
             def _begin(conn: Connection) -> None:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                raw.execute("BEGIN IMMEDIATE")
 
             self._sa_engine, self._sa_conn = engine, engine.connect()
         return self._sa_conn
