@@ -1,7 +1,7 @@
 """outbox: index (conversation_id, status) instead of conversation_id alone
 
 Revision ID: b7e2d4c9a013
-Revises: f3b8e21c7a55
+Revises: a7d3c9e15b42
 Create Date: 2026-11-30 14:45:00
 
 The outbox worker's claim checks, per due item, that its conversation has no
@@ -19,7 +19,7 @@ from alembic import op
 
 
 revision: str = 'b7e2d4c9a013'
-down_revision: Union[str, Sequence[str], None] = 'f3b8e21c7a55'
+down_revision: Union[str, Sequence[str], None] = 'a7d3c9e15b42'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
