@@ -1,17 +1,22 @@
-"""Load-proof counts of what one bot-path message costs the desk, for one or more checkouts.
+"""Load-proof counts of what one desk message costs, for one or more checkouts.
 
     .venv/bin/python bench/desk/count_desk.py TREE [TREE ...] [--messages 200] [--db sqlite]
+        [--path bot|human] [--concurrency 1] [--rate R] [--nlu] [--callgrind] [--statements]
 
 For each checkout: a fresh database, the fake Rasa, and that checkout's desk
 under ``bench/desk/counted_desk.py`` (this tree's; the desk's code is the
-checkout's, through ``PYTHONPATH``). After a warm-up and one first message,
-``--messages`` in-app messages go through one conversation one at a time (the
-bench's "through desk, 1 at a time"); then the counters are read. Printed per
-message: SQL statements per thread, thread hand-offs, garbage collections, CPU
-time of the desk process, Python calls on the event loop's thread, and the
-functions whose call counts differ most between the first checkout and each
-other. Counts do not depend on the machine's load; the CPU time and latency
-printed next to them do.
+checkout's, through ``PYTHONPATH``). After a warm-up and the conversations'
+first messages, ``--messages`` go through (bot path: in-app API, one
+conversation per connection; human path: Telegram webhook into conversations
+handed to people, timed to the queue websocket). Then an idle window of the
+same length is counted and subtracted, so the desk's timers (sweeper, polls,
+schedulers) do not count as per-message work. Printed per message: SQL
+statements per thread, thread hand-offs, SQLite writer-thread hops with their
+CPU and queueing, garbage collections, CPU time of the desk process, Python
+calls on the event loop's thread and, with ``--callgrind``, instructions per
+thread; then the functions whose call counts differ most between the first
+checkout and each other. Counts do not depend on the machine's load; the CPU
+time and latency printed next to them do.
 """
 from __future__ import annotations
 

@@ -6,9 +6,12 @@ trace callback on every connection the process opens, the writer thread's,
 aiosqlite's and SQLAlchemy's alike; on PostgreSQL SQLAlchemy's
 ``before_cursor_execute``), hand-offs to threads (``ThreadPoolExecutor.submit``
 and aiosqlite's per-call queue), garbage collections per generation with their
-duration, the process's CPU time, and the Python calls on the event loop's
-thread (cProfile: call counts do not depend on the machine's load, timings
-do). Works on any checkout whose code is on ``PYTHONPATH`` (``aduan.cli``, or
+duration, the process's CPU time and each thread's, every hop to the SQLite
+writer thread by kind (count, CPU, time queued, duration), and the Python
+calls on the event loop's thread (cProfile: call counts do not depend on the
+machine's load, timings do; ``COUNT_DESK_PROFILE=0`` turns it off, as under
+callgrind; ``COUNT_DESK_PROFILE_WRITER=1`` also profiles the writer's hops
+into ``FILE.<n>.writer.txt``). Works on any checkout whose code is on ``PYTHONPATH`` (``aduan.cli``, or
 ``desk.cli`` before the root split).
 """
 from __future__ import annotations
@@ -57,8 +60,8 @@ def _spread(values: list[float]) -> dict[str, float]:
 def _reset() -> None:
     STATE.update(on=True, thread_cpu=_thread_cpu(), statements=collections.Counter(), texts=collections.Counter(),
                  submits=collections.Counter(), hops=collections.Counter(), hop_cpu_ms=collections.Counter(),
-                 hop_wait_ms=collections.Counter(), hop_wall_ms={}, gc=collections.Counter(), gc_ms=collections.Counter(),
-                 cpu=time.process_time(), wall=time.monotonic())
+                 hop_wait_ms=collections.Counter(), hop_wall_ms={}, gc=collections.Counter(),
+                 gc_ms=collections.Counter(), cpu=time.process_time(), wall=time.monotonic())
 
 
 def _shape(sql: str) -> str:
@@ -195,8 +198,10 @@ def main() -> int:
             seconds[key] += tottime
         out.write_text(json.dumps({
             "cpu_s": time.process_time() - STATE["cpu"],
-            "thread_cpu_s": {k: v - STATE["thread_cpu"].get(k, 0.0) for k, v in _thread_cpu().items()}, "wall_s": time.monotonic() - STATE["wall"],
-            "statements": STATE["statements"], "texts": STATE["texts"], "submits": STATE["submits"], "hops": STATE["hops"],
+            "thread_cpu_s": {k: v - STATE["thread_cpu"].get(k, 0.0) for k, v in _thread_cpu().items()},
+            "wall_s": time.monotonic() - STATE["wall"],
+            "statements": STATE["statements"], "texts": STATE["texts"], "submits": STATE["submits"],
+            "hops": STATE["hops"],
             "hop_cpu_ms": STATE["hop_cpu_ms"], "hop_wait_ms": STATE["hop_wait_ms"],
             "hop_wall": {k: _spread(v) for k, v in STATE["hop_wall_ms"].items()},
             "gc": STATE["gc"], "gc_ms": STATE["gc_ms"], "python_calls": sum(calls.values()),
