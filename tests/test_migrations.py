@@ -140,7 +140,7 @@ def test_the_pii_migration_seals_existing_rows_and_the_downgrade_opens_them(data
     config = _config(database_url)
     ring = pii.keyring()
     try:
-        command.upgrade(config, "a7d3c9e15b42")
+        command.upgrade(config, "b7e2d4c9a013")
         _insert_old_rows(database_url)
         command.upgrade(config, "c7d2a9e4b815")
         conversations = _read(database_url, "SELECT id, channel, sender_key, sender_enc FROM conversations ORDER BY id")
@@ -164,7 +164,7 @@ def test_the_pii_migration_seals_existing_rows_and_the_downgrade_opens_them(data
                               for r in _read(database_url, f"SELECT * FROM {table}"))
         assert "81234567890" not in everything and "998877665544" not in everything
 
-        command.downgrade(config, "a7d3c9e15b42")
+        command.downgrade(config, "b7e2d4c9a013")
         assert _read(database_url, "SELECT sender FROM conversations ORDER BY id") == \
             [(PHONE,), ("998877665544",), ("anon-3",)]
         assert _read(database_url, "SELECT recipient FROM outbox ORDER BY id") == [(PHONE,), ("",)]

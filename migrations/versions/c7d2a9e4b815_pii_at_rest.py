@@ -1,7 +1,7 @@
 """pii at rest: phone numbers and channel addresses as keyed hashes plus ciphertexts
 
 Revision ID: c7d2a9e4b815
-Revises: a7d3c9e15b42
+Revises: b7e2d4c9a013
 Create Date: 2026-11-30 14:30:00
 
 Issue #18, item 7 ("least exposure"): ``conversations.sender``,
@@ -27,7 +27,7 @@ from alembic import op
 from desk import pii
 
 revision: str = 'c7d2a9e4b815'
-down_revision: Union[str, Sequence[str], None] = 'a7d3c9e15b42'
+down_revision: Union[str, Sequence[str], None] = 'b7e2d4c9a013'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
