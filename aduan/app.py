@@ -21,6 +21,7 @@ import privacy.api
 import reports.api
 import tickets.api
 import tickets.scheduler
+from aduan.pii_keys import check_keys
 from aduan.services import Services, build_services
 from attachments.runtime import build_attachments
 from desk.api import bp as api_bp
@@ -58,6 +59,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     install_http_errors(app)  # 2 MB body limit, answered with the JSON error
     install_services(app, services)
     _install_parts(app, services, run_outbox=run_outbox)
+
+    @app.before_server_start
+    async def _check_pii_keys(app: Sanic) -> None:
+        # Keys that do not fit the database stop the start with the reason (desk.pii.PiiKeyError),
+        # instead of unreadable replies and missed look-ups later.
+        await check_keys(services.db)
 
     @app.after_server_start
     async def _freeze_startup_heap(app: Sanic) -> None:

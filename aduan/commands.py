@@ -1,10 +1,13 @@
-"""The root's own ``aduan`` subcommands: ``serve``, ``migrate``, ``seed-demo``, ``demo-logins``."""
+"""The root's own ``aduan`` subcommands: ``serve``, ``migrate``, ``seed-demo``, ``demo-logins``, and the PII
+keys' ``pii-new-key``, ``pii-check`` and ``pii-rekey``."""
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -13,10 +16,14 @@ from sanic.worker.loader import AppLoader
 
 from aduan.app import create_app
 from aduan.demo import demo_logins_text, seed_demo_staff
+from aduan.pii_keys import check_keys, rekey, sealed_with
+from desk import pii
 from desk.config import REPO_ROOT, Settings
 from desk.logging import configure_logging
 from desk.workers import supervise
 from storage.db import Database
+
+T = TypeVar("T")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -38,6 +45,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     logins = sub.add_parser("demo-logins", help="print the demo staff logins")
     logins.set_defaults(func=cmd_demo_logins)
+
+    new_key = sub.add_parser("pii-new-key", help="print a fresh PII key entry (id=base64) for PII_KEYS")
+    new_key.add_argument("key_id", help="the new key's id, e.g. k2 (letters, digits, - or _)")
+    new_key.set_defaults(func=cmd_pii_new_key)
+
+    check = sub.add_parser("pii-check", help="check that the configured PII keys fit the database")
+    check.set_defaults(func=cmd_pii_check)
+
+    rekey_cmd = sub.add_parser("pii-rekey", help="re-seal phone numbers and addresses with the current PII key "
+                                                 "and recompute their look-up keys (after a rotation; desk stopped)")
+    rekey_cmd.set_defaults(func=cmd_pii_rekey)
 
 
 def _factory(name: str) -> object:
@@ -93,4 +111,56 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 def cmd_demo_logins(args: argparse.Namespace) -> int:
     """Print the demo logins (what `make run` shows)."""
     print(demo_logins_text() if Settings().demo_mode else "  (demo mode is off: no demo logins)")
+    return 0
+
+
+def _keyring(settings: Settings) -> pii.Keyring:
+    ring = pii.load_keyring(settings.pii_keys, settings.pii_key_file, allow_dev=settings.demo_mode)
+    pii.configure(ring)
+    return ring
+
+
+def cmd_pii_new_key(args: argparse.Namespace) -> int:
+    """Print a new key entry; the operator puts it first in PII_KEYS (docs/privacy.md, "Keys and rotation")."""
+    try:
+        print(pii.new_key_entry(args.key_id))
+    except pii.PiiKeyError as exc:
+        print(f"pii-new-key: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _run_with_db(settings: Settings, job: Callable[[Database], Awaitable[T]]) -> T:
+    async def run() -> T:
+        db = Database(settings.database_url)
+        try:
+            return await job(db)
+        finally:
+            await db.dispose()
+    return asyncio.run(run())
+
+
+def cmd_pii_check(args: argparse.Namespace) -> int:
+    """Exit 0 when the configured keys fit the database, else 1 with the reason (names key ids only)."""
+    settings = Settings()
+    try:
+        ring = _keyring(settings)
+        _run_with_db(settings, lambda db: check_keys(db, ring))
+    except pii.PiiKeyError as exc:
+        print(f"pii-check: {exc}", file=sys.stderr)
+        return 1
+    print(f"pii-check: keys fit the database (current key {ring.current_id})")
+    return 0
+
+
+def cmd_pii_rekey(args: argparse.Namespace) -> int:
+    """Move every sealed value and look-up key to the current key; then the old key may be removed."""
+    settings = Settings()
+    try:
+        ring = _keyring(settings)
+        report = _run_with_db(settings, lambda db: rekey(db, ring))
+    except pii.PiiKeyError as exc:
+        print(f"pii-rekey: {exc}", file=sys.stderr)
+        return 1
+    print(f"pii-rekey: current key {ring.current_id}; rows rewritten: {sealed_with(report.rewritten)}")
     return 0

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from attachments.runtime import Attachments
+from desk import pii
 from desk.botclient import BotClient
 from desk.config import Settings
 from desk.events import EventBus, build_event_bus
@@ -56,7 +57,11 @@ def build_store(db: Database, handoff: HandoffQueue) -> ConversationStore:
 
 def build_services(settings: Settings, *, events: EventBus | None = None,
                    bot: BotClient | None = None, lending: LendingCore | None = None) -> Services:
-    """Create the database handle, store, event bus, bot client, router and outbox worker from settings."""
+    """Create the database handle, store, event bus, bot client, router and outbox worker from settings.
+
+    Also makes the settings' PII keys the process's keyring (``desk.pii``); raises
+    ``desk.pii.PiiKeyError`` when none is configured outside demo mode."""
+    pii.configure(pii.load_keyring(settings.pii_keys, settings.pii_key_file, allow_dev=settings.demo_mode))
     db = Database(settings.database_url)
     services = Services(settings=settings, db=db, events=events or build_event_bus(settings))
     services.bot = bot or BotClient(settings.rasa_servers, timeout_seconds=settings.rasa_timeout_seconds,

@@ -136,7 +136,7 @@ async def main(n: int, concurrency: int, database_url: str | None) -> None:
             push_lat: list[float] = []
             async with services.db.session() as session:
                 conv_id = await session.scalar(select(Conversation.id).where(
-                    Conversation.channel == "inapp", Conversation.sender == customer))
+                    Conversation.sender_is(customer, "inapp")))
                 last_id = await session.scalar(select(func.max(Message.id)))
             ws_url = base.replace("http://", "ws://") + f"/chat/ws?token={tokens[0]}&after={last_id}"
             async with connect(ws_url) as ws:

@@ -46,6 +46,7 @@ from desk.sender import ProviderError
 from connectors.dispatch import route_inbound
 from connectors.markup import to_plain
 from connectors.rejections import Rejected, check_body_size, check_text_length, reject
+from desk import pii
 from desk.auth import error
 from desk.config import REPO_ROOT, Settings
 from desk.masking import MaskingFilter
@@ -111,12 +112,14 @@ def message_view(message: Message | MessageRecord, link: Callable[[int], str] | 
     ``link`` makes the signed, expiring URL of an agent's file (``files`` in the view).
     """
     payload = message.payload or {}
+    # The borrower's own view: the text as written (a stored row may hold it masked, desk.pii.seal_text).
+    text = message.clear_text() if isinstance(message, Message) else message.text
     return {
         "id": message.id,
         "direction": message.direction,
         "author": message.author,
         # Replies are stored in the neutral markup; the web chat shows text as text.
-        "text": to_plain(message.text) if message.direction == Direction.OUTBOUND and message.text else message.text,
+        "text": to_plain(text) if message.direction == Direction.OUTBOUND and text else text,
         "buttons": [{"title": b["title"], "payload": b["payload"]} for b in payload.get("buttons", [])],
         "media": payload.get("media", []),
         "files": [{"url": link(int(f["attachment_id"])) if link else None, "content_type": f.get("content_type"),
@@ -128,7 +131,8 @@ def message_view(message: Message | MessageRecord, link: Callable[[int], str] | 
 
 async def _conversation_id(session: AsyncSession, customer_id: str) -> int | None:
     return await session.scalar(select(Conversation.id).where(
-        Conversation.channel == Channel.INAPP.value, Conversation.sender == customer_id))
+        Conversation.channel == Channel.INAPP.value,
+        Conversation.sender_key == pii.sender_key(pii.keyring(), Channel.INAPP.value, customer_id)))
 
 
 async def messages_after(db: Any, customer_id: str, after: int, *, outbound_only: bool = False,

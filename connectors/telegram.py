@@ -37,12 +37,13 @@ from connectors.dispatch import channel_senders, route_inbound
 from connectors.markup import to_telegram_html
 from connectors.textsplit import split_text
 from connectors.rejections import Rejected, check_body_size, check_text_length, reject
+from desk import pii
 from desk.config import Settings
 from desk.masking import MaskingFilter
 from desk.messages import Channel, InboundMessage, MediaRef, OutboundMessage
 from desk.services import CoreServices, core_services
 from storage.models import Message as StoredMessage
-from storage.models import OutboxItem
+from storage.models import Conversation, OutboxItem
 
 PATH = "/webhooks/telegram"
 # Telegram limits callback_data to 64 bytes; longer payloads are sent as "#<index>"
@@ -211,8 +212,10 @@ async def resolve_indexed_payload(services: CoreServices, inbound: InboundMessag
         return inbound
     async with services.db.session() as session:
         payload = await session.scalar(
-            select(StoredMessage.payload).join(OutboxItem, OutboxItem.message_id == StoredMessage.id).where(
-                OutboxItem.channel == Channel.TELEGRAM.value, OutboxItem.recipient == inbound.sender,
+            select(StoredMessage.payload).join(OutboxItem, OutboxItem.message_id == StoredMessage.id)
+            .join(Conversation, Conversation.id == OutboxItem.conversation_id).where(
+                OutboxItem.channel == Channel.TELEGRAM.value,
+                Conversation.sender_key == pii.sender_key(pii.keyring(), Channel.TELEGRAM.value, inbound.sender),
                 OutboxItem.provider_message_id == str(message_id)))
     buttons = (payload or {}).get("buttons", [])
     index = int(data[1:])

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
 
     desk_service_token: str = Field(default="dev-service-token", min_length=8)
     session_secret: str = Field(default="dev-session-secret-change-me", min_length=16)
+    # Keys of phone numbers and other identifiers at rest (desk/pii.py, docs/privacy.md "Keys and
+    # rotation"): "id=base64,…" with the current key first, or a file of such lines. With neither,
+    # demo mode makes a development key file under var/; outside demo mode the desk refuses to start.
+    pii_keys: str | None = None
+    pii_key_file: str | None = None
 
     twilio_account_sid: str = "ACdev00000000000000000000000000000"
     twilio_auth_token: str = "dev-twilio-auth-token"

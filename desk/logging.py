@@ -100,10 +100,17 @@ def quiet_third_parties() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def _pii_key_values(keys: str | None) -> list[str]:
+    """Each ``id=base64`` entry of PII_KEYS, and its base64 alone (desk.pii)."""
+    entries = [e.strip() for e in (keys or "").replace("\n", ",").split(",") if e.strip()]
+    return entries + [e.partition("=")[2] for e in entries]
+
+
 def register_settings_secrets(settings: Any) -> None:
     """Never log the deployment's tokens and secrets, whatever line they turn up in."""
     register_secrets([settings.telegram_bot_token, settings.telegram_secret_token, settings.twilio_auth_token,
-                      settings.desk_service_token, settings.session_secret, settings.inapp_signing_secret])
+                      settings.desk_service_token, settings.session_secret, settings.inapp_signing_secret,
+                      *_pii_key_values(settings.pii_keys)])
     register_basic_auth(settings.twilio_account_sid, settings.twilio_auth_token)
 
 

@@ -56,7 +56,7 @@ async def enqueue(
         message_id=stored.id,
         conversation_id=conversation.id,
         channel=conversation.channel,
-        recipient=conversation.sender,
+        recipient_enc=conversation.sender_enc,
         template_only=template_only,
     )
     session.add(item)

@@ -50,6 +50,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from desk import pii
 from desk.sender import ProviderError, Sender
 from desk.messages import Channel, OutboundMessage
 from desk.templates import TemplateBook
@@ -96,12 +97,13 @@ def _claim_statement(batch_size: int, *, skip_locked: bool) -> Any:
         .values(status=OutboxStatus.SENDING.value, attempts=_OUTBOX.c.attempts + 1,
                 next_attempt_at=bindparam("lease_until"))
         .returning(_OUTBOX.c.id, _OUTBOX.c.message_id, _OUTBOX.c.conversation_id,
-                   _OUTBOX.c.channel, _OUTBOX.c.recipient, _OUTBOX.c.attempts, _OUTBOX.c.created_at,
+                   _OUTBOX.c.channel, _OUTBOX.c.recipient_enc, _OUTBOX.c.attempts, _OUTBOX.c.created_at,
                    _OUTBOX.c.template_only)
     )
 
 
-_MESSAGE_TEXTS = (select(Message.__table__.c.id, Message.__table__.c.text, Message.__table__.c.payload)
+_MESSAGE_TEXTS = (select(Message.__table__.c.id, Message.__table__.c.text, Message.__table__.c.payload,
+                         Message.__table__.c.text_enc)
                   .where(Message.__table__.c.id.in_(bindparam("ids", expanding=True))))
 _MESSAGES = Message.__table__
 # When each conversation's borrower last wrote: the start of its customer-care window.
@@ -167,7 +169,7 @@ class _Claimed:
     id: int
     conversation_id: int
     channel: str
-    recipient: str
+    recipient_enc: str | None  # sealed (desk.pii); opened just before the send
     attempts: int
     queued_at: datetime
     text: str
@@ -336,7 +338,8 @@ class OutboxWorker:
         if not rows:
             self._follow_up = False
             return []
-        texts = {r.id: (r.text, r.payload)
+        # A text that carried a phone number or NIK is stored masked: the borrower gets the original.
+        texts = {r.id: (pii.open_text(r.text, r.text_enc), r.payload)
                  for r in conn.execute(_MESSAGE_TEXTS, {"ids": [row.message_id for row in rows]}).all()}
         windowed = list({r.conversation_id for r in rows if r.channel in CUSTOMER_CARE_WINDOWS})
         last_inbound = ({cid: _aware(at) for cid, at in conn.execute(_LAST_INBOUND, {"conversations": windowed})}
@@ -347,7 +350,7 @@ class OutboxWorker:
             "conversations": list({row.conversation_id for row in rows}),
             "claimed": [row.id for row in rows]}).first() is not None
         return [
-            _Claimed(r.id, r.conversation_id, r.channel, r.recipient, r.attempts, _aware(r.created_at),
+            _Claimed(r.id, r.conversation_id, r.channel, r.recipient_enc, r.attempts, _aware(r.created_at),
                      *texts.get(r.message_id, ("", {})), template_only=bool(r.template_only),
                      last_inbound_at=last_inbound.get(r.conversation_id))
             for r in sorted(rows, key=lambda r: r.id)
@@ -396,8 +399,17 @@ class OutboxWorker:
             if decision.message is None:
                 return self._hold(item, decision.hold_reason or "", decision.detail or "")
             message, form = decision.message, decision.form
+        if not item.recipient_enc:
+            return self._failed_attempt(item, "no recipient: the conversation was anonymised", retryable=False)
         try:
-            provider_id = await asyncio.wait_for(sender.send(item.recipient, message), self.send_timeout)
+            recipient = pii.keyring().decrypt(pii.sender_kind(item.channel), item.recipient_enc)
+        except pii.PiiKeyError as exc:
+            # Wrong or missing key (start-up checks the keys, so an operator changed them since):
+            # retried with the usual backoff, so the reply leaves once the keys are fixed.
+            log.error("outbox item %s: cannot open the recipient: %s", item.id, exc)
+            return self._failed_attempt(item, f"recipient not readable: {exc}", retryable=True)
+        try:
+            provider_id = await asyncio.wait_for(sender.send(recipient, message), self.send_timeout)
         except ProviderError as exc:
             return self._failed_attempt(item, str(exc), retryable=exc.retryable, retry_after=exc.retry_after,
                                         code=exc.code)
@@ -560,13 +572,14 @@ class FailedReply:
     conversation_public_id: str
     channel: str
     recipient: str
+    """The address in clear, for the console to mask (``mask_phone``); empty once anonymised."""
     attempts: int
     last_error: str | None
     queued_at: datetime
 
 
 _FAILED_REPLIES = (
-    select(OutboxItem.id, Conversation.public_id, OutboxItem.channel, OutboxItem.recipient,
+    select(OutboxItem.id, Conversation.public_id, OutboxItem.channel, OutboxItem.recipient_enc,
            OutboxItem.attempts, OutboxItem.last_error, OutboxItem.created_at)
     .join(Conversation, Conversation.id == OutboxItem.conversation_id)
     .where(OutboxItem.status == OutboxStatus.FAILED.value)
@@ -576,7 +589,13 @@ _FAILED_REPLIES = (
 async def failed_replies(session: AsyncSession, *, limit: int = 50) -> list[FailedReply]:
     """Replies that failed for good, newest first (read only)."""
     rows = (await session.execute(_FAILED_REPLIES.order_by(OutboxItem.id.desc()).limit(limit))).all()
-    return [FailedReply(*row) for row in rows]
+    return [_failed_reply(row) for row in rows]
+
+
+def _failed_reply(row: Any) -> FailedReply:
+    """A failed-reply row with its recipient opened (desk.pii); empty once anonymised."""
+    recipient = pii.keyring().decrypt(pii.sender_kind(row[2]), row[3]) if row[3] else ""
+    return FailedReply(row[0], row[1], row[2], recipient, *row[4:])
 
 
 async def count_failed(session: AsyncSession) -> int:
@@ -605,4 +624,4 @@ async def requeue_failed(session: AsyncSession, item_id: int, *, now: datetime |
         .values(status=OutboxStatus.PENDING.value, attempts=0, next_attempt_at=at, created_at=at))
     if done.rowcount != 1:  # type: ignore[attr-defined]
         return None  # re-queued by someone else in between
-    return FailedReply(*before)
+    return _failed_reply(before)

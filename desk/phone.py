@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 
 _DIGITS = re.compile(r"\D+")
+# The result's own shape: +62, a national number not starting with 0, 8–12 digits (as checked below).
+_CANONICAL = re.compile(r"\+62[1-9]\d{7,11}")
 
 
 class InvalidPhone(ValueError):
@@ -15,6 +17,9 @@ def normalise_phone(raw: str) -> str:
 
     Raises ``InvalidPhone`` when it cannot be an Indonesian number.
     """
+    if _CANONICAL.fullmatch(raw):
+        # Already +62…: what connectors hand over, so the per-message look-up key (desk.pii) skips the rest.
+        return raw
     text = raw.strip()
     if text.lower().startswith("whatsapp:"):
         text = text[len("whatsapp:"):]

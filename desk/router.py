@@ -51,6 +51,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from desk import pii
 from desk.botclient import BotClient, BotFailed, BotUnavailable
 from desk.events import EventBus
 from desk.handoff_request import BOT_FAILED, BOT_UNAVAILABLE, PROCESSING_FAILED, HandoffRequest
@@ -217,10 +218,13 @@ class Router:
         inbound = normalise_inbound(inbound)
         if len(inbound.text) > self.max_message_chars:
             raise MessageTooLong(f"message has {len(inbound.text)} characters, limit {self.max_message_chars}")
-        async with self.locks.hold((_channel_value(inbound.channel), inbound.sender)):
+        channel = _channel_value(inbound.channel)
+        # The message's one HMAC (desk.pii): the lock, the store's look-up and a redelivery's use it.
+        key = pii.sender_key(pii.keyring(), channel, inbound.sender)
+        async with self.locks.hold((channel, key)):
             # Timed once the lock is ours: the lease must run from the moment the work starts.
             now = self.clock()
-            new = _new_inbound(inbound, now, owner=self.owner, lease_until=now + self.lease)
+            new = _new_inbound(inbound, now, owner=self.owner, lease_until=now + self.lease, sender_key=key)
             try:
                 stored = await self.store.append_inbound(new)
             except DuplicateMessage:
@@ -324,7 +328,7 @@ class Router:
 
     async def _redelivered(self, new: NewInbound) -> ReceiveResult:
         """A delivery already stored: resume it when unfinished, else answer with its stored replies."""
-        existing = await self.store.inbound_by_external_id(new.channel, new.sender, new.external_id)
+        existing = await self.store.inbound_by_external_id(new.channel, new.key_of(), new.external_id)
         if existing is None:
             raise RuntimeError("a delivery refused as a duplicate is not stored")
         if existing.message.state == InboundState.RECEIVED.value:
@@ -363,7 +367,7 @@ class Router:
         now = self.clock()
         handled = 0
         for item in await self.store.unfinished(stored_before=now - self.sweep_after, now=now, limit=limit):
-            async with self.locks.hold((item.channel, item.sender)):
+            async with self.locks.hold((item.channel, item.sender_key)):
                 claimed = await self._claim(item.message_id)
                 if claimed is None or not claimed.leased:
                     continue
@@ -424,7 +428,8 @@ class Router:
             "channel": conversation.channel,
             "conversation_id": conversation.public_id,
             "customer_id": conversation.customer_id,
-            "phone": conversation.sender if conversation.channel == Channel.WHATSAPP.value else None,
+            # Known in clear on the inbound path; decrypted only when the sweeper resumes a message.
+            "phone": conversation.clear_sender() if conversation.channel == Channel.WHATSAPP.value else None,
         }
         started = time.perf_counter()
         try:
@@ -568,7 +573,8 @@ def message_event(conversation: Any, message: Any) -> dict[str, Any]:
     }
 
 
-def _new_inbound(inbound: InboundMessage, now: datetime, *, owner: str, lease_until: datetime) -> NewInbound:
+def _new_inbound(inbound: InboundMessage, now: datetime, *, owner: str, lease_until: datetime,
+                 sender_key: str | None = None) -> NewInbound:
     """What the store writes for ``inbound``: its payload (button, media, the raw input when it was
     normalised) and whether it may be a numbered choice (WhatsApp shows buttons as a numbered list)."""
     channel = _channel_value(inbound.channel)
@@ -585,7 +591,8 @@ def _new_inbound(inbound: InboundMessage, now: datetime, *, owner: str, lease_un
     return NewInbound(channel=channel, sender=inbound.sender, external_id=inbound.external_id, text=inbound.text,
                       payload=payload, created_at=now, author=Author.BORROWER.value,
                       sender_name=inbound.sender_name, customer_id=inbound.customer_id,
-                      may_be_numbered_choice=may_be_choice, lease_owner=owner, lease_until=lease_until)
+                      may_be_numbered_choice=may_be_choice, lease_owner=owner, lease_until=lease_until,
+                      sender_key=sender_key)
 
 
 async def _rate(capture: RatingCapture, text: str, choice: str | None, session: AsyncSession,

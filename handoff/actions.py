@@ -340,7 +340,7 @@ async def open_ticket(session: AsyncSession, ctx: TicketContext, user: StaffUser
         data = ticket_service.NewTicket(
             incomplete=True, conversation_id=conversation.public_id, category=category,
             priority=handoff.priority, reason=handoff.reason, full_name=conversation.sender_name or "",
-            phone=conversation.sender if conversation.channel == "whatsapp" else None,
+            phone=conversation.clear_sender() if conversation.channel == "whatsapp" else None,
             customer_id=conversation.customer_id, chronology=chronology[:8000])
         ticket = await ticket_service.insert_ticket(session, ctx, data, None, ticket_service.Actor.staff(user.id))
     except (TicketError, ValueError) as exc:

@@ -31,6 +31,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from desk import pii
 from desk.config import Settings
 from handoff import audit
 from handoff.models import NluLabel
@@ -178,17 +179,18 @@ async def frequent_misunderstandings(session: AsyncSession, *, now: datetime | N
     since = (now or utcnow()) - timedelta(days=days)
     rows = (await session.execute(
         select(Message.id, Message.text, Message.payload, Message.created_at, Conversation.sender_name,
-               NluLabel.intent)
+               NluLabel.intent, Message.text_enc)
         .join(Conversation, Conversation.id == Message.conversation_id)
         .outerjoin(NluLabel, NluLabel.message_id == Message.id)
         .where(Message.direction == Direction.INBOUND.value, Message.created_at >= since)
         .order_by(Message.id))).all()
     groups: dict[str, dict[str, Any]] = {}
-    for message_id, text, payload, created_at, sender_name, label in rows:
+    for message_id, text, payload, created_at, sender_name, label, text_enc in rows:
         flag = flag_of(payload)
         if flag is None:
             continue
-        masked = mask_for_training(text or "", [sender_name or ""])
+        # From the original (desk.pii.seal_text), so identifiers become the training placeholders.
+        masked = mask_for_training(pii.open_text(text or "", text_enc), [sender_name or ""])
         group = groups.setdefault(normalise(masked), {"text": masked, "count": 0, "flags": Counter(),
                                                       "last_at": created_at, "bot": None, "label": None,
                                                       "message_id": message_id})
@@ -213,14 +215,14 @@ async def reviewed_lines(session: AsyncSession) -> list[tuple[str, str]]:
     out: the reviewers disagree, and Rasa refuses an example under two intents.
     """
     rows = (await session.execute(
-        select(NluLabel.intent, Message.text, Conversation.sender_name)
+        select(NluLabel.intent, Message.text, Conversation.sender_name, Message.text_enc)
         .join(Message, Message.id == NluLabel.message_id)
         .join(Conversation, Conversation.id == Message.conversation_id)
         .order_by(NluLabel.id))).all()
     seen: dict[str, tuple[str, str]] = {}
     conflicted: set[str] = set()
-    for intent, text, sender_name in rows:
-        masked = mask_for_training(text or "", [sender_name or ""])
+    for intent, text, sender_name, text_enc in rows:
+        masked = mask_for_training(pii.open_text(text or "", text_enc), [sender_name or ""])
         key = normalise(masked)
         if not key or key.startswith("/"):
             continue

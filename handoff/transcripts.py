@@ -15,7 +15,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from attachments import service as attachments
-from desk import masking
+from desk import masking, pii
 from desk.auth import StaffUser
 from desk.delivery import reason_id
 from desk.window import Window, window_of
@@ -169,7 +169,8 @@ async def items(session: AsyncSession, conversation: Conversation, *, after_seq:
             files.setdefault(row.message_id, []).append(attachments.view(row, sees_sensitive=sees_sensitive))
     labels = await nlu_review.labels_for(session, [m.id for m in messages if m.direction == Direction.INBOUND.value])
     states = await deliveries(session, conversation, after_seq=after_seq)
-    result = [Item(m.created_at, m.seq, m.author, masking.mask_text(m.text) if mask else m.text,
+    # Masked roles read the stored text masked again (idempotent); the others the original, opened.
+    result = [Item(m.created_at, m.seq, m.author, masking.mask_text(m.text) if mask else m.clear_text(),
                    agent=names.get(m.agent_id) if m.agent_id else None,
                    buttons=tuple(b.get("title", "") for b in (m.payload or {}).get("buttons", [])),
                    files=tuple(files.get(m.id, ())), delivery=states.get(m.seq),
@@ -202,7 +203,7 @@ def _fields(handoff: Handoff | None, ticket: Ticket | None, mask: bool) -> dict[
     if ticket is not None:
         out.update({
             "full_name": masking.mask_name(ticket.full_name) if mask else ticket.full_name,
-            "phone": masking.mask_phone(ticket.phone) if mask else (ticket.phone or ""),
+            "phone": masking.mask_phone(ticket.clear_phone()) if mask else (ticket.clear_phone() or ""),
             "email": masking.mask_text(ticket.email or "") if mask else (ticket.email or ""),
             "product": ticket.product,
             "transaction_date": ticket.transaction_date.isoformat() if ticket.transaction_date else "",
@@ -253,10 +254,10 @@ async def open_transcript(session: AsyncSession, user: StaffUser, public_id: str
     assignee = None
     if handoff is not None and handoff.assigned_to:
         assignee = await session.scalar(select(User.display_name).where(User.id == handoff.assigned_to))
+    sender = conversation.clear_sender() or ""
     identity = {
         "channel": conversation.channel,
-        "sender": conversation.sender if full or conversation.channel != "whatsapp"
-        else masking.mask_phone(conversation.sender),
+        "sender": sender if full or conversation.channel != "whatsapp" else masking.mask_phone(sender),
         "name": (conversation.sender_name or "") if full else masking.mask_name(conversation.sender_name),
         "customer_id": conversation.customer_id or "",
         "verified": "yes" if conversation.customer_id else "no",
@@ -331,15 +332,20 @@ def _contains(q: str) -> str:
 def query_match(dialect: str, q: str):  # type: ignore[no-untyped-def]
     """Whatever a supervisor may type: a ticket number, a phone number in any form, a name, a word.
 
-    Matches the conversation's messages, its sender and name, and its tickets'
-    number, phone, name and chronology.
+    Matches the conversation's messages and name, its sender, and its tickets'
+    number, phone, name and chronology. Senders and phone numbers are stored as
+    keyed hashes (desk.pii), so they match whole, never by a part: a phone
+    number in any spelling, a Telegram chat id or an in-app customer id.
     """
     like = _contains(q)
+    ring = pii.keyring()
     ticket_conds = [func.lower(Ticket.full_name).like(like, escape="\\"),
                     func.lower(Ticket.chronology).like(like, escape="\\"),
                     func.lower(Ticket.number).like(like, escape="\\")]
+    address = q.strip()
     conds = [text_match(dialect, q), func.lower(Conversation.sender_name).like(like, escape="\\"),
-             func.lower(Conversation.sender).like(like, escape="\\")]
+             Conversation.sender_key.in_([pii.sender_key(ring, "telegram", address),
+                                          pii.sender_key(ring, "inapp", address)])]
     try:
         ticket_conds.append(Ticket.number == parse_number(q))
     except InvalidTicketNumber:
@@ -349,8 +355,9 @@ def query_match(dialect: str, q: str):  # type: ignore[no-untyped-def]
     except InvalidPhone:
         phone = None
     if phone is not None and sum(ch.isdigit() for ch in q) >= 9:
-        conds.append(Conversation.sender.in_([phone, "whatsapp:" + phone]))
-        ticket_conds.append(Ticket.phone == phone)
+        key = pii.phone_key(ring, phone)  # a WhatsApp sender's key is its number's phone key
+        conds.append(Conversation.sender_key == key)
+        ticket_conds.append(Ticket.phone_key == key)
     tickets = (select(TicketConversation.conversation_id).join(Ticket, Ticket.id == TicketConversation.ticket_id)
                .where(TicketConversation.conversation_id == Conversation.id, or_(*ticket_conds)))
     return or_(*conds, exists(tickets))

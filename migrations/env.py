@@ -51,6 +51,13 @@ def _run(connection: Connection) -> None:
 async def _run_async() -> None:
     db = Database(_url())
     async with db.engine.connect() as connection:
+        if db.is_sqlite:
+            # Batch mode rebuilds a SQLite table (copy, drop, rename). With foreign keys on, dropping
+            # the old conversations table would cascade-delete every message and outbox row, so they
+            # are off for the migration (SQLite's documented procedure for altering a table; the
+            # PRAGMA only takes effect outside a transaction, hence before any migration runs).
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()
         await connection.run_sync(_run)
         await connection.commit()
     await db.dispose()

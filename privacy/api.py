@@ -67,7 +67,7 @@ def request_json(r: RightsRequest, *, full: bool) -> dict[str, Any]:
             "closed_at": _iso(r.closed_at), "answered_in_time": r.answered_in_time, "outcome": r.outcome,
             "requester_name": mask_name(r.requester_name), "assignee_id": r.assignee_id}
     if full:
-        data.update({"requester_name": r.requester_name, "requester_contact": r.requester_contact,
+        data.update({"requester_name": r.requester_name, "requester_contact": r.clear_contact(),
                      "details": r.details, "customer_id": r.customer_id})
     return data
 

@@ -144,14 +144,19 @@ async def collect(session: AsyncSession, ctx: PrivacyContext, request: RightsReq
         select(Conversation).where(Conversation.customer_id == customer_id).order_by(Conversation.id)))
     conv_ids = [c.id for c in conversations]
     conv_public = [c.public_id for c in conversations]
-    t["conversations"] = [_row(c, drop=("lease_owner", "lease_until")) for c in conversations]
+    # The borrower's own copy shows the address and phone in clear (decrypted), not the keyed hash
+    # and ciphertext the desk stores them as (desk.pii).
+    t["conversations"] = [{**_row(c, drop=("lease_owner", "lease_until", "sender_key", "sender_enc")),
+                           "sender": c.clear_sender()} for c in conversations]
 
     messages = list(await session.scalars(
         select(Message).where(Message.conversation_id.in_(conv_ids)).order_by(Message.conversation_id, Message.seq)))
     t["messages"] = []
     for m in messages:
-        row = _row(m, drop=("attempts", "last_error", "state"),
+        row = _row(m, drop=("attempts", "last_error", "state", "text_enc"),
                    redact=() if m.author == "borrower" else ("text",))
+        # The borrower's own words as written (opened when stored masked); others' stay masked.
+        row["text"] = m.clear_text() if m.author == "borrower" else mask_text(m.clear_text())
         row["agent_id"] = staff(m.agent_id)
         t["messages"].append(row)
 
@@ -182,7 +187,9 @@ async def collect(session: AsyncSession, ctx: PrivacyContext, request: RightsReq
     ticket_ids = [x.id for x in tickets]
     t["tickets"] = []
     for x in tickets:
-        row = _row(x, drop=("idempotency_key", "receipt_token", "last_event_seq"), redact=("chronology",))
+        row = _row(x, drop=("idempotency_key", "receipt_token", "last_event_seq", "phone_key", "phone_enc"),
+                   redact=("chronology",))
+        row["phone"] = x.clear_phone()
         row["assignee_id"] = staff(x.assignee_id)
         t["tickets"].append(row)
     t["ticket_events"] = []
@@ -202,7 +209,8 @@ async def collect(session: AsyncSession, ctx: PrivacyContext, request: RightsReq
                                           .order_by(RightsRequest.id)))
     t["rights_requests"] = []
     for r in requests:
-        row = _row(r, drop=("status_token",))
+        row = _row(r, drop=("status_token", "requester_contact_enc"))
+        row["requester_contact"] = r.clear_contact()
         for key in ("recorded_by", "assignee_id", "closed_by"):
             row[key] = staff(row[key])
         t["rights_requests"].append(row)

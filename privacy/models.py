@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from desk import pii
 from storage.base import Base, utcnow
 
 
@@ -88,8 +89,10 @@ class RightsRequest(Base):
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"),
                                                         index=True)
     requester_name: Mapped[str] = mapped_column(String(128), default="")
-    # How to reach the requester (phone, e-mail or postal address): personal data.
+    # How to reach the requester (phone, e-mail or postal address): personal data, so sealed whole in
+    # ``requester_contact_enc`` (desk.pii.seal_value); ``requester_contact`` keeps only its masked form.
     requester_contact: Mapped[str | None] = mapped_column(String(256))
+    requester_contact_enc: Mapped[str | None] = mapped_column(String(512))
     details: Mapped[str] = mapped_column(Text, default="")
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Computed by tickets.sla.deadline only; NULL for erasure (no fixed deadline).
@@ -107,6 +110,18 @@ class RightsRequest(Base):
     status_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_status_token)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def __init__(self, *, requester_contact: str | None = None, **kw: Any) -> None:
+        """``requester_contact`` (clear) is stored sealed, with its masked form (``desk.pii.seal_value``)."""
+        if requester_contact:
+            kw["requester_contact"], kw["requester_contact_enc"] = pii.seal_value(pii.CONTACT, requester_contact)
+        super().__init__(**kw)
+
+    def clear_contact(self) -> str | None:
+        """The requester's contact as given (decrypted now), or None. Raises ``desk.pii.PiiKeyError`` when
+        the configured keys do not open it."""
+        return pii.keyring().decrypt(pii.CONTACT, self.requester_contact_enc) if self.requester_contact_enc \
+            else self.requester_contact
 
 
 class RightsAlert(Base):

@@ -111,13 +111,17 @@ class RetentionReport:
 
 async def anonymise_conversation(session: AsyncSession, conversation_id: int, rule: str, now: datetime) -> None:
     """Overwrite everything personal in one conversation: address, names, message text, notes, summaries,
-    and its attachments (marked erased; their files are destroyed once this commits)."""
+    and its attachments (marked erased; their files are destroyed once this commits).
+
+    The address's key becomes ``anon-<id>`` and its ciphertext is dropped, not re-encrypted: nothing
+    is left that a key could open, and the borrower's next message opens a new conversation."""
     await session.execute(update(Conversation).where(Conversation.id == conversation_id).values(
-        sender=f"anon-{conversation_id}", sender_name=None, customer_id=None, lease_owner=None, lease_until=None))
+        sender_key=f"anon-{conversation_id}", sender_enc=None, sender_name=None, customer_id=None,
+        lease_owner=None, lease_until=None))
     await session.execute(update(Message).where(Message.conversation_id == conversation_id).values(
-        text=ANON, payload={}, external_id=None, last_error=None))
+        text=ANON, text_enc=None, payload={}, external_id=None, last_error=None))
     await session.execute(update(OutboxItem).where(OutboxItem.conversation_id == conversation_id).values(
-        recipient=ANON, provider_message_id=None, last_error=None))
+        recipient_enc=None, provider_message_id=None, last_error=None))
     await session.execute(update(Note).where(Note.conversation_id == conversation_id).values(text=ANON))
     await session.execute(update(Handoff).where(Handoff.conversation_id == conversation_id).values(
         summary={}, closing_summary=None, rating_comment=None))
@@ -130,7 +134,8 @@ async def anonymise_conversation(session: AsyncSession, conversation_id: int, ru
 async def anonymise_ticket(session: AsyncSession, ticket: Ticket, rule: str, now: datetime) -> None:
     """Overwrite the complainant's identity and free text; keep category, product, dates and SLA outcome."""
     ticket.full_name = ANON
-    ticket.phone = ticket.email = ticket.customer_id = None
+    ticket.set_phone(None)  # key and ciphertext both dropped
+    ticket.email = ticket.customer_id = None
     ticket.chronology = ANON
     ticket.id_card_address = ticket.power_of_attorney_ref = None
     ticket.idempotency_key = ticket.receipt_token = None

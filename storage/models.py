@@ -12,9 +12,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import ColumnElement, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from desk import pii
 from storage.base import Base, utcnow
 
 
@@ -60,6 +61,17 @@ class DeliveryStatus(str, enum.Enum):
     UNDELIVERED = "undelivered"
 
 
+# The channels a conversation can be on (desk.messages.Channel; storage does not import the message types).
+SENDER_CHANNELS = ("whatsapp", "telegram", "inapp")
+
+
+def sealed_sender(channel: str, sender: str) -> dict[str, str]:
+    """``sender_key`` and ``sender_enc`` of a conversation's channel address (``Conversation(**…)``)."""
+    ring = pii.keyring()
+    return {"sender_key": pii.sender_key(ring, channel, sender),
+            "sender_enc": ring.encrypt(pii.sender_kind(channel), sender)}
+
+
 def new_public_id() -> str:
     """An opaque id for a conversation, safe to show to Rasa and in URLs."""
     return uuid.uuid4().hex
@@ -69,14 +81,18 @@ class Conversation(Base):
     """A borrower's thread on one channel. Also the Rasa sender id (``public_id``)."""
 
     __tablename__ = "conversations"
-    __table_args__ = (UniqueConstraint("channel", "sender"),)
+    __table_args__ = (UniqueConstraint("channel", "sender_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     channel: Mapped[str] = mapped_column(String(16))
-    # The channel's address of the borrower: WhatsApp number (+62…), Telegram
-    # chat id, or in-app customer id.
-    sender: Mapped[str] = mapped_column(String(64))
+    # The channel's address of the borrower (WhatsApp number +62…, Telegram chat id, or in-app
+    # customer id), never in clear (desk.pii): ``sender_key`` is its keyed hash, what the desk finds
+    # the conversation by (for WhatsApp equal to ``desk.pii.phone_key`` of the number);
+    # ``sender_enc`` is it encrypted, for replies and the roles that see it in full. An anonymised
+    # conversation has ``anon-<id>`` as key and no ciphertext.
+    sender_key: Mapped[str] = mapped_column(String(64))
+    sender_enc: Mapped[str | None] = mapped_column(String(255))
     sender_name: Mapped[str | None] = mapped_column(String(128))
     # Set when the borrower is verified: by the in-app token, or by the bot's
     # identity check through the desk API.
@@ -97,6 +113,28 @@ class Conversation(Base):
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.seq", lazy="raise"
     )
+
+    def __init__(self, *, sender: str | None = None, **kw: Any) -> None:
+        """``sender`` (the clear address; needs ``channel``) is stored as ``sender_key`` and ``sender_enc``."""
+        if sender is not None:
+            kw.update(sealed_sender(kw["channel"], sender))
+        super().__init__(**kw)
+
+    @classmethod
+    def sender_is(cls, sender: str, channel: str | None = None) -> ColumnElement[bool]:
+        """The condition "this conversation's address is ``sender``" (on ``channel``, or on any channel):
+        the look-up keys of ``sender``, one HMAC per channel."""
+        ring = pii.keyring()
+        if channel is not None:
+            return and_(cls.channel == channel, cls.sender_key == pii.sender_key(ring, channel, sender))
+        return cls.sender_key.in_([pii.sender_key(ring, c, sender) for c in SENDER_CHANNELS])
+
+    def clear_sender(self) -> str | None:
+        """The channel address in clear (decrypted now; None once anonymised). Raises
+        ``desk.pii.PiiKeyError`` when the configured keys do not open it."""
+        if not self.sender_enc:
+            return None
+        return pii.keyring().decrypt(pii.sender_kind(self.channel), self.sender_enc)
 
 
 class Message(Base):
@@ -122,7 +160,10 @@ class Message(Base):
     direction: Mapped[str] = mapped_column(String(3))
     author: Mapped[str] = mapped_column(String(16))
     agent_id: Mapped[int | None] = mapped_column(Integer)
+    # The text as stored: with phone numbers, NIK and e-mail addresses masked when it held any, the
+    # original then sealed in ``text_enc`` (desk.pii.seal_text); ``clear_text`` gives it back.
     text: Mapped[str] = mapped_column(Text, default="")
+    text_enc: Mapped[str | None] = mapped_column(Text)
     # Buttons, media references, custom bot payloads (handoff markers).
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -139,6 +180,18 @@ class Message(Base):
     reply_to_id: Mapped[int | None] = mapped_column(Integer)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages", lazy="raise")
+
+    def __init__(self, *, text: str | None = None, **kw: Any) -> None:
+        """``text`` is stored as ``desk.pii.seal_text`` says (masked, the original sealed, when it holds
+        identifiers)."""
+        if text is not None:
+            kw["text"], kw["text_enc"] = pii.seal_text(text)
+        super().__init__(**kw)
+
+    def clear_text(self) -> str:
+        """The text as written (the sealed original opened). Raises ``desk.pii.PiiKeyError`` when the
+        configured keys do not open it."""
+        return pii.open_text(self.text, self.text_enc)
 
 
 class OutboxItem(Base):
@@ -158,7 +211,9 @@ class OutboxItem(Base):
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))
-    recipient: Mapped[str] = mapped_column(String(64))
+    # The conversation's ``sender_enc``, copied in the write that queues the reply; the worker opens
+    # it just before sending (desk.pii): the outbox holds no address in clear either.
+    recipient_enc: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(8), default=OutboxStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -202,3 +257,21 @@ class VerificationAttempt(Base):
     # True when the check was refused without asking the lending core.
     throttled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PiiKeyCheck(Base):
+    """Which PII key the database's look-up keys were made with, and a sealed canary to prove it.
+
+    One row. The desk checks it at start-up (``aduan.pii_keys.check_keys``): a
+    canary that does not open means the configured keys are wrong for this
+    database (a clear error instead of unreadable rows later), and a current
+    key other than ``key_id`` means ``aduan pii-rekey`` has not run since the
+    keys rotated, so look-ups would miss every existing borrower.
+    """
+
+    __tablename__ = "pii_key_check"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(16))
+    canary: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -57,3 +57,118 @@ def test_upgrade_matches_the_models_and_downgrade_removes_them(database_url: str
         assert _tables(database_url) & set(metadata.tables) == set()
     finally:
         _drop_everything(database_url)
+
+
+# -- c7d2a9e4b815: phone numbers and addresses sealed (desk.pii) -----------------------------------------
+
+PHONE = "+6281234567890"
+TYPED = "nomor saya 0812-3456-7890"
+
+
+def _filler(column):  # type: ignore[no-untyped-def]
+    """A value for a NOT NULL column without a default, by type (the rows below set what matters)."""
+    from datetime import date, datetime, timezone
+
+    kind = column.type.__class__.__name__.lower()
+    if "int" in kind or "numeric" in kind or "float" in kind:
+        return 0
+    if "bool" in kind:
+        return False
+    if "datetime" in kind or "timestamp" in kind:
+        return datetime(2026, 11, 1, tzinfo=timezone.utc)
+    if "date" in kind:
+        return date(2026, 11, 1)
+    if "json" in kind:
+        return {}
+    return "x"
+
+
+def _insert_old_rows(url: str) -> None:
+    """Rows as the schema before c7d2a9e4b815 held them: numbers and chat ids in clear."""
+    from sqlalchemy import MetaData, insert
+
+    async def run() -> None:
+        db = Database(url)
+        async with db.engine.begin() as conn:
+            def write(sync) -> None:  # type: ignore[no-untyped-def]
+                meta = MetaData()
+                meta.reflect(sync, only=["conversations", "messages", "outbox", "tickets"])
+
+                def row(table: str, **values):  # type: ignore[no-untyped-def]
+                    t = meta.tables[table]
+                    full = {c.name: _filler(c) for c in t.columns
+                            if not c.nullable and c.server_default is None and not c.primary_key}
+                    full.update(values)
+                    sync.execute(insert(t).values(**full))
+
+                row("conversations", id=1, public_id="a" * 32, channel="whatsapp", sender=PHONE, mode="bot")
+                row("conversations", id=2, public_id="b" * 32, channel="telegram", sender="998877665544", mode="bot")
+                row("conversations", id=3, public_id="c" * 32, channel="whatsapp", sender="anon-3", mode="bot")
+                row("messages", id=1, conversation_id=1, seq=1, channel="whatsapp", direction="out", author="bot",
+                    text="halo")
+                row("messages", id=3, conversation_id=1, seq=2, channel="whatsapp", direction="in",
+                    author="borrower", text=TYPED)
+                row("messages", id=2, conversation_id=3, seq=1, channel="whatsapp", direction="out", author="bot",
+                    text="")
+                row("outbox", id=1, message_id=1, conversation_id=1, channel="whatsapp", recipient=PHONE,
+                    status="sent")
+                row("outbox", id=2, message_id=2, conversation_id=3, channel="whatsapp", recipient="", status="sent")
+                row("tickets", id=1, number="DCI-1", channel="whatsapp", phone=PHONE, status="received")
+            await conn.run_sync(write)
+        await db.dispose()
+
+    asyncio.run(run())
+
+
+def _read(url: str, sql: str) -> list[tuple]:  # type: ignore[type-arg]
+    from sqlalchemy import text
+
+    async def run() -> list[tuple]:  # type: ignore[type-arg]
+        db = Database(url)
+        async with db.engine.connect() as conn:
+            rows = [tuple(r) for r in (await conn.execute(text(sql))).all()]
+        await db.dispose()
+        return rows
+
+    return asyncio.run(run())
+
+
+def test_the_pii_migration_seals_existing_rows_and_the_downgrade_opens_them(database_url: str) -> None:
+    from desk import pii
+
+    _drop_everything(database_url)
+    config = _config(database_url)
+    ring = pii.keyring()
+    try:
+        command.upgrade(config, "b7e2d4c9a013")
+        _insert_old_rows(database_url)
+        command.upgrade(config, "c7d2a9e4b815")
+        conversations = _read(database_url, "SELECT id, channel, sender_key, sender_enc FROM conversations ORDER BY id")
+        assert [(c[0], c[2]) for c in conversations] == [
+            (1, pii.phone_key(ring, "0812 3456 7890")), (2, pii.sender_key(ring, "telegram", "998877665544")),
+            (3, "anon-3")]
+        assert ring.decrypt("phone", conversations[0][3]) == PHONE and conversations[2][3] is None
+        assert ring.decrypt("sender:telegram", conversations[1][3]) == "998877665544"
+        # Rebuilding conversations on SQLite must not cascade into its messages and outbox rows.
+        assert _read(database_url, "SELECT count(*) FROM messages") == [(3,)]
+        texts = _read(database_url, "SELECT text, text_enc FROM messages ORDER BY id")
+        assert [t[0] for t in texts] == ["halo", "", "nomor saya 081****890"] and texts[0][1] is None
+        assert ring.decrypt("message", texts[2][1]) == TYPED
+        outbox = _read(database_url, "SELECT id, recipient_enc FROM outbox ORDER BY id")
+        assert ring.decrypt("phone", outbox[0][1]) == PHONE and outbox[1][1] is None
+        (ticket,) = _read(database_url, "SELECT phone_key, phone_enc FROM tickets")
+        assert ticket[0] == conversations[0][2] and ring.decrypt("phone", ticket[1]) == PHONE
+        (check,) = _read(database_url, "SELECT key_id FROM pii_key_check")
+        assert check == (ring.current_id,)
+        everything = " ".join(str(r) for table in ("conversations", "outbox", "tickets", "messages")
+                              for r in _read(database_url, f"SELECT * FROM {table}"))
+        assert "81234567890" not in everything and "998877665544" not in everything
+
+        command.downgrade(config, "b7e2d4c9a013")
+        assert _read(database_url, "SELECT sender FROM conversations ORDER BY id") == \
+            [(PHONE,), ("998877665544",), ("anon-3",)]
+        assert _read(database_url, "SELECT recipient FROM outbox ORDER BY id") == [(PHONE,), ("",)]
+        assert _read(database_url, "SELECT phone FROM tickets") == [(PHONE,)]
+        assert _read(database_url, "SELECT text FROM messages WHERE id = 3") == [(TYPED,)]
+    finally:
+        _drop_everything(database_url)

@@ -241,12 +241,12 @@ def ticket_json(t: Ticket, *, full: bool) -> dict[str, Any]:
         "expected_resolution_at": _iso(t.expected_resolution_at),
         "source": t.source, "external_reference": t.external_reference, "cause": t.cause,
         "negative_publicity": t.negative_publicity, "negative_publicity_url": t.negative_publicity_url,
-        "full_name": mask_name(t.full_name), "phone": mask_phone(t.phone),
+        "full_name": mask_name(t.full_name), "phone": mask_phone(t.clear_phone()),
         "missing_fields": service.missing_fields(t),
     }
     if full:
         data.update({
-            "full_name": t.full_name, "phone": t.phone, "email": t.email, "customer_id": t.customer_id,
+            "full_name": t.full_name, "phone": t.clear_phone(), "email": t.email, "customer_id": t.customer_id,
             "transaction_date": t.transaction_date.isoformat() if t.transaction_date else None,
             "chronology": t.chronology, "id_card_address": t.id_card_address,
             "power_of_attorney_ref": t.power_of_attorney_ref, "outcome": t.outcome,

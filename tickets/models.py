@@ -11,6 +11,7 @@ import yaml
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from desk import pii
 from desk.config import DEFAULT_SLA_POLICY
 from storage.base import Base, utcnow
 
@@ -95,6 +96,14 @@ class Source(str, enum.Enum):
 EXTERNAL_SOURCES = (Source.OJK_APPK.value, Source.LAPS_SJK.value)
 
 
+def sealed_phone(phone: str | None) -> tuple[str | None, str | None]:
+    """``(phone_key, phone_enc)`` of a normalised phone number, or ``(None, None)``."""
+    if not phone:
+        return None, None
+    ring = pii.keyring()
+    return pii.phone_key(ring, phone), ring.encrypt(pii.PHONE, phone)
+
+
 class Ticket(Base):
     """One complaint. Columns the reports aggregate on are indexed."""
 
@@ -122,7 +131,10 @@ class Ticket(Base):
 
     # Fields the regulation requires (domain.md, "A complaint").
     full_name: Mapped[str] = mapped_column(String(128))
-    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    # The complainant's phone number, never in clear (desk.pii): its keyed hash for search and
+    # matching, and its ciphertext for the views and exports allowed to show it.
+    phone_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    phone_enc: Mapped[str | None] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(128))
     product: Mapped[str] = mapped_column(String(64))
     transaction_date: Mapped[date | None] = mapped_column(Date)
@@ -173,6 +185,23 @@ class Ticket(Base):
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def __init__(self, *, phone: str | None = None, **kw: Any) -> None:
+        """``phone`` (clear, normalised) is stored as ``phone_key`` and ``phone_enc``."""
+        if phone is not None:
+            kw["phone_key"], kw["phone_enc"] = sealed_phone(phone)
+        super().__init__(**kw)
+
+    def clear_phone(self) -> str | None:
+        """The complainant's phone number in clear (decrypted now), or None. Raises
+        ``desk.pii.PiiKeyError`` when the configured keys do not open it."""
+        if not self.phone_enc:
+            return None
+        return pii.keyring().decrypt(pii.PHONE, self.phone_enc)
+
+    def set_phone(self, phone: str | None) -> None:
+        """Store ``phone`` (already normalised) as its look-up key and ciphertext; None clears both."""
+        self.phone_key, self.phone_enc = sealed_phone(phone)
 
 
 class TicketEvent(Base):

@@ -32,7 +32,7 @@ from tickets.context import TicketContext
 from tickets.errors import InvalidRequest, TicketNotFound, VerificationRequired
 from tickets.models import (
     EXTERNAL_SOURCES, Category, ComplainantType, EscalationLevel, RejectionGround, Source, Status, Ticket,
-    TicketConversation, TicketEvent,
+    TicketConversation, TicketEvent, sealed_phone,
 )
 from tickets.numbers import InvalidTicketNumber, allocate_number, parse_number
 from tickets.sla import Clock, deadline, start_day
@@ -228,7 +228,7 @@ def missing_fields(ticket: Ticket) -> list[str]:
     """The required fields ``ticket`` still lacks, in REQUIRED_FIELDS order; empty when complete."""
     present = {
         "full_name": bool((ticket.full_name or "").strip()),
-        "contact": bool(ticket.phone or ticket.email),
+        "contact": bool(ticket.phone_key or ticket.email),
         "product": bool((ticket.product or "").strip()),
         "transaction_date": ticket.transaction_date is not None,
         "chronology": bool((ticket.chronology or "").strip()),
@@ -378,7 +378,7 @@ async def insert_ticket(session: AsyncSession, ctx: TicketContext, data: NewTick
         number=f"pending-{secrets.token_hex(8)}", category=data.category.value, priority=priority, status=Status.RECEIVED.value,
         channel=channel, form=form, complainant_type=data.complainant_type.value,
         customer_id=data.customer_id or conversation.customer_id,
-        full_name=data.full_name, phone=data.phone, email=data.email, product=data.product,
+        full_name=data.full_name, email=data.email, product=data.product,
         transaction_date=data.transaction_date, chronology=data.chronology,
         id_card_address=data.id_card_address, power_of_attorney_ref=data.power_of_attorney_ref,
         received_at=now, clock_started_at=clock_start, sla_policy=policy.name,
@@ -390,6 +390,7 @@ async def insert_ticket(session: AsyncSession, ctx: TicketContext, data: NewTick
         # ticket before this transaction commits, so no counter round trip is needed.
         last_event_seq=2,
     )
+    ticket.set_phone(data.phone)
     session.add(ticket)
     await session.flush()
     created = _jsonable(dict(
@@ -471,7 +472,7 @@ async def register_external(session: AsyncSession, ctx: TicketContext, data: Ext
         number=f"pending-{secrets.token_hex(8)}", category=data.category.value,
         priority=workflow.floor_priority(data.category.value, None), status=Status.RECEIVED.value,
         channel=data.source, form=data.form, complainant_type=data.complainant_type.value,
-        customer_id=data.customer_id, full_name=data.full_name, phone=data.phone, email=data.email,
+        customer_id=data.customer_id, full_name=data.full_name, email=data.email,
         product=data.product, transaction_date=data.transaction_date, chronology=data.chronology,
         received_at=received, clock_started_at=clock_start, sla_policy=policy.name,
         first_response_due=deadline(Clock.FIRST_RESPONSE, policy=policy, calendar=cal, received_at=received),
@@ -481,6 +482,7 @@ async def register_external(session: AsyncSession, ctx: TicketContext, data: Ext
         external_reference=data.external_reference, receipt_token=secrets.token_urlsafe(24),
         last_event_seq=1,
     )
+    ticket.set_phone(data.phone)
     session.add(ticket)
     await session.flush()
     session.add(TicketEvent(ticket_id=ticket.id, seq=1, kind="created", actor=actor.name, data=_jsonable(dict(
@@ -521,12 +523,9 @@ async def lookup_for_borrower(session: AsyncSession, number: str, conversation_p
 def _is_filer(ticket: Ticket, conversation: Conversation) -> bool:
     if ticket.customer_id and conversation.customer_id and ticket.customer_id == conversation.customer_id:
         return True
-    if ticket.phone and conversation.channel == "whatsapp":
-        try:
-            return normalise_phone(conversation.sender) == ticket.phone
-        except InvalidPhone:
-            return False
-    return False
+    # A WhatsApp conversation's sender key is the phone key of its number (desk.pii.sender_key).
+    return bool(ticket.phone_key) and conversation.channel == "whatsapp" \
+        and conversation.sender_key == ticket.phone_key
 
 
 async def last_update(session: AsyncSession, ticket: Ticket) -> datetime:
@@ -912,6 +911,11 @@ async def complete_fields(session: AsyncSession, ticket: Ticket, changes: FieldC
             value = value.value
         if isinstance(value, str):
             value = value.strip()
+        if name == "phone":  # stored as key and ciphertext (desk.pii): compare by key
+            if sealed_phone(value)[0] != ticket.phone_key:
+                ticket.set_phone(value or None)
+                changed.append(name)
+            continue
         if getattr(ticket, name) != value:
             setattr(ticket, name, value)
             changed.append(name)

@@ -111,7 +111,7 @@ async def prepare_database(url: str, human_conversations: int) -> list[str]:
                  for k in range(human_conversations)]
         session.add_all(convs)
     await db.dispose()
-    return [c.sender for c in convs]
+    return [c.clear_sender() for c in convs]
 
 
 def pg_url() -> tuple[str, str]:

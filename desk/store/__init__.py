@@ -31,6 +31,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from desk import pii
 from desk.handoff_request import HandoffRequest
 from desk.messages import OutboundMessage
 from desk.store.orm import (
@@ -73,7 +74,8 @@ class ConversationRecord:
     id: int
     public_id: str
     channel: str
-    sender: str
+    sender_enc: str | None
+    """The channel address, encrypted (``desk.pii``); None once anonymised. Copied to outbox rows as is."""
     sender_name: str | None
     customer_id: str | None
     mode: str
@@ -82,6 +84,18 @@ class ConversationRecord:
     last_message_at: datetime
     has_closed_handoff: bool = False
     """Whether a handoff of this conversation was closed (only then can a message be a rating)."""
+    sender: str | None = None
+    """The channel address in clear when the caller handed it to this very call (``append_inbound``);
+    never read from the database. ``clear_sender`` falls back to decrypting ``sender_enc``."""
+
+    def clear_sender(self) -> str | None:
+        """The channel address in clear: ``sender`` when known, else ``sender_enc`` decrypted (None once
+        anonymised). Raises ``desk.pii.PiiKeyError`` when the configured keys do not open it."""
+        if self.sender is not None:
+            return self.sender
+        if not self.sender_enc:
+            return None
+        return pii.keyring().decrypt(pii.sender_kind(self.channel), self.sender_enc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +129,7 @@ class NewInbound:
 
     channel: str
     sender: str
+    """The channel address in clear (normalised by the connector); stored only as key and ciphertext."""
     external_id: str
     text: str
     payload: dict[str, Any]
@@ -130,6 +145,13 @@ class NewInbound:
     write when the conversation is in bot mode and nobody else holds a live lease."""
     lease_until: datetime | None = None
     """When that lease runs out if it is not given back (a crashed instance)."""
+    sender_key: str | None = None
+    """``desk.pii.sender_key`` of the address when the caller computed it already (the router does, once
+    per message, for its lock); else the store computes it (``key_of``)."""
+
+    def key_of(self) -> str:
+        """The conversation's look-up key: ``sender_key``, or one HMAC now."""
+        return self.sender_key or pii.sender_key(pii.keyring(), self.channel, self.sender)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +160,7 @@ class Unfinished:
 
     message_id: int
     channel: str
-    sender: str
+    sender_key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +315,7 @@ class ConversationStore(ABC):
         """The conversation Rasa and the action server know as ``public_id``, or None."""
 
     @abstractmethod
-    async def inbound_by_external_id(self, channel: str, sender: str, external_id: str) -> StoredInbound | None:
+    async def inbound_by_external_id(self, channel: str, sender_key: str, external_id: str) -> StoredInbound | None:
         """The stored copy of a delivery (``leased`` is False: nothing is taken), or None."""
 
     @abstractmethod

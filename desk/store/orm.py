@@ -16,7 +16,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.base import utcnow
-from storage.models import Conversation, ConversationMode, Message
+from storage.models import Conversation, ConversationMode, Message, sealed_sender
 
 # A borrower's rating (handoff.rating) can only follow a handoff that was closed.
 # The hot path reads this in the statement that stores the message, so the rating
@@ -34,22 +34,26 @@ async def find_or_open_conversation(
 ) -> Conversation:
     """Return the conversation for (channel, sender), creating it if there is none.
 
-    Two requests racing to open the same conversation are settled by the
-    unique constraint: the loser re-reads the winner's row.
+    ``sender`` is the clear address; the row holds its key and ciphertext
+    (``storage.models.sealed_sender``). Two requests racing to open the same
+    conversation are settled by the unique constraint: the loser re-reads the
+    winner's row.
     """
+    sealed = sealed_sender(channel, sender)
+    key = sealed["sender_key"]
     found = await session.scalar(
-        select(Conversation).where(Conversation.channel == channel, Conversation.sender == sender)
+        select(Conversation).where(Conversation.channel == channel, Conversation.sender_key == key)
     )
     if found is not None:
         return found
-    conv = Conversation(channel=channel, sender=sender, sender_name=sender_name)
+    conv = Conversation(channel=channel, sender_name=sender_name, **sealed)
     try:
         async with session.begin_nested():
             session.add(conv)
             await session.flush()
     except Exception:  # IntegrityError from a concurrent insert
         found = await session.scalar(
-            select(Conversation).where(Conversation.channel == channel, Conversation.sender == sender)
+            select(Conversation).where(Conversation.channel == channel, Conversation.sender_key == key)
         )
         if found is None:
             raise
@@ -133,9 +137,9 @@ async def insert_message(
 
 
 async def lock_for_append(
-    session: AsyncSession, channel: str, sender: str, *, customer_id: str | None = None
+    session: AsyncSession, channel: str, sender_key: str, *, customer_id: str | None = None
 ) -> Conversation | None:
-    """Lock the conversation of (channel, sender) and allocate its next ``seq`` in one statement.
+    """Lock the conversation of (channel, sender key) and allocate its next ``seq`` in one statement.
 
     The hot path of every inbound message: one UPDATE … RETURNING finds the
     conversation, takes its row lock, bumps ``last_seq`` (the allocated number,
@@ -148,7 +152,7 @@ async def lock_for_append(
         values["customer_id"] = customer_id
     result = await session.scalars(
         update(Conversation)
-        .where(Conversation.channel == channel, Conversation.sender == sender)
+        .where(Conversation.channel == channel, Conversation.sender_key == sender_key)
         .values(**values)
         .returning(Conversation),
         execution_options={"synchronize_session": False},
@@ -184,7 +188,7 @@ def detached_conversation(record: Any) -> Conversation:
     """A detached ``Conversation`` with the values of a ``ConversationRecord`` (``session.add`` attaches it
     without SQL), for hooks of the handoff part that take the ORM object."""
     conversation = Conversation(
-        id=record.id, public_id=record.public_id, channel=record.channel, sender=record.sender,
+        id=record.id, public_id=record.public_id, channel=record.channel, sender_enc=record.sender_enc,
         sender_name=record.sender_name, customer_id=record.customer_id, mode=record.mode,
         last_seq=record.last_seq, created_at=record.created_at, last_message_at=record.last_message_at,
     )

@@ -44,6 +44,7 @@ from sqlalchemy import JSON, Connection, bindparam, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from desk import pii
 from desk.handoff_request import HandoffQueue
 from desk.messages import OutboundMessage
 from desk.outbox import notify_enqueued
@@ -76,20 +77,21 @@ WITH c AS (
            customer_id = COALESCE(:customer_id, customer_id),
            lease_owner = CASE WHEN """ + _TAKE + """ THEN CAST(:owner AS text) ELSE lease_owner END,
            lease_until = CASE WHEN """ + _TAKE + """ THEN :until ELSE lease_until END
-     WHERE channel = :channel AND sender = :sender
- RETURNING id, public_id, channel, sender, sender_name, customer_id, mode, last_seq, created_at,
+     WHERE channel = :channel AND sender_key = :sender_key
+ RETURNING id, public_id, channel, sender_enc, sender_name, customer_id, mode, last_seq, created_at,
            (mode = 'bot' AND CAST(:owner AS text) IS NOT NULL
             AND lease_owner IS NOT DISTINCT FROM CAST(:owner AS text)
             AND lease_until IS NOT DISTINCT FROM :until) AS leased
 ), m AS (
     INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, created_at,
-                          state, attempts)
+                          state, attempts, text_enc)
     SELECT c.id, c.last_seq, c.channel, :external_id, 'in', :author, :text, :payload, :now,
-           CASE WHEN c.mode = 'bot' THEN 'received' ELSE 'queued_for_people' END, CASE WHEN c.leased THEN 1 ELSE 0 END
+           CASE WHEN c.mode = 'bot' THEN 'received' ELSE 'queued_for_people' END, CASE WHEN c.leased THEN 1 ELSE 0 END,
+           CAST(:text_enc AS text)
       FROM c
     RETURNING id, conversation_id
 )
-SELECT m.id AS message_id, c.id, c.public_id, c.channel, c.sender, c.sender_name, c.customer_id, c.mode,
+SELECT m.id AS message_id, c.id, c.public_id, c.channel, c.sender_enc, c.sender_name, c.customer_id, c.mode,
        c.last_seq, c.created_at, c.leased,
        """ + CLOSED_HANDOFF_EXISTS_SQL.format(id="c.id") + """ AS has_closed_handoff
   FROM m JOIN c ON c.id = m.conversation_id
@@ -104,13 +106,13 @@ WITH i AS (
     SELECT * FROM unnest(CAST(:channels AS text[]), CAST(:senders AS text[]), CAST(:external_ids AS text[]),
                          CAST(:texts AS text[]), CAST(:payloads AS text[]), CAST(:authors AS text[]),
                          CAST(:customer_ids AS text[]), CAST(:created AS timestamptz[]), CAST(:owners AS text[]),
-                         CAST(:untils AS timestamptz[]))
+                         CAST(:untils AS timestamptz[]), CAST(:text_encs AS text[]))
            WITH ORDINALITY AS t(channel, sender, external_id, text, payload, author, customer_id, created_at,
-                                owner, until, n)
+                                owner, until, text_enc, n)
 ), fresh AS (
     SELECT i.* FROM i
      WHERE NOT EXISTS (SELECT 1 FROM messages x JOIN conversations xc ON xc.id = x.conversation_id
-                        WHERE xc.channel = i.channel AND xc.sender = i.sender AND x.external_id = i.external_id)
+                        WHERE xc.channel = i.channel AND xc.sender_key = i.sender AND x.external_id = i.external_id)
 ), c AS (
     UPDATE conversations cv
        SET last_seq = cv.last_seq + 1, last_message_at = f.created_at,
@@ -122,21 +124,21 @@ WITH i AS (
                               OR cv.lease_until <= f.created_at OR cv.lease_owner = f.owner)
                               THEN f.until ELSE cv.lease_until END
       FROM fresh f
-     WHERE cv.channel = f.channel AND cv.sender = f.sender
- RETURNING f.n, cv.id, cv.public_id, cv.channel, cv.sender, cv.sender_name, cv.customer_id, cv.mode,
+     WHERE cv.channel = f.channel AND cv.sender_key = f.sender
+ RETURNING f.n, cv.id, cv.public_id, cv.channel, cv.sender_enc, cv.sender_name, cv.customer_id, cv.mode,
            cv.last_seq, cv.created_at,
            (f.owner IS NOT NULL AND cv.mode = 'bot' AND cv.lease_owner IS NOT DISTINCT FROM f.owner
             AND cv.lease_until IS NOT DISTINCT FROM f.until) AS leased
 ), m AS (
     INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, created_at,
-                          state, attempts)
+                          state, attempts, text_enc)
     SELECT c.id, c.last_seq, f.channel, f.external_id, 'in', f.author, f.text, CAST(f.payload AS json),
            f.created_at, CASE WHEN c.mode = 'bot' THEN 'received' ELSE 'queued_for_people' END,
-           CASE WHEN c.leased THEN 1 ELSE 0 END
+           CASE WHEN c.leased THEN 1 ELSE 0 END, f.text_enc
       FROM c JOIN fresh f ON f.n = c.n
     RETURNING id, conversation_id
 )
-SELECT i.n, f.n IS NULL AS duplicate, m.id AS message_id, c.id, c.public_id, c.channel, c.sender,
+SELECT i.n, f.n IS NULL AS duplicate, m.id AS message_id, c.id, c.public_id, c.channel, c.sender_enc,
        c.sender_name, c.customer_id, c.mode, c.last_seq, c.created_at, c.leased,
        """ + CLOSED_HANDOFF_EXISTS_SQL.format(id="c.id") + """ AS has_closed_handoff
   FROM i
@@ -153,21 +155,22 @@ _APPEND_OUTBOUND = text("""
 WITH c AS (
     UPDATE conversations SET last_seq = last_seq + :k, last_message_at = :now, """ + _GIVE_BACK + """
      WHERE id = :conversation_id
- RETURNING id, channel, sender, last_seq
+ RETURNING id, channel, sender_enc, last_seq
 ), r AS (
-    SELECT t.text, t.payload, t.n
-      FROM unnest(CAST(:texts AS text[]), CAST(:payloads AS text[])) WITH ORDINALITY AS t(text, payload, n)
+    SELECT t.text, t.payload, t.text_enc, t.n
+      FROM unnest(CAST(:texts AS text[]), CAST(:payloads AS text[]), CAST(:text_encs AS text[]))
+           WITH ORDINALITY AS t(text, payload, text_enc, n)
 ), m AS (
     INSERT INTO messages (conversation_id, seq, channel, direction, author, text, payload, created_at, reply_to_id,
-                          attempts)
+                          attempts, text_enc)
     SELECT c.id, c.last_seq - :k + r.n, c.channel, 'out', :author, r.text, CAST(r.payload AS json), :now,
-           CAST(:in_reply_to AS int), 0
+           CAST(:in_reply_to AS int), 0, r.text_enc
       FROM c CROSS JOIN r
     RETURNING id, seq, conversation_id
 ), o AS (
-    INSERT INTO outbox (message_id, conversation_id, channel, recipient, status, attempts, next_attempt_at,
+    INSERT INTO outbox (message_id, conversation_id, channel, recipient_enc, status, attempts, next_attempt_at,
                         created_at)
-    SELECT m.id, m.conversation_id, c.channel, c.sender, 'pending', 0, :now, :now FROM m CROSS JOIN c
+    SELECT m.id, m.conversation_id, c.channel, c.sender_enc, 'pending', 0, :now, :now FROM m CROSS JOIN c
     RETURNING id
 ), f AS (
     -- The bot's NLU reading (issue #16) is kept on the answered message here, not in a write of its own.
@@ -191,25 +194,25 @@ WITH req AS (
            lease_owner = CASE WHEN lease_owner = req.owner THEN NULL ELSE lease_owner END,
            lease_until = CASE WHEN lease_owner = req.owner THEN NULL ELSE lease_until END
       FROM req WHERE conversations.id = req.cid
- RETURNING conversations.id, conversations.channel, conversations.sender, conversations.last_seq, req.k, req.now,
+ RETURNING conversations.id, conversations.channel, conversations.sender_enc, conversations.last_seq, req.k, req.now,
            req.author, req.in_reply_to
 ), rep AS (
     SELECT * FROM unnest(CAST(:rcids AS int[]), CAST(:rns AS int[]), CAST(:rtexts AS text[]),
-                         CAST(:rpayloads AS text[])) AS x(cid, n, text, payload)
+                         CAST(:rpayloads AS text[]), CAST(:rtext_encs AS text[])) AS x(cid, n, text, payload, text_enc)
 ), m AS (
     INSERT INTO messages (conversation_id, seq, channel, direction, author, text, payload, created_at, reply_to_id,
-                          attempts)
+                          attempts, text_enc)
     SELECT c.id, c.last_seq - c.k + rep.n, c.channel, 'out', c.author, rep.text, CAST(rep.payload AS json), c.now,
-           c.in_reply_to, 0
+           c.in_reply_to, 0, rep.text_enc
       FROM c JOIN rep ON rep.cid = c.id
     RETURNING id, seq, conversation_id
 ), f AS (
     UPDATE messages SET state = 'queued_for_people'
       FROM c WHERE messages.id = c.in_reply_to AND messages.state = 'received'
 ), o AS (
-    INSERT INTO outbox (message_id, conversation_id, channel, recipient, status, attempts, next_attempt_at,
+    INSERT INTO outbox (message_id, conversation_id, channel, recipient_enc, status, attempts, next_attempt_at,
                         created_at)
-    SELECT m.id, m.conversation_id, c.channel, c.sender, 'pending', 0, c.now, c.now
+    SELECT m.id, m.conversation_id, c.channel, c.sender_enc, 'pending', 0, c.now, c.now
       FROM m JOIN c ON c.id = m.conversation_id
     RETURNING id
 ), t AS (
@@ -341,8 +344,10 @@ class PostgresConversationStore(SqlConversationStore):
                              owner: str | None = None,
                              in_reply_to_payload: dict[str, Any] | None = None) -> list[MessageRecord]:
         bodies = [(r.text, r.to_payload()) for r in replies]
+        sealed = [pii.seal_text(body) for body, _ in bodies]
         params = {"k": len(bodies), "now": created_at, "conversation_id": conversation.id, "author": author,
-                  "texts": [t for t, _ in bodies], "payloads": [json.dumps(p) for _, p in bodies],
+                  "texts": [t for t, _ in sealed], "text_encs": [e for _, e in sealed],
+                  "payloads": [json.dumps(p) for _, p in bodies],
                   "in_reply_to": in_reply_to, "owner": owner,
                   "in_reply_to_payload": None if in_reply_to_payload is None else json.dumps(in_reply_to_payload)}
 
@@ -373,9 +378,11 @@ class PostgresConversationStore(SqlConversationStore):
 async def _append_inbound_one(conn: AsyncConnection, new: NewInbound) -> Stored:
     """One message in one autocommit statement; None when the conversation does not exist yet.
     Raises ``IntegrityError`` for a repeated delivery."""
+    text, text_enc = pii.seal_text(new.text)
     row = (await conn.execute(_APPEND_INBOUND, {
-        "now": new.created_at, "customer_id": new.customer_id, "channel": new.channel, "sender": new.sender,
-        "external_id": new.external_id, "author": new.author, "text": new.text, "payload": new.payload,
+        "now": new.created_at, "customer_id": new.customer_id, "channel": new.channel, "sender_key": new.key_of(),
+        "external_id": new.external_id, "author": new.author, "text": text, "text_enc": text_enc,
+        "payload": new.payload,
         "owner": new.lease_owner, "until": new.lease_until,
     })).first()
     if row is None:
@@ -387,9 +394,11 @@ async def _append_inbound_batch(conn: AsyncConnection, batch: list[_Append]) -> 
     """Store ``batch`` in one autocommit statement; per message: the stored rows, None (no such
     conversation) or ``DuplicateMessage``."""
     news = [a.new for a in batch]
+    sealed = [pii.seal_text(n.text) for n in news]
     rows = (await conn.execute(_APPEND_INBOUND_BATCH, {
-        "channels": [n.channel for n in news], "senders": [n.sender for n in news],
-        "external_ids": [n.external_id for n in news], "texts": [n.text for n in news],
+        "channels": [n.channel for n in news], "senders": [n.key_of() for n in news],
+        "external_ids": [n.external_id for n in news], "texts": [t for t, _ in sealed],
+        "text_encs": [e for _, e in sealed],
         "payloads": [json.dumps(n.payload) for n in news], "authors": [n.author for n in news],
         "customer_ids": [n.customer_id for n in news], "created": [n.created_at for n in news],
         "owners": [n.lease_owner for n in news], "untils": [n.lease_until for n in news],
@@ -407,8 +416,8 @@ async def _append_inbound_batch(conn: AsyncConnection, batch: list[_Append]) -> 
 
 def _stored(row: Any, new: NewInbound) -> StoredInbound:
     conversation = ConversationRecord(
-        row.id, row.public_id, row.channel, row.sender, row.sender_name, row.customer_id, row.mode,
-        row.last_seq, row.created_at, new.created_at, bool(row.has_closed_handoff),
+        row.id, row.public_id, row.channel, row.sender_enc, row.sender_name, row.customer_id, row.mode,
+        row.last_seq, row.created_at, new.created_at, bool(row.has_closed_handoff), new.sender,
     )
     leased = bool(row.leased)
     state = InboundState.RECEIVED if row.mode == ConversationMode.BOT.value else InboundState.QUEUED_FOR_PEOPLE
@@ -418,6 +427,7 @@ def _stored(row: Any, new: NewInbound) -> StoredInbound:
 
 
 async def _write_handoffs(conn: AsyncConnection, items: list[HandoffItem]) -> list[HandoffWritten | None]:
+    sealed = [pii.seal_text(body) for i in items for body, _ in i.replies]
     rows = (await conn.execute(_HAND_OFF, {
         "cids": [i.conversation_id for i in items], "ks": [len(i.replies) for i in items],
         "nows": [i.created_at for i in items], "reasons": [i.row.reason for i in items],
@@ -427,7 +437,7 @@ async def _write_handoffs(conn: AsyncConnection, items: list[HandoffItem]) -> li
         "in_reply_tos": [i.in_reply_to for i in items], "owners": [i.owner for i in items],
         "rcids": [i.conversation_id for i in items for _ in i.replies],
         "rns": [n for i in items for n in range(1, len(i.replies) + 1)],
-        "rtexts": [t for i in items for t, _ in i.replies],
+        "rtexts": [t for t, _ in sealed], "rtext_encs": [e for _, e in sealed],
         "rpayloads": [json.dumps(p) for i in items for _, p in i.replies],
     })).all()
     by_id: dict[int, list[Any]] = {}

@@ -9,6 +9,7 @@ written here once, with the ORM, in one transaction each.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 from abc import abstractmethod
@@ -21,6 +22,7 @@ from sqlalchemy import Connection, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from desk import pii
 from desk.handoff_request import HandoffQueue, HandoffRequest, HandoffRow
 from desk.messages import OutboundMessage
 from desk.outbox import enqueue, notify_enqueued
@@ -60,7 +62,7 @@ R = TypeVar("R")
 def conversation_record(conversation: Conversation, *, has_closed_handoff: bool = False) -> ConversationRecord:
     """The record of an ORM conversation."""
     return ConversationRecord(
-        conversation.id, conversation.public_id, conversation.channel, conversation.sender,
+        conversation.id, conversation.public_id, conversation.channel, conversation.sender_enc,
         conversation.sender_name, conversation.customer_id, conversation.mode, conversation.last_seq,
         conversation.created_at, conversation.last_message_at, has_closed_handoff,
     )
@@ -70,7 +72,7 @@ def message_record(message: Message) -> MessageRecord:
     """The record of an ORM message."""
     return MessageRecord(
         message.id, message.conversation_id, message.seq, message.channel, message.external_id,
-        message.direction, message.author, message.agent_id, message.text, dict(message.payload or {}),
+        message.direction, message.author, message.agent_id, message.clear_text(), dict(message.payload or {}),
         message.created_at, message.state, message.attempts or 0, message.reply_to_id, message.last_error,
     )
 
@@ -90,7 +92,7 @@ class HandoffItem:
 
     conversation_id: int
     channel: str
-    recipient: str
+    recipient: str | None  # the conversation's sender_enc (desk.pii), copied to the outbox rows
     replies: list[tuple[str, dict[str, Any]]]
     row: HandoffRow
     author: str
@@ -211,7 +213,7 @@ class SqlConversationStore(ConversationStore):
     async def _append_inbound_orm(self, new: NewInbound) -> StoredInbound:
         payload = dict(new.payload)
         async with self.db.transaction() as session:
-            conversation = await lock_for_append(session, new.channel, new.sender, customer_id=new.customer_id)
+            conversation = await lock_for_append(session, new.channel, new.key_of(), customer_id=new.customer_id)
             if conversation is not None:
                 seq = conversation.last_seq
             else:
@@ -234,8 +236,9 @@ class SqlConversationStore(ConversationStore):
                 text=new.text, payload=payload, external_id=new.external_id, created_at=new.created_at,
                 state=state.value, attempts=1 if leased else 0)
             closed = await has_closed_handoff(session, conversation.id)
-            stored = StoredInbound(conversation_record(conversation, has_closed_handoff=closed),
-                                   message_record(message), leased=leased)
+            record = dataclasses.replace(conversation_record(conversation, has_closed_handoff=closed),
+                                         sender=new.sender)
+            stored = StoredInbound(record, message_record(message), leased=leased)
         return stored
 
     async def hand_off(self, conversation: ConversationRecord, replies: Sequence[OutboundMessage],
@@ -243,7 +246,7 @@ class SqlConversationStore(ConversationStore):
                        in_reply_to: int | None = None, owner: str | None = None) -> list[MessageRecord]:
         row = self.handoff.plan(request, conversation.channel, created_at)
         if row is not None:
-            item = HandoffItem(conversation.id, conversation.channel, conversation.sender,
+            item = HandoffItem(conversation.id, conversation.channel, conversation.sender_enc,
                                [(r.text, r.to_payload()) for r in replies], row, author, created_at,
                                in_reply_to, owner)
             stored = await self._hand_off_one_write(conversation, request, item)
@@ -323,7 +326,7 @@ class SqlConversationStore(ConversationStore):
 
     async def unfinished(self, *, stored_before: datetime, now: datetime, limit: int = 100) -> list[Unfinished]:
         query = (
-            select(_MESSAGES.c.id, _CONVERSATIONS.c.channel, _CONVERSATIONS.c.sender)
+            select(_MESSAGES.c.id, _CONVERSATIONS.c.channel, _CONVERSATIONS.c.sender_key)
             .join(_CONVERSATIONS, _CONVERSATIONS.c.id == _MESSAGES.c.conversation_id)
             .where(_MESSAGES.c.state == InboundState.RECEIVED.value, _MESSAGES.c.created_at < stored_before,
                    or_(_CONVERSATIONS.c.lease_until.is_(None), _CONVERSATIONS.c.lease_until <= now))
@@ -331,7 +334,7 @@ class SqlConversationStore(ConversationStore):
         )
         async with self.db.session() as session:
             rows = (await session.execute(query)).all()
-        return [Unfinished(r.id, r.channel, r.sender) for r in rows]
+        return [Unfinished(r.id, r.channel, r.sender_key) for r in rows]
 
     async def replies_to(self, message_id: int) -> list[MessageRecord]:
         # Replies follow their message in its conversation: the (conversation_id, seq) index finds them.
@@ -361,11 +364,11 @@ class SqlConversationStore(ConversationStore):
                 return None
             return conversation_record(found, has_closed_handoff=await has_closed_handoff(session, found.id))
 
-    async def inbound_by_external_id(self, channel: str, sender: str, external_id: str) -> StoredInbound | None:
+    async def inbound_by_external_id(self, channel: str, sender_key: str, external_id: str) -> StoredInbound | None:
         async with self.db.session() as session:
             row = (await session.execute(
                 select(Message, Conversation).join(Conversation, Conversation.id == Message.conversation_id)
-                .where(Conversation.channel == channel, Conversation.sender == sender,
+                .where(Conversation.channel == channel, Conversation.sender_key == sender_key,
                        Message.external_id == external_id, Message.direction == Direction.INBOUND.value)
             )).first()
             if row is None:
@@ -426,12 +429,12 @@ def _claim(conn: Connection, message_id: int, owner: str, lease_until: datetime,
     conversation = conn.execute(select(c, _HAS_CLOSED_HANDOFF.label("has_closed_handoff"))
                                 .where(c.c.id == conversation_id)).one()
     return StoredInbound(
-        ConversationRecord(conversation.id, conversation.public_id, conversation.channel, conversation.sender,
+        ConversationRecord(conversation.id, conversation.public_id, conversation.channel, conversation.sender_enc,
                            conversation.sender_name, conversation.customer_id, conversation.mode,
                            conversation.last_seq, conversation.created_at, conversation.last_message_at,
                            bool(conversation.has_closed_handoff)),
         MessageRecord(message.id, message.conversation_id, message.seq, message.channel, message.external_id,
-                      message.direction, message.author, message.agent_id, message.text,
+                      message.direction, message.author, message.agent_id, pii.open_text(message.text, message.text_enc),
                       dict(message.payload or {}), message.created_at, message.state, message.attempts,
                       message.reply_to_id, message.last_error),
         leased=leased,

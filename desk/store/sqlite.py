@@ -35,6 +35,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
+from desk import pii
 from desk.handoff_request import HandoffQueue
 from desk.messages import OutboundMessage
 from desk.outbox import notify_enqueued
@@ -50,7 +51,7 @@ MAX_BATCH = 128
 
 _OPEN_HANDOFF = "('waiting', 'assigned')"  # handoff.models.HandoffStatus WAITING, ASSIGNED
 
-# ?1 now, ?2 customer id, ?3 channel, ?4 sender, ?5 lease owner, ?6 lease until. The lease is taken
+# ?1 now, ?2 customer id, ?3 channel, ?4 sender key (desk.pii), ?5 lease owner, ?6 lease until. The lease is taken
 # in bot mode unless another owner holds a live one (desk.store.sql.lease_is_free says the same).
 _TAKE = "?5 IS NOT NULL AND mode = 'bot' AND (lease_until IS NULL OR lease_until <= ?1 OR lease_owner = ?5)"
 _UPDATE = (
@@ -58,22 +59,24 @@ _UPDATE = (
     "customer_id = COALESCE(?2, customer_id), "
     f"lease_owner = CASE WHEN {_TAKE} THEN ?5 ELSE lease_owner END, "
     f"lease_until = CASE WHEN {_TAKE} THEN ?6 ELSE lease_until END "
-    "WHERE channel = ?3 AND sender = ?4 "
-    "RETURNING id, public_id, channel, sender, sender_name, customer_id, mode, last_seq, created_at, "
+    "WHERE channel = ?3 AND sender_key = ?4 "
+    "RETURNING id, public_id, channel, sender_enc, sender_name, customer_id, mode, last_seq, created_at, "
     "?5 IS NOT NULL AND mode = 'bot' AND lease_owner IS ?5 AND lease_until IS ?6"
 )
 # A borrower's first message opens the conversation in the same writer-thread transaction. Through
 # the ORM (aiosqlite, another connection) the opening met the writer thread at SQLite's file lock
 # and slept in its busy handler: a burst of new conversations waited seconds (issue 17, item 3).
-# ?1 public id, ?2 channel, ?3 sender, ?4 sender name, ?5 now. DO NOTHING: another process won.
+# ?1 public id, ?2 channel, ?3 sender key, ?4 sender name, ?5 now, ?6 sender ciphertext. DO NOTHING:
+# another process won.
 _OPEN = (
-    "INSERT INTO conversations (public_id, channel, sender, sender_name, mode, last_seq, created_at, "
-    "last_message_at) VALUES (?1, ?2, ?3, ?4, 'bot', 0, ?5, ?5) ON CONFLICT (channel, sender) DO NOTHING"
+    "INSERT INTO conversations (public_id, channel, sender_key, sender_name, mode, last_seq, created_at, "
+    "last_message_at, sender_enc) VALUES (?1, ?2, ?3, ?4, 'bot', 0, ?5, ?5, ?6) "
+    "ON CONFLICT (channel, sender_key) DO NOTHING"
 )
 _CLOSED_HANDOFF = "SELECT " + CLOSED_HANDOFF_EXISTS_SQL.format(id="?")
 _INSERT = (
     "INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, "
-    "created_at, state, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "created_at, state, attempts, text_enc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # ?1 replies, ?2 now, ?3 conversation, ?4 owner giving its lease back (or NULL).
 _GIVE_BACK = ("lease_owner = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_owner END, "
@@ -84,10 +87,10 @@ _BUMP_TO_PEOPLE = (f"UPDATE conversations SET last_seq = last_seq + ?1, last_mes
                    f"{_GIVE_BACK} WHERE id = ?3 RETURNING last_seq")
 _INSERT_OUTBOUND = (
     "INSERT INTO messages (conversation_id, seq, channel, external_id, direction, author, text, payload, "
-    "created_at, reply_to_id, attempts) VALUES (?, ?, ?, NULL, 'out', ?, ?, ?, ?, ?, 0)"
+    "created_at, reply_to_id, attempts, text_enc) VALUES (?, ?, ?, NULL, 'out', ?, ?, ?, ?, ?, 0, ?)"
 )
 _INSERT_OUTBOX = (
-    "INSERT INTO outbox (message_id, conversation_id, channel, recipient, status, attempts, next_attempt_at, "
+    "INSERT INTO outbox (message_id, conversation_id, channel, recipient_enc, status, attempts, next_attempt_at, "
     "created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)"
 )
 _FINISH = "UPDATE messages SET state = ? WHERE id = ? AND state = 'received'"
@@ -158,16 +161,21 @@ class SqliteConversationStore(SqlConversationStore):
         """Store one message inside the caller's transaction, opening its conversation if it is new."""
         now = sqlite_time(new.created_at)
         until = sqlite_time(new.lease_until) if new.lease_until is not None else None
-        params = (now, new.customer_id, new.channel, new.sender, new.lease_owner, until)
+        key = new.key_of()
+        params = (now, new.customer_id, new.channel, key, new.lease_owner, until)
         row = conn.execute(_UPDATE, params).fetchone()
         if row is None:
-            conn.execute(_OPEN, (new_public_id(), new.channel, new.sender, new.sender_name, now))
+            # Encrypted only here, when the conversation opens: its later messages cost no cipher work.
+            sealed = pii.keyring().encrypt(pii.sender_kind(new.channel), new.sender)
+            conn.execute(_OPEN, (new_public_id(), new.channel, key, new.sender_name, now, sealed))
             row = conn.execute(_UPDATE, params).fetchone()
             if row is None:
                 return None
         state = InboundState.RECEIVED if row[6] == ConversationMode.BOT.value else InboundState.QUEUED_FOR_PEOPLE
-        cursor = conn.execute(_INSERT, (row[0], row[7], new.channel, new.external_id, "in", new.author, new.text,
-                                        json.dumps(new.payload), now, state.value, 1 if row[9] else 0))
+        text, sealed_text = pii.seal_text(new.text)
+        cursor = conn.execute(_INSERT, (row[0], row[7], new.channel, new.external_id, "in", new.author, text,
+                                        json.dumps(new.payload), now, state.value, 1 if row[9] else 0,
+                                        sealed_text))
         (closed_handoff,) = conn.execute(_CLOSED_HANDOFF, (row[0],)).fetchone()
         return row, int(cursor.lastrowid or 0), bool(closed_handoff)
 
@@ -236,7 +244,7 @@ class SqliteConversationStore(SqlConversationStore):
         row, message_id, closed_handoff = result
         leased = bool(row[9])
         conversation = ConversationRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-                                          _parse_time(row[8]), new.created_at, closed_handoff)
+                                          _parse_time(row[8]), new.created_at, closed_handoff, new.sender)
         state = InboundState.RECEIVED if row[6] == ConversationMode.BOT.value else InboundState.QUEUED_FOR_PEOPLE
         message = MessageRecord(message_id, row[0], row[7], new.channel, new.external_id, "in", new.author, None,
                                 new.text, new.payload, new.created_at, state.value, 1 if leased else 0)
@@ -244,7 +252,7 @@ class SqliteConversationStore(SqlConversationStore):
 
     # -- replies --------------------------------------------------------------------------
 
-    def _append_outbound(self, conversation_id: int, channel: str, recipient: str,
+    def _append_outbound(self, conversation_id: int, channel: str, recipient: str | None,
                          replies: list[tuple[str, dict[str, Any]]], author: str,
                          created_at: datetime, in_reply_to: int | None, owner: str | None,
                          in_reply_to_payload: dict[str, Any] | None = None) -> list[tuple[int, int]]:
@@ -254,10 +262,11 @@ class SqliteConversationStore(SqlConversationStore):
         try:
             (last,) = conn.execute(_BUMP, (len(replies), now, conversation_id, owner)).fetchone()
             out = []
-            for n, (text, payload) in enumerate(replies):
+            for n, (body, payload) in enumerate(replies):
                 seq = last - len(replies) + 1 + n
+                text, sealed_text = pii.seal_text(body)
                 cursor = conn.execute(_INSERT_OUTBOUND, (conversation_id, seq, channel, author, text,
-                                                         json.dumps(payload), now, in_reply_to))
+                                                         json.dumps(payload), now, in_reply_to, sealed_text))
                 message_id = int(cursor.lastrowid or 0)
                 conn.execute(_INSERT_OUTBOX, (message_id, conversation_id, channel, recipient, now, now))
                 out.append((message_id, seq))
@@ -279,7 +288,7 @@ class SqliteConversationStore(SqlConversationStore):
                              in_reply_to_payload: dict[str, Any] | None = None) -> list[MessageRecord]:
         bodies = [(r.text, r.to_payload()) for r in replies]
         ids = await self._on_writer(self._append_outbound, conversation.id, conversation.channel,
-                                    conversation.sender, bodies, author, created_at, in_reply_to, owner,
+                                    conversation.sender_enc, bodies, author, created_at, in_reply_to, owner,
                                     in_reply_to_payload)
         notify_enqueued(self.db.engine)
         return [
@@ -356,9 +365,10 @@ def _write_handoff(conn: Connection, item: HandoffItem) -> HandoffWritten | None
     stored = []
     for n, (body, payload) in enumerate(item.replies):
         seq = bumped[0] - k + 1 + n
+        text, sealed_text = pii.seal_text(body)
         message_id = conn.exec_driver_sql(_INSERT_OUTBOUND, (item.conversation_id, seq, item.channel, item.author,
-                                                             body, json.dumps(payload), now,
-                                                             item.in_reply_to)).lastrowid
+                                                             text, json.dumps(payload), now,
+                                                             item.in_reply_to, sealed_text)).lastrowid
         conn.exec_driver_sql(_INSERT_OUTBOX, (message_id, item.conversation_id, item.channel, item.recipient,
                                               now, now))
         stored.append((int(message_id or 0), seq))

@@ -104,7 +104,7 @@ class Desk:
             rows = (await session.execute(
                 select(Message, Conversation).join(Conversation, Conversation.id == Message.conversation_id)
                 .where(Message.direction == Direction.INBOUND.value).order_by(Message.id))).all()
-        return [StoredInbound(c.sender, c.sender_name, c.customer_id, m.external_id, m.text, m.payload or {})
+        return [StoredInbound(c.clear_sender(), c.sender_name, c.customer_id, m.external_id, m.text, m.payload or {})
                 for m, c in rows]
 
 

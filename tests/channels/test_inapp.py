@@ -54,7 +54,7 @@ async def agent_says(desk: Desk, customer: str, text: str) -> None:
 
     async with desk.db.transaction() as session:
         conversation = await session.scalar(select(Conversation).where(
-            Conversation.channel == "inapp", Conversation.sender == customer))
+            Conversation.sender_is(customer, "inapp")))
         assert conversation is not None
         await enqueue(session, conversation, OutboundMessage(text=text), author="agent", agent_id=7)
 
@@ -261,7 +261,7 @@ async def test_socket_replays_a_backlog_longer_than_one_page(desk: Desk) -> None
     token = token_for(desk)
     await post_message(desk, "halo", token=token)
     async with desk.db.transaction() as session:
-        conversation = await session.scalar(select(Conversation).where(Conversation.sender == CUSTOMER))
+        conversation = await session.scalar(select(Conversation).where(Conversation.sender_is(CUSTOMER)))
         for i in range(PAGE_LIMIT + 5):
             await enqueue(session, conversation, OutboundMessage(text=f"pesan {i}"), author="agent")
     async with connect(ws_url(desk, f"token={token}")) as ws:
@@ -281,7 +281,7 @@ async def test_an_app_user_the_lending_core_does_not_know_is_not_verified(desk: 
     assert desk.rasa.calls[0]["metadata"]["customer_id"] is None
     from sqlalchemy import select
     async with desk.db.session() as session:
-        conversation = await session.scalar(select(Conversation).where(Conversation.sender == stranger))
+        conversation = await session.scalar(select(Conversation).where(Conversation.sender_is(stranger)))
     assert conversation is not None and conversation.customer_id is None
 
 

@@ -64,7 +64,7 @@ async def borrower_writes(desk: Desk, twilio: FakeTwilio, n: int, *, hours_ago: 
 
 async def queue(desk: Desk, message: OutboundMessage, *, author: str = "system") -> int:
     async with desk.db.transaction() as session:
-        conversation = await session.scalar(select(Conversation).where(Conversation.sender == BORROWER))
+        conversation = await session.scalar(select(Conversation).where(Conversation.sender_is(BORROWER)))
         assert conversation is not None
         _, item = await enqueue(session, conversation, message, author=author)
         return item.id

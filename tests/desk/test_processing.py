@@ -48,7 +48,7 @@ async def count(db, model, *where) -> int:
 async def lease_of(db, sender: str = SENDER) -> tuple[str | None, Any]:
     async with db.session() as s:
         row = (await s.execute(select(Conversation.lease_owner, Conversation.lease_until)
-                               .where(Conversation.sender == sender))).one()
+                               .where(Conversation.sender_is(sender)))).one()
     return row.lease_owner, row.lease_until
 
 

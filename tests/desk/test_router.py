@@ -15,6 +15,7 @@ from desk.router import HOLDING_REPLY, MessageTooLong, Router
 from handoff.fastpath import QueueHandoffs
 from handoff.models import Handoff
 from storage.models import Conversation, Message, OutboxItem
+from tests.support.pii import opened_sender
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)
 
@@ -34,7 +35,7 @@ async def transcript(db, sender: str = "+6281234567890") -> list[tuple[str, str]
     async with db.session() as s:
         rows = (await s.execute(
             select(Message.direction, Message.text).join(Conversation)
-            .where(Conversation.sender == sender).order_by(Message.seq)
+            .where(Conversation.sender_is(sender)).order_by(Message.seq)
         )).all()
     return [(r.direction, r.text) for r in rows]
 
@@ -286,7 +287,7 @@ async def test_fast_path_rows_read_back_like_orm_rows(router, database) -> None:
     assert second.conversation_public_id == first.conversation_public_id
     async with database.session() as s:
         msg = await s.scalar(select(Message).where(Message.external_id == "fp2"))
-        conv = await s.scalar(select(Conversation).where(Conversation.sender == "CUST-0003"))
+        conv = await s.scalar(select(Conversation).where(Conversation.sender_is("CUST-0003")))
     assert msg.created_at == later and msg.created_at.tzinfo is not None
     assert msg.payload == {"media": [{"url": "https://files.example/a.jpg", "content_type": "image/jpeg"}]}
     assert (msg.seq, msg.direction, msg.author) == (3, "in", "borrower")
@@ -326,8 +327,9 @@ async def test_sqlite_group_commit_fails_only_the_duplicate(tmp_path) -> None:
     # No conversation yet: the writer opens it in the same transaction (issue 17, item 3).
     assert results[30] is not None and results[30].message.seq == 1
     async with database.session() as s:
-        rows = (await s.execute(select(Conversation.sender, Message.seq, Message.text).join(Conversation)
-                                .order_by(Conversation.sender, Message.seq))).all()
+        rows = sorted((opened_sender(r.channel, r.sender_enc), r.seq, r.text) for r in (await s.execute(
+            select(Conversation.channel, Conversation.sender_enc, Message.seq, Message.text).join(Conversation)
+        )).all())
     assert len(rows) == 30 and ("no-such-chat", 1, "m99") in rows
     for sender in ("0", "1", "2"):
         texts = [t for c, _, t in rows if c == sender]
@@ -365,8 +367,9 @@ async def test_sqlite_first_messages_open_their_conversations_on_the_writer_thre
     assert len({s.conversation.public_id for s in stored}) == 32
     assert all(s.message.seq == 1 and s.conversation.mode == "bot" for s in stored)
     async with database.session() as s:
-        rows = (await s.execute(select(Conversation.sender, Conversation.sender_name, Conversation.customer_id,
-                                       Conversation.last_seq))).all()
+        rows = [(opened_sender(r.channel, r.sender_enc), *r[2:]) for r in (await s.execute(
+            select(Conversation.channel, Conversation.sender_enc, Conversation.sender_name, Conversation.customer_id,
+                   Conversation.last_seq))).all()]
     assert sorted(rows) == sorted((f"cust-{k}", f"Nama {k}", f"cust-{k}", 1) for k in range(32))
     await database.dispose()
 async def test_the_bots_nlu_reading_is_kept_on_the_message_and_never_sent(router, database, fake_rasa) -> None:

@@ -28,6 +28,7 @@ from desk.store import (
 from handoff.fastpath import QueueHandoffs
 from handoff.models import Handoff
 from storage.models import Conversation, Message, OutboxItem
+from tests.support.pii import opened_sender
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)
 
@@ -115,8 +116,9 @@ async def test_append_replies_stores_and_queues_each_reply(real_store, database)
     assert [(m.seq, m.text, m.direction, m.author) for m in records] == [(2, "satu", "out", "bot"),
                                                                           (3, "dua", "out", "bot")]
     async with database.session() as s:
-        outbox = (await s.execute(select(OutboxItem.message_id, OutboxItem.recipient, OutboxItem.status)
-                                  .order_by(OutboxItem.id))).all()
+        outbox = [(r.message_id, opened_sender(r.channel, r.recipient_enc), r.status) for r in (await s.execute(
+            select(OutboxItem.message_id, OutboxItem.channel, OutboxItem.recipient_enc, OutboxItem.status)
+            .order_by(OutboxItem.id))).all()]
         payload = await s.scalar(select(Message.payload).where(Message.id == records[1].id))
     assert [tuple(o) for o in outbox] == [(m.id, "+6281200000001", "pending") for m in records]
     assert payload == {"buttons": [{"title": "Ya", "payload": "/affirm"}]} == records[1].payload
@@ -173,14 +175,15 @@ async def test_mode_customer_and_look_ups(real_store) -> None:
     found = await real_store.conversation_by_public_id(conversation.public_id)
     assert found is not None and (found.mode, found.customer_id) == ("human", "CUST-9")
     assert await real_store.conversation_by_public_id("nope") is None
-    again = await real_store.inbound_by_external_id("whatsapp", "+6281200000001", "e1")
+    again = await real_store.inbound_by_external_id("whatsapp", new().key_of(), "e1")
     assert again is not None and again.message.id == stored.message.id and not again.leased
-    assert await real_store.inbound_by_external_id("whatsapp", "+6281200000002", "e1") is None
+    other = new(sender="+6281200000002").key_of()
+    assert await real_store.inbound_by_external_id("whatsapp", other, "e1") is None
 
 
 async def test_run_commits_or_rolls_back(real_store, database) -> None:
     def add(conn):
-        conn.execute(insert(Conversation.__table__).values(public_id="p" * 32, channel="telegram", sender="42",
+        conn.execute(insert(Conversation.__table__).values(public_id="p" * 32, channel="telegram", sender_key="k42",
                                                            mode="bot", last_seq=0, created_at=NOW,
                                                            last_message_at=NOW))
         return "done"
@@ -234,7 +237,7 @@ async def test_processing_state_and_the_lease(real_store) -> None:
                                               created_at=NOW, in_reply_to=stored.message.id, owner="A")
     assert replies[0].reply_to_id == stored.message.id
     assert [m.id for m in await real_store.replies_to(stored.message.id)] == [replies[0].id]
-    finished = await real_store.inbound_by_external_id("whatsapp", stored.conversation.sender, "e1")
+    finished = await real_store.inbound_by_external_id("whatsapp", new().key_of(), "e1")
     assert finished is not None and finished.message.state == "answered"
     # A's lease is back: B takes it and counts its first attempt.
     taken = await real_store.claim(other.message.id, owner="B", lease_until=LATER, now=NOW)
@@ -244,7 +247,7 @@ async def test_processing_state_and_the_lease(real_store) -> None:
     assert again is not None and not again.leased and again.message.state == "answered"
     await real_store.hand_off(taken.conversation, [], HandoffRequest(reason="x"), author="bot", created_at=NOW,
                               in_reply_to=taken.message.id, owner="B")
-    queued = await real_store.inbound_by_external_id("whatsapp", stored.conversation.sender, "e2")
+    queued = await real_store.inbound_by_external_id("whatsapp", new().key_of(), "e2")
     assert queued is not None and queued.message.state == "queued_for_people"
     # In human mode a message is queued for people at once, and takes no lease.
     human = await real_store.append_inbound(new(external_id="e3", lease_owner="A", lease_until=LATER))

@@ -18,6 +18,7 @@ from desk.store import DuplicateMessage, NewInbound
 from desk.store.postgres import PostgresConversationStore
 from handoff.fastpath import QueueHandoffs
 from storage.models import Conversation, Message
+from tests.support.pii import opened_sender
 
 NOW = datetime(2026, 1, 5, 3, 0, tzinfo=timezone.utc)
 
@@ -56,9 +57,9 @@ def _append(writer: PostgresConversationStore, sender: str, external_id: str, bo
 
 async def _stored(database) -> list[tuple[str, int, str, str]]:
     async with database.session() as s:
-        return [tuple(r) for r in (await s.execute(
-            select(Conversation.sender, Message.seq, Message.text, Message.external_id).join(Conversation)
-            .order_by(Conversation.sender, Message.seq))).all()]
+        return sorted((opened_sender(r.channel, r.sender_enc), r.seq, r.text, r.external_id) for r in (
+            await s.execute(select(Conversation.channel, Conversation.sender_enc, Message.seq, Message.text,
+                                   Message.external_id).join(Conversation))).all())
 
 
 async def test_batch_with_duplicates_fails_only_them_and_keeps_order(database, conversations, batches) -> None:
@@ -79,7 +80,8 @@ async def test_batch_with_duplicates_fails_only_them_and_keeps_order(database, c
     for k in range(30):
         if k not in failed:
             conversation, message = results[k].conversation, results[k].message
-            assert (conversation.sender, message.text, message.payload) == (str(k % 3), f"m{k}", {"k": f"m{k}"})
+            assert (conversation.clear_sender(), message.text, message.payload) == \
+                (str(k % 3), f"m{k}", {"k": f"m{k}"})
             assert message.seq == conversation.last_seq and message.id > 0
     rows = await _stored(database)
     assert len(rows) == 1 + 28
@@ -95,7 +97,8 @@ async def test_batch_with_duplicates_fails_only_them_and_keeps_order(database, c
             if k not in failed and k % 3 == int(sender):
                 assert (sender, results[k].message.seq, f"m{k}", ids[k]) in rows
     async with database.session() as s:
-        last = dict((await s.execute(select(Conversation.sender, Conversation.last_seq))).all())
+        last = {opened_sender(r.channel, r.sender_enc): r.last_seq for r in (await s.execute(
+            select(Conversation.channel, Conversation.sender_enc, Conversation.last_seq))).all()}
     assert last == {"0": 10, "1": 10, "2": 9}
 
 
@@ -175,4 +178,4 @@ async def test_race_lost_to_another_instance_falls_back_message_by_message(datab
     assert ("1", 1, "mine", "race") not in rows
     assert [(c, q, t) for c, q, t, _ in rows if t != "theirs"] == [("0", 1, "m0"), ("2", 1, "m2")]
     async with database.session() as s:
-        assert (await s.scalar(select(Conversation.last_seq).where(Conversation.sender == "1"))) == 0
+        assert (await s.scalar(select(Conversation.last_seq).where(Conversation.sender_is("1")))) == 0

@@ -42,6 +42,7 @@ import asyncpg
 
 from tests.faults.borrowers import INAPP, TELEGRAM, WHATSAPP, Borrower, Sent
 from tests.faults.stack import Stack
+from tests.support.pii import opened_sender
 
 TOKEN = re.compile(r"#[0-9a-f]+-\d+#")
 OPEN_HANDOFF = ("waiting", "assigned")
@@ -101,11 +102,17 @@ async def snapshot(stack: Stack) -> Snapshot:
     """Read the stack's database and fakes."""
     conn = await asyncpg.connect(stack.direct_url.replace("postgresql://", "postgres://"))
     try:
-        conversations = await conn.fetch("SELECT id, channel, sender FROM conversations")
+        # Since issue 18 the address is sealed (desk.pii): read its ciphertext and open it here.
+        sealed = bool(await conn.fetchval(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'conversations' "
+            "AND column_name = 'sender_enc'"))
+        sender = "c.sender_enc AS sender" if sealed else "c.sender"
+        conversations = [{"id": c["id"], "channel": c["channel"], "sender": _open(sealed, c["channel"], c["sender"])}
+                         for c in await conn.fetch(f"SELECT c.id, c.channel, {sender} FROM conversations c")]
         has_state = bool(await conn.fetchval(
             "SELECT count(*) FROM information_schema.columns WHERE table_name = 'messages' AND column_name = 'state'"))
         messages = await conn.fetch(
-            "SELECT m.direction, m.author, m.text, c.channel, c.sender, o.status AS outbox_status, "
+            f"SELECT m.direction, m.author, m.text, c.channel, {sender}, o.status AS outbox_status, "
             + ("m.state " if has_state else "NULL AS state ") +
             "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
             "LEFT JOIN outbox o ON o.message_id = m.id")
@@ -123,11 +130,12 @@ async def snapshot(stack: Stack) -> Snapshot:
         tokens = TOKEN.findall(m["text"] or "")
         if m["direction"] == "in":
             for token in tokens:
-                inbound[token].append((m["channel"], m["sender"]))
+                inbound[token].append((m["channel"], _open(sealed, m["channel"], m["sender"])))
                 if m["state"] == "received":
                     unfinished.add(token)
         else:
-            outbound.append((m["channel"], m["sender"], m["text"] or "", m["outbox_status"]))
+            outbound.append((m["channel"], _open(sealed, m["channel"], m["sender"]), m["text"] or "",
+                             m["outbox_status"]))
             if m["author"] == "bot":
                 bot_replies.update(tokens)
     accepted: Counter[tuple[str, str, str]] = Counter()
@@ -152,6 +160,10 @@ async def snapshot(stack: Stack) -> Snapshot:
         open_handoffs=Counter({h["conversation_id"]: int(h["n"]) for h in handoffs}),
         outbound=outbound, active_outbox=int(active or 0),
         provider_accepted=accepted, provider_attempts=dict(attempts))
+
+
+def _open(sealed: bool, channel: str, sender: str | None) -> str | None:
+    return opened_sender(channel, sender) if sealed else sender
 
 
 def _telegram_params(content_type: str, body: bytes) -> dict[str, Any]:

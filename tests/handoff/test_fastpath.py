@@ -88,7 +88,8 @@ async def test_one_write_stores_replies_switches_mode_and_queues(database, write
                                           .where(Message.conversation_id == conv.id).order_by(Message.seq))).all()
         assert [tuple(m) for m in messages] == [(1, "in", "sambungkan ke agen"), (2, "out", REPLY.text)]
         outbox = list(await session.scalars(select(OutboxItem).where(OutboxItem.conversation_id == conv.id)))
-        assert [(o.message_id, o.status, o.recipient) for o in outbox] == [(stored[0].id, "pending", conv.sender)]
+        assert [(o.message_id, o.status, o.recipient_enc) for o in outbox] == \
+            [(stored[0].id, "pending", conv.sender_enc)]
     (handoff,) = await _handoffs(database, conv.id)
     assert handoff.status == HandoffStatus.WAITING.value and handoff.queue_role == "agent"
     assert handoff.ticket_id == ticket_id

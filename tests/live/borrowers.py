@@ -32,6 +32,7 @@ import httpx
 import jwt
 from twilio.request_validator import RequestValidator
 
+from desk import pii
 from privacy.notice import NOTICE_KEY
 from tests.support.notice import NOTICE_TEXT
 from tests.live.stack import INAPP_SECRET, TELEGRAM_SECRET, TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN, LiveStack
@@ -201,8 +202,12 @@ class Borrower:
     # -- the turn --------------------------------------------------------------------------
     def conversation(self) -> Any:
         with self.stack.db() as db:
-            return db.execute("SELECT id, public_id, mode, last_seq FROM conversations WHERE channel = ? AND sender = ?",
-                              (self.channel, self.sender)).fetchone()
+            # The desk stores the address as its look-up key (desk.pii); the stack uses the same dev key.
+            return db.execute("SELECT id, public_id, mode, last_seq FROM conversations "
+                              "WHERE channel = ? AND sender_key = ?", (self.channel, self._key())).fetchone()
+
+    def _key(self) -> str:
+        return pii.sender_key(pii.keyring(), self.channel, self.sender)
 
     def _turn(self, text: str, payload: str | None, button: tuple[int, str] | None = None) -> Turn:
         before = self.conversation()
@@ -237,14 +242,14 @@ class Borrower:
             row = db.execute(
                 "SELECT h.id, h.status, h.reason, h.priority, h.category, h.ticket_id, h.summary, h.assigned_to "
                 "FROM handoffs h JOIN conversations c ON c.id = h.conversation_id "
-                "WHERE c.channel = ? AND c.sender = ? ORDER BY h.id DESC LIMIT 1",
-                (self.channel, self.sender)).fetchone()
+                "WHERE c.channel = ? AND c.sender_key = ? ORDER BY h.id DESC LIMIT 1",
+                (self.channel, self._key())).fetchone()
         return dict(row) if row else None
 
     def _rows_after(self, conversation_id: int, seq: int) -> list[Any]:
         with self.stack.db() as db:
             return db.execute(
-                "SELECT id, seq, direction, author, text, payload FROM messages "
+                "SELECT id, seq, direction, author, text, payload, text_enc FROM messages "
                 "WHERE conversation_id = ? AND seq > ? ORDER BY seq", (conversation_id, seq)).fetchall()
 
     def _wait_delivered(self, conversation_id: int, message_ids: list[int]) -> None:
@@ -303,7 +308,8 @@ def _reply_payload(raw: Any) -> dict[str, Any]:
 def _reply(row: Any) -> Reply:
     payload = _reply_payload(row["payload"])
     buttons = tuple((str(b.get("title")), str(b.get("payload"))) for b in payload.get("buttons") or [])
-    return Reply(row["id"], row["seq"], row["author"], row["text"] or "", buttons, dict(payload.get("custom") or {}))
+    text = pii.open_text(row["text"] or "", row["text_enc"])  # as sent (stored masked when it had a number)
+    return Reply(row["id"], row["seq"], row["author"], text, buttons, dict(payload.get("custom") or {}))
 
 
 class WhatsAppBorrower(Borrower):

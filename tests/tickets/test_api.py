@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import Conversation
+from tests.support.pii import opened_sender
 from tests.tickets.conftest import BOT_AUTH, WA_PHONE, as_user, complaint, make_conversation
 from handoff.models import AuditEntry
 from tickets.models import Ticket, TicketEvent
@@ -266,7 +267,8 @@ async def test_staff_message_is_first_response_and_goes_to_outbox(app, database,
     async with database.session() as s:
         item = await s.scalar(select(OutboxItem))
         msg = await s.get(Message, item.message_id)
-    assert item.recipient == WA_PHONE and msg.text == "Halo Kak, kami cek dulu ya." and msg.author == "agent"
+    assert opened_sender(item.channel, item.recipient_enc) == WA_PHONE
+    assert msg.text == "Halo Kak, kami cek dulu ya." and msg.author == "agent"
 
 
 def rasa_rest_collector_split(text: str) -> list[str]:

@@ -63,7 +63,7 @@ async def test_create_sets_number_clocks_history_and_links_conversation(database
                                                                         wa_conversation) -> None:
     t = await create(database, ticket_ctx, wa_conversation)
     assert t.number == format_number("DCI", NOW.date(), 1)
-    assert t.phone == "+6281234567890"
+    assert t.clear_phone() == "+6281234567890"
     # Thu 19 Nov 2026 10:00: first response Fri 20 (1), Mon 23 (2); written: 20 working days, no holidays
     # in between: Nov 20 (1), 23-27 (2-6), 30 (7), Dec 1-4 (8-11), 7-11 (12-16), 14-17 (17-20).
     assert t.first_response_due == datetime(2026, 11, 23, 23, 59, 59, tzinfo=WIB)
