@@ -110,11 +110,11 @@ def _complete(services: Services) -> None:
     if services.reports is None:
         services.reports = reports.api.ReportsPart.from_settings(
             services.db, settings, working_day_checker(settings))
-    if services.privacy is None:
-        services.privacy = build_privacy_context(settings, services.tickets)
     if services.attachments is None:
         services.attachments = build_attachments(services.db, public_base_url=settings.public_base_url,
                                                  link_secret=settings.session_secret)
+    if services.privacy is None:
+        services.privacy = build_privacy_context(settings, services.tickets, services.attachments.files)
     if services.inapp_customers is None:
         services.inapp_customers = KnownCustomers(services.lending or DemoLendingCore())
 

@@ -16,11 +16,17 @@ from storage.base import Base, utcnow
 
 
 class AttachmentStatus(str, enum.Enum):
-    """Where a file stands: waiting for the fetch job, stored, or not retrieved (with a reason)."""
+    """Where a file stands: waiting for the fetch job, stored, not retrieved (with a reason), or erased.
+
+    ``erased``: the conversation was anonymised (retention schedule or an
+    erasure request); the file is destroyed, or about to be while
+    ``storage_key`` is still set (``attachments.service.destroy_erased``).
+    """
 
     PENDING = "pending"
     STORED = "stored"
     FAILED = "failed"
+    ERASED = "erased"
 
 
 class FailureReason(str, enum.Enum):

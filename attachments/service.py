@@ -1,4 +1,4 @@
-"""Attachment use cases: record, list, claim for fetching, finish, retry, mark sensitive, send.
+"""Attachment use cases: record, list, claim for fetching, finish, retry, mark sensitive, send, erase.
 
 The one writer of the ``attachments`` table. Functions that take a session
 write in the caller's transaction (no commit); those that take a ``Database``
@@ -6,6 +6,8 @@ run their own short transaction. Access checks are the caller's (the console
 checks ``handoff.access`` before it calls anything here).
 """
 from __future__ import annotations
+
+import logging
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,11 +17,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from attachments.checks import is_image
+from attachments.files import FileStore
 from attachments.models import Attachment, AttachmentStatus, FailureReason
 from desk.messages import MediaRef, OutboundFile
 from storage.base import utcnow
 from storage.db import Database
 from storage.models import Message
+
+log = logging.getLogger("aduan.attachments")
 
 # Media references that are files (the rest, geo: and tel:, are kept on the message only).
 FILE_PREFIXES = ("https://", "http://", "telegram-file:", "upload:")
@@ -192,12 +197,15 @@ async def claim_due(db: Database, *, limit: int, now: datetime | None = None) ->
 
 
 async def finish_stored(db: Database, attachment_id: int, *, storage_key: str, content_type: str, size: int,
-                        filename: str | None) -> None:
-    """The file is checked and stored (commits)."""
+                        filename: str | None) -> bool:
+    """The file is checked and stored (commits). False when the row is no longer pending: its
+    conversation was anonymised while the file was being fetched, and the caller destroys the bytes."""
     async with db.transaction() as session:
-        await session.execute(update(Attachment).where(Attachment.id == attachment_id).values(
+        result = await session.execute(update(Attachment).where(
+            Attachment.id == attachment_id, Attachment.status == AttachmentStatus.PENDING.value).values(
             status=AttachmentStatus.STORED.value, storage_key=storage_key, content_type=content_type, size=size,
             filename=filename, reason=None, reason_detail=None, fetched_at=utcnow()))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def finish_failed(db: Database, attachment_id: int, *, reason: FailureReason, detail: str,
@@ -209,7 +217,9 @@ async def finish_failed(db: Database, attachment_id: int, *, reason: FailureReas
     else:
         values["next_attempt_at"] = retry_at
     async with db.transaction() as session:
-        await session.execute(update(Attachment).where(Attachment.id == attachment_id).values(**values))
+        # Only a pending row: an erased one (anonymised meanwhile) stays erased.
+        await session.execute(update(Attachment).where(
+            Attachment.id == attachment_id, Attachment.status == AttachmentStatus.PENDING.value).values(**values))
 
 
 async def retry(session: AsyncSession, row: Attachment) -> None:
@@ -228,3 +238,62 @@ async def mark_sensitive(session: AsyncSession, row: Attachment, *, label: str |
     row.label = label
     row.labelled_by = user_id
     await session.flush()
+
+
+async def erase_for_conversations(session: AsyncSession, conversation_ids: Sequence[int]) -> int:
+    """Mark every attachment of these conversations erased and drop what identifies the file (no commit).
+
+    Called in the transaction that anonymises the conversations. What a report
+    or an auditor counts stays: direction, channel, checked type, size,
+    identity-document label and the dates. The source reference (a provider
+    URL or file id), the file name and the fetch error go now; the bytes go
+    after commit (``destroy_erased``), so a rolled-back anonymisation never
+    loses a file the desk still has to keep. Returns how many rows changed.
+    """
+    if not conversation_ids:
+        return 0
+    rows = list(await session.scalars(select(Attachment).where(
+        Attachment.conversation_id.in_(conversation_ids), Attachment.status != AttachmentStatus.ERASED.value)))
+    for row in rows:
+        if row.storage_key is None and row.source_ref.startswith(UPLOAD_PREFIX):
+            # An in-app upload is in the store before its row is fetched: keep its key to destroy it.
+            row.storage_key = row.source_ref.removeprefix(UPLOAD_PREFIX)
+        row.status = AttachmentStatus.ERASED.value
+        row.source_ref = ""
+        row.filename = row.reason_detail = None
+    await session.flush()
+    return len(rows)
+
+
+async def destroy_erased(db: Database, files: FileStore, *, batch: int = 200) -> int:
+    """Delete from the file store every erased attachment's bytes, then forget its key (commits per file).
+
+    Crash-safe and idempotent: the key is cleared only after the store
+    confirmed the delete (a missing object counts as deleted), so a file the
+    store failed to delete is tried again on the next call, and an interrupted
+    run deletes nothing twice that matters. Returns how many files were
+    destroyed; a failing store is logged (key shape only, never content) and
+    its files wait for the next run.
+    """
+    destroyed = 0
+    after_id = 0
+    while True:
+        async with db.session() as session:
+            rows = (await session.execute(
+                select(Attachment.id, Attachment.storage_key)
+                .where(Attachment.status == AttachmentStatus.ERASED.value, Attachment.storage_key.is_not(None),
+                       Attachment.id > after_id)
+                .order_by(Attachment.id).limit(batch))).all()
+        for attachment_id, key in rows:
+            try:
+                await files.delete(key)
+            except Exception:  # noqa: BLE001 - retried on the next run; the row still names the key
+                log.exception("could not destroy the file of erased attachment %s", attachment_id)
+                continue
+            async with db.transaction() as session:
+                await session.execute(update(Attachment).where(Attachment.id == attachment_id)
+                                      .values(storage_key=None))
+            destroyed += 1
+        if len(rows) < batch:
+            return destroyed
+        after_id = rows[-1][0]

@@ -180,10 +180,13 @@ class AttachmentWorker:
         if content_type is None:
             raise FetchFailed(FailureReason.WRONG_TYPE,
                               f"content is not JPEG, PNG, WebP or PDF (declared {row.declared_type or 'none'})")
-        if row.source_ref.startswith(service.UPLOAD_PREFIX):
+        upload = row.source_ref.startswith(service.UPLOAD_PREFIX)
+        if upload:
             key = row.source_ref.removeprefix(service.UPLOAD_PREFIX)
         else:
             key = new_key(content_type, utcnow())
             await self.files.put(key, data, content_type)
-        await service.finish_stored(self.db, row.id, storage_key=key, content_type=content_type, size=len(data),
-                                    filename=fetched.filename)
+        if not await service.finish_stored(self.db, row.id, storage_key=key, content_type=content_type,
+                                           size=len(data), filename=fetched.filename) and not upload:
+            # Erased while we fetched it: nobody may keep these bytes (an upload's key went to the row).
+            await self.files.delete(key)

@@ -504,11 +504,23 @@ class Router:
                                     request, author=Author.SYSTEM.value)
 
     def _with_notice(self, stored: StoredInbound, replies: list[OutboundMessage]) -> list[OutboundMessage]:
-        """``replies``, preceded by the privacy notice when they answer the conversation's first message."""
+        """``replies``, preceded by the privacy notice when they answer the conversation's first message.
+
+        The notice is shown once: when a reply already contains its text (the
+        borrower's first message asked what their data is used for, and the
+        bot answered with the notice), that reply carries the notice's record
+        instead of the same paragraph arriving twice.
+        """
         if self.first_contact_notice is None or stored.message.seq != 1:
             return replies
         notice = self.first_contact_notice(stored.conversation.channel)
-        return replies if notice is None else [notice, *replies]
+        if notice is None:
+            return replies
+        for i, reply in enumerate(replies):
+            if notice.text and notice.text in reply.text:
+                shown = dataclasses.replace(reply, custom={**(reply.custom or {}), **(notice.custom or {})})
+                return [*replies[:i], shown, *replies[i + 1:]]
+        return [notice, *replies]
 
     # -- events -----------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ DEFAULT = "id"
 CATALOGUE: dict[str, dict[str, str]] = {
     "file_pending": {"id": "Berkas sedang diambil…", "en": "Fetching the file…"},
     "file_not_retrieved": {"id": "Berkas tidak terambil", "en": "File not retrieved"},
+    "file_erased": {"id": "Berkas sudah dimusnahkan (retensi/penghapusan data)",
+                    "en": "File destroyed (retention schedule or erasure)"},
     "file_retry": {"id": "Ambil ulang", "en": "Retry"},
     "file_hidden": {"id": "Dokumen identitas (tersembunyi untuk peran Anda)",
                     "en": "Identity document (hidden from your role)"},

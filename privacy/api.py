@@ -28,6 +28,7 @@ from privacy import breaches, erasure, scheduler, service
 from desk.services import CoreServices, core_services
 from privacy.context import PrivacyContext, install_context, privacy_context
 from privacy.errors import PrivacyError
+from privacy.jobs import destroy_files
 from privacy.models import DATA_CLASSES, Breach, BreachSubject, KIND_LABELS, STATUS_LABELS, RequestSource, RequestStatus, RightsRequest
 from tickets.api import answers_errors
 from tickets.calendar import to_wib
@@ -195,6 +196,8 @@ async def erase(request: Request, number: str) -> HTTPResponse:
         body["erased"] = result.erased
         body["held"] = [{"record_type": i.record_type, "record_id": i.record_id, "reason": i.reason}
                         for i in result.held]
+    # After commit: the files of what was anonymised leave the file store now, not at the daily run.
+    body["files_destroyed"] = await destroy_files(core_services(request.app).db, _ctx(request))
     return json(body)
 
 
@@ -217,7 +220,8 @@ async def lift_hold(request: Request, hold_id: int) -> HTTPResponse:
     """Lift a hold; erasures it was blocking are carried out at once."""
     async with core_services(request.app).db.transaction() as session:
         released = await erasure.lift_hold(session, _ctx(request), _user(request).role, _user(request).id, hold_id)
-    return json({"id": hold_id, "lifted": True, "erased_now": released})
+    destroyed = await destroy_files(core_services(request.app).db, _ctx(request))
+    return json({"id": hold_id, "lifted": True, "erased_now": released, "files_destroyed": destroyed})
 
 
 def breach_json(b: Breach, subjects: list[BreachSubject]) -> dict[str, Any]:
@@ -431,6 +435,7 @@ async def erase_page(request: Request, number: str) -> HTTPResponse:
             await erasure.erase(session, _ctx(request), r, request.ctx.user.id)
     except TicketError as exc:
         return error(exc.status, exc.code, exc.message)
+    await destroy_files(core_services(request.app).db, _ctx(request))
     return redirect(f"/console/privacy/{number}")
 
 
@@ -465,7 +470,8 @@ async def breaches_page(request: Request) -> HTTPResponse:
         return error(403, "forbidden", "only admins keep the breach register")
     async with core_services(request.app).db.session() as session:
         rows = list(await session.scalars(select(Breach).order_by(Breach.discovered_at.desc())))
-        return _page(request, "privacy/breaches.html", breaches=rows, data_classes=DATA_CLASSES)
+        alerts = [a for a in await scheduler.alerts_for(session, user, limit=20) if a.breach]
+        return _page(request, "privacy/breaches.html", breaches=rows, data_classes=DATA_CLASSES, alerts=alerts)
 
 
 @pages_bp.post("/console/privacy/breaches")

@@ -1,11 +1,13 @@
-"""``aduan privacy-tick``: raise due alerts on the rights clock once."""
+"""``aduan privacy-tick`` (alerts on the rights and breach clocks) and ``aduan privacy-retention``."""
 from __future__ import annotations
 
 import argparse
 import asyncio
 
+from attachments.config import AttachmentSettings
+from attachments.runtime import build_file_store
 from desk.config import Settings
-from privacy.context import build_privacy_context
+from privacy.context import PrivacyContext, build_privacy_context
 from privacy.jobs import daily
 from privacy.scheduler import tick
 from storage.db import Database
@@ -14,11 +16,15 @@ from tickets.context import build_context
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the privacy subcommands to the ``aduan`` command line."""
-    parser = subparsers.add_parser("privacy-tick", help="raise due alerts on rights requests' 72-hour clocks once")
+    parser = subparsers.add_parser("privacy-tick", help="raise due alerts on the 72-hour clocks of rights requests and breaches once")
     parser.set_defaults(func=_tick)
     retention = subparsers.add_parser(
         "privacy-retention", help="anonymise what the retention schedule says is due, and held erasures whose hold ended")
     retention.set_defaults(func=_retention)
+
+
+def _context(settings: Settings) -> PrivacyContext:
+    return build_privacy_context(settings, build_context(settings), build_file_store(AttachmentSettings()))
 
 
 def _tick(args: argparse.Namespace) -> int:
@@ -27,7 +33,7 @@ def _tick(args: argparse.Namespace) -> int:
     async def run() -> int:
         db = Database(settings.database_url)
         try:
-            report = await tick(db, build_privacy_context(settings, build_context(settings)))
+            report = await tick(db, _context(settings))
         finally:
             await db.dispose()
         for kind, count in sorted(report.raised.items()):
@@ -43,7 +49,7 @@ def _retention(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         db = Database(settings.database_url)
-        ctx = build_privacy_context(settings, build_context(settings))
+        ctx = _context(settings)
         try:
             report = await daily(db, ctx)
         finally:

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, Field
 from sanic import Sanic
 
+from attachments.files import FileStore
 from desk.events import EventBus
 from privacy.notice import NoticeConfig, PrivacyNotice
 from privacy.retention import RetentionRule, build_schedule
@@ -66,6 +67,8 @@ class PrivacyContext:
     events: EventBus | None = None
     public_base_url: str = "http://127.0.0.1:8000"
     brand: str = ""
+    # Where attachment files live (the attachments part's store): anonymising destroys them there.
+    files: FileStore | None = None
 
     def now(self) -> datetime:
         """The current time (a seam for tests)."""
@@ -76,13 +79,14 @@ class PrivacyContext:
         return build_schedule(self.config.retention)
 
 
-def build_privacy_context(settings: Settings, tickets: TicketContext) -> PrivacyContext:
-    """Read the ``privacy:`` section and the rights clock; share the tickets part's calendar and bus."""
+def build_privacy_context(settings: Settings, tickets: TicketContext, files: FileStore) -> PrivacyContext:
+    """Read the ``privacy:`` section and the rights clock; share the tickets part's calendar and bus and
+    the attachments part's file store."""
     config = load_privacy_config(settings.lender_content)
     build_schedule(config.retention)  # a schedule below a legal minimum stops the desk at start-up
     return PrivacyContext(policy=load_hours_policy(RIGHTS_POLICY, config.rights_sla_overrides),
                           calendar=tickets.calendar, config=config, events=tickets.events,
-                          public_base_url=tickets.public_base_url, brand=tickets.lender.brand)
+                          public_base_url=tickets.public_base_url, brand=tickets.lender.brand, files=files)
 
 
 def install_context(app: Sanic, ctx: PrivacyContext) -> None:

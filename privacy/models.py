@@ -247,3 +247,23 @@ class BreachSubject(Base):
     notified_at: Mapped[datetime | None] = mapped_column()
     # True when notified within the 72 hours.
     notified_in_time: Mapped[bool | None] = mapped_column()
+
+
+class BreachAlert(Base):
+    """An alert raised once on a breach's notification clock (like ``RightsAlert``).
+
+    ``recipients`` has the shape ``tickets.alerts.visible_to`` reads:
+    supervisors by role, and admins, who see every staff alert.
+    """
+
+    __tablename__ = "breach_alerts"
+    __table_args__ = (UniqueConstraint("breach_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    breach_id: Mapped[int] = mapped_column(ForeignKey("breaches.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    recipients: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    message: Mapped[str] = mapped_column(Text, default="")
+    due_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,7 +7,8 @@ cannot go below them. Every period is counted from a named event; defaults
 and their legal basis are in ``DEFAULT_SCHEDULE`` and docs/privacy.md.
 
 Anonymising replaces names, phone numbers, NIK, ids, addresses and free
-text irreversibly (overwritten, not encrypted or hashed), while counts,
+text irreversibly (overwritten, not encrypted or hashed) and destroys
+attachment files (their rows keep type, size and dates), while counts,
 categories, products, channels, dates and SLA outcomes stay: the complaint
 reports for a past period give the same figures after the job as before.
 """
@@ -23,6 +24,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from attachments.service import erase_for_conversations
 from handoff.models import AuditEntry, Handoff, Note
 from privacy.models import AnonymisedRecord
 from storage.db import Database
@@ -108,7 +110,8 @@ class RetentionReport:
 
 
 async def anonymise_conversation(session: AsyncSession, conversation_id: int, rule: str, now: datetime) -> None:
-    """Overwrite everything personal in one conversation: address, names, message text, notes, summaries."""
+    """Overwrite everything personal in one conversation: address, names, message text, notes, summaries,
+    and its attachments (marked erased; their files are destroyed once this commits)."""
     await session.execute(update(Conversation).where(Conversation.id == conversation_id).values(
         sender=f"anon-{conversation_id}", sender_name=None, customer_id=None, lease_owner=None, lease_until=None))
     await session.execute(update(Message).where(Message.conversation_id == conversation_id).values(
@@ -118,6 +121,8 @@ async def anonymise_conversation(session: AsyncSession, conversation_id: int, ru
     await session.execute(update(Note).where(Note.conversation_id == conversation_id).values(text=ANON))
     await session.execute(update(Handoff).where(Handoff.conversation_id == conversation_id).values(
         summary={}, closing_summary=None, rating_comment=None))
+    # The rows keep type, size and dates; the bytes are destroyed after commit (privacy.jobs.destroy_files).
+    await erase_for_conversations(session, [conversation_id])
     session.add(AnonymisedRecord(record_type="conversation", record_id=conversation_id, rule=rule,
                                  anonymised_at=now))
 
@@ -225,6 +230,7 @@ async def run_retention(db: Database, schedule: dict[str, RetentionRule], now: d
         for entry in cleared:
             entry.details = {}
         report.add("audit_log", len(cleared))
-    # attachments: the desk stores none yet (KTP photos are planned); the rule is configured and documented.
+    # Attachments go with the conversation they belong to (anonymise_conversation): their row in the
+    # schedule documents the period; build_schedule keeps it at the complaint records' minimum.
     log.info("retention run anonymised %s", report.anonymised)
     return report

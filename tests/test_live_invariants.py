@@ -12,6 +12,7 @@ from tests.live.borrowers import Reply, Turn, displayed_telegram_text
 from tests.live.flows import Answers, asked_field, phone_forms, same_phone
 from tests.live.fuzz import Corpus, MessageMaker, conversation_seed
 from tests.live.invariants import (
+    LENDER_NOTICE,
     circuit_breaker_lines,
     is_normal_greeting_answer,
     repeated_question,
@@ -121,3 +122,24 @@ def test_neutral_bold_is_fine_on_whatsapp_but_caught_raw_elsewhere() -> None:
     assert any("bold markers" in p for p in turn_problems(on_telegram))
     rendered = replace(turn(stored, received=["Nomor tiket: DCI-261130-0002-2"]), channel="telegram")
     assert turn_problems(rendered) == []
+
+
+def test_the_privacy_notice_of_the_lender_file_is_required_at_first_contact() -> None:
+    expected = LENDER_NOTICE("whatsapp")
+    notice = Reply(1, 2, "bot", expected.text, (), dict(expected.custom))
+    first = replace(turn("Halo Kak", mode_before=None, received=[expected.text, "Halo Kak"]), notice=notice)
+    assert turn_problems(first) == []
+    assert any("no privacy notice" in p for p in turn_problems(replace(first, notice=None)))
+    other = replace(notice, text="Info privasi lama https://contoh.example")
+    assert any("not the lender file's" in p for p in turn_problems(replace(first, notice=other)))
+    assert any("version" in p for p in turn_problems(replace(first, notice=replace(notice, custom={}))))
+    assert any("never reached" in p for p in turn_problems(replace(first, received=["Halo Kak"])))
+    # The bot's answer that shows the notice (a first question about data) counts as the notice, once.
+    answer = Reply(1, 2, "bot", expected.text + "\nAnda dapat meminta salinan data.", (), dict(expected.custom))
+    asked = replace(turn(answer.text, mode_before=None), notice=answer)
+    asked = replace(asked, replies=[answer])
+    assert turn_problems(asked) == []
+    # The defect the fuzzer found: the notice sent before a bot answer that shows it again.
+    plain = replace(answer, custom={})
+    twice = replace(asked, notice=notice, replies=[plain], received=[expected.text, plain.text])
+    assert any("more than once" in p for p in turn_problems(twice))

@@ -4,22 +4,22 @@
 ``TicketAlert`` row with a unique (ticket, key) in the same transaction that
 acts on it, so running twice — or on two desk instances at once — raises
 nothing twice. It runs every minute as a Sanic background task and on demand
-as ``aduan tickets-tick``.
+as ``aduan tickets-tick``; the loop, the claim and the per-ticket transaction
+are the core's periodic-job helper (``desk.periodic``).
 """
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sanic import Sanic
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from desk import periodic
+from desk.periodic import TickReport, claim_once, for_each
 from desk.services import CoreServices, core_services
 from storage.db import Database
 from tickets import wording
@@ -27,7 +27,7 @@ from tickets.alerts import ALERTS_TOPIC
 from tickets.context import TicketContext, ticket_context
 from tickets.models import EscalationLevel, Status, Ticket, TicketAlert, TicketEvent
 from tickets.service import SYSTEM, message_borrower, record_event
-from tickets.sla import Clock, alert_from, deadline
+from tickets.sla import Clock, clock_alert, deadline
 from tickets.workflow import OPEN
 
 log = logging.getLogger(__name__)
@@ -46,18 +46,6 @@ class Due:
     borrower_text: str | None = None
 
 
-@dataclass
-class TickReport:
-    """What one tick raised, by kind."""
-
-    raised: dict[str, int] = field(default_factory=dict)
-    errors: int = 0
-
-    @property
-    def total(self) -> int:
-        return sum(self.raised.values())
-
-
 def _staff_recipients(ticket: Ticket) -> dict[str, Any]:
     return {"user_ids": [ticket.assignee_id] if ticket.assignee_id else [], "roles": ["supervisor"]}
 
@@ -68,12 +56,13 @@ async def due_items(session: AsyncSession, ctx: TicketContext, ticket: Ticket, n
     items: list[Due] = []
 
     def sla_alert(name: str, due: datetime | None, suffix: str = "") -> None:
-        if due is None:
+        state = clock_alert(due, now, policy=policy, calendar=cal)
+        if due is None or state is None:
             return
-        if now >= due:
+        if state == "overdue":
             items.append(Due(f"{name}_overdue{suffix}", f"{name}_overdue", due, _staff_recipients(ticket),
                              f"{ticket.number}: {name.replace('_', ' ')} deadline passed ({due.isoformat()})"))
-        elif now >= alert_from(due, policy=policy, calendar=cal):
+        else:
             items.append(Due(f"{name}_due_soon{suffix}", f"{name}_due_soon", due, _staff_recipients(ticket),
                              f"{ticket.number}: {name.replace('_', ' ')} due {due.isoformat()}"))
 
@@ -118,12 +107,10 @@ async def due_items(session: AsyncSession, ctx: TicketContext, ticket: Ticket, n
 
 async def _claim(session: AsyncSession, ticket: Ticket, item: Due) -> TicketAlert | None:
     """Insert the alert row unless it exists; the winner of a race gets the row, others None."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    table = TicketAlert.__table__
-    stmt = insert(table).values(ticket_id=ticket.id, key=item.key, kind=item.kind,
-                                recipients=item.recipients, message=item.message, due_at=item.due_at)
-    stmt = stmt.on_conflict_do_nothing(index_elements=[table.c.ticket_id, table.c.key]).returning(table.c.id)
-    alert_id = (await session.execute(stmt)).scalar_one_or_none()
+    alert_id = await claim_once(session, TicketAlert.__table__,
+                                {"ticket_id": ticket.id, "key": item.key, "kind": item.kind,
+                                 "recipients": item.recipients, "message": item.message, "due_at": item.due_at},
+                                unique=("ticket_id", "key"))
     return None if alert_id is None else await session.get(TicketAlert, alert_id)
 
 
@@ -131,30 +118,30 @@ async def tick(db: Database, ctx: TicketContext, now: datetime | None = None) ->
     """Raise everything due at ``now`` once; returns what was raised."""
     now = now or ctx.now()
     report = TickReport()
-    published: list[dict[str, Any]] = []
     async with db.session() as session:
         ids = list(await session.scalars(select(Ticket.id).where(Ticket.status.in_(OPEN)).order_by(Ticket.id)))
-    for ticket_id in ids:
-        try:
-            async with db.transaction() as session:
-                ticket = await session.get(Ticket, ticket_id)
-                if ticket is None or ticket.status not in OPEN:
-                    continue
-                for item in await due_items(session, ctx, ticket, now):
-                    alert = await _claim(session, ticket, item)
-                    if alert is None:
-                        continue
-                    if item.borrower_text:
-                        await _tell_borrower(session, ctx, ticket, item)
-                    else:
-                        await record_event(session, ticket, "alert", SYSTEM, alert=item.kind, key=item.key)
-                    report.raised[item.kind] = report.raised.get(item.kind, 0) + 1
-                    published.append({"type": item.kind, "ticket_number": ticket.number, "alert_id": alert.id,
-                                      "recipients": item.recipients, "message": item.message,
-                                      "due_at": item.due_at.isoformat() if item.due_at else None})
-        except Exception:  # noqa: BLE001 - one broken ticket must not stop the others
-            report.errors += 1
-            log.exception("tickets scheduler failed on ticket id %s", ticket_id)
+
+    async def one(session: AsyncSession, ticket_id: int) -> list[dict[str, Any]]:
+        published: list[dict[str, Any]] = []
+        ticket = await session.get(Ticket, ticket_id)
+        if ticket is None or ticket.status not in OPEN:
+            return published
+        for item in await due_items(session, ctx, ticket, now):
+            alert = await _claim(session, ticket, item)
+            if alert is None:
+                continue
+            if item.borrower_text:
+                await _tell_borrower(session, ctx, ticket, item)
+            else:
+                await record_event(session, ticket, "alert", SYSTEM, alert=item.kind, key=item.key)
+            published.append({"type": item.kind, "ticket_number": ticket.number, "alert_id": alert.id,
+                              "recipients": item.recipients, "message": item.message,
+                              "due_at": item.due_at.isoformat() if item.due_at else None})
+        return published
+
+    published = await for_each(db, ids, one, report, "tickets scheduler")
+    for event in published:
+        report.count(event["type"])
     if ctx.events is not None:
         for event in published:
             await ctx.events.publish(ALERTS_TOPIC, event)
@@ -172,36 +159,12 @@ async def _tell_borrower(session: AsyncSession, ctx: TicketContext, ticket: Tick
         ticket.last_status_update_at = ctx.now()
 
 
-async def run_forever(app: Sanic) -> None:
-    """The background loop: one tick per ``TICKETS_TICK_SECONDS``."""
-    services = core_services(app)
-    ctx = ticket_context(app)
-    while True:
-        try:
-            report = await tick(services.db, ctx)
-            if report.total or report.errors:
-                log.info("tickets tick raised %s (errors %s)", report.raised, report.errors)
-        except Exception:  # noqa: BLE001 - keep ticking through database outages
-            log.exception("tickets tick failed")
-        await asyncio.sleep(ctx.tick_seconds)
+async def _round(app: Sanic) -> None:
+    report = await tick(core_services(app).db, ticket_context(app))
+    if report.total or report.errors:
+        log.info("tickets tick raised %s (errors %s)", report.raised, report.errors)
 
 
 def install(app: Sanic, services: CoreServices) -> None:
-    """Start the scheduler with the server (TICKETS_TICK_SECONDS=0 turns it off).
-
-    The task is held on ``app.ctx`` and cancelled before the server stops, so it
-    works the same under ``app.run`` and an embedded ``create_server`` (tests).
-    """
-
-    @app.after_server_start
-    async def _start(app: Sanic) -> None:
-        if ticket_context(app).tick_seconds > 0:
-            app.ctx.tickets_scheduler = asyncio.get_running_loop().create_task(run_forever(app))
-
-    @app.before_server_stop
-    async def _stop(app: Sanic) -> None:
-        task = getattr(app.ctx, "tickets_scheduler", None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    """Start the scheduler with the server: one tick per ``TICKETS_TICK_SECONDS`` (0 turns it off)."""
+    periodic.install(app, "tickets", lambda app: ticket_context(app).tick_seconds, _round)

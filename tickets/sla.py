@@ -258,6 +258,23 @@ def alert_from(due: datetime, *, policy: SlaPolicy | HoursPolicy, calendar: Desk
     return datetime.combine(day, time.min, WIB)
 
 
+def clock_alert(due: datetime | None, now: datetime, *, policy: SlaPolicy | HoursPolicy,
+                calendar: DeskCalendar) -> str | None:
+    """The alert a deadline calls for at ``now``: ``"overdue"`` once it passed, ``"due_soon"`` from
+    ``alert_from``, None before that or without a deadline.
+
+    The one rule behind every clock's alerts: complaint SLAs (``tickets.scheduler``),
+    rights requests and the breach register (``privacy.scheduler``).
+    """
+    if due is None:
+        return None
+    if now >= due:
+        return "overdue"
+    if now >= alert_from(due, policy=policy, calendar=calendar):
+        return "due_soon"
+    return None
+
+
 def _previous_working_day(day: date, calendar: DeskCalendar) -> date:
     current = day - timedelta(days=1)
     while not calendar.working.is_working_day(current):

@@ -13,6 +13,7 @@ from twilio.request_validator import RequestValidator
 from handoff.models import Handoff
 from storage.models import Conversation
 from tests.browser.conftest import BOT_STATE, COMPLAINT, login
+from tests.support.notice import NOTICES_AT_FIRST_CONTACT, after_notice
 
 pytestmark = pytest.mark.browser
 
@@ -169,15 +170,16 @@ async def test_whatsapp_borrower_to_agent(desk, browser, staff, shots, database)
     assert phone not in await panel.inner_text()  # agents see the number masked
     await panel.locator("[data-testid=reply-text]").fill("Halo Kak Budi, saya Ani dari CS.")
     await panel.locator("[data-testid=send]").click()
-    await asyncio.to_thread(desk.twilio.wait_for_messages, 3, 10)
-    bodies = [m.body for m in desk.twilio.messages]
+    # The privacy notice (from the lender file) came before the bot's two replies.
+    await asyncio.to_thread(desk.twilio.wait_for_messages, 3 + NOTICES_AT_FIRST_CONTACT, 10)
+    bodies = after_notice([m.body for m in desk.twilio.messages])
     assert "Halo Kak Budi, saya Ani dari CS." in bodies
     assert all(m.to == f"whatsapp:{phone}" for m in desk.twilio.messages)
     await shots(agent, "agent-replied-on-whatsapp")
 
     await panel.locator("[data-testid=close-summary]").fill("Pembayaran sudah tercatat lunas.")
     await panel.locator("[data-testid=close]").click()
-    messages = await asyncio.to_thread(desk.twilio.wait_for_messages, 4, 10)
+    messages = await asyncio.to_thread(desk.twilio.wait_for_messages, 4 + NOTICES_AT_FIRST_CONTACT, 10)
     closing = messages[-1].body
     assert "Pembayaran sudah tercatat lunas." in closing
     # WhatsApp shows the 1–5 buttons as a numbered list; the borrower answers "5".
@@ -190,5 +192,5 @@ async def test_whatsapp_borrower_to_agent(desk, browser, staff, shots, database)
         return h if h and h.rating else None
     handoff = await _wait_db(database, rated)
     assert handoff is not None and handoff.rating == 5
-    thanks = await asyncio.to_thread(desk.twilio.wait_for_messages, 5, 10)
+    thanks = await asyncio.to_thread(desk.twilio.wait_for_messages, 5 + NOTICES_AT_FIRST_CONTACT, 10)
     assert "penilaian" in thanks[-1].body

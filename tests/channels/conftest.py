@@ -23,8 +23,10 @@ from desk.config import Settings
 from desk.events import InMemoryEventBus
 from storage.base import utcnow
 from storage.db import Database
+from privacy.notice import NOTICE_KEY
 from storage.models import Conversation, Direction, Message, OutboxItem
 from tests.channels.support import serve
+from tests.support.notice import NOTICE_TEXT, NOTICES_AT_FIRST_CONTACT, after_notice  # noqa: F401 - for the tests
 from tests.desk.fake_rasa import FakeRasa
 from tests.fakes import FakeTelegram, FakeTwilio
 
@@ -75,6 +77,21 @@ class Desk:
         await self.services.outbox.drain()
         async with self.db.session() as session:
             return list((await session.scalars(select(OutboxItem).order_by(OutboxItem.id))).all())
+
+    async def deliver_replies(self) -> list[OutboxItem]:
+        """``deliver()``, then every item but the first-contact notice, checked to be the lender file's."""
+        return await self.after_notice(await self.deliver())
+
+    async def after_notice(self, items: list[OutboxItem]) -> list[OutboxItem]:
+        """``items`` without the first conversation's privacy notice, which must be the first of them."""
+        if not NOTICES_AT_FIRST_CONTACT:
+            return items
+        assert items, "nothing was queued, not even the privacy notice"
+        async with self.db.session() as session:
+            first = await session.get(Message, items[0].message_id)
+        assert first is not None and first.text == NOTICE_TEXT, "the privacy notice did not go first"
+        assert ((first.payload or {}).get("custom") or {}).get(NOTICE_KEY), "the notice's version is not recorded"
+        return items[1:]
 
     async def make_retries_due(self) -> None:
         """Skip the backoff: every pending retry is due now."""

@@ -25,7 +25,7 @@ from desk.store import find_or_open_conversation
 from storage.base import utcnow
 from storage.models import Direction, Message, OutboxItem
 from tests.attachments import samples
-from tests.channels.conftest import PUBLIC_BASE_URL, Desk
+from tests.channels.conftest import NOTICES_AT_FIRST_CONTACT, PUBLIC_BASE_URL, Desk, after_notice
 from tests.channels.support import telegram_message_update, twilio_form
 from tests.channels.test_telegram import post_update
 from tests.channels.test_whatsapp import post_signed
@@ -75,8 +75,8 @@ async def test_whatsapp_photo_is_answered_at_once_and_fetched_in_the_background(
     # The borrower's message went through the router as usual; the file waits for the job.
     [row] = await rows(desk)
     assert row.status == "pending" and row.direction == "in" and row.channel == "whatsapp"
-    items = await desk.deliver()
-    assert [i.status for i in items] == ["sent"] and len(fake_twilio.messages) == 1
+    items = await desk.deliver_replies()
+    assert [i.status for i in items] == ["sent"] and len(after_notice([m.body for m in fake_twilio.messages])) == 1
     media_requests = [r for r in fake_twilio.requests if "/Media/" in r.path]
     assert media_requests == []  # nothing fetched inside the webhook
 
@@ -197,7 +197,7 @@ async def test_inapp_upload_is_a_message_answered_like_any_other(desk: Desk) -> 
     response = await upload(desk, big, text="ini KTP saya")
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
-    assert body["duplicate"] is False and body["replies"][0]["text"].startswith("Halo Kak")
+    assert body["duplicate"] is False and after_notice([r["text"] for r in body["replies"]])[0].startswith("Halo Kak")
     [row] = await rows(desk)
     assert row.status == "pending" and row.source_ref.startswith("upload:")
     await runtime(desk).worker.run_once()
@@ -234,7 +234,8 @@ async def test_inapp_upload_needs_the_token(desk: Desk) -> None:
 async def test_outbox_item_count_unaffected_by_files(desk: Desk, fake_twilio: FakeTwilio) -> None:
     await whatsapp_media(desk, fake_twilio, samples.png(), "image/png")
     async with desk.db.session() as session:
-        assert len(list(await session.scalars(select(OutboxItem)))) == 1  # the bot's reply, nothing more
+        # The bot's reply (after the privacy notice), nothing more.
+        assert len(list(await session.scalars(select(OutboxItem)))) == 1 + NOTICES_AT_FIRST_CONTACT
 
 
 # -- agents' files out -------------------------------------------------------------------------------

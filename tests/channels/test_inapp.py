@@ -17,7 +17,7 @@ from connectors.inapp import mint_token
 from desk.messages import OutboundMessage
 from desk.outbox import enqueue
 from storage.models import Conversation
-from tests.channels.conftest import GREETING_BUTTONS, GREETING_TEXT, Desk
+from tests.channels.conftest import GREETING_BUTTONS, GREETING_TEXT, NOTICES_AT_FIRST_CONTACT, Desk, after_notice
 from tests.channels.support import count_rows
 
 CUSTOMER = "CUST-0001"
@@ -68,7 +68,8 @@ async def test_post_returns_the_bot_replies_and_the_borrower_counts_as_verified(
     assert response.status_code == 200
     data = response.json()
     assert data["duplicate"] is False
-    [reply] = data["replies"]
+    assert after_notice([r["text"] for r in data["replies"]]) == [GREETING_TEXT]
+    reply = data["replies"][-1]
     assert reply["text"] == GREETING_TEXT
     assert reply["buttons"] == GREETING_BUTTONS
     assert reply["id"] > data["message_id"]
@@ -93,7 +94,7 @@ async def test_retried_send_is_stored_once_and_answered_the_same(desk: Desk) -> 
     # the borrower must see the same replies, field for field.
     assert again["replies"] == first["replies"] and first["replies"]
     assert len(desk.rasa.calls) == 1
-    assert await count_rows(desk.db) == (2, 1)
+    assert await count_rows(desk.db) == (2 + NOTICES_AT_FIRST_CONTACT, 1 + NOTICES_AT_FIRST_CONTACT)
 
 
 async def test_client_ids_are_scoped_per_borrower(desk: Desk) -> None:
@@ -128,7 +129,7 @@ async def test_agent_message_is_pushed_once_and_fetchable_after_id(desk: Desk) -
     assert [(m["id"], m["author"], m["text"]) for m in fetched] == [
         (pushed["message"]["id"], "agent", "Halo Kak Budi, saya Rina dari tim CS.")]
     everything = (await get_messages(desk, token)).json()["messages"]
-    assert [m["author"] for m in everything] == ["borrower", "bot", "agent"]
+    assert [m["author"] for m in everything] == ["borrower"] + ["bot"] * NOTICES_AT_FIRST_CONTACT + ["bot", "agent"]
 
 
 async def test_socket_replays_what_was_missed(desk: Desk) -> None:
@@ -137,8 +138,8 @@ async def test_socket_replays_what_was_missed(desk: Desk) -> None:
     await agent_says(desk, CUSTOMER, "Pesan saat Anda offline")
     async with connect(ws_url(desk, f"token={token}&after={posted['message_id']}")) as ws:
         assert (await next_frame(ws))["type"] == "ready"
-        texts = [(await next_frame(ws))["message"]["text"] for _ in range(2)]
-    assert texts == [GREETING_TEXT, "Pesan saat Anda offline"]
+        texts = [(await next_frame(ws))["message"]["text"] for _ in range(2 + NOTICES_AT_FIRST_CONTACT)]
+    assert after_notice(texts) == [GREETING_TEXT, "Pesan saat Anda offline"]
 
 
 async def test_socket_with_bad_query_token_is_refused_before_the_handshake(desk: Desk) -> None:
@@ -265,7 +266,8 @@ async def test_socket_replays_a_backlog_longer_than_one_page(desk: Desk) -> None
             await enqueue(session, conversation, OutboundMessage(text=f"pesan {i}"), author="agent")
     async with connect(ws_url(desk, f"token={token}")) as ws:
         assert (await next_frame(ws))["type"] == "ready"
-        texts = [(await next_frame(ws))["message"]["text"] for _ in range(PAGE_LIMIT + 6)]
+        texts = [(await next_frame(ws))["message"]["text"] for _ in range(PAGE_LIMIT + 6 + NOTICES_AT_FIRST_CONTACT)]
+    texts = after_notice(texts)
     assert texts[0] == GREETING_TEXT and texts[-1] == f"pesan {PAGE_LIMIT + 4}"
     assert len(set(texts)) == len(texts)
 

@@ -8,7 +8,7 @@ import pytest
 
 from connectors.telegram import CALLBACK_DATA_LIMIT, render_keyboard
 from desk.messages import Button, OutboundMessage
-from tests.channels.conftest import Desk
+from tests.channels.conftest import Desk, NOTICES_AT_FIRST_CONTACT, after_notice
 from tests.channels.support import count_rows, telegram_callback_update, telegram_message_update
 from tests.fakes import FakeTelegram
 
@@ -37,15 +37,16 @@ async def test_message_is_routed_and_reply_carries_inline_keyboard(desk: Desk, f
     assert (inbound.sender, inbound.external_id, inbound.text) == (str(CHAT_ID), "9001", "halo min")
     assert inbound.sender_name == "Budi Santoso"
 
-    [item] = await desk.deliver()
-    [sent] = fake_telegram.sent_messages
+    [item] = await desk.deliver_replies()
+    [sent] = fake_telegram.sent_messages[NOTICES_AT_FIRST_CONTACT:]
+    assert after_notice([c.params["text"] for c in fake_telegram.sent_messages]) == [sent.params["text"]]
     assert sent.params["chat_id"] in (CHAT_ID, str(CHAT_ID))
     assert sent.params["text"] == "Halo Kak, ada yang bisa kami bantu?"
     assert sent.inline_keyboard == [
         [{"text": "Cek tagihan", "callback_data": "/ask_bill_amount"}],
         [{"text": "Buat pengaduan", "callback_data": "/complain_payment"}],
     ]
-    assert item.status == "sent" and item.provider_message_id == "1001"
+    assert item.status == "sent" and item.provider_message_id == str(1001 + NOTICES_AT_FIRST_CONTACT)
 
 
 async def test_callback_query_becomes_button_payload_and_is_answered(desk: Desk, fake_telegram: FakeTelegram) -> None:
@@ -70,12 +71,13 @@ async def test_long_payload_round_trips_through_button_index(desk: Desk, fake_te
         {"title": "Pembayaran", "payload": '/inform{"category":"payment"}'},
         {"title": "Penagihan", "payload": long_payload}]}]
     assert (await post_update(desk, telegram_message_update(9003, CHAT_ID, "mau lapor"))).status_code == 200
-    await desk.deliver()
-    [sent] = fake_telegram.sent_messages
+    await desk.deliver_replies()
+    [sent] = fake_telegram.sent_messages[NOTICES_AT_FIRST_CONTACT:]
     data = sent.inline_keyboard[1][0]["callback_data"]
     assert len(data.encode()) <= CALLBACK_DATA_LIMIT and data == "#1"
 
-    press = telegram_callback_update(9004, CHAT_ID, data, message_id=1001, keyboard=sent.inline_keyboard)
+    press = telegram_callback_update(9004, CHAT_ID, data, message_id=1001 + NOTICES_AT_FIRST_CONTACT,
+                                     keyboard=sent.inline_keyboard)
     assert (await post_update(desk, press)).status_code == 200
     pressed = (await desk.inbound())[-1]
     assert pressed.payload["button_payload"] == long_payload
@@ -97,7 +99,7 @@ async def test_redelivered_update_is_stored_once(desk: Desk) -> None:
     update = telegram_message_update(9006, CHAT_ID, "halo")
     assert (await post_update(desk, update)).status_code == 200
     assert (await post_update(desk, update)).status_code == 200
-    assert await count_rows(desk.db) == (2, 1)
+    assert await count_rows(desk.db) == (2 + NOTICES_AT_FIRST_CONTACT, 1 + NOTICES_AT_FIRST_CONTACT)
 
 
 async def test_update_without_message_is_acknowledged_not_stored(desk: Desk) -> None:
@@ -138,11 +140,11 @@ async def test_message_over_the_limit_is_413(desk: Desk) -> None:
 async def test_provider_errors_map_to_retryable(desk: Desk, fake_telegram: FakeTelegram) -> None:
     assert (await post_update(desk, telegram_message_update(9010, CHAT_ID, "halo"))).status_code == 200
     fake_telegram.fail_next(1, status=500)
-    [failed] = await desk.deliver()
+    failed, *_ = await desk.deliver()  # the first message of the conversation (the notice, if any)
     assert failed.status == "pending" and failed.last_error
     await desk.make_retries_due()
-    [sent] = await desk.deliver()
-    assert sent.status == "sent"
+    sent = await desk.deliver()
+    assert [i.status for i in sent] == ["sent"] * (1 + NOTICES_AT_FIRST_CONTACT)
 
 
 def test_keyboard_keeps_button_order() -> None:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from attachments.models import Attachment
 from tests.attachments import samples
-from tests.channels.conftest import GREETING_TEXT, Desk
+from tests.channels.conftest import GREETING_TEXT, NOTICE_TEXT, NOTICES_AT_FIRST_CONTACT, Desk
 from tests.channels.test_inapp import agent_says
 
 pytestmark = pytest.mark.browser
@@ -30,9 +30,12 @@ async def test_demo_borrower_chats_presses_a_button_and_receives_an_agent_messag
     await page.press("#text", "Enter")
     await page.wait_for_selector(f".msg.out:has-text('{GREETING_TEXT}')")
     assert await page.locator(".msg.in").count() == 1
+    if NOTICE_TEXT:  # the lender file's privacy notice is shown first
+        assert NOTICE_TEXT[:40] in await page.locator(".msg.out").first.inner_text()
 
     await page.click(".msg.out .buttons button:has-text('Buat pengaduan')")
-    await page.wait_for_function("document.querySelectorAll('.msg.out').length === 2")
+    await page.wait_for_function(
+        f"document.querySelectorAll('.msg.out').length === {2 + NOTICES_AT_FIRST_CONTACT}")
     assert desk.rasa.calls[-1]["message"] == "/complain_payment"
     assert desk.rasa.calls[-1]["metadata"]["customer_id"] == "CUST-0001"
 
@@ -42,7 +45,7 @@ async def test_demo_borrower_chats_presses_a_button_and_receives_an_agent_messag
     await desk.deliver()
     await page.wait_for_selector(".msg.agent:has-text('saya Rina')")
     await page.wait_for_timeout(300)
-    assert await page.locator(".msg.out").count() == 3
+    assert await page.locator(".msg.out").count() == 3 + NOTICES_AT_FIRST_CONTACT
     assert await page.locator(f".msg.out:has-text('{GREETING_TEXT}')").count() == 2
     assert await page.locator(".msg.failed").count() == 0
 

@@ -6,7 +6,7 @@ import pytest
 
 from connectors.whatsapp import EMPTY_TWIML, render_text
 from desk.messages import Button, OutboundMessage
-from tests.channels.conftest import PUBLIC_BASE_URL, Desk
+from tests.channels.conftest import NOTICES_AT_FIRST_CONTACT, PUBLIC_BASE_URL, Desk, after_notice
 from tests.channels.support import count_rows, twilio_form, twilio_signature
 from tests.fakes import FakeTwilio
 
@@ -35,8 +35,9 @@ async def test_signed_message_is_routed_and_reply_leaves_through_twilio(desk: De
     assert inbound.sender_name == "Budi Santoso"
     assert desk.rasa.calls[0]["metadata"]["phone"] == "+6281234567890"
 
-    [item] = await desk.deliver()
-    [sent] = fake_twilio.messages
+    [item] = await desk.deliver_replies()
+    [sent] = fake_twilio.messages[NOTICES_AT_FIRST_CONTACT:]
+    assert after_notice([m.body for m in fake_twilio.messages]) == [sent.body]
     assert sent.to == "whatsapp:+6281234567890"
     assert sent.from_ == desk.settings.twilio_whatsapp_from
     assert sent.account_sid == desk.settings.twilio_account_sid
@@ -48,7 +49,7 @@ async def test_signed_message_is_routed_and_reply_leaves_through_twilio(desk: De
 async def test_numbered_reply_reaches_the_bot_as_the_button_payload(desk: Desk, fake_twilio: FakeTwilio) -> None:
     assert (await post_signed(desk, twilio_form())).status_code == 200
     await desk.deliver()
-    assert "2. Buat pengaduan" in fake_twilio.messages[0].body
+    assert "2. Buat pengaduan" in after_notice([m.body for m in fake_twilio.messages])[0]
     reply = twilio_form(Body="2", MessageSid="SM" + "2" * 32, SmsMessageSid="SM" + "2" * 32)
     assert (await post_signed(desk, reply)).status_code == 200
     assert desk.rasa.calls[-1]["message"] == "/complain_payment"
@@ -59,7 +60,8 @@ async def test_redelivered_message_is_stored_once(desk: Desk) -> None:
     assert (await post_signed(desk, form)).status_code == 200
     assert (await post_signed(desk, form)).status_code == 200
     messages, outbox = await count_rows(desk.db)
-    assert (messages, outbox) == (2, 1)  # one inbound, one reply: the retry changed nothing
+    # One inbound, one reply (and the notice): the retry changed nothing.
+    assert (messages, outbox) == (2 + NOTICES_AT_FIRST_CONTACT, 1 + NOTICES_AT_FIRST_CONTACT)
 
 
 @pytest.mark.parametrize("case", ["forged", "missing", "wrong_token", "tampered"])
@@ -140,18 +142,18 @@ async def test_media_is_kept_as_references(desk: Desk) -> None:
 async def test_provider_outage_is_retryable_then_delivered(desk: Desk, fake_twilio: FakeTwilio) -> None:
     assert (await post_signed(desk, twilio_form())).status_code == 200
     fake_twilio.fail_next(1, status=503)
-    [failed] = await desk.deliver()
+    failed, *_ = await desk.deliver()  # the first message of the conversation (the notice, if any)
     assert failed.status == "pending" and "503" in (failed.last_error or "")
     await desk.make_retries_due()
-    [sent] = await desk.deliver()
-    assert sent.status == "sent"
-    assert len(fake_twilio.messages) == 1
+    sent = await desk.deliver()
+    assert [i.status for i in sent] == ["sent"] * (1 + NOTICES_AT_FIRST_CONTACT)
+    assert len(fake_twilio.messages) == 1 + NOTICES_AT_FIRST_CONTACT
 
 
 async def test_refused_number_is_not_retried(desk: Desk, fake_twilio: FakeTwilio) -> None:
     assert (await post_signed(desk, twilio_form())).status_code == 200
     fake_twilio.fail_next(1, status=400)
-    [failed] = await desk.deliver()
+    failed, *_ = await desk.deliver()  # the first message of the conversation (the notice, if any)
     assert failed.status == "failed" and "400" in (failed.last_error or "")
 
 
@@ -177,8 +179,8 @@ async def test_long_reply_is_sent_in_pieces_with_the_list_last(desk: Desk, fake_
     long_text = "\n\n".join(f"Paragraf {i}: " + "informasi produk " * 20 for i in range(8))
     desk.rasa.responder = lambda body: [{"text": long_text, "buttons": [{"title": "Ya", "payload": "/affirm"}]}]
     assert (await post_signed(desk, twilio_form())).status_code == 200
-    [item] = await desk.deliver()
-    bodies = [m.body for m in fake_twilio.messages]
+    [item] = await desk.deliver_replies()
+    bodies = after_notice([m.body for m in fake_twilio.messages])
     assert len(bodies) > 1 and all(len(b) <= 1600 for b in bodies)
     assert bodies[-1].endswith("Balas dengan angka:\n1. Ya")
     assert item.provider_message_id == fake_twilio.messages[-1].sid

@@ -22,7 +22,7 @@ from desk.outbox import enqueue
 from desk.templates import load_templates
 from storage.base import utcnow
 from storage.models import Conversation, Direction, Message, OutboxItem
-from tests.channels.conftest import PUBLIC_BASE_URL, TELEGRAM_TOKEN, Desk
+from tests.channels.conftest import NOTICES_AT_FIRST_CONTACT, PUBLIC_BASE_URL, TELEGRAM_TOKEN, Desk
 from tests.channels.support import count_rows, telegram_message_update, twilio_form, twilio_signature
 from tests.fakes import FakeTelegram, FakeTwilio
 
@@ -99,16 +99,17 @@ STATUS_UPDATE = OutboundMessage(
 
 async def test_inside_the_window_free_text_goes_with_a_status_callback(wdesk: Desk, fake_twilio: FakeTwilio) -> None:
     await borrower_writes(wdesk, fake_twilio, 1)
-    [reply] = await wdesk.deliver()
-    [sent] = fake_twilio.messages
+    [reply] = await wdesk.deliver_replies()
+    [sent] = fake_twilio.messages[NOTICES_AT_FIRST_CONTACT:]
     assert sent.body.startswith("Halo Kak") and sent.content_sid is None
     assert sent.status_callback == STATUS_URL
     done = await until(wdesk, reply.id, lambda i: i.delivery_status == "read")
     assert (done.form, done.delivery_status) == ("text", "read")
     # The fake records a callback after the desk answered it, so the desk can be a step ahead.
-    callbacks = fake_twilio.wait_for_callbacks(3)
+    fake_twilio.wait_for_callbacks(3 * (1 + NOTICES_AT_FIRST_CONTACT))
+    callbacks = [c for c in fake_twilio.callbacks if c.sid == sent.sid]
     assert [c.status for c in callbacks] == ["sent", "delivered", "read"]
-    assert all(c.answer == 200 for c in callbacks)
+    assert all(c.answer == 200 for c in fake_twilio.callbacks)
 
 
 async def test_outside_the_window_the_desk_sends_the_approved_template(wdesk: Desk, fake_twilio: FakeTwilio) -> None:
@@ -141,8 +142,8 @@ async def test_a_message_with_no_template_outside_the_window_is_held_until_the_b
 
     await borrower_writes(wdesk, fake_twilio, 2)
     assert wdesk.services.outbox is not None
-    # The bot's greeting to the old message was held too: both go now.
-    assert await wdesk.services.outbox.release_held() == 2
+    # The bot's greeting to the old message (and the privacy notice before it) was held too: all go now.
+    assert await wdesk.services.outbox.release_held() == 2 + NOTICES_AT_FIRST_CONTACT
     done = await until(wdesk, item_id, lambda i: i.status == "sent")
     assert (done.status, done.form) == ("sent", "text")
     assert "Baik Kak, kami cek dulu ya." in [m.body for m in fake_twilio.messages]
@@ -172,17 +173,17 @@ async def test_63016_switches_the_message_to_its_template_and_resends_it_once(
 async def test_63016_on_a_message_with_no_template_holds_it_with_the_reason(
         wdesk: Desk, fake_twilio: FakeTwilio) -> None:
     await borrower_writes(wdesk, fake_twilio, 1, tell_whatsapp=False)
-    [greeting] = await wdesk.deliver()
+    [greeting] = await wdesk.deliver_replies()
     done = await until(wdesk, greeting.id, lambda i: i.status == "held")
     assert (done.status, done.delivery_error) == ("held", "no_template")
-    assert len(fake_twilio.messages) == 1
+    assert len(fake_twilio.messages) == 1 + NOTICES_AT_FIRST_CONTACT
 
 
 async def test_callbacks_out_of_order_never_move_a_status_backwards(wdesk: Desk, fake_twilio: FakeTwilio) -> None:
     fake_twilio.callback_delay = 3600.0  # automatic callbacks never come: the test sends them
     await borrower_writes(wdesk, fake_twilio, 1)
-    [reply] = await wdesk.deliver()
-    sid = fake_twilio.messages[0].sid
+    [reply] = await wdesk.deliver_replies()
+    sid = fake_twilio.messages[NOTICES_AT_FIRST_CONTACT].sid
     for status in ("read", "delivered", "sent", "queued"):
         assert await fake_twilio.send_status_async(sid, status) == 200
     assert (await item(wdesk, reply.id)).delivery_status == "read"
@@ -192,8 +193,8 @@ async def test_forged_and_malformed_callbacks_are_refused_and_change_nothing(
         wdesk: Desk, fake_twilio: FakeTwilio) -> None:
     fake_twilio.callback_delay = 3600.0
     await borrower_writes(wdesk, fake_twilio, 1)
-    [reply] = await wdesk.deliver()
-    sid = fake_twilio.messages[0].sid
+    [reply] = await wdesk.deliver_replies()
+    sid = fake_twilio.messages[NOTICES_AT_FIRST_CONTACT].sid
     assert await fake_twilio.send_status_async(sid, "read", signature="bm90IGEgc2lnbmF0dXJl") == 403
     forged = FakeTwilio(auth_token="another-accounts-token")
     forged.messages = fake_twilio.messages
@@ -214,12 +215,13 @@ async def test_forged_and_malformed_callbacks_are_refused_and_change_nothing(
 async def test_a_failure_other_than_63016_is_recorded_and_not_resent(wdesk: Desk, fake_twilio: FakeTwilio) -> None:
     fake_twilio.callback_delay = 3600.0
     await borrower_writes(wdesk, fake_twilio, 1)
-    [reply] = await wdesk.deliver()
-    assert await fake_twilio.send_status_async(fake_twilio.messages[0].sid, "undelivered", "30008") == 200
+    [reply] = await wdesk.deliver_replies()
+    sid = fake_twilio.messages[NOTICES_AT_FIRST_CONTACT].sid
+    assert await fake_twilio.send_status_async(sid, "undelivered", "30008") == 200
     await wdesk.deliver()
     after = await item(wdesk, reply.id)
     assert (after.status, after.delivery_status, after.delivery_error) == ("sent", "undelivered", "30008")
-    assert len(fake_twilio.messages) == 1
+    assert len(fake_twilio.messages) == 1 + NOTICES_AT_FIRST_CONTACT
 
 
 async def test_a_borrower_who_blocked_the_telegram_bot_is_recorded_once_not_retried(
@@ -230,13 +232,13 @@ async def test_a_borrower_who_blocked_the_telegram_bot_is_recorded_once_not_retr
         answer = await client.post(wdesk.url + "/webhooks/telegram", json=update_,
                                    headers={"X-Telegram-Bot-Api-Secret-Token": wdesk.settings.telegram_secret_token})
     assert answer.status_code == 200
-    [reply] = await wdesk.deliver()
+    [reply] = await wdesk.deliver_replies()
     assert (reply.status, reply.attempts, reply.delivery_status, reply.delivery_error) == (
         "failed", 1, "failed", "Forbidden")
     await wdesk.make_retries_due()
     await wdesk.deliver()
     sends = [r for r in fake_telegram.requests if r.path.endswith("/sendMessage")]
-    assert len(sends) == 1
+    assert len(sends) == 1 + NOTICES_AT_FIRST_CONTACT  # the notice and the reply, once each
 
 
 async def test_template_payload_survives_storage(wdesk: Desk, fake_twilio: FakeTwilio) -> None:
@@ -249,7 +251,7 @@ async def test_template_payload_survives_storage(wdesk: Desk, fake_twilio: FakeT
     assert OutboundMessage.from_payload(message.text, message.payload).template == STATUS_UPDATE.template
     assert json.loads(json.dumps(message.payload))["template"]["key"] == "status_update"
     assert TELEGRAM_TOKEN  # the module's fixtures run with the shared channel settings
-    assert await count_rows(wdesk.db) == (3, 2)
+    assert await count_rows(wdesk.db) == (3 + NOTICES_AT_FIRST_CONTACT, 2 + NOTICES_AT_FIRST_CONTACT)
 
 
 async def test_a_callback_that_comes_before_the_send_is_recorded_is_not_lost(
@@ -258,8 +260,8 @@ async def test_a_callback_that_comes_before_the_send_is_recorded_is_not_lost(
 
     fake_twilio.callback_delay = 3600.0
     await borrower_writes(wdesk, fake_twilio, 1)
-    [reply] = await wdesk.deliver()
-    sid = fake_twilio.messages[0].sid
+    [reply] = await wdesk.deliver_replies()
+    sid = fake_twilio.messages[NOTICES_AT_FIRST_CONTACT].sid
     async with wdesk.db.transaction() as session:  # as if the worker had not recorded the send yet
         await session.execute(update(OutboxItem).where(OutboxItem.id == reply.id).values(provider_message_id=None))
 

@@ -15,6 +15,7 @@ import websockets
 from aduan.app import create_app
 from aduan.services import build_services
 from desk.messages import Channel, OutboundMessage
+from tests.support.notice import NOTICE_TEXT, after_notice
 
 TOKEN = {"Authorization": "Bearer test-service-token"}
 
@@ -60,13 +61,15 @@ async def test_message_reply_and_live_console_over_real_http(served, fake_rasa) 
         resp = await http.post("/internal/v1/messages", json=msg)
         assert resp.status_code == 200
         body = resp.json()
-        assert body["mode"] == "bot" and body["replies"] == [{"text": "echo: halo"}]
-        # The outbox worker runs in the server and sends the reply.
+        # The privacy notice from the lender file comes first, then the bot's reply.
+        assert body["mode"] == "bot" and after_notice([r["text"] for r in body["replies"]]) == ["echo: halo"]
+        # The outbox worker runs in the server and sends the notice and the reply.
+        expected = [("+6281234567890", text) for text in ([NOTICE_TEXT] if NOTICE_TEXT else []) + ["echo: halo"]]
         for _ in range(200):
-            if sender.sent:
+            if len(sender.sent) >= len(expected):
                 break
             await asyncio.sleep(0.01)
-        assert sender.sent == [("+6281234567890", "echo: halo")]
+        assert sender.sent == expected
 
         handed = await http.post("/internal/v1/messages", json={**msg, "external_id": "e2",
                                                                 "text": "sambungkan ke agen"})

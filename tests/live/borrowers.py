@@ -32,6 +32,8 @@ import httpx
 import jwt
 from twilio.request_validator import RequestValidator
 
+from privacy.notice import NOTICE_KEY
+from tests.support.notice import NOTICE_TEXT
 from tests.live.stack import INAPP_SECRET, TELEGRAM_SECRET, TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN, LiveStack
 
 DELIVERY_TIMEOUT = 30.0
@@ -80,6 +82,9 @@ class Turn:
     conversation_id: str = ""
     handoff: dict[str, Any] | None = None
     """The conversation's latest handoff after the turn (status, reason, priority, ticket_id), if any."""
+    notice: Reply | None = None
+    """The message that showed the privacy notice (the conversation's first message only): sent before the
+    replies and not one of them, or the bot's answer that contains it (then also in ``replies``)."""
 
     @property
     def open_handoff(self) -> bool:
@@ -211,11 +216,16 @@ class Borrower:
         rows = self._rows_after(after["id"], last_seq)
         inbound = [r for r in rows if r["direction"] == "in"]
         first_in = inbound[0]["seq"] if inbound else last_seq
-        replies = [_reply(r) for r in rows if r["direction"] == "out" and r["seq"] > first_in]
-        self._wait_delivered(after["id"], [r.id for r in replies])
+        stored = [_reply(r) for r in rows if r["direction"] == "out" and r["seq"] > first_in]
+        # The first-contact privacy notice is judged on its own (invariants.notice_problems);
+        # ``replies`` are the answers to the message, as before the notice existed. When the bot's
+        # answer itself shows the notice (the borrower asked about their data), it stays a reply.
+        notice = next((r for r in stored if NOTICE_KEY in r.custom), None)
+        replies = [r for r in stored if r is not notice or " ".join(r.text.split()) != " ".join(NOTICE_TEXT.split())]
+        self._wait_delivered(after["id"], [r.id for r in stored])
         received = self._received_since(received_before)
         turn = Turn(self.channel, self.sender, text, payload, mode_before, self.conversation()["mode"],
-                    len(inbound), replies, received, str(after["public_id"]), self.latest_handoff())
+                    len(inbound), replies, received, str(after["public_id"]), self.latest_handoff(), notice)
         self.turns.append(turn)
         if self.on_turn is not None:
             self.on_turn(self, turn)

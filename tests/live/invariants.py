@@ -7,6 +7,12 @@
 * Delivered exactly once: every stored reply reached the borrower's channel,
   once, in order.
 
+* Privacy notice: the conversation's first message is answered first with
+  the notice of the lender file (read from ``lender/demo.yml``, which the
+  live stack copies), its version recorded, delivered once like any reply —
+  or, when the borrower's first message asked about their data, by the bot's
+  answer that contains it (never the same paragraph twice).
+
 Across a conversation: the same question at most 3 times in a row, no
 "Circuit breaker tripped" for it in Rasa's log, no bot failure (Rasa
 answering nothing or a flood, which the desk turns into a holding reply).
@@ -17,6 +23,9 @@ import html
 import re
 from collections.abc import Sequence
 
+from desk.config import REPO_ROOT
+from privacy.context import notice_from_lender_file
+from privacy.notice import NOTICE_KEY
 from tests.live.borrowers import Turn
 
 MAX_BOT_REPLIES = 4
@@ -26,6 +35,8 @@ RAW_MARKUP = re.compile(r"</?(?:b|i|strong|em|u|code|pre|br)\s*/?>|&(?:amp|lt|gt
 NEUTRAL_BOLD = re.compile(r"\*([^*\n]+)\*")
 MAX_SAME_QUESTION = 3
 BOT_FAILURE_REASONS = ("bot_failed", "bot_unavailable")
+# What the desk sends at first contact, from the lender file (None: the lender configures no notice).
+LENDER_NOTICE = notice_from_lender_file(REPO_ROOT / "lender" / "demo.yml")
 
 
 def normalise(text: str) -> str:
@@ -51,7 +62,25 @@ def turn_problems(turn: Turn) -> list[str]:
             problems.append(f"the bot answered a conversation handed to people: {bot[0].text[:80]!r}")
         if not turn.open_handoff:
             problems.append("handed to people but no open handoff holds the message")
+    problems += notice_problems(turn)
     problems += delivery_problems(turn)
+    return problems
+
+
+def notice_problems(turn: Turn) -> list[str]:
+    """The lender file's privacy notice comes with the first message of a conversation, and only as configured."""
+    expected = LENDER_NOTICE("any") if LENDER_NOTICE is not None else None
+    if turn.notice is None:
+        if turn.mode_before is None and expected is not None:
+            return ["no privacy notice at first contact"]
+        return []
+    if expected is None:
+        return ["a privacy notice was sent though the lender file configures none"]
+    problems = []
+    if normalise(expected.text) not in normalise(turn.notice.text):
+        problems.append(f"the privacy notice is not the lender file's: {turn.notice.text[:80]!r}")
+    if turn.notice.custom.get(NOTICE_KEY) != expected.custom[NOTICE_KEY]:
+        problems.append(f"the privacy notice's version is not recorded: {turn.notice.custom!r}")
     return problems
 
 
@@ -60,7 +89,8 @@ def delivery_problems(turn: Turn) -> list[str]:
     received = normalise(" ".join(_without_tags(m) for m in turn.received))
     problems: list[str] = []
     position = 0
-    for reply in turn.replies:
+    stored = ([turn.notice] if turn.notice is not None and turn.notice not in turn.replies else []) + turn.replies
+    for reply in stored:
         text = normalise(_as_shown(reply.text, turn.channel))
         if not text:
             continue
@@ -69,10 +99,10 @@ def delivery_problems(turn: Turn) -> list[str]:
             problems.append(f"stored reply never reached the {turn.channel} borrower: {text[:80]!r}")
             continue
         position = found + len(text)
-        same = sum(1 for r in turn.replies if normalise(_as_shown(r.text, turn.channel)) == text)
+        same = sum(1 for r in stored if normalise(_as_shown(r.text, turn.channel)) == text)
         if received.count(text) > same:
             problems.append(f"reply delivered more than once: {text[:80]!r}")
-    if turn.replies and not turn.received:
+    if stored and not turn.received:
         problems.append("nothing reached the borrower's channel")
     raw = [m for m in turn.received if RAW_MARKUP.search(m)]
     if raw:

@@ -6,6 +6,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from handoff.models import AuditEntry
+from privacy import scheduler
+from privacy.context import privacy_context
+from privacy.models import Breach, BreachAlert
 from tests.privacy.conftest import as_user
 from tickets.calendar import WIB
 from tickets.models import Ticket
@@ -56,3 +59,60 @@ async def test_breach_clock_notices_and_notification(app, database, staff, clock
                                                      .order_by(AuditEntry.id))]
     assert actions == ["privacy.breach_recorded", "privacy.breach_subjects_added", "privacy.breach_notices_drafted",
                        "privacy.breach_notified"]
+
+
+async def _record_breach(app, staff, discovered: datetime) -> str:
+    body = {"title": "Laptop petugas hilang", "data_classes": ["name", "phone"],
+            "description": "Laptop berisi ekspor transkrip hilang di kereta.", "discovered_at": discovered.isoformat()}
+    _, res = await app.asgi_client.post("/api/v1/staff/privacy/breaches", headers=as_user(staff["admin"]), json=body)
+    assert res.status == 201, res.text
+    return res.json["number"]
+
+
+async def test_breach_clock_alerts_across_a_weekend_once_each(app, database, staff, clock, event_bus) -> None:
+    # Discovered Friday 20:00 WIB: 72 clock hours end Monday 20:00, the alert comes 24 hours
+    # before, on Sunday evening — not on a working day, as the complaint clocks would say.
+    friday = datetime(2026, 11, 20, 20, 0, tzinfo=WIB)
+    clock.at = friday
+    number = await _record_breach(app, staff, friday)
+    ctx = privacy_context(app)
+    assert (await scheduler.tick(database, ctx, datetime(2026, 11, 22, 19, 59, tzinfo=WIB))).total == 0
+    sunday = datetime(2026, 11, 22, 20, 1, tzinfo=WIB)
+    assert (await scheduler.tick(database, ctx, sunday)).raised == {"breach_due_soon": 1}
+    assert (await scheduler.tick(database, ctx, sunday)).total == 0  # once only
+    monday = datetime(2026, 11, 23, 20, 1, tzinfo=WIB)
+    assert (await scheduler.tick(database, ctx, monday)).raised == {"breach_overdue": 1}
+    assert (await scheduler.tick(database, ctx, monday + timedelta(hours=5))).total == 0
+
+    async with database.session() as s:
+        breach = await s.scalar(select(Breach).where(Breach.number == number))
+        keys = sorted(a.key for a in await s.scalars(select(BreachAlert).where(BreachAlert.breach_id == breach.id)))
+        assert keys == ["breach_due_soon", "breach_overdue"]
+        # Visible to supervisors and admins (the tickets part's rule), not to agents.
+        assert [a.kind for a in await scheduler.alerts_for(s, staff["supervisor"])] == ["breach_overdue",
+                                                                                    "breach_due_soon"]
+        assert await scheduler.alerts_for(s, staff["admin"])
+        assert not await scheduler.alerts_for(s, staff["agent"])
+
+    # In the console: the supervisor's privacy page, the admin's breach register.
+    _, res = await app.asgi_client.get("/console/privacy", headers=as_user(staff["supervisor"]))
+    assert res.status == 200 and 'data-testid="breach-alert"' in res.text and number in res.text
+    _, res = await app.asgi_client.get("/console/privacy", headers=as_user(staff["agent"]))
+    assert 'data-testid="breach-alert"' not in res.text
+    _, res = await app.asgi_client.get("/console/privacy/breaches", headers=as_user(staff["admin"]))
+    assert 'data-kind="breach_overdue"' in res.text and f"/console/privacy/breaches/{number}" in res.text
+
+
+async def test_no_breach_alert_once_everyone_is_notified(app, database, staff, clock) -> None:
+    friday = datetime(2026, 11, 20, 20, 0, tzinfo=WIB)
+    clock.at = friday
+    number = await _record_breach(app, staff, friday)
+    admin = as_user(staff["admin"])
+    await app.asgi_client.post(f"/api/v1/staff/privacy/breaches/{number}/subjects", headers=admin,
+                               json={"customer_ids": ["CUST-0001"]})
+    clock.at = friday + timedelta(hours=30)
+    _, res = await app.asgi_client.post(f"/api/v1/staff/privacy/breaches/{number}/notified", headers=admin, json={})
+    assert res.json["status"] == "notified"
+    ctx = privacy_context(app)
+    assert (await scheduler.tick(database, ctx, friday + timedelta(hours=60))).total == 0
+    assert (await scheduler.tick(database, ctx, friday + timedelta(hours=80))).total == 0

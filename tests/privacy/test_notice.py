@@ -45,6 +45,33 @@ async def test_first_reply_is_preceded_by_the_notice_on_every_channel(database) 
     await router.store.close()
 
 
+class PrivacyBot:
+    """Answers "data saya dipakai untuk apa?" as the bot's action_privacy_info does: with the notice's text."""
+
+    def __init__(self, notice: PrivacyNotice) -> None:
+        self.notice = notice
+
+    async def send(self, sender: str, text: str, metadata: dict) -> list[OutboundMessage]:
+        notice = self.notice("whatsapp").text
+        return [OutboundMessage(text=f"{notice}\nAnda dapat meminta salinan, perbaikan, atau penghapusan data.")]
+
+
+async def test_a_first_question_about_data_gets_the_notice_once(database) -> None:
+    notice = PrivacyNotice(load_privacy_config(REPO_ROOT / "lender" / "demo.yml").notice)
+    router = Router(store=build_store(database, QueueHandoffs()), bot=PrivacyBot(notice), events=InMemoryEventBus(),
+                    first_contact_notice=notice)
+    first = await router.receive(InboundMessage(channel=Channel.WHATSAPP, sender="+6281234567890",
+                                                text="data saya dipakai untuk apa?", external_id="p-1",
+                                                received_at=utcnow()))
+    # One message, the bot's answer, which shows the notice and records its version.
+    [answer] = first.replies
+    assert answer.text.startswith("Info privasi") and "penghapusan data" in answer.text
+    async with database.session() as s:
+        conv = await s.scalar(select(Conversation).where(Conversation.public_id == first.conversation_public_id))
+        assert await notice_version(s, conv.id) == "2026-11-30"
+    await router.store.close()
+
+
 async def test_no_notice_configured_sends_none(database) -> None:
     router = _router(database, None)
     result = await router.receive(InboundMessage(channel=Channel.TELEGRAM, sender="9", text="halo",
@@ -59,8 +86,10 @@ async def test_no_notice_configured_sends_none(database) -> None:
 
 def test_the_hook_is_wired_only_when_the_lender_file_asks_for_it(tmp_path) -> None:
     demo = (REPO_ROOT / "lender" / "demo.yml").read_text(encoding="utf-8")
-    assert notice_from_lender_file(REPO_ROOT / "lender" / "demo.yml") is None  # the demo keeps it off
-    live = tmp_path / "lender.yml"
-    live.write_text(demo.replace("at_first_contact: false", "at_first_contact: true"), encoding="utf-8")
-    notice = notice_from_lender_file(live)
+    # The demo lender goes live as a compliance officer expects: the notice on at first contact.
+    notice = notice_from_lender_file(REPO_ROOT / "lender" / "demo.yml")
     assert notice is not None and notice("telegram").custom == {"privacy_notice": {"version": "2026-11-30"}}
+    assert "at_first_contact: true" in demo
+    off = tmp_path / "lender.yml"
+    off.write_text(demo.replace("at_first_contact: true", "at_first_contact: false"), encoding="utf-8")
+    assert notice_from_lender_file(off) is None
