@@ -458,24 +458,24 @@ class Router:
             if _worth_sending(reply):
                 sent.append(reply)
         sent = self._with_notice(stored, sent)
-        if nlu is not None:
-            await self._keep_nlu_reading(stored.message, nlu)
+        reading = _nlu_reading(nlu) if nlu is not None else None
+        payload = {**(stored.message.payload or {}), "nlu": reading} if reading is not None else None
         if handoff is not None:
+            if payload is not None:
+                await self._keep_payload(stored.message, payload)  # the bot handed off: the rare path
             return await self._hand_off(stored, sent, handoff, author=Author.BOT.value)
+        # The reading goes with the replies, in their transaction: a write of its own was one more
+        # transaction and writer hop for every message the real bot answers (it always sends one).
         rows = await self.store.append_replies(conversation, sent, author=Author.BOT.value, created_at=self.clock(),
-                                               in_reply_to=stored.message.id, owner=self.owner)
+                                               in_reply_to=stored.message.id, owner=self.owner,
+                                               in_reply_to_payload=payload)
+        if reading is not None and isinstance(stored.message.payload, dict):
+            stored.message.payload["nlu"] = reading  # the frozen record's dict, for whoever reads it next
         await self._publish(conversation, rows, to_queue=False)
         return ReceiveResult(False, conversation.public_id, stored.message.id, conversation.mode, sent, rows)
 
-    async def _keep_nlu_reading(self, message: MessageRecord, nlu: dict[str, Any]) -> None:
-        """Keep how the bot's NLU read a borrower message on it (``payload["nlu"]``, issue #16).
-
-        The console marks the messages the bot did not understand and staff label
-        them (handoff/nlu_review.py). Only the known keys are kept: the bot is
-        another process.
-        """
-        reading = {k: nlu.get(k) for k in ("intent", "confidence", "candidates", "flag")}
-        payload = {**(message.payload or {}), "nlu": reading}
+    async def _keep_payload(self, message: MessageRecord, payload: dict[str, Any]) -> None:
+        """Store ``payload`` (with the bot's NLU reading) on ``message`` in a write of its own."""
         table = Message.__table__
 
         def write(conn: Connection) -> None:
@@ -483,7 +483,7 @@ class Router:
 
         await self.store.run(write)
         if isinstance(message.payload, dict):
-            message.payload["nlu"] = reading  # the frozen record's dict, for whoever reads it next
+            message.payload["nlu"] = payload["nlu"]  # the frozen record's dict, for whoever reads it next
 
     async def _hand_off(self, stored: StoredInbound, replies: list[OutboundMessage], request: HandoffRequest,
                         *, author: str) -> ReceiveResult:
@@ -595,6 +595,16 @@ async def _rate(capture: RatingCapture, text: str, choice: str | None, session: 
 
 def _channel_value(channel: Channel | str) -> str:
     return channel.value if isinstance(channel, Channel) else str(channel)
+
+
+def _nlu_reading(nlu: dict[str, Any]) -> dict[str, Any]:
+    """How the bot's NLU read a borrower message, as kept on it (``payload["nlu"]``, issue #16).
+
+    The console marks the messages the bot did not understand and staff label
+    them (handoff/nlu_review.py). Only the known keys are kept: the bot is
+    another process.
+    """
+    return {k: nlu.get(k) for k in ("intent", "confidence", "candidates", "flag")}
 
 
 # Keys of a bot reply's ``custom`` that are instructions to the desk, never shown to the borrower.

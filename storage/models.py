@@ -147,11 +147,16 @@ class OutboxItem(Base):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
                       # Status callbacks name the provider's message id.
-                      Index("ix_outbox_provider_message_id", "provider_message_id"))
+                      Index("ix_outbox_provider_message_id", "provider_message_id"),
+                      # The outbox worker's claim asks, for every due item, whether its conversation
+                      # has an older one still waiting, and whether another is pending (desk.outbox_worker).
+                      # On conversation_id alone both read the conversation's whole sent history, on the
+                      # SQLite writer thread, once per reply: the longer the conversation, the slower.
+                      Index("ix_outbox_conversation_status", "conversation_id", "status"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
-    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))
     recipient: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(8), default=OutboxStatus.PENDING.value)

@@ -223,13 +223,15 @@ class ConversationStore(ABC):
     @abstractmethod
     async def append_replies(self, conversation: ConversationRecord, replies: Sequence[OutboundMessage], *,
                              author: str, created_at: datetime, in_reply_to: int | None = None,
-                             owner: str | None = None) -> list[MessageRecord]:
+                             owner: str | None = None,
+                             in_reply_to_payload: dict[str, Any] | None = None) -> list[MessageRecord]:
         """Store ``replies`` (in order) and queue each in the outbox, in one write.
 
         With ``in_reply_to``: the replies name that inbound message, which
-        becomes ``answered`` in the same write, and ``owner``'s lease on the
-        conversation is given back. Nudges the in-process outbox worker after
-        the commit.
+        becomes ``answered`` in the same write (with ``in_reply_to_payload`` as
+        its payload when given: the bot's NLU reading added), and ``owner``'s
+        lease on the conversation is given back. Nudges the in-process outbox
+        worker after the commit.
         """
 
     @abstractmethod

@@ -170,7 +170,8 @@ WITH c AS (
     SELECT m.id, m.conversation_id, c.channel, c.sender, 'pending', 0, :now, :now FROM m CROSS JOIN c
     RETURNING id
 ), f AS (
-    UPDATE messages SET state = 'answered'
+    -- The bot's NLU reading (issue #16) is kept on the answered message here, not in a write of its own.
+    UPDATE messages SET state = 'answered', payload = COALESCE(CAST(:in_reply_to_payload AS json), payload)
      WHERE id = CAST(:in_reply_to AS int) AND state = 'received' AND EXISTS (SELECT 1 FROM c)
 )
 SELECT m.id, m.seq FROM m ORDER BY m.seq
@@ -337,11 +338,13 @@ class PostgresConversationStore(SqlConversationStore):
 
     async def append_replies(self, conversation: ConversationRecord, replies: Sequence[OutboundMessage], *,
                              author: str, created_at: datetime, in_reply_to: int | None = None,
-                             owner: str | None = None) -> list[MessageRecord]:
+                             owner: str | None = None,
+                             in_reply_to_payload: dict[str, Any] | None = None) -> list[MessageRecord]:
         bodies = [(r.text, r.to_payload()) for r in replies]
         params = {"k": len(bodies), "now": created_at, "conversation_id": conversation.id, "author": author,
                   "texts": [t for t, _ in bodies], "payloads": [json.dumps(p) for _, p in bodies],
-                  "in_reply_to": in_reply_to, "owner": owner}
+                  "in_reply_to": in_reply_to, "owner": owner,
+                  "in_reply_to_payload": None if in_reply_to_payload is None else json.dumps(in_reply_to_payload)}
 
         async def write(conn: AsyncConnection) -> list[Any]:
             return list((await conn.execute(_APPEND_OUTBOUND, params)).all())

@@ -91,6 +91,9 @@ _INSERT_OUTBOX = (
     "created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)"
 )
 _FINISH = "UPDATE messages SET state = ? WHERE id = ? AND state = 'received'"
+# The same, keeping the bot's NLU reading on the answered message (issue #16) in the replies' transaction:
+# a write of its own cost every bot-path message one more writer-thread hop and transaction.
+_FINISH_WITH_PAYLOAD = "UPDATE messages SET state = ?, payload = ? WHERE id = ? AND state = 'received'"
 _INSERT_HANDOFF = (
     "INSERT INTO handoffs (conversation_id, ticket_id, reason, priority, category, summary, status, queue_role, "
     "requested_at) SELECT ?, ?, ?, ?, ?, ?, 'waiting', 'agent', ? "
@@ -243,7 +246,8 @@ class SqliteConversationStore(SqlConversationStore):
 
     def _append_outbound(self, conversation_id: int, channel: str, recipient: str,
                          replies: list[tuple[str, dict[str, Any]]], author: str,
-                         created_at: datetime, in_reply_to: int | None, owner: str | None) -> list[tuple[int, int]]:
+                         created_at: datetime, in_reply_to: int | None, owner: str | None,
+                         in_reply_to_payload: dict[str, Any] | None = None) -> list[tuple[int, int]]:
         conn = self._connect()
         now = sqlite_time(created_at)
         conn.execute("BEGIN IMMEDIATE")
@@ -257,7 +261,10 @@ class SqliteConversationStore(SqlConversationStore):
                 message_id = int(cursor.lastrowid or 0)
                 conn.execute(_INSERT_OUTBOX, (message_id, conversation_id, channel, recipient, now, now))
                 out.append((message_id, seq))
-            if in_reply_to is not None:
+            if in_reply_to is not None and in_reply_to_payload is not None:
+                conn.execute(_FINISH_WITH_PAYLOAD, (InboundState.ANSWERED.value, json.dumps(in_reply_to_payload),
+                                                    in_reply_to))
+            elif in_reply_to is not None:
                 conn.execute(_FINISH, (InboundState.ANSWERED.value, in_reply_to))
             conn.execute("COMMIT")
             return out
@@ -268,10 +275,12 @@ class SqliteConversationStore(SqlConversationStore):
 
     async def append_replies(self, conversation: ConversationRecord, replies: Sequence[OutboundMessage], *,
                              author: str, created_at: datetime, in_reply_to: int | None = None,
-                             owner: str | None = None) -> list[MessageRecord]:
+                             owner: str | None = None,
+                             in_reply_to_payload: dict[str, Any] | None = None) -> list[MessageRecord]:
         bodies = [(r.text, r.to_payload()) for r in replies]
         ids = await self._on_writer(self._append_outbound, conversation.id, conversation.channel,
-                                    conversation.sender, bodies, author, created_at, in_reply_to, owner)
+                                    conversation.sender, bodies, author, created_at, in_reply_to, owner,
+                                    in_reply_to_payload)
         notify_enqueued(self.db.engine)
         return [
             MessageRecord(message_id, conversation.id, seq, conversation.channel, None, "out", author, None, text,
@@ -294,9 +303,11 @@ class SqliteConversationStore(SqlConversationStore):
 
             # The driver is in autocommit mode (isolation_level=None); SQLAlchemy's
             # documented recipe: emit the BEGIN ourselves, IMMEDIATE to take the write lock.
+            # Straight on the driver's connection: through exec_driver_sql it cost a full
+            # SQLAlchemy execution (context, events, result) on every outbox claim and record.
             @event.listens_for(engine, "begin")
             def _begin(conn: Connection) -> None:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                raw.execute("BEGIN IMMEDIATE")
 
             self._sa_engine, self._sa_conn = engine, engine.connect()
         return self._sa_conn

@@ -35,6 +35,18 @@ def echo_responder(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"recipient_id": body.get("sender"), "text": f"echo: {text}"}]
 
 
+NLU_READING = {"intent": "greet", "confidence": 0.97, "candidates": [{"intent": "greet", "confidence": 0.97}],
+               "flag": None}
+
+
+def with_nlu_reading(responder: Responder) -> Responder:
+    """``responder``'s answer followed by the NLU reading the real bot appends to every answer
+    (``bot/channels/desk.py``), so that benchmarks make the desk do what the real bot makes it do."""
+    def respond(body: dict[str, Any]) -> list[dict[str, Any]]:
+        return [*responder(body), {"recipient_id": body.get("sender"), "custom": {"nlu": NLU_READING}}]
+    return respond
+
+
 class _Discard(list):  # type: ignore[type-arg]
     def append(self, item: object) -> None:
         pass
@@ -120,8 +132,8 @@ class FakeRasa:
         return 200, json.dumps(self.responder(data)).encode()
 
 
-async def _main(port: int, delay: float, capacity: int | None) -> None:
-    fake = FakeRasa(delay=delay, capacity=capacity)
+async def _main(port: int, delay: float, capacity: int | None, nlu: bool = False) -> None:
+    fake = FakeRasa(with_nlu_reading(echo_responder) if nlu else echo_responder, delay=delay, capacity=capacity)
     fake.calls = _Discard()  # long benchmark runs must not grow memory
     await fake.start(port)
     print(f"fake rasa on {fake.url} delay={delay} capacity={capacity}", flush=True)
@@ -133,6 +145,7 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--capacity", type=int, default=None)
+    parser.add_argument("--nlu", action="store_true", help="end every answer with an NLU reading, like the real bot")
     args = parser.parse_args()
     try:
         import uvloop
@@ -140,4 +153,4 @@ if __name__ == "__main__":
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(_main(args.port, args.delay, args.capacity))
+    asyncio.run(_main(args.port, args.delay, args.capacity, args.nlu))
