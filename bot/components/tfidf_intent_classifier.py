@@ -23,8 +23,11 @@ complaint is diluted by the rest, so the model falls back or picks small
 talk. A message of two or more sentences is therefore also scored sentence by
 sentence - from the per-token features the featurizers already produced, so
 nothing is featurized twice - and the strongest complaint sentence wins when
-it is more confident than the whole message. Every sentence's best intent is
-kept in the parse under ``sentences`` as context for the agent.
+it is more confident than the whole message. A request wrapped in courtesies
+("halo kak, mau tanya. cicilan saya berapa?", "... tolong dicek. terima
+kasih") reads as the courtesy as a whole; there the strongest sentence of
+another intent wins. Every sentence's best intent is kept in the parse under
+``sentences`` as context for the agent.
 """
 from __future__ import annotations
 
@@ -73,6 +76,10 @@ COMPLAINT_INTENTS: Tuple[Text, ...] = (
     "check_ticket_status",
     "lodge_complaint",
 )
+# Courtesies that wrap a request ("halo kak, mau tanya. ...", "... tolong dicek.
+# terima kasih"): when the whole message reads as one of these, its strongest
+# other sentence says what the borrower wants.
+SMALL_TALK_INTENTS: Tuple[Text, ...] = ("greet", "thank", "goodbye", "affirm", "deny")
 # Sentence ends: . ! ? (repeated or spaced, as in "tolong !!!" or " . ") and
 # line breaks; a dot inside "8.000" or "m-bca" is not an end.
 _SENTENCE_END = re.compile(r"[.!?]+(?:\s*[.!?])*(?=\s|$)|\n+")
@@ -89,6 +96,13 @@ def sentence_spans(text: Text, min_words: int) -> List[Tuple[int, int]]:
         if end_mark:
             start = end_mark.end()
     return spans
+
+
+def _strength(scored: Tuple[Text, Text, float, Any]) -> Tuple[float, int]:
+    """Sort key of a scored sentence: confidence, then complaint precedence on a tie."""
+    _, intent, confidence, _ = scored
+    rank = COMPLAINT_INTENTS.index(intent) if intent in COMPLAINT_INTENTS else len(COMPLAINT_INTENTS)
+    return confidence, -rank
 
 
 def _sentence_features(message: Message) -> List[Features]:
@@ -174,7 +188,12 @@ class TfidfIntentClassifier(LogisticRegressionClassifier):
         return messages
 
     def _read_by_sentence(self, message: Message) -> None:
-        """Let the strongest complaint sentence of a long message decide its intent."""
+        """Let the strongest complaint sentence of a long message decide its intent.
+
+        When the whole message reads as a courtesy (greet, thank...), its
+        strongest sentence with another intent decides instead, however
+        confident the courtesy was.
+        """
         rows = self._sentence_rows(message)
         if rows is None:
             return
@@ -192,20 +211,31 @@ class TfidfIntentClassifier(LogisticRegressionClassifier):
             add_to_output=True,
         )
         whole = message.get(INTENT) or {}
-        complaints = [s for s in scored if s[1] in COMPLAINT_INTENTS
-                      and s[2] >= self.config["sentence_min_confidence"]]
+        confident = [s for s in scored if s[2] >= self.config["sentence_min_confidence"]]
+        if whole.get(INTENT_NAME_KEY) in SMALL_TALK_INTENTS:
+            # A request wrapped in courtesies wins however sure the model is of the courtesy.
+            requests = [s for s in confident if s[1] not in SMALL_TALK_INTENTS and s[1] != "out_of_scope"]
+            if requests:
+                self._set_ranking(message, max(requests, key=_strength)[3], classes)
+            return
+        complaints = [s for s in confident if s[1] in COMPLAINT_INTENTS]
         if not complaints:
             return
-        _, intent, confidence, row = max(complaints, key=lambda s: (s[2], -COMPLAINT_INTENTS.index(s[1])))
+        _, intent, confidence, row = max(complaints, key=_strength)
         if intent == whole.get(INTENT_NAME_KEY) or confidence <= float(whole.get(PREDICTED_CONFIDENCE_KEY) or 0.0):
             return
+        self._set_ranking(message, row, classes)
+
+    @staticmethod
+    def _set_ranking(message: Message, row: np.ndarray, classes: List[Text]) -> None:
+        """Make one sentence's probabilities the message's intent and ranking."""
         order = np.argsort(row)[::-1][: len(message.get(INTENT_RANKING_KEY) or classes)]
         ranking = [{INTENT_NAME_KEY: classes[i], PREDICTED_CONFIDENCE_KEY: float(row[i])} for i in order]
         message.set(INTENT, ranking[0], add_to_output=True)
         message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
 
     def _sentence_rows(self, message: Message) -> Optional[Tuple[List[Tuple[int, int]], scipy.sparse.csr_matrix]]:
-        """Each sentence's feature row, summed from the tokens' features; None for a one-sentence message.
+        """Each long-enough sentence's feature row, summed from the tokens' features; None for a one-sentence message.
 
         A CountVectorsFeaturizer's sentence vector is the sum of its token
         vectors, so summing the tokens of one sentence gives what that
@@ -213,9 +243,13 @@ class TfidfIntentClassifier(LogisticRegressionClassifier):
         sentence, hence its block is capped at 1.
         """
         text = message.get(TEXT) or ""
+        # Two sentences make a long message even when one is as short as
+        # "terima kasih"; only the longer ones are scored alone.
+        if len(sentence_spans(text, 1)) < 2:
+            return None
         spans = sentence_spans(text, self.config["sentence_min_words"])
         tokens = message.get(TOKENS_NAMES[TEXT]) or []
-        if len(spans) < 2 or not tokens:
+        if not spans or not tokens:
             return None
         sequence = [f for f in message.features if f.attribute == TEXT and f.type == FEATURE_TYPE_SEQUENCE]
         if any(f.is_dense() for f in sequence) or any(f.is_dense() for f in _sentence_features(message)):

@@ -193,3 +193,25 @@ def test_a_long_message_without_a_complaint_keeps_its_whole_reading(trained):
     (whole,) = classifier.process(_featurize([text], tokenizer, featurizers))
     assert _top(whole)[0] == "ask_payment_method"
     assert [s["name"] for s in whole.get("sentences")] == ["greet", "ask_payment_method"]
+
+
+def test_a_request_wrapped_in_courtesies_is_read_as_the_request(trained, monkeypatch):
+    # "halo kak, mau tanya. cicilan saya berapa?": as a whole the greeting
+    # wins; the request sentence must, even when it is the less confident.
+    classifier, _, _, _, tokenizer, featurizers = trained
+    text = "halo selamat pagi kak, pagi min, halo hai. brp tagihan sy"
+    (message,) = classifier.process(_featurize([text], tokenizer, featurizers))
+    assert _top(message)[0] == "ask_bill_amount"
+    assert [s["name"] for s in message.get("sentences")] == ["greet", "ask_bill_amount"]
+    # The whole message alone reads as the greeting (so the rule did the work).
+    monkeypatch.setattr(TfidfIntentClassifier, "_read_by_sentence", lambda self, m: None)
+    (whole,) = classifier.process(_featurize([text], tokenizer, featurizers))
+    assert _top(whole)[0] == "greet"
+
+
+def test_a_short_closing_courtesy_makes_a_message_long(trained):
+    # "... tolong dicek. terima kasih": the closing courtesy is too short to
+    # be scored alone, yet it makes the message one of two sentences.
+    classifier, _, _, _, tokenizer, featurizers = trained
+    (message,) = classifier.process(_featurize(["saldo terpotong tapi status belum lunas. halo"], tokenizer, featurizers))
+    assert [s["name"] for s in message.get("sentences")] == ["complain_payment"]
