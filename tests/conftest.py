@@ -132,6 +132,30 @@ async def database(database_url: str, pg_database_url: str | None) -> AsyncItera
             await conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     yield db
     await db.dispose()
+    if pg_database_url:
+        await _close_stray_connections(pg_database_url)
+
+
+async def _close_stray_connections(url: str) -> None:
+    """End the connections to the session's database that the finished test left open.
+
+    Tests that drive an app through Sanic's ASGI client run its start-up hooks
+    (background jobs, the PII key check) but never its stop hooks, and each
+    test's event loop is closed after it: the pooled connections those hooks
+    opened are orphaned, never closed by their dead loop, and several hundred
+    tests pile them up past PostgreSQL's max_connections (100 here). A served
+    desk (`aduan serve`, tests/channels' real server) stops its hooks and is
+    not affected.
+    """
+    import asyncpg  # only needed on PostgreSQL
+
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(PG_ADMIN_URL.replace("postgresql://", "postgres://"))
+    try:
+        await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = $1 AND pid <> pg_backend_pid()", name)
+    finally:
+        await conn.close()
 
 
 @pytest.fixture
