@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from bench.smoke import ROOT, SPECS, Spec, bench_targets, check_output, run_one
@@ -80,4 +81,19 @@ def test_a_bench_that_hangs_is_stopped_with_everything_it_started(tmp_path: Path
     seconds, problems, _ = run_one(spec, project)
     assert problems == ["did not finish within 3 s"] and seconds < 30
     child = int((project / "child.pid").read_text())
-    assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+    assert _ends_within(child, seconds=5.0)
+
+
+def _ends_within(pid: int, seconds: float) -> bool:
+    """True once ``pid`` is gone or a zombie; SIGKILL takes effect when the kernel next schedules the
+    process, which on two busy cores (CI runs the desk suites side by side) can be a moment later."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
