@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
+from desk import pii
 from tests.live.borrowers import Borrower, Turn
 from tests.live.conftest import CHANNELS
 from tests.live.console import Console, page_text
@@ -36,17 +37,23 @@ CS_CONTACTS = ("+62 811-0000-1234", "1500-000", "pengaduan@danacontoh.example")
 
 
 def ticket_row(stack: LiveStack, number: str) -> dict | None:
+    """The stored ticket, its phone opened from the sealed column (desk.pii; the stack shares the dev key)."""
     with stack.db() as db:
-        row = db.execute("SELECT number, category, priority, channel, full_name, phone, product, chronology, "
+        row = db.execute("SELECT number, category, priority, channel, full_name, phone_enc, product, chronology, "
                          "transaction_date FROM tickets WHERE number = ?", (number,)).fetchone()
-    return dict(row) if row else None
+    if not row:
+        return None
+    stored = dict(row)
+    sealed = stored.pop("phone_enc")
+    stored["phone"] = pii.keyring().decrypt(pii.PHONE, sealed) if sealed else None
+    return stored
 
 
 def tickets_of(stack: LiveStack, b: Borrower) -> list[str]:
     with stack.db() as db:
         rows = db.execute("SELECT t.number FROM tickets t JOIN ticket_conversations tc ON tc.ticket_id = t.id "
-                          "JOIN conversations c ON c.id = tc.conversation_id WHERE c.channel = ? AND c.sender = ?",
-                          (b.channel, b.sender)).fetchall()
+                          "JOIN conversations c ON c.id = tc.conversation_id WHERE c.channel = ? AND c.sender_key = ?",
+                          (b.channel, pii.sender_key(pii.keyring(), b.channel, b.sender))).fetchall()
     return [r["number"] for r in rows]
 
 
