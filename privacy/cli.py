@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 
 from attachments.config import AttachmentSettings
 from attachments.runtime import build_file_store
@@ -9,7 +10,7 @@ from desk.config import Settings
 from privacy.context import PrivacyContext, build_privacy_context
 from privacy.jobs import daily
 from privacy.scheduler import tick
-from storage.db import run_with_database
+from storage.db import Database
 from tickets.context import build_context
 
 
@@ -28,13 +29,34 @@ def _context(settings: Settings) -> PrivacyContext:
 
 def _tick(args: argparse.Namespace) -> int:
     settings = Settings()
-    return run_with_database(settings.database_url, lambda db: tick(db, _context(settings))).print()
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            report = await tick(db, _context(settings))
+        finally:
+            await db.dispose()
+        for kind, count in sorted(report.raised.items()):
+            print(f"{kind}\t{count}")
+        print(f"total\t{report.total}\terrors\t{report.errors}")
+        return 1 if report.errors else 0
+
+    return asyncio.run(run())
 
 
 def _retention(args: argparse.Namespace) -> int:
     settings = Settings()
-    report = run_with_database(settings.database_url, lambda db: daily(db, _context(settings)))
-    for kind, count in sorted(report.anonymised.items()):
-        print(f"{kind}\t{count}")
-    print(f"total\t{sum(report.anonymised.values())}")
-    return 0
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        ctx = _context(settings)
+        try:
+            report = await daily(db, ctx)
+        finally:
+            await db.dispose()
+        for kind, count in sorted(report.anonymised.items()):
+            print(f"{kind}\t{count}")
+        print(f"total\t{sum(report.anonymised.values())}")
+        return 0
+
+    return asyncio.run(run())
