@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     inbound_max_attempts: int = Field(default=3, ge=1)
 
     desk_service_token: str = Field(default="dev-service-token", min_length=8)
+    # The lender's core system reports events only it knows (a customer's relationship ended) with this
+    # bearer token (privacy.relationships); unset, those endpoints refuse every request.
+    lending_core_token: str | None = Field(default=None, min_length=16)
     session_secret: str = Field(default="dev-session-secret-change-me", min_length=16)
     # Keys of phone numbers and other identifiers at rest (desk/pii.py, docs/privacy.md "Keys and
     # rotation"): "id=base64,…" with the current key first, or a file of such lines. With neither,
@@ -98,6 +101,12 @@ class Settings(BaseSettings):
     log_format: str = "kv"  # "kv" (key=value lines) or "json"
     # Prefix of Redis pub/sub channels, so deployments sharing a Redis stay apart.
     redis_prefix: str = "aduan:"
+
+    @field_validator("lending_core_token", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        # docker compose passes an unset variable as "": that means no token, not a short one.
+        return None if value == "" else value
 
     @property
     def rasa_servers(self) -> list[str]:
