@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -101,12 +101,6 @@ class Settings(BaseSettings):
     log_format: str = "kv"  # "kv" (key=value lines) or "json"
     # Prefix of Redis pub/sub channels, so deployments sharing a Redis stay apart.
     redis_prefix: str = "aduan:"
-
-    @field_validator("lending_core_token", mode="before")
-    @classmethod
-    def _unset_when_empty(cls, value: object) -> object:
-        # docker compose passes an unset variable as "": that means no token, not a short one.
-        return None if value == "" else value
 
     @property
     def rasa_servers(self) -> list[str]:
