@@ -88,12 +88,20 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             services.router.start_sweeper(settings.inbound_sweep_seconds)
 
     @app.before_server_stop
-    async def _shutdown(app: Sanic) -> None:
-        # Stop taking work first, then close what the work used.
+    async def _stop_work(app: Sanic) -> None:
+        # Stop taking work first; every part's jobs stop in their own before_server_stop hooks too.
         if services.router is not None:
             await services.router.stop_sweeper()
         if services.outbox is not None:
             await services.outbox.stop()
+
+    @app.after_server_stop
+    async def _close(app: Sanic) -> None:
+        # Then close what the work used. Not in before_server_stop: Sanic runs those in reverse
+        # order of registration, so this root's hook would run before the parts' (installed
+        # first) had stopped their jobs, and a job still holding a pooled connection when the
+        # engine is disposed leaves that connection open, orphaned (each ASGI test request runs
+        # the start and stop hooks once: a PostgreSQL test run piled them up past max_connections).
         if services.bot is not None:
             await services.bot.aclose()
         close = getattr(services.events, "close", None)

@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     aduan.commands.register(sub)   # serve, migrate, seed-demo, demo-logins
     connectors.cli.register(sub)   # telegram-webhook
-    handoff.cli.register(sub)      # staff accounts
+    handoff.cli.register(sub)      # staff accounts, nlu-export-reviewed
     tickets.cli.register(sub)      # tickets-tick, tickets-days-off
     reports.cli.register(sub)      # report, report-reminders, load-synthetic
     privacy.cli.register(sub)      # privacy-tick, privacy-retention

@@ -3,11 +3,8 @@ keys' ``pii-new-key``, ``pii-check`` and ``pii-rekey``."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -21,9 +18,7 @@ from desk import pii
 from desk.config import REPO_ROOT, Settings
 from desk.logging import configure_logging
 from desk.workers import supervise
-from storage.db import Database
-
-T = TypeVar("T")
+from storage.db import run_with_database
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -96,14 +91,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
         print("seed-demo: DEMO_MODE is off; demo staff are never created in production", file=sys.stderr)
         return 2
 
-    async def run() -> list[str]:
-        db = Database(settings.database_url)
-        try:
-            return await seed_demo_staff(db)
-        finally:
-            await db.dispose()
-
-    created = asyncio.run(run())
+    created = run_with_database(settings.database_url, seed_demo_staff)
     print(f"demo staff created: {', '.join(created)}" if created else "demo staff already present")
     return 0
 
@@ -130,22 +118,12 @@ def cmd_pii_new_key(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_with_db(settings: Settings, job: Callable[[Database], Awaitable[T]]) -> T:
-    async def run() -> T:
-        db = Database(settings.database_url)
-        try:
-            return await job(db)
-        finally:
-            await db.dispose()
-    return asyncio.run(run())
-
-
 def cmd_pii_check(args: argparse.Namespace) -> int:
     """Exit 0 when the configured keys fit the database, else 1 with the reason (names key ids only)."""
     settings = Settings()
     try:
         ring = _keyring(settings)
-        _run_with_db(settings, lambda db: check_keys(db, ring))
+        run_with_database(settings.database_url, lambda db: check_keys(db, ring))
     except pii.PiiKeyError as exc:
         print(f"pii-check: {exc}", file=sys.stderr)
         return 1
@@ -158,7 +136,7 @@ def cmd_pii_rekey(args: argparse.Namespace) -> int:
     settings = Settings()
     try:
         ring = _keyring(settings)
-        report = _run_with_db(settings, lambda db: rekey(db, ring))
+        report = run_with_database(settings.database_url, lambda db: rekey(db, ring))
     except pii.PiiKeyError as exc:
         print(f"pii-rekey: {exc}", file=sys.stderr)
         return 1

@@ -53,6 +53,17 @@ class TickReport:
         """One more ``kind`` raised."""
         self.raised[kind] = self.raised.get(kind, 0) + 1
 
+    def print(self) -> int:
+        """Print one ``kind<TAB>count`` line per kind, then the totals; the exit code of a tick command.
+
+        ``aduan tickets-tick`` and ``aduan privacy-tick`` answer this way: 1 when
+        an item failed, else 0.
+        """
+        for kind, count in sorted(self.raised.items()):
+            print(f"{kind}\t{count}")
+        print(f"total\t{self.total}\terrors\t{self.errors}")
+        return 1 if self.errors else 0
+
 
 async def claim_once(session: AsyncSession, table: Table, values: Mapping[str, Any],
                      unique: Sequence[str]) -> int | None:

@@ -1,4 +1,4 @@
-"""``aduan create-user`` and friends: staff accounts from the command line.
+"""``aduan create-user`` and friends: staff accounts from the command line; ``aduan nlu-export-reviewed``.
 
 Passwords come on stdin (``--password-stdin``) so they never appear in the
 process list or shell history.
@@ -6,15 +6,16 @@ process list or shell history.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from sqlalchemy import select, update
 
 from desk.config import Settings
-from handoff import auth
+from handoff import auth, nlu_review
 from handoff.models import Role, User
-from storage.db import Database
+from storage.db import Database, run_with_database
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -41,21 +42,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     lst = sub.add_parser("list-users", help="list staff accounts")
     lst.set_defaults(func=list_users_command)
 
+    export = sub.add_parser("nlu-export-reviewed",
+                            help="write the borrower messages staff labelled (personal data replaced) for rasa train")
+    export.add_argument("--out", type=Path, default=nlu_review.REVIEWED_FILE,
+                        help=f"the file to write (default {nlu_review.REVIEWED_FILE})")
+    export.set_defaults(func=nlu_export_command)
+
 
 def _read_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-def _run(coro_fn, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    db = Database(getattr(args, "database_url", None) or Settings().database_url)
-
-    async def main() -> int:
-        try:
-            return await coro_fn(db, args)
-        finally:
-            await db.dispose()
-
-    return asyncio.run(main())
+def _run(job: Callable[[Database, argparse.Namespace], Awaitable[int]], args: argparse.Namespace) -> int:
+    return run_with_database(Settings().database_url, lambda db: job(db, args))
 
 
 async def _create(db: Database, args: argparse.Namespace) -> int:
@@ -120,3 +119,14 @@ async def _list(db: Database, args: argparse.Namespace) -> int:
 
 def list_users_command(args: argparse.Namespace) -> int:
     return _run(_list, args)
+
+
+async def _nlu_export(db: Database, args: argparse.Namespace) -> int:
+    async with db.session() as session:
+        count = await nlu_review.write_reviewed(session, args.out)
+    print(f"nlu-export-reviewed: {count} reviewed lines -> {args.out}")
+    return 0
+
+
+def nlu_export_command(args: argparse.Namespace) -> int:
+    return _run(_nlu_export, args)

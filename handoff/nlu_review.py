@@ -17,10 +17,7 @@ message (``payload["nlu"]``). Here:
 """
 from __future__ import annotations
 
-import argparse
-import asyncio
 import re
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,12 +29,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import pii
-from desk.config import Settings
 from handoff import audit
 from handoff.models import NluLabel
 from handoff.summary import TOPICS
 from storage.base import utcnow
-from storage.db import Database
 from storage.models import Conversation, Direction, Message
 
 # The intents a label may name: the bot's contract (shared/domain.md) plus the
@@ -254,29 +249,3 @@ async def write_reviewed(session: AsyncSession, path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_yaml(lines), encoding="utf-8")
     return len(lines)
-
-
-async def _export(url: str, out: Path) -> int:
-    db = Database(url)
-    try:
-        async with db.session() as session:
-            return await write_reviewed(session, out)
-    finally:
-        await db.dispose()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m handoff.nlu_review export [--out bot/data/nlu_reviewed.yml]`` (DATABASE_URL from the desk's settings)."""
-    ap = argparse.ArgumentParser(prog="python -m handoff.nlu_review")
-    ap.add_argument("command", choices=["export"])
-    ap.add_argument("--out", type=Path, default=REVIEWED_FILE)
-    ap.add_argument("--database-url", default=None)
-    args = ap.parse_args(argv)
-    url = args.database_url or Settings().database_url
-    count = asyncio.run(_export(url, args.out))
-    print(f"nlu-export-reviewed: {count} reviewed lines -> {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

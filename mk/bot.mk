@@ -82,7 +82,7 @@ nlu-eval-real: bot-train
 # review the diff before committing it).
 .PHONY: nlu-export-reviewed
 nlu-export-reviewed: desk-setup
-	$(PY) -m handoff.nlu_review export --out "$(BOT)/data/nlu_reviewed.yml"
+	$(PY) -m aduan.cli nlu-export-reviewed --out "$(BOT)/data/nlu_reviewed.yml"
 
 # Parse latency and throughput through the REST channel vs. an untouched `rasa init` bot.
 # BENCH_NLU_ARGS passes options (bench-smoke: --no-baseline and a few messages).

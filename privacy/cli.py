@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from privacy.jobs import daily
 from privacy.relationships import parse_when, record_ended, record_resumed
 from privacy.scheduler import tick
 from storage.base import utcnow
-from storage.db import Database
+from storage.db import Database, run_with_database
 from tickets.context import build_context
 
 
@@ -47,37 +46,16 @@ def _context(settings: Settings) -> PrivacyContext:
 
 def _tick(args: argparse.Namespace) -> int:
     settings = Settings()
-
-    async def run() -> int:
-        db = Database(settings.database_url)
-        try:
-            report = await tick(db, _context(settings))
-        finally:
-            await db.dispose()
-        for kind, count in sorted(report.raised.items()):
-            print(f"{kind}\t{count}")
-        print(f"total\t{report.total}\terrors\t{report.errors}")
-        return 1 if report.errors else 0
-
-    return asyncio.run(run())
+    return run_with_database(settings.database_url, lambda db: tick(db, _context(settings))).print()
 
 
 def _retention(args: argparse.Namespace) -> int:
     settings = Settings()
-
-    async def run() -> int:
-        db = Database(settings.database_url)
-        ctx = _context(settings)
-        try:
-            report = await daily(db, ctx)
-        finally:
-            await db.dispose()
-        for kind, count in sorted(report.anonymised.items()):
-            print(f"{kind}\t{count}")
-        print(f"total\t{sum(report.anonymised.values())}")
-        return 0
-
-    return asyncio.run(run())
+    report = run_with_database(settings.database_url, lambda db: daily(db, _context(settings)))
+    for kind, count in sorted(report.anonymised.items()):
+        print(f"{kind}\t{count}")
+    print(f"total\t{sum(report.anonymised.values())}")
+    return 0
 
 
 def _ended_rows(args: argparse.Namespace) -> list[tuple[str, str | None]]:
@@ -103,31 +81,23 @@ def _relationship_ended(args: argparse.Namespace) -> int:
             print(f"refused, nothing recorded: {customer_id}: {exc.message}", file=sys.stderr)
             return 2
 
-    async def run() -> int:
-        db = Database(settings.database_url)
-        try:
-            async with db.transaction() as session:
-                for customer_id, ended_at in events:
-                    await record_ended(session, customer_id, ended_at, source="cli", actor_id=None, now=now)
-        finally:
-            await db.dispose()
-        print(f"recorded\t{len(events)}")
-        return 0
+    async def record(db: Database) -> None:
+        async with db.transaction() as session:
+            for customer_id, ended_at in events:
+                await record_ended(session, customer_id, ended_at, source="cli", actor_id=None, now=now)
 
-    return asyncio.run(run())
+    run_with_database(settings.database_url, record)
+    print(f"recorded\t{len(events)}")
+    return 0
 
 
 def _relationship_resumed(args: argparse.Namespace) -> int:
     settings = Settings()
 
-    async def run() -> int:
-        db = Database(settings.database_url)
-        try:
-            async with db.transaction() as session:
-                resumed = await record_resumed(session, args.customer_id, source="cli", actor_id=None)
-        finally:
-            await db.dispose()
-        print("resumed" if resumed else "no end was recorded for this customer")
-        return 0
+    async def resume(db: Database) -> bool:
+        async with db.transaction() as session:
+            return await record_resumed(session, args.customer_id, source="cli", actor_id=None)
 
-    return asyncio.run(run())
+    resumed = run_with_database(settings.database_url, resume)
+    print("resumed" if resumed else "no end was recorded for this customer")
+    return 0

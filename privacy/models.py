@@ -15,6 +15,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from desk import pii
+from storage.alerts import AlertColumns
 from storage.base import Base, utcnow
 
 
@@ -124,7 +125,7 @@ class RightsRequest(Base):
             else self.requester_contact
 
 
-class RightsAlert(Base):
+class RightsAlert(AlertColumns, Base):
     """An alert raised once on a rights request's clock (like ``tickets.models.TicketAlert``).
 
     ``recipients`` has the shape ``tickets.alerts.visible_to`` reads, so the
@@ -136,12 +137,6 @@ class RightsAlert(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("rights_requests.id", ondelete="CASCADE"), index=True)
-    key: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(32))
-    recipients: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    message: Mapped[str] = mapped_column(Text, default="")
-    due_at: Mapped[datetime | None] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AnonymisedRecord(Base):
@@ -283,7 +278,7 @@ class BreachSubject(Base):
     notified_in_time: Mapped[bool | None] = mapped_column()
 
 
-class BreachAlert(Base):
+class BreachAlert(AlertColumns, Base):
     """An alert raised once on a breach's notification clock (like ``RightsAlert``).
 
     ``recipients`` has the shape ``tickets.alerts.visible_to`` reads:
@@ -295,9 +290,3 @@ class BreachAlert(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     breach_id: Mapped[int] = mapped_column(ForeignKey("breaches.id", ondelete="CASCADE"), index=True)
-    key: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(32))
-    recipients: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    message: Mapped[str] = mapped_column(Text, default="")
-    due_at: Mapped[datetime | None] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)

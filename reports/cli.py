@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from datetime import date
 from pathlib import Path
@@ -18,12 +17,12 @@ from desk.config import Settings
 from desk.events import build_event_bus
 from reports.document import due_rules
 from reports.periods import PeriodError, parse_period
-from reports.reminders import run_reminders
+from reports.reminders import Reminder, run_reminders
 from reports.service import FORMATS, ReportService
 from reports.synthetic import load_year
 from reports.workdays import working_day_checker
 from storage.base import Base
-from storage.db import Database
+from storage.db import Database, run_with_database
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -61,16 +60,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 2
     settings = Settings()
 
-    async def run() -> list[Path]:
-        db = Database(settings.database_url)
-        try:
-            service = ReportService.from_settings(db, settings, working_day_checker(settings))
-            return await service.write(period, args.out, formats)
-        finally:
-            await db.dispose()
+    async def write(db: Database) -> list[Path]:
+        service = ReportService.from_settings(db, settings, working_day_checker(settings))
+        return await service.write(period, args.out, formats)
 
     try:
-        paths = asyncio.run(run())
+        paths = run_with_database(settings.database_url, write)
     except DBAPIError as exc:
         return _database_error(exc)
     for path in paths:
@@ -81,43 +76,36 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_reminders(args: argparse.Namespace) -> int:
     settings = Settings()
 
-    async def run() -> int:
-        db = Database(settings.database_url)
+    async def remind(db: Database) -> list[Reminder]:
         # With REDIS_URL set the reminders reach the running desks' dashboards; else only the table has them.
         events = build_event_bus(settings)
         try:
-            created = await run_reminders(db, events, working_day_checker(settings), args.today,
-                                          rules=due_rules(settings))
+            return await run_reminders(db, events, working_day_checker(settings), args.today,
+                                       rules=due_rules(settings))
         finally:
-            await db.dispose()
             close = getattr(events, "close", None)
             if close is not None:
                 await close()
-        for reminder in created:
-            print(reminder.message)
-        return len(created)
 
-    count = asyncio.run(run())
-    print(f"{count} new reminder(s)")
+    created = run_with_database(settings.database_url, remind)
+    for reminder in created:
+        print(reminder.message)
+    print(f"{len(created)} new reminder(s)")
     return 0
 
 
 def cmd_load_synthetic(args: argparse.Namespace) -> int:
     settings = Settings()
 
-    async def run() -> int:
-        db = Database(settings.database_url)
-        try:
-            if args.create_tables:
-                async with db.engine.begin() as conn:
-                    await conn.run_sync(Base.metadata.create_all)
-            async with db.transaction() as session:
-                return await load_year(session, args.year, seed=args.seed)
-        finally:
-            await db.dispose()
+    async def load(db: Database) -> int:
+        if args.create_tables:
+            async with db.engine.begin() as conn:
+                await conn.run_sync(Base.metadata.create_all)
+        async with db.transaction() as session:
+            return await load_year(session, args.year, seed=args.seed)
 
     try:
-        count = asyncio.run(run())
+        count = run_with_database(settings.database_url, load)
     except DBAPIError as exc:
         return _database_error(exc)
     print(f"{count} synthetic complaints loaded for {args.year}")

@@ -1,16 +1,19 @@
 """The database handle: one async engine and its session factory per process."""
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+
+T = TypeVar("T")
 
 # A pooled connection unused this long is pinged before use (see ping_idle_connections).
 PING_AFTER_IDLE_SECONDS = 10.0
@@ -64,6 +67,23 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+def run_with_database(url: str, job: Callable[[Database], Awaitable[T]]) -> T:
+    """Run ``job(db)`` to its end in a new event loop, on a ``Database`` for ``url``; return what it returns.
+
+    The command line's way to the database (the ``aduan`` subcommands,
+    ``python -m handoff.nlu_review``): the connections are closed when the job
+    ends, also when it raises, before the loop is.
+    """
+    async def main() -> T:
+        db = Database(url)
+        try:
+            return await job(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
 
 
 def ping_idle_connections(engine: Engine, idle_seconds: float) -> None:

@@ -133,29 +133,40 @@ async def database(database_url: str, pg_database_url: str | None) -> AsyncItera
     yield db
     await db.dispose()
     if pg_database_url:
-        await _close_stray_connections(pg_database_url)
+        await _check_no_connections_left(pg_database_url)
 
 
-async def _close_stray_connections(url: str) -> None:
-    """End the connections to the session's database that the finished test left open.
+async def _check_no_connections_left(url: str, wait_seconds: float = 1.0) -> None:
+    """Fail the finished test if a connection to the session's database is still open.
 
-    Tests that drive an app through Sanic's ASGI client run its start-up hooks
-    (background jobs, the PII key check) but never its stop hooks, and each
-    test's event loop is closed after it: the pooled connections those hooks
-    opened are orphaned, never closed by their dead loop, and several hundred
-    tests pile them up past PostgreSQL's max_connections (100 here). A served
-    desk (`aduan serve`, tests/channels' real server) stops its hooks and is
-    not affected.
+    Everything a test opens is closed by the end of it: its engines are disposed,
+    an app's by the app's stop hooks (``aduan.app.create_app``), which the ASGI
+    client runs after every request. A connection left open is orphaned when the
+    test's event loop closes, and a few hundred of them exhaust PostgreSQL's
+    max_connections and fail unrelated tests later in the run; so this test
+    fails, naming what the connections last ran, and they are ended here. A
+    connection being closed can be listed for a moment: it gets ``wait_seconds``.
     """
     import asyncpg  # only needed on PostgreSQL
 
     name = url.rsplit("/", 1)[1]
     conn = await asyncpg.connect(PG_ADMIN_URL.replace("postgresql://", "postgres://"))
     try:
-        await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                           "WHERE datname = $1 AND pid <> pg_backend_pid()", name)
+        deadline = asyncio.get_running_loop().time() + wait_seconds
+        while True:
+            left = await conn.fetch("SELECT pid, state, left(query, 80) AS query FROM pg_stat_activity "
+                                    "WHERE datname = $1 AND pid <> pg_backend_pid()", name)
+            if not left or asyncio.get_running_loop().time() >= deadline:
+                break
+            await asyncio.sleep(0.02)
+        if left:
+            await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = $1 AND pid <> pg_backend_pid()", name)
     finally:
         await conn.close()
+    if left:
+        shown = "; ".join(f"{row['state']}: {row['query']!r}" for row in left)
+        pytest.fail(f"the test left {len(left)} connection(s) to the database open ({shown})", pytrace=False)
 
 
 @pytest.fixture

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import wraps
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 from sanic import Blueprint, Request, Sanic
 from sanic.response import HTTPResponse, json
 from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth import StaffUser, error, service_token_required, staff_required
 from desk.masking import mask_name, mask_phone
@@ -72,6 +73,29 @@ def answers_errors(handler: Handler) -> Handler:
     return wrapped
 
 
+Method = Literal["get", "post"]
+
+
+def _endpoint(bp: Blueprint, guard: Callable[[Handler], Handler], method: Method, path: str
+              ) -> Callable[[Handler], Handler]:
+    route = getattr(bp, method)(path)  # bp.get / bp.post, with Sanic's defaults for the method
+
+    def decorate(handler: Handler) -> Handler:
+        return route(guard(answers_errors(handler)))
+
+    return decorate
+
+
+def bot_api(method: Method, path: str) -> Callable[[Handler], Handler]:
+    """Route the handler on the bot API: the action server's service token only, errors as JSON."""
+    return _endpoint(bot_bp, service_token_required, method, path)
+
+
+def staff_api(method: Method, path: str) -> Callable[[Handler], Handler]:
+    """Route the handler on the staff API: signed-in staff only (roles: ``tickets.workflow``), errors as JSON."""
+    return _endpoint(staff_bp, staff_required(), method, path)
+
+
 def _body(request: Request) -> dict[str, Any]:
     try:
         body = request.json
@@ -101,9 +125,7 @@ def _cs_contact_text(ctx: TicketContext) -> str:
 
 # --- bot API -------------------------------------------------------------------------------
 
-@bot_bp.post("/tickets")
-@service_token_required
-@answers_errors
+@bot_api("post", "/tickets")
 async def create_ticket(request: Request) -> HTTPResponse:
     """Create a ticket; the same Idempotency-Key returns the same ticket (200)."""
     key = request.headers.get("idempotency-key")
@@ -125,9 +147,7 @@ async def create_ticket(request: Request) -> HTTPResponse:
     }, status=201 if result.created else 200)
 
 
-@bot_bp.get("/tickets/<number:str>")
-@service_token_required
-@answers_errors
+@bot_api("get", "/tickets/<number:str>")
 async def ticket_status(request: Request, number: str) -> HTTPResponse:
     """A ticket's status, only for the person who filed it."""
     conversation_id = request.args.get("conversation_id")
@@ -156,9 +176,7 @@ class AnswerIn(BaseModel):
     only_if_last: bool = False
 
 
-@bot_bp.post("/tickets/answer")
-@service_token_required
-@answers_errors
+@bot_api("post", "/tickets/answer")
 async def borrower_answer(request: Request) -> HTTPResponse:
     """The borrower's answer to a resolution or rejection: accept, dispute or ask for the next step.
 
@@ -196,9 +214,7 @@ async def borrower_answer(request: Request) -> HTTPResponse:
     return json(body)
 
 
-@bot_bp.get("/office-hours")
-@service_token_required
-@answers_errors
+@bot_api("get", "/office-hours")
 async def office_hours(request: Request) -> HTTPResponse:
     """Whether people answer on a channel now, and when they next do."""
     ctx = _ctx(request)
@@ -255,9 +271,7 @@ def ticket_json(t: Ticket, *, full: bool) -> dict[str, Any]:
     return data
 
 
-@staff_bp.get("/tickets")
-@staff_required()
-@answers_errors
+@staff_api("get", "/tickets")
 async def list_tickets(request: Request) -> HTTPResponse:
     """Tickets with filters: status, category, priority, assignee (id or "me"/"none"), overdue, number."""
     user = _user(request)
@@ -293,9 +307,7 @@ async def list_tickets(request: Request) -> HTTPResponse:
     return json({"items": items, "total": total, "limit": limit, "offset": offset})
 
 
-@staff_bp.get("/tickets/<number:str>")
-@staff_required()
-@answers_errors
+@staff_api("get", "/tickets/<number:str>")
 async def read_ticket(request: Request, number: str) -> HTTPResponse:
     """One ticket with its history and the borrower's personal data (the read is audited)."""
     async with core_services(request.app).db.transaction() as session:
@@ -349,20 +361,24 @@ class PriorityIn(BaseModel):
     priority: str
 
 
-async def _change(request: Request, number: str, action: str, work: Callable[..., Awaitable[None]]
-                  ) -> HTTPResponse:
-    """Lock the ticket, check the role, run ``work(session, ticket)``, answer with the ticket."""
+# One change to a ticket: (session, the locked ticket, the member of staff acting) -> done.
+Work = Callable[[AsyncSession, Ticket, service.Actor], Awaitable[object]]
+
+
+async def _change(request: Request, number: str, action: str, work: Work) -> HTTPResponse:
+    """Lock the ticket, check that the user may do ``action``, run ``work``, answer with the ticket.
+
+    Every staff change to one ticket goes through here, in one transaction.
+    """
     async with core_services(request.app).db.transaction() as session:
         t = await service.get_ticket(session, number, for_update=True)
         workflow.require_permission(_user(request), action, t)
-        await work(session, t)
+        await work(session, t, _actor(request))
         body = ticket_json(t, full=False)
     return json(body)
 
 
-@staff_bp.post("/tickets/<number:str>/status")
-@staff_required()
-@answers_errors
+@staff_api("post", "/tickets/<number:str>/status")
 async def change_status(request: Request, number: str) -> HTTPResponse:
     """Start work on a ticket (received → in_progress). Other statuses have their own endpoints."""
     data = StatusIn.model_validate(_body(request))
@@ -371,46 +387,37 @@ async def change_status(request: Request, number: str) -> HTTPResponse:
         raise InvalidRequest(f"use POST /api/v1/staff/tickets/<number>/{dedicated[data.status]}")
     if data.status != Status.IN_PROGRESS.value:
         raise InvalidRequest(f"status {data.status!r} cannot be set directly")
-    return await _change(request, number, "start",
-                         lambda s, t: service.start_work(s, t, _actor(request)))
+    return await _change(request, number, "start", service.start_work)
 
 
-@staff_bp.post("/tickets/<number:str>/assign")
-@staff_required()
-@answers_errors
+@staff_api("post", "/tickets/<number:str>/assign")
 async def assign_ticket(request: Request, number: str) -> HTTPResponse:
     """Assign to a member of staff; agents may only take an unassigned ticket themselves."""
     data = AssignIn.model_validate(_body(request))
     user = _user(request)
     action = "claim" if data.user_id == user.id else "assign"
     return await _change(request, number, action,
-                         lambda s, t: service.assign(s, t, data.user_id, _actor(request)))
+                         lambda s, t, by: service.assign(s, t, data.user_id, by))
 
 
-@staff_bp.post("/tickets/<number:str>/escalate")
-@staff_required()
-@answers_errors
+@staff_api("post", "/tickets/<number:str>/escalate")
 async def escalate_ticket(request: Request, number: str) -> HTTPResponse:
     """Escalate: agents to a specialist; specialists and above to a department or the directors."""
     data = EscalateIn.model_validate(_body(request))
     action = "escalate_specialist" if data.level == "specialist" else "escalate_higher"
-    return await _change(request, number, action, lambda s, t: service.escalate(
-        s, t, data.level, data.department, data.note, _actor(request)))
+    return await _change(request, number, action, lambda s, t, by: service.escalate(
+        s, t, data.level, data.department, data.note, by))
 
 
-@staff_bp.post("/tickets/<number:str>/feedback")
-@staff_required()
-@answers_errors
+@staff_api("post", "/tickets/<number:str>/feedback")
 async def feedback_ticket(request: Request, number: str) -> HTTPResponse:
     """Return the escalated level's answer to the agent (status back to in_progress)."""
     data = TextIn.model_validate(_body(request))
     return await _change(request, number, "feedback",
-                         lambda s, t: service.feedback(s, t, data.text, _actor(request)))
+                         lambda s, t, by: service.feedback(s, t, data.text, by))
 
 
-@staff_bp.post("/tickets/<number:str>/resolve")
-@staff_required()
-@answers_errors
+@staff_api("post", "/tickets/<number:str>/resolve")
 async def resolve_ticket(request: Request, number: str) -> HTTPResponse:
     """Resolve with an outcome; compensation needs a specialist or above."""
     body = _body(request)
@@ -419,36 +426,30 @@ async def resolve_ticket(request: Request, number: str) -> HTTPResponse:
     action = "resolve_compensation" if outcome.compensation_amount else "resolve"
     ctx = _ctx(request)
     return await _change(request, number, action,
-                         lambda s, t: service.resolve(s, ctx, t, outcome, _actor(request), closure=closure))
+                         lambda s, t, by: service.resolve(s, ctx, t, outcome, by, closure=closure))
 
 
-@staff_bp.post("/tickets/<number:str>/settlement")
-@staff_required()
-@answers_errors
+@staff_api("post", "/tickets/<number:str>/settlement")
 async def settlement(request: Request, number: str) -> HTTPResponse:
     """Record the borrower's answer to the settlement; a refusal reopens the ticket."""
     data = SettlementIn.model_validate(_body(request))
     ctx = _ctx(request)
-    return await _change(request, number, "settlement", lambda s, t: service.settlement_answer(
-        s, ctx, t, data.accepted, data.note, _actor(request)))
+    return await _change(request, number, "settlement", lambda s, t, by: service.settlement_answer(
+        s, ctx, t, data.accepted, data.note, by))
 
 
-@staff_bp.post("/tickets/<number:str>/reject")
-@staff_required()
-@answers_errors
+@staff_api("post", "/tickets/<number:str>/reject")
 async def reject_ticket(request: Request, number: str) -> HTTPResponse:
     """Reject on one of the allowed grounds; the borrower is told in writing."""
     body = _body(request)
     data = RejectIn.model_validate(body)
     closure = service.Closure.model_validate(body)
     ctx = _ctx(request)
-    return await _change(request, number, "reject", lambda s, t: service.reject(
-        s, ctx, t, data.ground, data.note, _actor(request), closure=closure))
+    return await _change(request, number, "reject", lambda s, t, by: service.reject(
+        s, ctx, t, data.ground, data.note, by, closure=closure))
 
 
-@staff_bp.post("/tickets/external")
-@staff_required()
-@answers_errors
+@staff_api("post", "/tickets/external")
 async def register_external(request: Request) -> HTTPResponse:
     """Register a complaint forwarded by OJK's portal (APPK) or LAPS SJK with its reference number."""
     data = service.ExternalComplaint.model_validate(_body(request))
@@ -463,15 +464,13 @@ async def register_external(request: Request) -> HTTPResponse:
     return json(body, status=201)
 
 
-@staff_bp.post("/tickets/<number:str>/extend")
-@staff_required()
-@answers_errors
+@staff_api("post", "/tickets/<number:str>/extend")
 async def extend_ticket(request: Request, number: str) -> HTTPResponse:
     """Extend the resolution deadline once, with notice to the borrower."""
     data = ExtendIn.model_validate(_body(request))
     ctx = _ctx(request)
     return await _change(request, number, "extend",
-                         lambda s, t: service.extend(s, ctx, t, data.reason, _actor(request)))
+                         lambda s, t, by: service.extend(s, ctx, t, data.reason, by))
 
 
 class ExpectationIn(BaseModel):
@@ -479,70 +478,47 @@ class ExpectationIn(BaseModel):
     note: str | None = Field(default=None, max_length=1000)
 
 
-@staff_bp.post("/tickets/<number:str>/expectation")
-@staff_required()
-@answers_errors
+@staff_api("post", "/tickets/<number:str>/expectation")
 async def expectation(request: Request, number: str) -> HTTPResponse:
     """When the handler now expects to resolve the ticket (ISO-8601 with offset; given in overdue updates)."""
     data = ExpectationIn.model_validate(_body(request))
     ctx = _ctx(request)
-    return await _change(request, number, "expect", lambda s, t: service.set_expectation(
-        s, ctx, t, data.expected_at, data.note, _actor(request)))
+    return await _change(request, number, "expect", lambda s, t, by: service.set_expectation(
+        s, ctx, t, data.expected_at, data.note, by))
 
 
-@staff_bp.post("/tickets/<number:str>/notes")
-@staff_required()
-@answers_errors
+@staff_api("post", "/tickets/<number:str>/notes")
 async def add_note(request: Request, number: str) -> HTTPResponse:
     """A private note in the ticket's history."""
     data = TextIn.model_validate(_body(request))
-
-    async def work(s, t):  # type: ignore[no-untyped-def]
-        await service.add_note(s, t, data.text, _actor(request))
-
-    return await _change(request, number, "note", work)
+    return await _change(request, number, "note", lambda s, t, by: service.add_note(s, t, data.text, by))
 
 
-@staff_bp.post("/tickets/<number:str>/messages")
-@staff_required()
-@answers_errors
+@staff_api("post", "/tickets/<number:str>/messages")
 async def message(request: Request, number: str) -> HTTPResponse:
     """Write to the borrower in the ticket's latest conversation (the first one is the first response)."""
     data = TextIn.model_validate(_body(request))
     ctx = _ctx(request)
-
-    async def work(s, t):  # type: ignore[no-untyped-def]
-        await service.message_borrower(s, t, data.text, _actor(request), ctx=ctx)
-
-    return await _change(request, number, "message", work)
+    return await _change(request, number, "message",
+                         lambda s, t, by: service.message_borrower(s, t, data.text, by, ctx=ctx))
 
 
-@staff_bp.post("/tickets/<number:str>/priority")
-@staff_required()
-@answers_errors
+@staff_api("post", "/tickets/<number:str>/priority")
 async def priority(request: Request, number: str) -> HTTPResponse:
     """Change the priority (never below the category's floor)."""
     data = PriorityIn.model_validate(_body(request))
     return await _change(request, number, "priority",
-                         lambda s, t: service.change_priority(s, t, data.priority, _actor(request)))
+                         lambda s, t, by: service.change_priority(s, t, data.priority, by))
 
 
-@staff_bp.post("/tickets/<number:str>/fields")
-@staff_required()
-@answers_errors
+@staff_api("post", "/tickets/<number:str>/fields")
 async def complete_fields(request: Request, number: str) -> HTTPResponse:
     """Complete or correct the complaint's fields (a ticket the bot filed incomplete, or a typo)."""
     data = service.FieldChanges.model_validate(_body(request))
-
-    async def work(s, t):  # type: ignore[no-untyped-def]
-        await service.complete_fields(s, t, data, _actor(request))
-
-    return await _change(request, number, "fields", work)
+    return await _change(request, number, "fields", lambda s, t, by: service.complete_fields(s, t, data, by))
 
 
-@staff_bp.get("/alerts")
-@staff_required()
-@answers_errors
+@staff_api("get", "/alerts")
 async def alerts(request: Request) -> HTTPResponse:
     """The newest SLA alerts and reminders for the signed-in member of staff."""
     async with core_services(request.app).db.session() as session:

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from datetime import date, timedelta
 
 from desk.config import Settings
-from storage.db import Database
+from storage.db import run_with_database
 from tickets.calendar import load_working_calendar
 from tickets.context import build_context
 from tickets.scheduler import tick
@@ -23,19 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _tick(args: argparse.Namespace) -> int:
     settings = Settings()
-
-    async def run() -> int:
-        db = Database(settings.database_url)
-        try:
-            report = await tick(db, build_context(settings))
-        finally:
-            await db.dispose()
-        for kind, count in sorted(report.raised.items()):
-            print(f"{kind}\t{count}")
-        print(f"total\t{report.total}\terrors\t{report.errors}")
-        return 1 if report.errors else 0
-
-    return asyncio.run(run())
+    return run_with_database(settings.database_url, lambda db: tick(db, build_context(settings))).print()
 
 
 def _days_off(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from desk import pii
 from desk.config import DEFAULT_SLA_POLICY
+from storage.alerts import AlertColumns
 from storage.base import Base, utcnow
 
 
@@ -240,12 +241,14 @@ class TicketNumberCounter(Base):
     last_value: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class TicketAlert(Base):
+class TicketAlert(AlertColumns, Base):
     """Something the scheduler raised once: an SLA alert, a reminder, a borrower update.
 
     ``key`` names the occurrence (e.g. ``resolution_overdue`` or
     ``status_update:3``); the unique (ticket_id, key) makes the scheduler
-    idempotent across runs and desk instances.
+    idempotent across runs and desk instances. Recipients are user ids and/or
+    roles ("supervisor", "department:legal"); the shared columns are
+    ``storage.alerts.AlertColumns``.
     """
 
     __tablename__ = "ticket_alerts"
@@ -253,11 +256,4 @@ class TicketAlert(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
-    key: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(32))
-    # Who must see it: user ids and/or roles ("supervisor", "department:legal").
-    recipients: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    message: Mapped[str] = mapped_column(Text, default="")
-    due_at: Mapped[datetime | None] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    read_at: Mapped[datetime | None] = mapped_column()
+    read_at: Mapped[datetime | None] = mapped_column(sort_order=1)  # after the shared columns, as migrated

@@ -39,7 +39,6 @@ from desk.store.orm import (
     append_message,
     conversation_by_public_id,
     find_or_open_conversation,
-    insert_message,
     next_seq,
     set_mode,
 )
@@ -48,7 +47,7 @@ from storage.models import Conversation
 __all__ = [
     "CLOSED_HANDOFF_STATUS", "ConversationRecord", "ConversationStore", "DuplicateMessage", "InboundState",
     "MessageRecord", "NewInbound", "SessionReply", "StoredInbound", "Unfinished", "append_message", "conversation_by_public_id",
-    "find_or_open_conversation", "insert_message", "next_seq", "set_mode",
+    "find_or_open_conversation", "next_seq", "set_mode",
 ]
 
 T = TypeVar("T")

@@ -88,34 +88,19 @@ async def append_message(
     agent_id: int | None = None,
     created_at: datetime | None = None,
     reply_to_id: int | None = None,
-) -> Message:
-    """Append one message at the end of ``conversation`` (flushes, does not commit)."""
-    seq = await next_seq(session, conversation.id)
-    return await insert_message(session, conversation, seq, direction=direction, author=author, text=text,
-                                payload=payload, external_id=external_id, agent_id=agent_id,
-                                created_at=created_at, reply_to_id=reply_to_id)
-
-
-async def insert_message(
-    session: AsyncSession,
-    conversation: Conversation,
-    seq: int,
-    *,
-    direction: str,
-    author: str,
-    text: str,
-    payload: dict[str, Any] | None = None,
-    external_id: str | None = None,
-    agent_id: int | None = None,
-    created_at: datetime | None = None,
-    reply_to_id: int | None = None,
+    seq: int | None = None,
     state: str | None = None,
     attempts: int = 0,
 ) -> Message:
-    """Insert a message with a ``seq`` already allocated by ``next_seq`` or ``lock_for_append``.
+    """Append one message at the end of ``conversation`` (flushes, does not commit).
 
-    ``state`` and ``attempts`` are an inbound message's processing state (``desk.store.InboundState``).
+    ``seq`` is a number the caller already allocated in this transaction
+    (``lock_for_append``); None allocates the next one (``next_seq``).
+    ``state`` and ``attempts`` are an inbound message's processing state
+    (``desk.store.InboundState``).
     """
+    if seq is None:
+        seq = await next_seq(session, conversation.id)
     message = Message(
         created_at=created_at or utcnow(),
         conversation_id=conversation.id,

@@ -39,10 +39,10 @@ from desk.store import (
 )
 from desk.store.orm import (
     CLOSED_HANDOFF_EXISTS_SQL,
+    append_message,
     detached_conversation,
     find_or_open_conversation,
     has_closed_handoff,
-    insert_message,
     lock_for_append,
     next_seq,
 )
@@ -231,8 +231,8 @@ class SqlConversationStore(ConversationStore):
                     payload["button_payload"] = choice
             state = InboundState.RECEIVED if conversation.mode == ConversationMode.BOT.value \
                 else InboundState.QUEUED_FOR_PEOPLE
-            message = await insert_message(
-                session, conversation, seq, direction=Direction.INBOUND.value, author=new.author,
+            message = await append_message(
+                session, conversation, seq=seq, direction=Direction.INBOUND.value, author=new.author,
                 text=new.text, payload=payload, external_id=new.external_id, created_at=new.created_at,
                 state=state.value, attempts=1 if leased else 0)
             closed = await has_closed_handoff(session, conversation.id)
