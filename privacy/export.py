@@ -12,7 +12,9 @@ named by role, not name, unless the lender chooses names; free text written
 by someone else (agents' messages, notes, ticket chronologies typed by
 staff, history entries) has phone numbers, NIK and e-mail addresses masked,
 since they may be a third party's. The borrower's own messages are given
-back as they wrote them.
+back as they wrote them. Values sealed at rest (storage.sealed: chronologies,
+notes, summaries, history, e-mail, ID-card address) are opened first, so the
+copy holds what was written, not the stored masks or ciphertexts.
 """
 from __future__ import annotations
 
