@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.desk.loadgen import Connection, Stats  # noqa: E402
+from bench.desk.loadgen import Connection, Stats, no_collector_pauses  # noqa: E402
 
 TOKEN = "bench-service-token-" + uuid.uuid4().hex[:8]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -429,7 +429,8 @@ def main() -> int:
             runner = uvloop.run
         except ImportError:
             runner = asyncio.run
-        bot, (h_max, h_max_lost, h_max_err), (h_rate, h_rate_lost, h_rate_err) = runner(run_all())
+        with no_collector_pauses():
+            bot, (h_max, h_max_lost, h_max_err), (h_rate, h_rate_lost, h_rate_err) = runner(run_all())
     finally:
         if args.profile_desk and desk is not None and desk.poll() is None:
             desk.send_signal(signal.SIGUSR1)

@@ -44,7 +44,7 @@ from bench.desk.bench_desk import (  # noqa: E402
     stop,
     wait_http,
 )
-from bench.desk.loadgen import Stats  # noqa: E402
+from bench.desk.loadgen import Stats, no_collector_pauses  # noqa: E402
 
 CONVERSATIONS = 64
 
@@ -177,7 +177,8 @@ def main() -> int:
         for port in desks.values():
             asyncio.run(wait_http(port, "/healthz", 120))
         loaded = time.monotonic() - started
-        results = asyncio.run(measure(args, desks))
+        with no_collector_pauses():
+            results = asyncio.run(measure(args, desks))
         memory = [rss_mb(p.pid) for p in rasa_procs[-2:]]
     except (RuntimeError, OSError) as exc:
         print(f"bench-scale: FAILED: {exc}; logs kept in {work}", file=sys.stderr)

@@ -8,10 +8,12 @@ the CPU the desk needs. This client writes the request bytes itself and reads
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
 import statistics
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 
 class Connection:
@@ -50,6 +52,28 @@ class Connection:
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+
+
+@contextlib.contextmanager
+def no_collector_pauses() -> Iterator[None]:
+    """Keep the load generator's own garbage collector out of the timings.
+
+    The open-loop human phase keeps thousands of tasks and timestamps alive;
+    a full collection in this process then stalls sending and receiving for
+    tens of milliseconds, and every message in flight is timed with that
+    stall. Per-message series showed the slowest 1 % of a 5,000-message run
+    in one 100 ms window, at the same point of every run; with the collector
+    off here the window was gone (docs/benchmarks.md, "Tail latency"). The
+    desk under test keeps its collector: only the instrument is quieted.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
 
 
 @dataclass

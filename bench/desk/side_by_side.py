@@ -5,7 +5,11 @@
 Each round runs base then new for each engine (``--fake-rasa`` unless told
 otherwise), each checkout's own ``bench/desk/bench_desk.py`` with this
 interpreter: the desk it starts imports that checkout's code (the bench sets
-``PYTHONPATH`` to its own tree). Every table is kept under ``var/bench-side/``;
+``PYTHONPATH`` to its own tree). Both benches run with the load generator's
+garbage collector off (``QUIET_COLLECTOR``): an older checkout's bench does
+not quiet it itself, and a collection in the load generator shows up as a
+stall of the desk (``bench.desk.loadgen.no_collector_pauses``), so without
+it the two sides would be timed by different instruments. Every table is kept under ``var/bench-side/``;
 the summary gives the per-run figures, the medians and new vs base.
 """
 from __future__ import annotations
@@ -17,6 +21,10 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+# Runs a bench script with this process's collector off; the desk and the fake Rasa are its
+# subprocesses and keep theirs.
+QUIET_COLLECTOR = "import gc, runpy, sys; gc.disable(); sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
 
 ROWS = {
     "bot: Rasa direct, 1 at a time": "direct1",
@@ -59,7 +67,8 @@ def main() -> int:
     for round_no in range(1, args.rounds + 1):
         for db in args.db:
             for side, tree in (("base", args.base), ("new", args.new)):
-                cmd = [sys.executable, str(tree / "bench/desk/bench_desk.py"), "--db", db, *args.bench_args.split()]
+                cmd = [sys.executable, "-c", QUIET_COLLECTOR, str(tree / "bench/desk/bench_desk.py"), "--db", db,
+                       *args.bench_args.split()]
                 print(f"round {round_no}: {db} {side} ({tree})", flush=True)
                 run = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, env=os.environ)
                 (out / f"{db}-{side}-{round_no}.txt").write_text(run.stdout + run.stderr, encoding="utf-8")

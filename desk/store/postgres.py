@@ -1,8 +1,9 @@
 """The PostgreSQL conversation store: single statements, and multi-row batches for bursts.
 
 Every hot write is one autocommit statement (atomic on its own: no BEGIN or
-COMMIT round trips): an inbound message of an existing conversation (lock and
-number the conversation, insert the message, read both back), plain bot
+COMMIT round trips): an inbound message (lock and number the conversation,
+insert the message, read both back; the first messages of new conversations
+add one statement that opens them all, and are written again), plain bot
 replies with their outbox rows, and a batch of handoffs (number and switch
 each conversation, store and queue its replies, queue its handoff unless one
 is open). The rare operations use the shared SQLAlchemy code
@@ -53,7 +54,7 @@ from desk.store.orm import CLOSED_HANDOFF_EXISTS_SQL
 from desk.store.sql import HandoffItem, HandoffWritten, SqlConversationStore
 from storage.base import UTCDateTime
 from storage.db import Database
-from storage.models import ConversationMode
+from storage.models import ConversationMode, new_public_id
 
 T = TypeVar("T")
 
@@ -97,6 +98,19 @@ SELECT m.id AS message_id, c.id, c.public_id, c.channel, c.sender_enc, c.sender_
   FROM m JOIN c ON c.id = m.conversation_id
 """).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime()),
                 bindparam("payload", type_=JSON()))
+
+# Opens the conversations of first messages in one statement, as the ORM's
+# find_or_open_conversation would (a racing instance's row wins; ON CONFLICT
+# leaves it alone). Sealed senders are computed by the caller.
+_OPEN_CONVERSATIONS = text("""
+INSERT INTO conversations (public_id, channel, sender_key, sender_name, mode, last_seq, created_at,
+                           last_message_at, sender_enc)
+SELECT t.public_id, t.channel, t.sender_key, t.sender_name, 'bot', 0, t.created_at, t.created_at, t.sender_enc
+  FROM unnest(CAST(:public_ids AS text[]), CAST(:channels AS text[]), CAST(:sender_keys AS text[]),
+              CAST(:sender_names AS text[]), CAST(:created AS timestamptz[]), CAST(:sender_encs AS text[]))
+       AS t(public_id, channel, sender_key, sender_name, created_at, sender_enc)
+ON CONFLICT (channel, sender_key) DO NOTHING
+""")
 
 # Each input row is numbered (n); duplicates of stored messages are left out
 # before any seq is allocated; one conversation appears at most once per batch
@@ -320,6 +334,17 @@ class PostgresConversationStore(SqlConversationStore):
         except Exception as exc:  # noqa: BLE001 - every caller sees the failure
             _fail(batch, exc)
             return
+        first = [item for item, result in zip(batch, results, strict=True) if result is None]
+        if first:
+            # First messages of new conversations: open them all in one statement and append
+            # again, rather than one ORM transaction each (about ten round trips, each waiting
+            # for a pooled connection when many conversations start at once).
+            try:
+                again = await self._autocommit(lambda conn: _open_and_append(conn, first))
+            except Exception:  # noqa: BLE001 - the ORM path below opens them one by one
+                again = [None] * len(first)
+            opened = dict(zip((id(item) for item in first), again, strict=True))
+            results = [opened.get(id(item), result) for item, result in zip(batch, results, strict=True)]
         for item, result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
                 _settle(item.future, exc=result)
@@ -329,6 +354,8 @@ class PostgresConversationStore(SqlConversationStore):
     async def _write_alone(self, item: _Append) -> None:
         try:
             result = await self._autocommit(lambda conn: _append_inbound_one(conn, item.new))
+            if result is None:
+                result = (await self._autocommit(lambda conn: _open_and_append(conn, [item])))[0]
         except IntegrityError as exc:
             duplicate = DuplicateMessage(item.new.channel, item.new.sender, item.new.external_id)
             duplicate.__cause__ = exc
@@ -336,7 +363,10 @@ class PostgresConversationStore(SqlConversationStore):
         except Exception as exc:  # noqa: BLE001 - handed to the caller
             _settle(item.future, exc=exc)
         else:
-            _settle(item.future, result)
+            if isinstance(result, BaseException):
+                _settle(item.future, exc=result)
+            else:
+                _settle(item.future, result)
 
     # -- replies and handoffs --------------------------------------------------------------
 
@@ -413,6 +443,27 @@ async def _append_inbound_batch(conn: AsyncConnection, batch: list[_Append]) -> 
         else:
             out.append(_stored(row, new))
     return out
+
+
+async def _open_and_append(conn: AsyncConnection, items: list[_Append]) -> list[Stored | BaseException]:
+    """Open the conversations of ``items`` (first messages) and store the messages again; a message
+    whose conversation still cannot be found stays None (the caller's ORM path handles it)."""
+    news = [i.new for i in items]
+    await conn.execute(_OPEN_CONVERSATIONS, {
+        "public_ids": [new_public_id() for _ in news], "channels": [n.channel for n in news],
+        "sender_keys": [n.key_of() for n in news], "sender_names": [n.sender_name for n in news],
+        "created": [n.created_at for n in news],
+        # Encrypted only here, when the conversation opens: its later messages cost no cipher work.
+        "sender_encs": [pii.keyring().encrypt(pii.sender_kind(n.channel), n.sender) for n in news],
+    })
+    if len(items) == 1:
+        try:
+            return [await _append_inbound_one(conn, news[0])]
+        except IntegrityError as exc:
+            duplicate = DuplicateMessage(news[0].channel, news[0].sender, news[0].external_id)
+            duplicate.__cause__ = exc
+            return [duplicate]
+    return await _append_inbound_batch(conn, items)
 
 
 def _stored(row: Any, new: NewInbound) -> StoredInbound:

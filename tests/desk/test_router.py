@@ -12,6 +12,7 @@ from aduan.services import build_store
 from desk.handoff_request import BOT_UNAVAILABLE
 from desk.messages import Channel, InboundMessage
 from desk.router import HOLDING_REPLY, MessageTooLong, Router
+from desk.store import DuplicateMessage
 from handoff.fastpath import QueueHandoffs
 from handoff.models import Handoff
 from storage.models import Conversation, Message, OutboxItem
@@ -339,20 +340,16 @@ async def test_sqlite_group_commit_fails_only_the_duplicate(tmp_path) -> None:
     await database.dispose()
 
 
-async def test_sqlite_first_messages_open_their_conversations_on_the_writer_thread(tmp_path, monkeypatch) -> None:
-    """A burst of borrowers writing for the first time: every conversation is opened by the writer
-    thread, in the group commit. Opened through the ORM (a second SQLite connection) they met the
-    writer at the file lock and slept in SQLite's busy handler: with 32 at once, seconds each — the
-    bot path's p99 at 32 concurrent in bench-desk (issue 17, item 3)."""
+async def test_first_messages_open_their_conversations_in_the_fast_write(database, monkeypatch) -> None:
+    """A burst of borrowers writing for the first time: every conversation is opened by the engine's
+    fast write, not by one ORM transaction each. On SQLite the ORM used a second connection that met
+    the writer thread at the file lock and slept in SQLite's busy handler (seconds each with 32 at
+    once); on PostgreSQL it cost about ten round trips per conversation, each waiting for a pooled
+    connection. Both made the first messages of a burst the bot path's p99 at 32 concurrent in
+    bench-desk (issue 17, item 3; docs/benchmarks.md)."""
     from desk.store import NewInbound
-    from desk.store.sqlite import SqliteConversationStore
-    from storage.db import Database
-    from aduan.registry import metadata
 
-    database = Database(f"sqlite:///{tmp_path / 'open.db'}")
-    async with database.engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    store = SqliteConversationStore(database, QueueHandoffs())
+    store = build_store(database, QueueHandoffs())
 
     async def no_orm(new):  # noqa: ANN001, ANN202
         raise AssertionError(f"{new.sender} was opened through the ORM")
@@ -362,16 +359,22 @@ async def test_sqlite_first_messages_open_their_conversations_on_the_writer_thre
         stored = await asyncio.gather(*(store.append_inbound(
             NewInbound("inapp", f"cust-{k}", f"m{k}", "halo", {}, NOW, sender_name=f"Nama {k}", customer_id=f"cust-{k}"))
             for k in range(32)))
+        # A conversation's second message and a repeated first delivery take the same path.
+        again = await store.append_inbound(NewInbound("inapp", "cust-0", "m0b", "lagi", {}, NOW, customer_id="cust-0"))
+        with pytest.raises(DuplicateMessage):
+            await store.append_inbound(NewInbound("inapp", "cust-1", "m1", "halo", {}, NOW, customer_id="cust-1"))
     finally:
         await store.close()
     assert len({s.conversation.public_id for s in stored}) == 32
     assert all(s.message.seq == 1 and s.conversation.mode == "bot" for s in stored)
+    assert again.message.seq == 2 and again.conversation.public_id == stored[0].conversation.public_id
     async with database.session() as s:
         rows = [(opened_sender(r.channel, r.sender_enc), *r[2:]) for r in (await s.execute(
             select(Conversation.channel, Conversation.sender_enc, Conversation.sender_name, Conversation.customer_id,
                    Conversation.last_seq))).all()]
-    assert sorted(rows) == sorted((f"cust-{k}", f"Nama {k}", f"cust-{k}", 1) for k in range(32))
-    await database.dispose()
+    assert sorted(rows) == sorted((f"cust-{k}", f"Nama {k}", f"cust-{k}", 2 if k == 0 else 1) for k in range(32))
+
+
 async def test_the_bots_nlu_reading_is_kept_on_the_message_and_never_sent(router, database, fake_rasa) -> None:
     # Issue #16: the bot's answer ends with {"custom": {"nlu": ...}}; the console marks misunderstood messages.
     reading = {"intent": "nlu_fallback", "confidence": 0.31, "flag": "fallback", "debug": "dropped",

@@ -64,7 +64,7 @@ async def _stored(database) -> list[tuple[str, int, str, str]]:
 
 async def test_batch_with_duplicates_fails_only_them_and_keeps_order(database, conversations, batches) -> None:
     """30 messages at once over 3 conversations: one already stored, one repeated inside the
-    burst, one for a conversation that does not exist. Only the two duplicates fail; the rest
+    burst, one for a conversation that does not exist yet. Only the two duplicates fail; the rest
     are numbered per conversation in arrival order, gap-free, in a few multi-row statements."""
     writer = _writer(database)
     await _append(writer, "0", "old", "before")  # alone: the single statement
@@ -75,7 +75,9 @@ async def test_batch_with_duplicates_fails_only_them_and_keeps_order(database, c
                                    _append(writer, "no-such-chat", "unknown", "x"), return_exceptions=True)
     failed = [k for k, r in enumerate(results) if isinstance(r, BaseException)]
     assert failed == [12, 17] and all(isinstance(results[k], DuplicateMessage) for k in failed)
-    assert results[30] is None  # no conversation yet: the store opens it with the ORM
+    # No conversation yet: the writer opens it in one more statement and stores the message.
+    opened = results[30]
+    assert (opened.conversation.clear_sender(), opened.message.seq, opened.message.text) == ("no-such-chat", 1, "x")
     assert max(len(b) for b in batches) >= 3, batches  # really grouped
     for k in range(30):
         if k not in failed:
@@ -84,7 +86,7 @@ async def test_batch_with_duplicates_fails_only_them_and_keeps_order(database, c
                 (str(k % 3), f"m{k}", {"k": f"m{k}"})
             assert message.seq == conversation.last_seq and message.id > 0
     rows = await _stored(database)
-    assert len(rows) == 1 + 28
+    assert len(rows) == 1 + 28 + 1
     for sender in ("0", "1", "2"):
         texts = [t for c, _, t, _ in rows if c == sender]
         seqs = [q for c, q, _, _ in rows if c == sender]
@@ -99,7 +101,7 @@ async def test_batch_with_duplicates_fails_only_them_and_keeps_order(database, c
     async with database.session() as s:
         last = {opened_sender(r.channel, r.sender_enc): r.last_seq for r in (await s.execute(
             select(Conversation.channel, Conversation.sender_enc, Conversation.last_seq))).all()}
-    assert last == {"0": 10, "1": 10, "2": 9}
+    assert last == {"0": 10, "1": 10, "2": 9, "no-such-chat": 1}
 
 
 async def test_concurrent_messages_in_one_conversation_keep_arrival_order(database, conversations,
