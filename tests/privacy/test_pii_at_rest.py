@@ -384,3 +384,13 @@ def test_the_commands_check_rekey_and_make_keys(database, database_url, monkeypa
     assert main(["pii-new-key", "k3"]) == 0
     entry = capsys.readouterr().out.strip()
     assert pii.parse_keys(entry)[0][0] == "k3" and len(pii.parse_keys(entry)[0][1]) == 32
+
+
+def test_json_free_text_is_sealed_whatever_separates_the_digits() -> None:
+    """seal_json masks every string inside a JSON value (a number split by a new line too) and seals the
+    original; a value without identifiers is stored as it is, with nothing sealed."""
+    stored, sealed = pii.seal_json({"last_message": "nomor saya 0812\n3456 7890", "n": 3}, "handoffs.summary")
+    assert stored == {"last_message": "nomor saya 081****890", "n": 3}
+    assert pii.open_json(stored, sealed, "handoffs.summary") == {"last_message": "nomor saya 0812\n3456 7890", "n": 3}
+    plain = {"last_intent": "request_human", "at": "2026-11-30T10:00:00+07:00", "ticket_number": "DCI-261130-0001-3"}
+    assert pii.seal_json(plain, "handoffs.summary") == (plain, None)
