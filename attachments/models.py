@@ -73,6 +73,9 @@ class Attachment(Base):
     sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
     label: Mapped[str | None] = mapped_column(String(32))
     labelled_by: Mapped[int | None] = mapped_column(Integer)
+    # The customer an identity document belongs to, written when its conversation is anonymised while the
+    # document must still be kept (identity records outlive the chat: privacy.retention, "identity_documents").
+    customer_id: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,6 +32,9 @@ UPLOAD_PREFIX = "upload:"
 # A claimed row is someone's for this long; a crashed instance's rows come back after it.
 CLAIM_SECONDS = 120
 SENSITIVE_LABELS = ("ktp", "power_of_attorney", "identity_other")
+# Of those, the records of a person's identity (UU 8/2010): kept on their own retention clock, counted from
+# the end of the customer's relationship. A power of attorney is the complaint's own document.
+IDENTITY_DOCUMENT_LABELS = ("ktp", "identity_other")
 
 REASON_LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -240,27 +243,37 @@ async def mark_sensitive(session: AsyncSession, row: Attachment, *, label: str |
     await session.flush()
 
 
-async def erase_for_conversations(session: AsyncSession, conversation_ids: Sequence[int]) -> int:
-    """Mark every attachment of these conversations erased and drop what identifies the file (no commit).
+async def erase_for_conversations(session: AsyncSession, conversation_ids: Sequence[int], *,
+                                  keep: Collection[int] = ()) -> int:
+    """Mark every attachment of these conversations erased, except the ids in ``keep`` (no commit).
 
-    Called in the transaction that anonymises the conversations. What a report
-    or an auditor counts stays: direction, channel, checked type, size,
-    identity-document label and the dates. The source reference (a provider
-    URL or file id), the file name and the fetch error go now; the bytes go
-    after commit (``destroy_erased``), so a rolled-back anonymisation never
-    loses a file the desk still has to keep. Returns how many rows changed.
+    Called in the transaction that anonymises the conversations (``keep``: identity
+    documents still inside their own retention period). Returns how many rows changed.
     """
     if not conversation_ids:
         return 0
-    rows = list(await session.scalars(select(Attachment).where(
-        Attachment.conversation_id.in_(conversation_ids), Attachment.status != AttachmentStatus.ERASED.value)))
+    rows = [row for row in await session.scalars(select(Attachment).where(
+        Attachment.conversation_id.in_(conversation_ids), Attachment.status != AttachmentStatus.ERASED.value))
+        if row.id not in keep]
+    return await erase_rows(session, rows)
+
+
+async def erase_rows(session: AsyncSession, rows: Sequence[Attachment]) -> int:
+    """Mark these attachments erased and drop what identifies the file (no commit).
+
+    What a report or an auditor counts stays: direction, channel, checked type,
+    size, identity-document label and the dates. The source reference (a
+    provider URL or file id), the file name and the fetch error go now; the
+    bytes go after commit (``destroy_erased``), so a rolled-back anonymisation
+    never loses a file the desk still has to keep. Returns how many rows changed.
+    """
     for row in rows:
         if row.storage_key is None and row.source_ref.startswith(UPLOAD_PREFIX):
             # An in-app upload is in the store before its row is fetched: keep its key to destroy it.
             row.storage_key = row.source_ref.removeprefix(UPLOAD_PREFIX)
         row.status = AttachmentStatus.ERASED.value
         row.source_ref = ""
-        row.filename = row.reason_detail = None
+        row.filename = row.reason_detail = row.customer_id = None
     await session.flush()
     return len(rows)
 

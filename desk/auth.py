@@ -34,12 +34,18 @@ def error(status: int, code: str, message: str) -> HTTPResponse:
     return json({"error": code, "message": message}, status=status)
 
 
-def has_service_token(request: Request) -> bool:
-    """True if the request bears ``Authorization: Bearer <DESK_SERVICE_TOKEN>``."""
-    expected = core_services(request.app).settings.desk_service_token
+def _bears(request: Request, expected: str | None) -> bool:
+    """True if the request bears ``Authorization: Bearer <expected>`` (never when ``expected`` is unset)."""
+    if not expected:
+        return False
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), expected.encode())
+
+
+def has_service_token(request: Request) -> bool:
+    """True if the request bears ``Authorization: Bearer <DESK_SERVICE_TOKEN>``."""
+    return _bears(request, core_services(request.app).settings.desk_service_token)
 
 
 def service_token_required(handler: Handler) -> Handler:
@@ -53,6 +59,22 @@ def service_token_required(handler: Handler) -> Handler:
     async def guarded(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
         if not has_service_token(request):
             return error(401, "unauthorized", "a valid service token is required")
+        return await handler(request, *args, **kwargs)
+
+    return guarded
+
+
+def lending_core_token_required(handler: Handler) -> Handler:
+    """Accept only requests bearing ``LENDING_CORE_TOKEN``: the lender's core system, not the action server.
+
+    A token of its own, so the bot side (which holds the service token) cannot
+    report events only the lender's core knows; unset, every request is refused.
+    """
+
+    @wraps(handler)
+    async def guarded(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+        if not _bears(request, core_services(request.app).settings.lending_core_token):
+            return error(401, "unauthorized", "a valid lending-core token (LENDING_CORE_TOKEN) is required")
         return await handler(request, *args, **kwargs)
 
     return guarded

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     inbound_max_attempts: int = Field(default=3, ge=1)
 
     desk_service_token: str = Field(default="dev-service-token", min_length=8)
+    # The lender's core system reports events only it knows (a customer's relationship ended) with this
+    # bearer token (privacy.relationships); unset, those endpoints refuse every request.
+    lending_core_token: str | None = Field(default=None, min_length=16)
     session_secret: str = Field(default="dev-session-secret-change-me", min_length=16)
     # Keys of phone numbers and other identifiers at rest (desk/pii.py, docs/privacy.md "Keys and
     # rotation"): "id=base64,…" with the current key first, or a file of such lines. With neither,

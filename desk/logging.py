@@ -110,6 +110,7 @@ def register_settings_secrets(settings: Any) -> None:
     """Never log the deployment's tokens and secrets, whatever line they turn up in."""
     register_secrets([settings.telegram_bot_token, settings.telegram_secret_token, settings.twilio_auth_token,
                       settings.desk_service_token, settings.session_secret, settings.inapp_signing_secret,
+                      settings.lending_core_token,
                       *_pii_key_values(settings.pii_keys)])
     register_basic_auth(settings.twilio_account_sid, settings.twilio_auth_token)
 

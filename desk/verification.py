@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.phone import InvalidPhone, normalise_phone
@@ -91,9 +91,18 @@ class VerifyCustomer:
         customer_id = None if throttled else await self._lending.verify(
             full_name=full_name, phone=phone, loan_id=loan_id)
         async with self._db.transaction() as session:
+            if customer_id is not None:
+                # Earlier failed tries in this conversation that named the same phone or the same loan were
+                # this customer's own check too (a typo): tie them to the customer, so they are kept as long
+                # as its identity records (privacy.retention). Tries naming neither were someone else's.
+                await session.execute(update(VerificationAttempt).where(
+                    VerificationAttempt.conversation_public_id == conversation_id,
+                    VerificationAttempt.customer_id.is_(None),
+                    or_(VerificationAttempt.phone_key == phone_key, VerificationAttempt.loan_key == loan_key))
+                    .values(customer_id=customer_id))
             session.add(VerificationAttempt(
                 conversation_public_id=conversation_id, phone_key=phone_key, loan_key=loan_key,
-                succeeded=customer_id is not None, throttled=throttled, created_at=now))
+                customer_id=customer_id, succeeded=customer_id is not None, throttled=throttled, created_at=now))
         if customer_id is not None and not await self._store.record_verified_customer(conversation_id, customer_id):
             log.warning("verified customer for unknown conversation %s", conversation_id)
         if throttled:

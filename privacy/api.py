@@ -4,6 +4,8 @@ Staff API (signed-in staff): ``/api/v1/staff/privacy/requests…`` — record,
 list, read, verify identity, close, export (JSON and HTML).
 Bot API (service token): ``POST /api/v1/privacy/requests`` files a request
 from the chat; ``GET /api/v1/privacy/requests/<number>`` its status.
+Lending-core API (``LENDING_CORE_TOKEN``): ``POST /api/v1/lending-core/relationships/ended``
+and ``…/resumed`` (``privacy.relationships``).
 Console pages: ``/console/privacy…``. Borrower's status page:
 ``/privacy/requests/<token>``. Every handler calls ``privacy.service`` or
 ``privacy.export``; none writes rows itself.
@@ -18,13 +20,13 @@ from sanic import Blueprint, Request, Sanic
 from sanic.response import HTTPResponse, html, json, redirect
 from sqlalchemy import select
 
-from desk.auth import StaffUser, error, service_token_required, staff_required
+from desk.auth import StaffUser, error, lending_core_token_required, service_token_required, staff_required
 from desk.masking import mask_name
 from desk.templating import render
 from handoff import audit
 from handoff.access import supervises
 from privacy import export as export_mod
-from privacy import breaches, erasure, scheduler, service
+from privacy import breaches, erasure, relationships, scheduler, service
 from desk.services import CoreServices, core_services
 from privacy.context import PrivacyContext, install_context, privacy_context
 from privacy.errors import PrivacyError
@@ -36,6 +38,7 @@ from tickets.errors import InvalidRequest, TicketError
 
 staff_bp = Blueprint("privacy_staff", url_prefix="/api/v1/staff/privacy")
 bot_bp = Blueprint("privacy_bot", url_prefix="/api/v1/privacy")
+lending_bp = Blueprint("privacy_lending_core", url_prefix="/api/v1/lending-core")
 pages_bp = Blueprint("privacy_pages")
 
 
@@ -196,6 +199,7 @@ async def erase(request: Request, number: str) -> HTTPResponse:
         body["erased"] = result.erased
         body["held"] = [{"record_type": i.record_type, "record_id": i.record_id, "reason": i.reason}
                         for i in result.held]
+        body["identity_documents_kept"] = result.identity_documents_kept
     # After commit: the files of what was anonymised leave the file store now, not at the daily run.
     body["files_destroyed"] = await destroy_files(core_services(request.app).db, _ctx(request))
     return json(body)
@@ -315,6 +319,35 @@ async def from_chat(request: Request) -> HTTPResponse:
                 "received_at": _iso(r.received_at), "due_at": _iso(r.due_at),
                 "status_link": service.status_link(ctx, r)}
     return json(body, status=201)
+
+
+# --- lending-core API ----------------------------------------------------------------------
+
+@lending_bp.post("/relationships/ended")
+@lending_core_token_required
+@answers_errors
+async def relationship_ended(request: Request) -> HTTPResponse:
+    """The lender's core reports that a customer's relationship ended (again: corrects the date); audited."""
+    data = relationships.RelationshipEvent.model_validate(_body(request))
+    ctx = _ctx(request)
+    now = ctx.now()
+    ended_at = relationships.parse_when(data.ended_at, now)
+    async with core_services(request.app).db.transaction() as session:
+        body = await relationships.record_ended(session, data.customer_id, ended_at, source="lending_core",
+                                                actor_id=None, now=now)
+    return json(body)
+
+
+@lending_bp.post("/relationships/resumed")
+@lending_core_token_required
+@answers_errors
+async def relationship_resumed(request: Request) -> HTTPResponse:
+    """The customer has a relationship again (a new loan): its identity records are kept again; audited."""
+    data = relationships.RelationshipResumed.model_validate(_body(request))
+    async with core_services(request.app).db.transaction() as session:
+        resumed = await relationships.record_resumed(session, data.customer_id, source="lending_core",
+                                                     actor_id=None)
+    return json({"customer_id": data.customer_id, "resumed": resumed})
 
 
 # --- pages ---------------------------------------------------------------------------------
@@ -537,6 +570,6 @@ async def breach_notified_page(request: Request, number: str) -> HTTPResponse:
 def install(app: Sanic, services: CoreServices, ctx: PrivacyContext) -> None:
     """Add the privacy part to ``app``: its context, routes, the rights clock and the daily job."""
     install_context(app, ctx)
-    for bp in (staff_bp, bot_bp, pages_bp):
+    for bp in (staff_bp, bot_bp, lending_bp, pages_bp):
         app.blueprint(bp)
     scheduler.install(app, services)

@@ -92,14 +92,20 @@ class ErasureResult:
 
     erased: dict[str, int] = field(default_factory=dict)
     held: list[ErasureItem] = field(default_factory=list)
+    # Identity documents (KTP photos) of erased chats kept for their own minimum (UU 8/2010 Pasal 21(2));
+    # the daily job destroys them when it runs out (privacy.retention, "identity_documents").
+    identity_documents_kept: int = 0
 
     def requester_text(self, labels: dict[int, str]) -> str:
         """The answer to the requester in Bahasa Indonesia: what was erased, what is held and why."""
         lines = ["Data pribadi Anda di layanan pengaduan kami telah dihapus."]
-        if self.held:
+        if self.held or self.identity_documents_kept:
             lines = ["Data pribadi Anda di layanan pengaduan kami telah dihapus, kecuali data berikut:"]
             for item in self.held:
                 lines.append(f"• {labels.get(item.id, item.record_type)}: {HOLD_LABELS.get(item.reason, item.reason)}.")
+            if self.identity_documents_kept:
+                lines.append(f"• Foto dokumen identitas ({self.identity_documents_kept} berkas): wajib kami simpan "
+                             "sampai 5 tahun setelah hubungan usaha Anda dengan kami berakhir (UU 8/2010).")
             lines.append("Data tersebut akan kami hapus segera setelah alasan penyimpanannya berakhir.")
         return "\n".join(lines)
 
@@ -142,7 +148,8 @@ async def erase(session: AsyncSession, ctx: PrivacyContext, request: RightsReque
             continue
         reason = await conversation_hold(session, conversation, schedule, now)
         if reason is None:
-            await anonymise_conversation(session, conversation.id, "erasure", now)
+            result.identity_documents_kept += await anonymise_conversation(
+                session, conversation.id, "erasure", now, schedule)
             result.erased["conversations"] = result.erased.get("conversations", 0) + 1
         else:
             result.held.append(ErasureItem(request_id=request.id, record_type="conversation",
@@ -151,7 +158,8 @@ async def erase(session: AsyncSession, ctx: PrivacyContext, request: RightsReque
     await session.flush()
     labels = {item.id: await _label(session, item) for item in result.held}
     await audit.record(session, actor_id, "privacy.erased", OBJECT_TYPE, request.number, erased=result.erased,
-                       held=[{"type": i.record_type, "id": i.record_id, "reason": i.reason} for i in result.held])
+                       held=[{"type": i.record_type, "id": i.record_id, "reason": i.reason} for i in result.held],
+                       identity_documents_kept=result.identity_documents_kept)
     await close_request(session, ctx, request, status=RequestStatus.COMPLETED,
                         outcome=result.requester_text(labels), actor_id=actor_id)
     return result
@@ -176,7 +184,7 @@ async def release(session: AsyncSession, ctx: PrivacyContext, now: datetime | No
             conversation = await session.get(Conversation, item.record_id)
             if conversation is None or await conversation_hold(session, conversation, schedule, now) is not None:
                 continue
-            await anonymise_conversation(session, conversation.id, "erasure", now)
+            await anonymise_conversation(session, conversation.id, "erasure", now, schedule)
         item.erased_at = now
         erased += 1
         await session.flush()

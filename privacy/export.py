@@ -33,7 +33,9 @@ from desk.templating import render_text
 from handoff import audit
 from handoff.models import AuditEntry, Handoff, Note, User
 from privacy.context import PrivacyContext
-from privacy.models import KIND_LABELS, Breach, BreachSubject, ErasureItem, LegalHold, RightsAlert, RightsRequest
+from privacy.models import (KIND_LABELS, Breach, BreachSubject, ErasureItem, LegalHold, RelationshipEnd, RightsAlert,
+                            RightsRequest)
+from privacy.relationships import OBJECT_TYPE as CUSTOMER_OBJECT
 from privacy.service import OBJECT_TYPE, require_verified
 from storage.models import Conversation, Message, VerificationAttempt
 from storage.sealed import opened, sealed
@@ -46,10 +48,13 @@ EXPORT_VERSION = 1
 COVERAGE: dict[str, str] = {
     "conversations": "conversations.customer_id",
     "messages": "messages of the borrower's conversations",
-    "attachments": "files of the borrower's conversations: name, type, size, state (the stored bytes stay behind the audited console link)",
+    "attachments": "files of the borrower's conversations, and identity documents kept after them "
+                   "(attachments.customer_id): name, type, size, state (the stored bytes stay behind the audited "
+                   "console link)",
     "handoffs": "handoffs of the borrower's conversations (ratings and rating comments)",
     "notes": "notes on the borrower's conversations (staff text, redacted)",
-    "verification_attempts": "identity checks in the borrower's conversations (keyed hashes only)",
+    "verification_attempts": "identity checks in the borrower's conversations or tied to the borrower "
+                             "(verification_attempts.customer_id; keyed hashes only)",
     "tickets": "tickets.customer_id, and tickets filed in the borrower's conversations",
     "ticket_events": "history of the borrower's tickets",
     "ticket_conversations": "links of the borrower's tickets to conversations",
@@ -60,6 +65,7 @@ COVERAGE: dict[str, str] = {
     "legal_holds": "holds on the borrower's records: reason and dates (the supervisor's note is withheld)",
     "erasure_items": "records an erasure request is holding, with the reason",
     "breach_subjects": "breaches that affected the borrower: what was exposed and when they were told",
+    "relationship_ends": "relationship_ends.customer_id: when the lender's core said the relationship ended",
 }
 
 # Tables that mention a borrower but are not exported, and why.
@@ -167,8 +173,9 @@ async def collect(session: AsyncSession, ctx: PrivacyContext, request: RightsReq
 
     # Storage keys and provider references are internal addresses, not data about the borrower.
     t["attachments"] = [_row(a, drop=("storage_key", "source_ref"))
-                        for a in await session.scalars(select(Attachment).where(Attachment.conversation_id.in_(conv_ids))
-                                                       .order_by(Attachment.id))]
+                        for a in await session.scalars(select(Attachment).where(or_(
+                            Attachment.conversation_id.in_(conv_ids), Attachment.customer_id == customer_id))
+                            .order_by(Attachment.id))]
 
     handoffs = list(await session.scalars(select(Handoff).where(Handoff.conversation_id.in_(conv_ids))
                                           .order_by(Handoff.id)))
@@ -183,7 +190,8 @@ async def collect(session: AsyncSession, ctx: PrivacyContext, request: RightsReq
         row["author_id"] = staff(n.author_id)
         t["notes"].append(row)
     t["verification_attempts"] = [_row(v) for v in await session.scalars(
-        select(VerificationAttempt).where(VerificationAttempt.conversation_public_id.in_(conv_public))
+        select(VerificationAttempt).where(or_(VerificationAttempt.conversation_public_id.in_(conv_public),
+                                              VerificationAttempt.customer_id == customer_id))
         .order_by(VerificationAttempt.id))]
 
     linked = select(TicketConversation.ticket_id).where(TicketConversation.conversation_id.in_(conv_ids))
@@ -240,10 +248,15 @@ async def collect(session: AsyncSession, ctx: PrivacyContext, request: RightsReq
             select(BreachSubject, Breach).join(Breach, Breach.id == BreachSubject.breach_id)
             .where(BreachSubject.customer_id == customer_id).order_by(BreachSubject.id))).all()]
 
+    t["relationship_ends"] = [_row(r) for r in await session.scalars(
+        select(RelationshipEnd).where(RelationshipEnd.customer_id == customer_id))]
+
     # The processing record: who read or changed the borrower's data (Pasal 32).
     object_ids = conv_public + [x.number for x in tickets] + [r.number for r in requests]
-    entries = list(await session.scalars(select(AuditEntry).where(AuditEntry.object_id.in_(object_ids))
-                                         .order_by(AuditEntry.at, AuditEntry.id)))
+    entries = list(await session.scalars(select(AuditEntry).where(or_(
+        AuditEntry.object_id.in_(object_ids),
+        (AuditEntry.object_type == CUSTOMER_OBJECT) & (AuditEntry.object_id == customer_id)))
+        .order_by(AuditEntry.at, AuditEntry.id)))
     t["audit_log"] = [{"at": _iso(a.at), "actor": staff(a.actor_id) or "system", "action": a.action,
                        "object_type": a.object_type, "object_id": a.object_id} for a in entries]
     export.processing_record = t["audit_log"]

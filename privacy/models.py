@@ -161,6 +161,25 @@ class AnonymisedRecord(Base):
     anonymised_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class RelationshipEnd(Base):
+    """The lender's core said this customer's business relationship ended, and when.
+
+    UU 8/2010 Pasal 21(2) keeps identity records at least 5 years after the
+    relationship ends; only the lender's core knows when that is, and tells the
+    desk (``privacy.relationships``). No row: the relationship has not ended (or
+    resumed), and the customer's identity records are kept.
+    """
+
+    __tablename__ = "relationship_ends"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64), unique=True)
+    ended_at: Mapped[datetime] = mapped_column()
+    # "lending_core" (the authenticated endpoint) or "cli" (aduan relationship-ended).
+    source: Mapped[str] = mapped_column(String(16))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class HoldReason(str, enum.Enum):
     """Why a borrower's record may not be erased yet (UU 27/2022 Pasal 43-44: "sesuai peraturan")."""
 

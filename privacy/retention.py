@@ -11,6 +11,12 @@ text irreversibly (overwritten, not encrypted or hashed) and destroys
 attachment files (their rows keep type, size and dates), while counts,
 categories, products, channels, dates and SLA outcomes stay: the complaint
 reports for a past period give the same figures after the job as before.
+
+Files run on their own clocks too: a file whose period ran out is destroyed
+even when its conversation is kept longer, and an identity document (a KTP
+photo) is kept after its conversation is anonymised while the identity-record
+period, counted from the end of the customer's relationship with the lender
+(``privacy.relationships``), has not run out.
 """
 from __future__ import annotations
 
@@ -21,12 +27,14 @@ from collections.abc import Awaitable
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
-from sqlalchemy import exists, select, update
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from attachments.service import erase_for_conversations
+from attachments.models import Attachment, AttachmentStatus
+from attachments.service import IDENTITY_DOCUMENT_LABELS, erase_for_conversations, erase_rows
 from handoff.models import AuditEntry, Handoff, Note
-from privacy.models import AnonymisedRecord
+from privacy.models import AnonymisedRecord, RelationshipEnd
+from privacy.relationships import ended_before
 from storage.db import Database
 from storage.models import Conversation, Message, OutboxItem, VerificationAttempt
 from tickets.models import Status, Ticket, TicketConversation, TicketEvent
@@ -34,8 +42,9 @@ from tickets.models import Status, Ticket, TicketConversation, TicketEvent
 log = logging.getLogger(__name__)
 
 RecordType = Literal["bot_conversations", "complaint_records", "verification_records", "attachments",
-                     "audit_log", "rating_comments"]
-Event = Literal["conversation_last_message", "ticket_closed", "recorded", "rated"]
+                     "identity_documents", "audit_log", "rating_comments"]
+Event = Literal["conversation_last_message", "ticket_closed", "recorded", "rated", "relationship_ended"]
+CLOSED_STATUSES = (Status.RESOLVED.value, Status.REJECTED.value)
 ANON = ""
 ANON_VERIFICATION_KEY = "anonymised"
 # Ticket history keys that carry no personal data (states, levels, kinds); every other key is dropped.
@@ -64,12 +73,22 @@ DEFAULT_SCHEDULE: dict[str, RetentionRule] = {
     "complaint_records": RetentionRule(
         period_days=4018, from_event="ticket_closed", minimum_days=4018,
         basis="UU 8/1997: financial records and supporting data kept 10 years after the financial year"),
+    # Attempts no check ever tied to a customer (every try failed) count from the attempt: they identify
+    # nobody the lender has a relationship with (docs/privacy.md, "Retention schedule").
     "verification_records": RetentionRule(
-        period_days=1827, from_event="recorded", minimum_days=1827,
-        basis="UU 8/2010 Pasal 21(2): identity records kept at least 5 years"),
+        period_days=1827, from_event="relationship_ended", minimum_days=1827,
+        basis="UU 8/2010 Pasal 21(2): identity records kept at least 5 years after the relationship ends"),
+    # Files other than identity documents, counted like the complaint they came with (a chat without a
+    # ticket: its last message). A borrower's transfer receipt a payment was booked on is bukti pembukuan.
     "attachments": RetentionRule(
         period_days=4018, from_event="ticket_closed", minimum_days=4018,
-        basis="kept with the complaint they belong to (UU 8/1997)"),
+        basis="UU 8/1997 Pasal 11(1): bookkeeping evidence and its supporting data kept 10 years after "
+              "the financial year"),
+    # Files staff labelled as identity documents (KTP, other identity papers) of a known customer; never
+    # while a complaint of their chat is open. Without a known customer they are files like any other.
+    "identity_documents": RetentionRule(
+        period_days=1827, from_event="relationship_ended", minimum_days=1827,
+        basis="UU 8/2010 Pasal 21(2): identity documents kept at least 5 years after the relationship ends"),
     "audit_log": RetentionRule(
         period_days=1827, from_event="recorded",
         basis="controller's choice: the processing record (UU 27/2022 Pasal 31) outlives the data it describes"),
@@ -90,6 +109,10 @@ def build_schedule(overrides: dict[str, dict[str, Any]]) -> dict[str, RetentionR
             raise ScheduleError(f"unknown record type {name!r} in privacy.retention; known: {', '.join(schedule)}")
         base = schedule[name]
         merged = {"period_days": base.period_days, "from": base.from_event, **(raw or {})}
+        if merged["from"] != base.from_event:
+            # The job counts each record type from one event; another name would be silently ignored.
+            raise ScheduleError(f"privacy.retention.{name}: counted from {base.from_event}, "
+                                f"not {merged['from']!r} (omit 'from' or give {base.from_event})")
         rule = RetentionRule.model_validate({**merged, "minimum_days": base.minimum_days, "basis": base.basis})
         if rule.period_days < base.minimum_days:
             raise ScheduleError(f"privacy.retention.{name}: {rule.period_days} days is below the legal minimum "
@@ -109,12 +132,39 @@ class RetentionReport:
             self.anonymised[name] = self.anonymised.get(name, 0) + count
 
 
-async def anonymise_conversation(session: AsyncSession, conversation_id: int, rule: str, now: datetime) -> None:
+async def identity_period_over(session: AsyncSession, customer_id: str, schedule: dict[str, RetentionRule],
+                               now: datetime) -> bool:
+    """Whether ``customer_id``'s identity records may go: its relationship ended a full period ago."""
+    ended_at = await session.scalar(select(RelationshipEnd.ended_at).where(RelationshipEnd.customer_id == customer_id))
+    return ended_at is not None and ended_at <= now - timedelta(days=schedule["identity_documents"].period_days)
+
+
+async def _identity_documents_kept(session: AsyncSession, conversation_id: int,
+                                   schedule: dict[str, RetentionRule], now: datetime) -> list[Attachment]:
+    """The conversation's identity documents that outlive it, each stamped with its customer's id."""
+    customer_id = await session.scalar(select(Conversation.customer_id).where(Conversation.id == conversation_id))
+    kept = []
+    for row in await session.scalars(select(Attachment).where(
+            Attachment.conversation_id == conversation_id, Attachment.status != AttachmentStatus.ERASED.value,
+            Attachment.label.in_(IDENTITY_DOCUMENT_LABELS))):
+        owner = row.customer_id or customer_id
+        if owner is not None and not await identity_period_over(session, owner, schedule, now):
+            row.customer_id = owner  # the conversation forgets its customer below; the document must not
+            kept.append(row)
+    return kept
+
+
+async def anonymise_conversation(session: AsyncSession, conversation_id: int, rule: str, now: datetime,
+                                 schedule: dict[str, RetentionRule] | None = None) -> int:
     """Overwrite everything personal in one conversation: address, names, message text, notes, summaries,
     and its attachments (marked erased; their files are destroyed once this commits).
 
     The address's key becomes ``anon-<id>`` and its ciphertext is dropped, not re-encrypted: nothing
-    is left that a key could open, and the borrower's next message opens a new conversation."""
+    is left that a key could open, and the borrower's next message opens a new conversation.
+    Identity documents of a customer whose identity-record period has not run out are kept (the
+    ``identity_documents`` rule destroys them later); returns how many. ``schedule``: the lender's
+    (``PrivacyContext.schedule()``), the defaults when None."""
+    kept = await _identity_documents_kept(session, conversation_id, schedule or DEFAULT_SCHEDULE, now)
     await session.execute(update(Conversation).where(Conversation.id == conversation_id).values(
         sender_key=f"anon-{conversation_id}", sender_enc=None, sender_name=None, customer_id=None,
         lease_owner=None, lease_until=None))
@@ -129,9 +179,10 @@ async def anonymise_conversation(session: AsyncSession, conversation_id: int, ru
         summary={}, summary_enc=None, closing_summary=None, closing_summary_enc=None, rating_comment=None,
         rating_comment_enc=None))
     # The rows keep type, size and dates; the bytes are destroyed after commit (privacy.jobs.destroy_files).
-    await erase_for_conversations(session, [conversation_id])
+    await erase_for_conversations(session, [conversation_id], keep={row.id for row in kept})
     session.add(AnonymisedRecord(record_type="conversation", record_id=conversation_id, rule=rule,
                                  anonymised_at=now))
+    return len(kept)
 
 
 async def anonymise_ticket(session: AsyncSession, ticket: Ticket, rule: str, now: datetime) -> None:
@@ -153,6 +204,55 @@ async def anonymise_ticket(session: AsyncSession, ticket: Ticket, rule: str, now
 
 def _done(record_type: str, column: Any) -> Any:
     return exists().where(AnonymisedRecord.record_type == record_type, AnonymisedRecord.record_id == column)
+
+
+def _linked_tickets(*where: ColumnElement[bool]) -> ColumnElement[bool]:
+    """A ticket of the attachment's conversation matching ``where`` exists (correlated to ``Attachment``)."""
+    return exists().where(TicketConversation.conversation_id == Attachment.conversation_id,
+                          Ticket.id == TicketConversation.ticket_id, *where)
+
+
+# Whose identity document a file is: stamped on it once its chat is anonymised, else the chat's customer.
+_OWNER = func.coalesce(Attachment.customer_id, Conversation.customer_id)
+# Spelled so that it is never NULL (most files have no label): NOT of a NULL would drop them from the job.
+_IDENTITY = Attachment.label.is_not(None) & Attachment.label.in_(IDENTITY_DOCUMENT_LABELS) & _OWNER.is_not(None)
+
+
+def _due_files(schedule: dict[str, RetentionRule], now: datetime) -> ColumnElement[bool]:
+    """Files whose own period ran out: ``attachments`` (from their complaint's closing, a chat without a
+    ticket from its last message) or, for a known customer's identity documents, ``identity_documents``."""
+    cutoff = now - timedelta(days=schedule["attachments"].period_days)
+    owner, identity = _OWNER, _IDENTITY
+    not_closed_in_time = _linked_tickets(~Ticket.status.in_(CLOSED_STATUSES) | Ticket.closed_at.is_(None)
+                                         | (Ticket.closed_at > cutoff))
+    linked = _linked_tickets()
+    file_due = (linked & ~not_closed_in_time) | (~linked & (Conversation.last_message_at <= cutoff))
+    identity_cutoff = now - timedelta(days=schedule["identity_documents"].period_days)
+    identity_due = owner.in_(ended_before(identity_cutoff)) & ~_linked_tickets(~Ticket.status.in_(CLOSED_STATUSES))
+    return (~identity & file_due) | (identity & identity_due)
+
+
+async def _files_on_their_own_clocks(db: Database, schedule: dict[str, RetentionRule], now: datetime,
+                                     skip: HeldIds, report: RetentionReport, batch: int) -> None:
+    """Mark erased every file whose own period ran out, whatever its conversation's (skipping held chats);
+    the bytes go after commit (privacy.jobs.destroy_files)."""
+    after_id = 0
+    due = _due_files(schedule, now)
+    while True:
+        async with db.transaction() as session:
+            rows = (await session.execute(
+                select(Attachment, _IDENTITY).join(Conversation, Conversation.id == Attachment.conversation_id)
+                .where(Attachment.status != AttachmentStatus.ERASED.value, Attachment.id > after_id, due)
+                .order_by(Attachment.id).limit(batch))).all()
+            blocked = await skip(session, "conversation", sorted({r.conversation_id for r, _ in rows}))
+            todo = [(r, identity) for r, identity in rows if r.conversation_id not in blocked]
+            await erase_rows(session, [r for r, _ in todo])
+            identities = sum(1 for _, identity in todo if identity)
+            report.add("identity_documents", identities)
+            report.add("attachments", len(todo) - identities)
+        if len(rows) < batch:
+            return
+        after_id = rows[-1][0].id
 
 
 class HeldIds(Protocol):
@@ -204,7 +304,7 @@ async def run_retention(db: Database, schedule: dict[str, RetentionRule], now: d
         blocked = await skip(session, "conversation", ids)
         for conversation_id in ids:
             if conversation_id not in blocked:
-                await anonymise_conversation(session, conversation_id, "complaint_records", now)
+                await anonymise_conversation(session, conversation_id, "complaint_records", now, schedule)
         report.add("complaint_transcripts", len(ids) - len(blocked & set(ids)))
 
     # Bot-only conversations: never handed to people, never part of a complaint.
@@ -218,15 +318,20 @@ async def run_retention(db: Database, schedule: dict[str, RetentionRule], now: d
         blocked = await skip(session, "conversation", ids)
         for conversation_id in ids:
             if conversation_id not in blocked:
-                await anonymise_conversation(session, conversation_id, "bot_conversations", now)
+                await anonymise_conversation(session, conversation_id, "bot_conversations", now, schedule)
         report.add("bot_conversations", len(ids) - len(blocked & set(ids)))
 
+    await _files_on_their_own_clocks(db, schedule, now, skip, report, batch)
+
     async with db.transaction() as session:
-        rule = schedule["verification_records"]
+        # Counted from the end of the customer's relationship; an attempt tied to no customer, from itself.
+        cutoff = now - timedelta(days=schedule["verification_records"].period_days)
         result = await session.execute(update(VerificationAttempt).where(
-            VerificationAttempt.created_at <= now - timedelta(days=rule.period_days),
-            VerificationAttempt.phone_key != ANON_VERIFICATION_KEY).values(
-            phone_key=ANON_VERIFICATION_KEY, loan_key=ANON_VERIFICATION_KEY, conversation_public_id=ANON))
+            VerificationAttempt.phone_key != ANON_VERIFICATION_KEY,
+            or_(VerificationAttempt.customer_id.in_(ended_before(cutoff)),
+                VerificationAttempt.customer_id.is_(None) & (VerificationAttempt.created_at <= cutoff))).values(
+            phone_key=ANON_VERIFICATION_KEY, loan_key=ANON_VERIFICATION_KEY, conversation_public_id=ANON,
+            customer_id=None))
         report.add("verification_records", result.rowcount or 0)
         rule = schedule["rating_comments"]
         result = await session.execute(update(Handoff).where(
@@ -240,7 +345,5 @@ async def run_retention(db: Database, schedule: dict[str, RetentionRule], now: d
         for entry in cleared:
             entry.details = {}
         report.add("audit_log", len(cleared))
-    # Attachments go with the conversation they belong to (anonymise_conversation): their row in the
-    # schedule documents the period; build_schedule keeps it at the complaint records' minimum.
     log.info("retention run anonymised %s", report.anonymised)
     return report

@@ -253,6 +253,10 @@ class VerificationAttempt(Base):
     conversation_public_id: Mapped[str] = mapped_column(String(64))
     phone_key: Mapped[str] = mapped_column(String(64))
     loan_key: Mapped[str] = mapped_column(String(64))
+    # The customer the check was about, once one succeeded in its conversation (that attempt and the
+    # conversation's earlier ones): identity records are kept 5 years after that customer's relationship
+    # with the lender ends (privacy.retention, "verification_records"). NULL: no customer was identified.
+    customer_id: Mapped[str | None] = mapped_column(String(64), index=True)
     succeeded: Mapped[bool] = mapped_column()
     # True when the check was refused without asking the lending core.
     throttled: Mapped[bool] = mapped_column(default=False)

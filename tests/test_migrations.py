@@ -182,7 +182,7 @@ ADDRESS = "Jl. Melati Raya No. 5, Jakarta"
 
 
 def _insert_free_text_rows(url: str) -> None:
-    """Rows as the schema before e9c4a7d1f260 held them: free text, e-mail and address in clear."""
+    """Rows as the schema before e9c4a7d1f260 (on d9e3b6a1f274) held them: free text, e-mail, address in clear."""
     from sqlalchemy import MetaData, insert
 
     async def run() -> None:
@@ -226,7 +226,7 @@ def test_the_free_text_migration_seals_existing_rows_and_the_downgrade_opens_the
     config = _config(database_url)
     ring = pii.keyring()
     try:
-        command.upgrade(config, "c7d2a9e4b815")
+        command.upgrade(config, "d9e3b6a1f274")
         _insert_free_text_rows(database_url)
         command.upgrade(config, "e9c4a7d1f260")
         tickets = _read(database_url, "SELECT chronology, chronology_enc, email, email_enc, id_card_address, "
@@ -252,7 +252,7 @@ def test_the_free_text_migration_seals_existing_rows_and_the_downgrade_opens_the
         for clear in ("81234567890", "3456-7890", NIK, EMAIL, "Melati"):
             assert clear not in everything, clear
 
-        command.downgrade(config, "c7d2a9e4b815")
+        command.downgrade(config, "d9e3b6a1f274")
         assert _read(database_url, "SELECT chronology, email, id_card_address FROM tickets WHERE id = 1") == \
             [(TYPED, EMAIL, ADDRESS)]
         assert _read(database_url, "SELECT text FROM notes") == [(f"NIK {NIK}",)]

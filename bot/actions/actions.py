@@ -178,8 +178,10 @@ async def describe_ticket(dispatcher: CollectingDispatcher, tracker: Tracker,
         lines = [f"Status tiket {data.get('ticket_number', number)}: {data.get('status_label') or data.get('status')}."]
         if data.get("category"):
             lines.append(f"Kategori: {category_label(data.get('category'))}.")
-        if data.get("last_update"):
-            lines.append(f"Perkembangan terakhir: {data['last_update']}")
+        # The desk sends the time of the ticket's last change (ISO 8601), not a text.
+        updated = format_wib(data.get("last_update"))
+        if updated:
+            lines.append(f"Terakhir diperbarui: {updated}.")
         if due:
             lines.append(f"Batas waktu penyelesaian: {due}.")
         dispatcher.utter_message(text="\n".join(lines))

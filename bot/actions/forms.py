@@ -41,9 +41,10 @@ MAX_ASKS = 3
 UNKNOWN_DATE = "unknown"
 MISSES_SLOT = "form_misses"
 # Intents answered inside a form before the question is asked again (rules.yml);
-# domain.yml keeps them out of the from_text mappings.
+# domain.yml keeps them out of the from_text mappings. A greeting is one of them:
+# "halo" at the product question is greeted back, not taken as a product.
 DIGRESSION_INTENTS = frozenset({"ask_payment_method", "ask_how_to_apply", "ask_product_info",
-                                "ask_complaint_procedure", "ask_operating_hours", "bot_challenge"})
+                                "ask_complaint_procedure", "ask_operating_hours", "bot_challenge", "greet"})
 HANDOFF_SLOT = "form_handoff"
 
 _PAYLOAD = re.compile(r"^/(?P<intent>\w+)(?P<entities>\{.*\})?$")

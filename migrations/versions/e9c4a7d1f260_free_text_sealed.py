@@ -1,7 +1,7 @@
 """free text sealed: chronologies, notes, summaries, ticket history, e-mail and ID-card address
 
 Revision ID: e9c4a7d1f260
-Revises: c7d2a9e4b815
+Revises: d9e3b6a1f274
 Create Date: 2026-11-30 17:30:00
 
 Issue #18, item 7 ("least exposure"), second part. c7d2a9e4b815 sealed the
@@ -27,7 +27,7 @@ from alembic import op
 from desk import pii
 
 revision: str = 'e9c4a7d1f260'
-down_revision: Union[str, Sequence[str], None] = 'c7d2a9e4b815'
+down_revision: Union[str, Sequence[str], None] = 'd9e3b6a1f274'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -48,7 +48,7 @@ def test_desk_environment_names_real_settings() -> None:
 def test_secrets_are_required_not_defaulted() -> None:
     text = (REPO_ROOT / "docker-compose.yml").read_text()
     for secret in ("POSTGRES_PASSWORD", "DESK_SERVICE_TOKEN", "SESSION_SECRET", "TWILIO_AUTH_TOKEN",
-                   "INAPP_SIGNING_SECRET", "PII_KEYS"):
+                   "INAPP_SIGNING_SECRET", "PII_KEYS", "LENDING_CORE_TOKEN"):
         uses = re.findall(r"\$\{" + secret + r"([^}]*)\}", text)
         assert uses and all(u.startswith(":?") for u in uses), secret
 

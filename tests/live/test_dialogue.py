@@ -121,3 +121,40 @@ def test_prompt_examples_use_the_formats_the_product_issues(channel: str,
         example = example.rstrip(").,")
         assert LOAN_ID.fullmatch(example) or TICKET_NUMBER.fullmatch(example) or \
             re.fullmatch(r"APP-\d{5}", example), f"prompt example {example!r} is not a format the product issues"
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_a_bare_ambiguous_word_is_asked_about_not_guessed(channel: str,
+                                                          borrower: Callable[..., Borrower]) -> None:
+    """Issue #16: "denda" alone opened the complaint form as a relief request; it means a bill question as
+    often. The bot asks which topic with buttons, and the one picked goes on."""
+    b = borrower(channel)
+    turn = b.say("denda")
+    titles = [title for title, _ in turn.buttons]
+    assert asked_field(turn) is None and "kategori" not in turn.all_text.lower(), turn.transcript()
+    assert len(titles) >= 2 and "Cek tagihan" in titles, turn.transcript()
+    assert turn.mode_after == "bot", turn.transcript()
+    picked = b.press("Cek tagihan")
+    assert "maksud anda" not in picked.all_text.lower(), picked.transcript()
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_a_greeting_inside_the_complaint_form_is_not_taken_as_the_product(channel: str,
+                                                                          borrower: Callable[..., Borrower]) -> None:
+    """Seen on the live stack: "halo" at the product question was read as the product. It is greeted back
+    and the product asked again; the three-ask bound still holds."""
+    b = borrower(channel)
+    answers = Answers(full_name="Hendra Wijaya", phone="081377711122")
+    turn = b.say("mau buat pengaduan")
+    for _ in range(4):
+        if asked_field(turn) == "product":
+            break
+        turn = answer(b, turn, answers)
+    assert asked_field(turn) == "product", "the form never asked for the product:\n" + turn.transcript()
+    for greeting in ("halo", "selamat pagi"):
+        turn = b.say(greeting)
+        assert "halo juga" in turn.all_text.lower(), turn.transcript()
+        assert "belum saya kenali" not in turn.all_text, turn.transcript()
+        assert asked_field(turn) == "product", turn.transcript()
+    turn = b.press("PayLater")
+    assert asked_field(turn) == "transaction_date", turn.transcript()

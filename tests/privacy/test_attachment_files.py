@@ -19,8 +19,11 @@ from attachments.worker import AttachmentWorker, Fetched
 from handoff.models import Handoff
 from privacy import jobs
 from privacy.context import privacy_context
+from privacy.models import RelationshipEnd
+from privacy.retention import build_schedule
 from reports.synthetic import Shape, synthetic_tickets
-from storage.models import Message
+from storage.models import Conversation, Message
+from tickets.calendar import WIB
 from tests.attachments import samples
 from tests.attachments.test_stores import s3_endpoint, store  # noqa: F401 - the two stores, as fixtures
 from tests.privacy.conftest import as_user, make_conversation
@@ -57,6 +60,12 @@ async def _attach(database, files: FileStore, conversation_id: int, *, upload_pe
     return [photo, upload]
 
 
+async def _relationship_ended(database, customer_id: str, at: datetime) -> None:
+    """What the lender's core reports (privacy.relationships): identity documents count from it."""
+    async with database.transaction() as s:
+        s.add(RelationshipEnd(customer_id=customer_id, ended_at=at, source="cli", recorded_at=at))
+
+
 async def _gone(files: FileStore, keys: list[str]) -> bool:
     for key in keys:
         try:
@@ -83,6 +92,8 @@ async def test_retention_destroys_the_files_and_keeps_the_report_figures(databas
         s.add(TicketConversation(ticket_id=closed.id, conversation_id=conv.id))
         s.add(Handoff(conversation_id=conv.id, reason="complaint", status="closed"))
     keys = await _attach(database, store, conv.id, upload_pending=True)
+    # The KTP photo is an identity document: it goes 5 years after the relationship ended, here long before.
+    await _relationship_ended(database, "CUST-0000", datetime(2022, 12, 31, tzinfo=timezone.utc))
     before = await _report_csv(database)
     rows_before = await _rows(database, conv.id)
 
@@ -106,6 +117,8 @@ async def test_a_held_chat_keeps_its_files_until_the_hold_is_lifted(app, databas
     clock.at = NOW
     privacy_context(app).files = store
     free, disputed, complaint_chat, _, _ = await _seed(database)
+    # Budi's relationship ended long ago: his KTP photos are no longer kept for UU 8/2010 (see below when not).
+    await _relationship_ended(database, "CUST-0001", datetime(2015, 1, 1, tzinfo=timezone.utc))
     free_keys = await _attach(database, store, free.id)
     held_keys = await _attach(database, store, disputed.id)
     open_keys = await _attach(database, store, complaint_chat.id)
@@ -192,3 +205,101 @@ async def test_a_file_fetched_while_its_chat_is_anonymised_is_not_kept(database,
     [row] = await _rows(database, conv.id)
     assert (row.status, row.storage_key, row.content_type) == ("erased", None, None)
     assert not any(p.is_file() for p in (tmp_path / "files").rglob("*"))  # the fetched bytes were deleted
+
+
+async def _closed_complaint_chat(database, closed_at: datetime) -> tuple[Conversation, Ticket]:
+    """A complaint closed at ``closed_at`` and its chat (handed to people) of verified customer CUST-0000."""
+    conv = await make_conversation(database, "whatsapp", "+6281234567890", customer_id="CUST-0000")
+    async with database.transaction() as s:
+        ticket = Ticket(number="DCI-FILES", category="payment", channel="whatsapp", customer_id="CUST-0000",
+                        full_name="Budi Santoso", product="pinjaman_tunai", chronology="sudah bayar",
+                        status="resolved", closed_at=closed_at)
+        s.add(ticket)
+        await s.flush()
+        s.add(TicketConversation(ticket_id=ticket.id, conversation_id=conv.id))
+        s.add(Handoff(conversation_id=conv.id, reason="complaint", status="closed"))
+    return conv, ticket
+
+
+async def test_a_file_goes_when_its_own_period_ends_though_the_complaint_is_kept_longer(
+        database, privacy_ctx, store) -> None:
+    closed = datetime(2022, 3, 1, tzinfo=timezone.utc)
+    conv, _ = await _closed_complaint_chat(database, closed)
+    ktp, receipt = await _attach(database, store, conv.id)
+    privacy_ctx.files = store
+    privacy_ctx.config.retention = {"complaint_records": {"period_days": 6000}}  # the lender keeps complaints longer
+    assert privacy_ctx.schedule()["attachments"].period_days == 4018
+
+    report = await jobs.daily(database, privacy_ctx, closed + timedelta(days=4017))
+    assert "attachments" not in report.anonymised and not await _gone(store, [receipt])
+    report = await jobs.daily(database, privacy_ctx, closed + timedelta(days=4018))
+    assert report.anonymised == {"attachments": 1, "attachment_files": 1}
+    assert await _gone(store, [receipt])
+    # The KTP photo is an identity document: the relationship has not ended, so it stays; so does the chat.
+    assert await store.get(ktp) == PNG
+    async with database.session() as s:
+        kept = await s.get(Conversation, conv.id)
+        assert kept.customer_id == "CUST-0000" and kept.clear_sender() == "+6281234567890"
+    assert [a.status for a in await _rows(database, conv.id)] == ["stored", "erased"]
+
+    await _relationship_ended(database, "CUST-0000", datetime(2023, 1, 1, tzinfo=timezone.utc))
+    report = await jobs.daily(database, privacy_ctx, closed + timedelta(days=4019))
+    assert report.anonymised == {"identity_documents": 1, "attachment_files": 1}
+    assert await _gone(store, [ktp])
+    async with database.session() as s:
+        assert (await s.get(Conversation, conv.id)).customer_id == "CUST-0000"  # the complaint's chat is kept
+
+
+async def test_an_identity_document_outlives_its_chat_until_five_years_after_the_relationship_ended(
+        database, privacy_ctx, store) -> None:
+    conv, _ = await _closed_complaint_chat(database, datetime(2022, 3, 1, tzinfo=timezone.utc))
+    ktp, receipt = await _attach(database, store, conv.id)
+    privacy_ctx.files = store
+    ended = datetime(2031, 6, 30, tzinfo=WIB)
+    await _relationship_ended(database, "CUST-0000", ended)
+
+    # The complaint's 11 years ran out in 2033: the chat is anonymised and the receipt destroyed ...
+    report = await jobs.daily(database, privacy_ctx, datetime(2034, 1, 1, tzinfo=timezone.utc))
+    assert report.anonymised["complaint_transcripts"] == 1 and report.anonymised["attachment_files"] == 1
+    assert await _gone(store, [receipt])
+    # ... but the KTP photo is kept, tied to its customer now that the chat forgot who it was.
+    photo, _ = await _rows(database, conv.id)
+    assert (photo.status, photo.customer_id, photo.filename) == ("stored", "CUST-0000", "ktp-budi.png")
+    async with database.session() as s:
+        assert (await s.get(Conversation, conv.id)).customer_id is None
+
+    period = build_schedule({})["identity_documents"].period_days
+    report = await jobs.daily(database, privacy_ctx, ended + timedelta(days=period - 1))
+    assert "identity_documents" not in report.anonymised and await store.get(ktp) == PNG
+    report = await jobs.daily(database, privacy_ctx, ended + timedelta(days=period))
+    assert report.anonymised == {"identity_documents": 1, "attachment_files": 1}
+    assert await _gone(store, [ktp])
+    photo, _ = await _rows(database, conv.id)
+    assert (photo.status, photo.customer_id, photo.storage_key, photo.label) == ("erased", None, None, "ktp")
+
+
+async def test_an_identity_document_of_an_open_complaint_stays_though_the_relationship_ended_long_ago(
+        database, privacy_ctx, store) -> None:
+    conv, ticket = await _closed_complaint_chat(database, datetime(2022, 3, 1, tzinfo=timezone.utc))
+    async with database.transaction() as s:
+        row = await s.get(Ticket, ticket.id)
+        row.status, row.closed_at = "in_progress", None  # an ex-customer complains, with a KTP photo
+    ktp, _ = await _attach(database, store, conv.id)
+    await _relationship_ended(database, "CUST-0000", datetime(2015, 1, 1, tzinfo=timezone.utc))
+    privacy_ctx.files = store
+    report = await jobs.daily(database, privacy_ctx, datetime(2026, 11, 30, tzinfo=timezone.utc))
+    assert report.anonymised == {} and await store.get(ktp) == PNG
+
+
+async def test_erasure_keeps_a_customers_identity_documents_and_says_so(app, database, staff, clock, store) -> None:
+    clock.at = NOW
+    privacy_context(app).files = store
+    free, _, _, _, _ = await _seed(database)  # Budi (CUST-0001) is still a customer: no end reported
+    ktp, upload = await _attach(database, store, free.id)
+    number = await _verified_erasure(app, staff)
+    _, res = await app.asgi_client.post(f"/api/v1/staff/privacy/requests/{number}/erase",
+                                        headers=as_user(staff["agent"]))
+    assert res.status == 200, res.text
+    assert res.json["identity_documents_kept"] == 1 and res.json["files_destroyed"] == 1
+    assert await _gone(store, [upload]) and await store.get(ktp) == PNG
+    assert "Foto dokumen identitas (1 berkas)" in res.json["outcome"] and "UU 8/2010" in res.json["outcome"]

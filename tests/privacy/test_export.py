@@ -9,6 +9,7 @@ from attachments.models import Attachment
 from handoff.models import AuditEntry, Handoff, Note
 from privacy import export, service
 from privacy.models import RequestKind, RequestSource
+from privacy.relationships import record_ended
 from storage.models import Message, VerificationAttempt
 from aduan.registry import metadata
 from tests.privacy.conftest import make_conversation
@@ -82,6 +83,10 @@ async def test_export_has_every_covered_table_redacts_and_is_audited(database, p
         r = await service.record_request(s, privacy_ctx, service.NewRequest(
             kind=RequestKind.COPY, source=RequestSource.CHAT, conversation_id=conv.public_id), None)
         number = r.number
+        # The lender's core reported the end of the relationship (and another borrower's).
+        for customer in ("CUST-0001", "CUST-0002"):
+            await record_ended(s, customer, datetime(2026, 10, 31, tzinfo=WIB), source="lending_core",
+                               actor_id=None, now=clock.at)
 
     async with database.transaction() as s:
         r = await service.get_request(s, number)
@@ -99,6 +104,9 @@ async def test_export_has_every_covered_table_redacts_and_is_audited(database, p
     assert "081399998888" not in text  # a third party's number in staff text is masked
     assert "Agent" not in text and "staff (agent)" in text  # staff by role
     assert [e["action"] for e in data["processing_record"]][:1] == ["transcript.opened"]
+    assert [e["object_id"] for e in data["processing_record"] if e["action"] == "privacy.relationship_ended"] == \
+        ["CUST-0001"]
+    assert [r["customer_id"] for r in data["tables"]["relationship_ends"]] == ["CUST-0001"]
     assert "cepat" in text  # the rating comment
     page = export.html_text(result, brand="DanaContoh")
     assert "Salinan data pribadi" in page and "081399998888" not in page

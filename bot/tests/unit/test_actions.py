@@ -325,11 +325,15 @@ def test_cancel_resets_form(dispatcher):
 def test_ticket_found(dispatcher, desk):
     desk.get(url("/api/v1/tickets/DCI-20240105-0001"), payload={
         "ticket_number": "DCI-20240105-0001", "status": "in_progress", "status_label": "Sedang diproses",
-        "category": "payment", "resolution_due": "2024-02-02T17:00:00+07:00", "last_update": "Menunggu konfirmasi bank."})
+        "category": "payment", "resolution_due": "2024-02-02T17:00:00+07:00",
+        # As tickets/api.py sends it: the time of the last change, ISO 8601 with microseconds.
+        "last_update": "2024-01-08T02:15:30.573693+00:00"})
     tracker = make_tracker(slots={"ticket_number": "DCI-20240105-0001"}, metadata={"conversation_id": "desk-42"})
     events = slot_events(run(a.ActionCheckTicket().run(dispatcher, tracker, DOMAIN)))
     assert events["ticket_lookup"] == "found"
     assert "Sedang diproses" in texts(dispatcher) and "2 Februari 2024" in texts(dispatcher)
+    assert "Terakhir diperbarui: 8 Januari 2024 pukul 09.15 WIB." in texts(dispatcher)
+    assert "T02:15" not in texts(dispatcher)  # never a raw timestamp in a borrower's chat
     assert "conversation_id=desk-42" in str(list(desk.requests)[0][1])
 
 

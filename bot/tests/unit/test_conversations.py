@@ -226,6 +226,40 @@ def test_third_question_in_a_row_inside_a_form_hands_over(desk):
     assert slot_events(events)["requested_slot"] is None and handoffs(dispatcher)
 
 
+def _form_text_mappings():
+    """(slot, mapping) for every from_text mapping a form reads its answer from."""
+    for slot, spec in DOMAIN["slots"].items():
+        for mapping in spec.get("mappings") or []:
+            loops = {c.get("active_loop") for c in mapping.get("conditions") or []}
+            if mapping.get("type") == "from_text" and loops & {"complaint_form", "verify_form", "ticket_form"}:
+                yield slot, mapping
+
+
+@pytest.mark.parametrize("slot, mapping", list(_form_text_mappings()))
+def test_a_greeting_is_never_taken_as_a_form_answer(slot, mapping):
+    """'halo' at the product question was read as the product (seen on the live stack)."""
+    assert "greet" in mapping.get("not_intent", []), f"a greeting would fill {slot}"
+
+
+def test_a_greeting_inside_a_form_is_greeted_back_and_counts_as_an_ask(dispatcher):
+    """The greeting rule asks the question again; the ask counts it, so the three-ask bound holds."""
+    events = run(a.ActionAskProduct().run(dispatcher, asked("product", "selamat pagi", intent="greet"), DOMAIN))
+    assert slot_events(events)[f.MISSES_SLOT] == {"slot": "product", "count": 1}
+    assert dispatcher.messages[-1]["buttons"] == PRODUCT_BUTTONS
+    for form in ("complaint_form", "verify_form", "ticket_form"):
+        rule = next(r for r in RULES if r.get("condition") == [{"active_loop": form}]
+                    and r["steps"][0] == {"intent": "greet"})
+        assert rule["steps"][1:] == [{"action": "utter_greet_in_form"}, {"action": form}, {"active_loop": form}]
+    assert "utter_greet_in_form" in DOMAIN["responses"]
+
+
+def test_the_third_greeting_in_a_row_hands_over(desk):
+    desk.get(url("/api/v1/office-hours"), payload=CLOSED, repeat=True)
+    dispatcher = a.CollectingDispatcher()
+    events = run(a.ActionAskProduct().run(dispatcher, asked("product", "halo", intent="greet", misses=2), DOMAIN))
+    assert slot_events(events)["requested_slot"] is None and handoffs(dispatcher)
+
+
 def test_quiet_after_a_form_handover(dispatcher, desk):
     events = slot_events(run(a.ActionSubmitComplaint().run(
         dispatcher, make_tracker(slots={f.HANDOFF_SLOT: True, "full_name": "Budi"}), DOMAIN)))
