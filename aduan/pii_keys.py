@@ -3,7 +3,8 @@
 The root knows every part's tables, so the list of sealed columns lives here,
 next to the two operations that walk it. A part that adds a column holding a
 phone number or another identifier adds it to ``SEALED`` (and the dump test,
-``tests/privacy/test_pii_at_rest.py``, fails until it is sealed).
+``tests/privacy/test_pii_at_rest.py``, fails until it is sealed); a free-text
+column declared with ``storage.sealed.seal_column`` joins it by itself.
 """
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from typing import Any
 from sqlalchemy import Row, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aduan.registry import metadata
 from desk import pii
 from storage.base import utcnow
 from storage.db import Database
 from storage.models import Conversation, Message, OutboxItem, PiiKeyCheck
+from storage.sealed import SEALED_COLUMNS
 from privacy.models import RightsRequest
 from tickets.models import Ticket
 
@@ -52,6 +55,9 @@ SEALED: tuple[Sealed, ...] = (
            lambda ring, row, clear: pii.phone_key(ring, clear)),
     Sealed(Message.__table__, "text_enc", None, lambda row: pii.MESSAGE),
     Sealed(RightsRequest.__table__, "requester_contact_enc", None, lambda row: pii.CONTACT),
+) + tuple(
+    # Chronologies, notes, summaries, ticket history, e-mail, ID-card address (storage.sealed).
+    Sealed(metadata.tables[c.table], c.enc, None, lambda row, kind=c.kind: kind) for c in SEALED_COLUMNS
 )
 
 

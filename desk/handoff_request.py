@@ -62,7 +62,10 @@ class HandoffRow:
     priority: str
     category: str | None
     summary: dict[str, Any]
+    """As stored: phone numbers, NIK and e-mail in its strings masked."""
     ticket_number: str | None
+    summary_enc: str | None = None
+    """The original summary sealed, when masking changed it (``storage.sealed``)."""
 
 
 class HandoffQueue(Protocol):

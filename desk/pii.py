@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import os
 import re
 import secrets
@@ -197,16 +198,47 @@ def sender_key(ring: Keyring, channel: str, sender: str) -> str:
     return ring.lookup_key(sender_kind(channel), sender)
 
 
-def seal_text(text: str) -> tuple[str, str | None]:
-    """What to store of a message text: ``(text, None)`` when it holds no phone number, NIK or e-mail
-    address, else ``(masked text, sealed original)``. The masked text is what agents see and what
-    full-text search finds; ``open_text`` gives the original back to those who may read it."""
+def _may_hold_identifier(text: str) -> bool:
+    """Cheap first look: False when ``mask_text`` certainly finds nothing to mask in ``text``."""
+    return bool(text) and _DIGIT_OR_AT.search(text) is not None and _MAYBE_IDENTIFIER.search(text) is not None
+
+
+def seal_text(text: str, kind: str = MESSAGE) -> tuple[str, str | None]:
+    """What to store of a free text (a message, a chronology, a note): ``(text, None)`` when it holds no
+    phone number, NIK or e-mail address, else ``(masked text, sealed original)``. The masked text is
+    what agents see and what search finds; ``open_text`` gives the original back to those who may
+    read it. ``kind`` names the column (bound to the ciphertext): messages use ``MESSAGE``."""
+    # Inline, not ``_may_hold_identifier``: this runs for every message, and a call costs.
     if not text or _DIGIT_OR_AT.search(text) is None or _MAYBE_IDENTIFIER.search(text) is None:
         return text, None
     masked = mask_text(text)
     if masked == text:
         return text, None
-    return masked, keyring().encrypt(MESSAGE, text)
+    return masked, keyring().encrypt(kind, text)
+
+
+def _masked_leaves(value: Any) -> Any:
+    """``value`` (JSON) with ``mask_text`` applied to every string inside it; keys are kept."""
+    if isinstance(value, str):
+        return mask_text(value) if _may_hold_identifier(value) else value
+    if isinstance(value, dict):
+        return {k: _masked_leaves(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked_leaves(v) for v in value]
+    return value
+
+
+def seal_json(data: Any, kind: str) -> tuple[Any, str | None]:
+    """``seal_text`` for a JSON value (a handoff summary, a ticket history entry): ``(data, None)`` when
+    no string in it holds an identifier, else ``(data with those strings masked, the whole original
+    sealed as JSON)``. Keys, numbers and strings without identifiers stay as they are, so code that
+    reads a ticket number or a kind from the stored value needs no key."""
+    if not data:
+        return data, None
+    masked = _masked_leaves(data)
+    if masked == data:
+        return data, None
+    return masked, keyring().encrypt(kind, json.dumps(data, ensure_ascii=False))
 
 
 def seal_value(kind: str, value: str) -> tuple[str, str]:
@@ -217,9 +249,14 @@ def seal_value(kind: str, value: str) -> tuple[str, str]:
     return (masked if masked != value else ""), keyring().encrypt(kind, value)
 
 
-def open_text(text: str, sealed: str | None) -> str:
-    """A stored message text as written: the sealed original when there is one, else ``text``."""
-    return keyring().decrypt(MESSAGE, sealed) if sealed else text
+def open_text(text: str, sealed: str | None, kind: str = MESSAGE) -> str:
+    """A stored free text as written: the sealed original when there is one, else ``text``."""
+    return keyring().decrypt(kind, sealed) if sealed else text
+
+
+def open_json(data: Any, sealed: str | None, kind: str) -> Any:
+    """A stored JSON value as written (``seal_json``): the sealed original when there is one, else ``data``."""
+    return json.loads(keyring().decrypt(kind, sealed)) if sealed else data
 
 
 # -- configuration ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from attachments import service as attachments
 from desk.auth import StaffUser
+from desk.masking import mask_text
 from desk.messages import Button, OutboundMessage, TemplateUse
 from desk.outbox import enqueue as enqueue_outbound
 from desk.store.orm import set_mode
@@ -25,6 +26,7 @@ from handoff.models import Handoff, HandoffStatus, Note, Role, User
 from handoff.queue import PRIORITY_RANK, effective_priority
 from storage.base import utcnow
 from storage.models import Author, Conversation, ConversationMode, Message
+from storage.sealed import values as sealed_values
 from tickets import service as ticket_service
 from tickets import workflow
 from tickets.context import TicketContext
@@ -299,7 +301,7 @@ async def close(session: AsyncSession, user: StaffUser, conversation: Conversati
     won = await session.scalar(
         update(Handoff).where(Handoff.id == handoff.id, Handoff.status == HandoffStatus.ASSIGNED.value)
         .values(status=HandoffStatus.CLOSED.value, closed_at=utcnow(), closed_by=user.id,
-                closing_summary=summary[:4000]).returning(Handoff.id))
+                **sealed_values(Handoff, "closing_summary", summary[:4000])).returning(Handoff.id))
     if won is None:
         raise ActionRefused("closed", "this conversation was closed meanwhile", 409)
     message, _ = await enqueue_outbound(session, conversation, closing_message(summary),
@@ -320,6 +322,18 @@ async def close(session: AsyncSession, user: StaffUser, conversation: Conversati
     return message
 
 
+def _chronology(typed: str, handoff: Handoff) -> str:
+    """The ticket's chronology: what the agent typed, else the bot's summary's, as the borrower wrote it.
+
+    The form shows the summary's chronology masked to agents (handoff.transcripts); sent back
+    unchanged it stands for the original, so the ticket keeps the numbers the borrower gave."""
+    typed = typed.strip()
+    from_summary = str((handoff.opened("summary") or {}).get("chronology") or "").strip()
+    if not typed or typed == mask_text(from_summary):
+        return from_summary
+    return typed
+
+
 async def open_ticket(session: AsyncSession, ctx: TicketContext, user: StaffUser, conversation: Conversation,
                       handoff: Handoff | None, *, category: str, chronology: str) -> Ticket:
     """Open a ticket for the complaint the borrower made in this chat, link it to the case, send the receipt.
@@ -333,7 +347,7 @@ async def open_ticket(session: AsyncSession, ctx: TicketContext, user: StaffUser
         raise ActionRefused("has_ticket", "this conversation already has an open ticket", 409)
     if category not in CATEGORY_LABELS:
         raise ActionRefused("bad_category", "unknown category")
-    chronology = chronology.strip() or str((handoff.summary or {}).get("chronology") or "").strip()
+    chronology = _chronology(chronology, handoff)
     if not chronology:
         raise ActionRefused("empty", "write what the borrower complains about")
     try:

@@ -25,8 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.handoff_request import HandoffRequest, HandoffRow
 from handoff import hours
+from handoff.models import Handoff
 from handoff.queue import effective_priority, enqueue_handoff
 from storage.models import Conversation
+from storage.sealed import values
 
 
 def plan_row(request: HandoffRequest) -> HandoffRow:
@@ -38,8 +40,10 @@ def plan_row(request: HandoffRequest) -> HandoffRow:
     if ticket_number:
         ticket_number = str(ticket_number)
         summary.setdefault("ticket_number", ticket_number)
-    return HandoffRow(reason, effective_priority(request.priority, category, reason), category, summary,
-                      ticket_number or None)
+    # Sealed here, once per handoff, like every ORM write of the column (storage.sealed).
+    stored = values(Handoff, "summary", summary)
+    return HandoffRow(reason, effective_priority(request.priority, category, reason), category,
+                      stored["summary"], ticket_number or None, stored["summary_enc"])
 
 
 class QueueHandoffs:

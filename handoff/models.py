@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base, utcnow
+from storage.sealed import opened, seal_column
 
 
 class Role(str, enum.Enum):
@@ -75,7 +76,10 @@ class Handoff(Base):
     reason: Mapped[str] = mapped_column(String(32))
     priority: Mapped[str] = mapped_column(String(8), default="medium")
     category: Mapped[str | None] = mapped_column(String(32))
+    # The bot's summary, with phone numbers, NIK and e-mail masked in its strings; the original in
+    # ``summary_enc`` when it held any (storage.sealed). So are the closing summary and the comment.
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    summary_enc: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(8), default=HandoffStatus.WAITING.value)
     # Who may take it from the queue: any agent, or only specialists after an escalation.
     queue_role: Mapped[str] = mapped_column(String(16), default=Role.AGENT.value)
@@ -86,9 +90,15 @@ class Handoff(Base):
     closed_at: Mapped[datetime | None] = mapped_column()
     closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     closing_summary: Mapped[str | None] = mapped_column(Text)
+    closing_summary_enc: Mapped[str | None] = mapped_column(Text)
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
+    rating_comment_enc: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[datetime | None] = mapped_column()
+
+    def opened(self, name: str) -> Any:
+        """The clear value of a sealed column (``summary``, ``closing_summary``, ``rating_comment``)."""
+        return opened(self, name)
 
 
 class Note(Base):
@@ -99,8 +109,21 @@ class Note(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # Masked when it held a phone number, NIK or e-mail; the original in ``text_enc`` (storage.sealed).
     text: Mapped[str] = mapped_column(Text)
+    text_enc: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def clear_text(self) -> str:
+        """The note as written (the sealed original opened)."""
+        return opened(self, "text")
+
+
+# Free text typed by the bot, borrowers and staff: stored masked, originals sealed (storage.sealed).
+seal_column(Handoff, "summary", "json")
+seal_column(Handoff, "closing_summary")
+seal_column(Handoff, "rating_comment")
+seal_column(Note, "text")
 
 
 class CannedResponse(Base):

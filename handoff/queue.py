@@ -111,7 +111,8 @@ async def enqueue_handoff(session: AsyncSession, conversation: Conversation, req
             existing.priority = priority
         existing.category = existing.category or category
         existing.ticket_id = existing.ticket_id or ticket_id
-        existing.summary = {**(existing.summary or {}), **summary}
+        # Merged with the original, not the stored masked copy, so nothing sealed before is lost.
+        existing.summary = {**(existing.opened("summary") or {}), **summary}
         await session.flush()
         return existing
 
@@ -170,7 +171,7 @@ def _queue_query():  # type: ignore[no-untyped-def]
 def _entry(row: Any) -> QueueEntry:
     h, public_id, channel, sender_name, due, number, customer_id, ticket = row
     return QueueEntry(h.id, public_id, channel, sender_name, h.category, h.priority, h.reason, h.queue_role,
-                      h.requested_at, due, number, h.summary, customer_id,
+                      h.requested_at, due, number, h.opened("summary"), customer_id,
                       tuple(missing_fields(ticket)) if ticket is not None else ())
 
 

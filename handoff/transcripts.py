@@ -184,7 +184,8 @@ async def items(session: AsyncSession, conversation: Conversation, *, after_seq:
         # A note sorts after the message it follows in time, with that message's seq.
         for note in notes:
             seq = max((i.seq for i in result if i.at <= note.created_at), default=0)
-            result.append(Item(note.created_at, seq, "note", note.text, note=True, agent=names.get(note.author_id)))
+            text = masking.mask_text(note.text) if mask else note.clear_text()
+            result.append(Item(note.created_at, seq, "note", text, note=True, agent=names.get(note.author_id)))
         result.sort(key=lambda i: (i.seq, i.note, i.at))
     return result
 
@@ -204,12 +205,13 @@ def _fields(handoff: Handoff | None, ticket: Ticket | None, mask: bool) -> dict[
         out.update({
             "full_name": masking.mask_name(ticket.full_name) if mask else ticket.full_name,
             "phone": masking.mask_phone(ticket.clear_phone()) if mask else (ticket.clear_phone() or ""),
-            "email": masking.mask_text(ticket.email or "") if mask else (ticket.email or ""),
+            # Stored masked (storage.sealed): masked roles read the stored value, the others it opened.
+            "email": (ticket.email or "") if mask else (ticket.opened("email") or ""),
             "product": ticket.product,
             "transaction_date": ticket.transaction_date.isoformat() if ticket.transaction_date else "",
-            "chronology": masking.mask_text(ticket.chronology) if mask else ticket.chronology,
+            "chronology": masking.mask_text(ticket.chronology) if mask else ticket.opened("chronology"),
         })
-    for key, value in (structured(handoff.summary) if handoff else {}).items():
+    for key, value in (structured(handoff.opened("summary")) if handoff else {}).items():
         # Only complaint fields: the rest of the bot's summary is in the rendered summary lines.
         if key in out or key not in COMPLAINT_FIELDS or value in (None, "", [], {}):
             continue
@@ -267,7 +269,8 @@ async def open_transcript(session: AsyncSession, user: StaffUser, public_id: str
         account = {**account, "full_name": masking.mask_name(account.get("full_name"))}
     summary = [] if handoff is None else summary_lines(SummaryInput(
         handoff.reason, handoff.category, ticket.number if ticket else None,
-        tuple(missing_fields(ticket)) if ticket else (), conversation.customer_id, handoff.summary), mask=not full)
+        tuple(missing_fields(ticket)) if ticket else (), conversation.customer_id, handoff.opened("summary")),
+        mask=not full)
     window = await conversation_window(session, conversation)
     return ConversationView(conversation, handoff, ticket, lines, handoff_seq, assignee,
                             _fields(handoff, ticket, not full), identity, account, full, summary, window)
@@ -335,7 +338,9 @@ def query_match(dialect: str, q: str):  # type: ignore[no-untyped-def]
     Matches the conversation's messages and name, its sender, and its tickets'
     number, phone, name and chronology. Senders and phone numbers are stored as
     keyed hashes (desk.pii), so they match whole, never by a part: a phone
-    number in any spelling, a Telegram chat id or an in-app customer id.
+    number in any spelling, a Telegram chat id or an in-app customer id. Message
+    texts and chronologies are searched as stored, with phone numbers, NIK and
+    e-mail addresses masked (storage.sealed): words match, typed numbers do not.
     """
     like = _contains(q)
     ring = pii.keyring()

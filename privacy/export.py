@@ -12,7 +12,9 @@ named by role, not name, unless the lender chooses names; free text written
 by someone else (agents' messages, notes, ticket chronologies typed by
 staff, history entries) has phone numbers, NIK and e-mail addresses masked,
 since they may be a third party's. The borrower's own messages are given
-back as they wrote them.
+back as they wrote them. Values sealed at rest (storage.sealed: chronologies,
+notes, summaries, history, e-mail, ID-card address) are opened first, so the
+copy holds what was written, not the stored masks or ciphertexts.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from privacy.models import (KIND_LABELS, Breach, BreachSubject, ErasureItem, Leg
 from privacy.relationships import OBJECT_TYPE as CUSTOMER_OBJECT
 from privacy.service import OBJECT_TYPE, require_verified
 from storage.models import Conversation, Message, VerificationAttempt
+from storage.sealed import opened, sealed
 from tickets.calendar import to_wib
 from tickets.models import Ticket, TicketAlert, TicketConversation, TicketEvent
 
@@ -90,11 +93,13 @@ def _plain(value: Any) -> Any:
 
 
 def _row(obj: Any, *, drop: tuple[str, ...] = (), redact: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One row as exported: sealed columns opened (storage.sealed; their ciphertexts left out), then
+    ``redact`` columns masked."""
     out: dict[str, Any] = {}
     for column in obj.__table__.columns:
-        if column.key in drop:
+        if column.key in drop or column.key.endswith("_enc"):
             continue
-        value = getattr(obj, column.key)
+        value = opened(obj, column.key) if sealed(type(obj), column.key) else getattr(obj, column.key)
         if column.key in redact and isinstance(value, str):
             value = mask_text(value)
         out[column.key] = _plain(value)
@@ -152,14 +157,14 @@ async def collect(session: AsyncSession, ctx: PrivacyContext, request: RightsReq
     conv_public = [c.public_id for c in conversations]
     # The borrower's own copy shows the address and phone in clear (decrypted), not the keyed hash
     # and ciphertext the desk stores them as (desk.pii).
-    t["conversations"] = [{**_row(c, drop=("lease_owner", "lease_until", "sender_key", "sender_enc")),
+    t["conversations"] = [{**_row(c, drop=("lease_owner", "lease_until", "sender_key")),
                            "sender": c.clear_sender()} for c in conversations]
 
     messages = list(await session.scalars(
         select(Message).where(Message.conversation_id.in_(conv_ids)).order_by(Message.conversation_id, Message.seq)))
     t["messages"] = []
     for m in messages:
-        row = _row(m, drop=("attempts", "last_error", "state", "text_enc"),
+        row = _row(m, drop=("attempts", "last_error", "state"),
                    redact=() if m.author == "borrower" else ("text",))
         # The borrower's own words as written (opened when stored masked); others' stay masked.
         row["text"] = m.clear_text() if m.author == "borrower" else mask_text(m.clear_text())
@@ -195,7 +200,7 @@ async def collect(session: AsyncSession, ctx: PrivacyContext, request: RightsReq
     ticket_ids = [x.id for x in tickets]
     t["tickets"] = []
     for x in tickets:
-        row = _row(x, drop=("idempotency_key", "receipt_token", "last_event_seq", "phone_key", "phone_enc"),
+        row = _row(x, drop=("idempotency_key", "receipt_token", "last_event_seq", "phone_key"),
                    redact=("chronology",))
         row["phone"] = x.clear_phone()
         row["assignee_id"] = staff(x.assignee_id)
@@ -217,7 +222,7 @@ async def collect(session: AsyncSession, ctx: PrivacyContext, request: RightsReq
                                           .order_by(RightsRequest.id)))
     t["rights_requests"] = []
     for r in requests:
-        row = _row(r, drop=("status_token", "requester_contact_enc"))
+        row = _row(r, drop=("status_token",))
         row["requester_contact"] = r.clear_contact()
         for key in ("recorded_by", "assignee_id", "closed_by"):
             row[key] = staff(row[key])

@@ -172,9 +172,12 @@ async def anonymise_conversation(session: AsyncSession, conversation_id: int, ru
         text=ANON, text_enc=None, payload={}, external_id=None, last_error=None))
     await session.execute(update(OutboxItem).where(OutboxItem.conversation_id == conversation_id).values(
         recipient_enc=None, provider_message_id=None, last_error=None))
-    await session.execute(update(Note).where(Note.conversation_id == conversation_id).values(text=ANON))
+    # Core UPDATEs skip the ORM's sealing: every sealed original (``…_enc``) is dropped by name.
+    await session.execute(update(Note).where(Note.conversation_id == conversation_id).values(
+        text=ANON, text_enc=None))
     await session.execute(update(Handoff).where(Handoff.conversation_id == conversation_id).values(
-        summary={}, closing_summary=None, rating_comment=None))
+        summary={}, summary_enc=None, closing_summary=None, closing_summary_enc=None, rating_comment=None,
+        rating_comment_enc=None))
     # The rows keep type, size and dates; the bytes are destroyed after commit (privacy.jobs.destroy_files).
     await erase_for_conversations(session, [conversation_id], keep={row.id for row in kept})
     session.add(AnonymisedRecord(record_type="conversation", record_id=conversation_id, rule=rule,
@@ -183,7 +186,9 @@ async def anonymise_conversation(session: AsyncSession, conversation_id: int, ru
 
 
 async def anonymise_ticket(session: AsyncSession, ticket: Ticket, rule: str, now: datetime) -> None:
-    """Overwrite the complainant's identity and free text; keep category, product, dates and SLA outcome."""
+    """Overwrite the complainant's identity and free text; keep category, product, dates and SLA outcome.
+
+    The sealed columns are assigned through the ORM, which drops their originals too (storage.sealed)."""
     ticket.full_name = ANON
     ticket.set_phone(None)  # key and ciphertext both dropped
     ticket.email = ticket.customer_id = None
@@ -331,7 +336,7 @@ async def run_retention(db: Database, schedule: dict[str, RetentionRule], now: d
         rule = schedule["rating_comments"]
         result = await session.execute(update(Handoff).where(
             Handoff.rated_at <= now - timedelta(days=rule.period_days),
-            Handoff.rating_comment.is_not(None)).values(rating_comment=None))
+            Handoff.rating_comment.is_not(None)).values(rating_comment=None, rating_comment_enc=None))
         report.add("rating_comments", result.rowcount or 0)
         rule = schedule["audit_log"]
         old = list(await session.scalars(select(AuditEntry).where(

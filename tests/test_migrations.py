@@ -172,3 +172,93 @@ def test_the_pii_migration_seals_existing_rows_and_the_downgrade_opens_them(data
         assert _read(database_url, "SELECT text FROM messages WHERE id = 3") == [(TYPED,)]
     finally:
         _drop_everything(database_url)
+
+
+# -- e9c4a7d1f260: free text outside messages sealed (storage.sealed) ----------------------------------------
+
+NIK = "3174012345670001"
+EMAIL = "budi.santoso@example.com"
+ADDRESS = "Jl. Melati Raya No. 5, Jakarta"
+
+
+def _insert_free_text_rows(url: str) -> None:
+    """Rows as the schema before e9c4a7d1f260 (on d9e3b6a1f274) held them: free text, e-mail, address in clear."""
+    from sqlalchemy import MetaData, insert
+
+    async def run() -> None:
+        db = Database(url)
+        async with db.engine.begin() as conn:
+            def write(sync) -> None:  # type: ignore[no-untyped-def]
+                meta = MetaData()
+                meta.reflect(sync, only=["users", "conversations", "tickets", "ticket_events", "notes", "handoffs"])
+
+                def row(table: str, **values):  # type: ignore[no-untyped-def]
+                    t = meta.tables[table]
+                    full = {c.name: _filler(c) for c in t.columns
+                            if not c.nullable and c.server_default is None and not c.primary_key}
+                    full.update(values)
+                    sync.execute(insert(t).values(**full))
+
+                row("users", id=1, username="a", role="agent")
+                row("conversations", id=1, public_id="a" * 32, channel="whatsapp", sender_key="k", mode="human")
+                row("tickets", id=1, number="DCI-1", channel="whatsapp", status="received", chronology=TYPED,
+                    email=EMAIL, id_card_address=ADDRESS,
+                    outcome={"kind": "explanation", "explanation": f"NIK {NIK} dicek"})
+                row("tickets", id=2, number="DCI-2", channel="whatsapp", status="received", chronology="tanpa nomor")
+                row("ticket_events", id=1, ticket_id=1, seq=1, kind="note", actor="user:1", data={"text": TYPED})
+                row("ticket_events", id=2, ticket_id=1, seq=2, kind="assigned", actor="user:1", data={"to": 1})
+                row("notes", id=1, conversation_id=1, author_id=1, text=f"NIK {NIK}")
+                row("handoffs", id=1, conversation_id=1, reason="fraud", status="closed",
+                    summary={"last_message": TYPED, "last_intent": "complain_fraud"}, closing_summary=TYPED,
+                    rating_comment=f"kirim ke {EMAIL}")
+            await conn.run_sync(write)
+        await db.dispose()
+
+    asyncio.run(run())
+
+
+def test_the_free_text_migration_seals_existing_rows_and_the_downgrade_opens_them(database_url: str) -> None:
+    import json
+
+    from desk import pii
+
+    _drop_everything(database_url)
+    config = _config(database_url)
+    ring = pii.keyring()
+    try:
+        command.upgrade(config, "d9e3b6a1f274")
+        _insert_free_text_rows(database_url)
+        command.upgrade(config, "e9c4a7d1f260")
+        tickets = _read(database_url, "SELECT chronology, chronology_enc, email, email_enc, id_card_address, "
+                                      "id_card_address_enc, outcome_enc FROM tickets ORDER BY id")
+        assert tickets[0][0] == "nomor saya 081****890" and ring.decrypt("tickets.chronology", tickets[0][1]) == TYPED
+        assert tickets[0][2] == "b***@example.com" and ring.decrypt("tickets.email", tickets[0][3]) == EMAIL
+        assert tickets[0][4] == "" and ring.decrypt("tickets.id_card_address", tickets[0][5]) == ADDRESS
+        assert json.loads(ring.decrypt("tickets.outcome", tickets[0][6]))["explanation"] == f"NIK {NIK} dicek"
+        assert tickets[1] == ("tanpa nomor", None, None, None, None, None, None)  # nothing to hide
+        events = _read(database_url, "SELECT data_enc FROM ticket_events ORDER BY id")
+        assert json.loads(ring.decrypt("ticket_events.data", events[0][0])) == {"text": TYPED}
+        assert events[1] == (None,)
+        (note,) = _read(database_url, "SELECT text, text_enc FROM notes")
+        assert note[0] == "NIK 317401******0001" and ring.decrypt("notes.text", note[1]) == f"NIK {NIK}"
+        (handoff,) = _read(database_url, "SELECT summary_enc, closing_summary, closing_summary_enc, "
+                                         "rating_comment_enc FROM handoffs")
+        assert json.loads(ring.decrypt("handoffs.summary", handoff[0]))["last_message"] == TYPED
+        assert handoff[1] == "nomor saya 081****890"
+        assert ring.decrypt("handoffs.closing_summary", handoff[2]) == TYPED
+        assert ring.decrypt("handoffs.rating_comment", handoff[3]) == f"kirim ke {EMAIL}"
+        everything = " ".join(str(r) for table in ("tickets", "ticket_events", "notes", "handoffs")
+                              for r in _read(database_url, f"SELECT * FROM {table}"))
+        for clear in ("81234567890", "3456-7890", NIK, EMAIL, "Melati"):
+            assert clear not in everything, clear
+
+        command.downgrade(config, "d9e3b6a1f274")
+        assert _read(database_url, "SELECT chronology, email, id_card_address FROM tickets WHERE id = 1") == \
+            [(TYPED, EMAIL, ADDRESS)]
+        assert _read(database_url, "SELECT text FROM notes") == [(f"NIK {NIK}",)]
+        (summary, closing, comment) = _read(database_url,
+                                            "SELECT summary, closing_summary, rating_comment FROM handoffs")[0]
+        summary = json.loads(summary) if isinstance(summary, str) else summary
+        assert summary["last_message"] == TYPED and (closing, comment) == (TYPED, f"kirim ke {EMAIL}")
+    finally:
+        _drop_everything(database_url)

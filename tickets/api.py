@@ -262,10 +262,12 @@ def ticket_json(t: Ticket, *, full: bool) -> dict[str, Any]:
     }
     if full:
         data.update({
-            "full_name": t.full_name, "phone": t.clear_phone(), "email": t.email, "customer_id": t.customer_id,
+            "full_name": t.full_name, "phone": t.clear_phone(), "email": t.opened("email"),
+            "customer_id": t.customer_id,
             "transaction_date": t.transaction_date.isoformat() if t.transaction_date else None,
-            "chronology": t.chronology, "id_card_address": t.id_card_address,
-            "power_of_attorney_ref": t.power_of_attorney_ref, "outcome": t.outcome,
+            # The full view opens what is sealed at rest (storage.sealed).
+            "chronology": t.opened("chronology"), "id_card_address": t.opened("id_card_address"),
+            "power_of_attorney_ref": t.power_of_attorney_ref, "outcome": t.opened("outcome"),
             "rejection_ground": t.rejection_ground,
         })
     return data
@@ -319,7 +321,7 @@ async def read_ticket(request: Request, number: str) -> HTTPResponse:
                                        .order_by(TicketEvent.seq))
         conversations = await service.conversations_of(session, t)
         body = ticket_json(t, full=True)
-        body["events"] = [{"seq": e.seq, "kind": e.kind, "actor": e.actor, "data": e.data,
+        body["events"] = [{"seq": e.seq, "kind": e.kind, "actor": e.actor, "data": e.opened_data(),
                            "at": _iso(e.created_at)} for e in events]
         body["conversations"] = [{"conversation_id": c.public_id, "channel": c.channel} for c in conversations]
     return json(body)

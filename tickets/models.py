@@ -15,6 +15,7 @@ from desk import pii
 from desk.config import DEFAULT_SLA_POLICY
 from storage.alerts import AlertColumns
 from storage.base import Base, utcnow
+from storage.sealed import opened, seal_column
 
 
 class Category(str, enum.Enum):
@@ -136,11 +137,17 @@ class Ticket(Base):
     # matching, and its ciphertext for the views and exports allowed to show it.
     phone_key: Mapped[str | None] = mapped_column(String(64), index=True)
     phone_enc: Mapped[str | None] = mapped_column(String(255))
+    # Sealed at rest (storage.sealed, set below): ``email`` keeps the address masked, ``chronology``
+    # the story with phone numbers, NIK and e-mail masked, ``id_card_address`` nothing; the
+    # originals are in the ``…_enc`` columns, for the views and exports allowed to show them.
     email: Mapped[str | None] = mapped_column(String(128))
+    email_enc: Mapped[str | None] = mapped_column(String(512))
     product: Mapped[str] = mapped_column(String(64))
     transaction_date: Mapped[date | None] = mapped_column(Date)
     chronology: Mapped[str] = mapped_column(Text)
+    chronology_enc: Mapped[str | None] = mapped_column(Text)
     id_card_address: Mapped[str | None] = mapped_column(Text)
+    id_card_address_enc: Mapped[str | None] = mapped_column(Text)
     power_of_attorney_ref: Mapped[str | None] = mapped_column(String(256))
 
     # Clocks (UTC). Computed by tickets.sla.deadline only.
@@ -161,8 +168,9 @@ class Ticket(Base):
     department: Mapped[str | None] = mapped_column(String(32))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
 
-    # Outcome and reporting.
+    # Outcome and reporting. The outcome's free text (explanation, apology) is sealed like the chronology.
     outcome: Mapped[dict[str, Any] | None] = mapped_column()
+    outcome_enc: Mapped[str | None] = mapped_column(Text)
     compensation_amount: Mapped[float | None] = mapped_column(Numeric(14, 2))
     rejection_ground: Mapped[str | None] = mapped_column(String(32))
     # Recorded when the ticket is resolved or rejected, from the lender file's complaint_causes.
@@ -204,6 +212,11 @@ class Ticket(Base):
         """Store ``phone`` (already normalised) as its look-up key and ciphertext; None clears both."""
         self.phone_key, self.phone_enc = sealed_phone(phone)
 
+    def opened(self, name: str) -> Any:
+        """The clear value of a sealed column (``chronology``, ``email``, ``id_card_address``,
+        ``outcome``; storage.sealed). Raises ``desk.pii.PiiKeyError`` when the keys do not open it."""
+        return opened(self, name)
+
 
 class TicketEvent(Base):
     """Append-only history: status changes, assignments, escalations, notes, messages."""
@@ -216,8 +229,15 @@ class TicketEvent(Base):
     seq: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(64))  # "bot", "system", "borrower", "user:<id>"
+    # Free text in it (notes, reasons, messages to the borrower) is masked; the original entry is
+    # sealed in ``data_enc`` when it held an identifier (storage.sealed).
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    data_enc: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def opened_data(self) -> dict[str, Any]:
+        """The entry as written (the sealed original opened)."""
+        return opened(self, "data")
 
 
 class TicketConversation(Base):
@@ -257,3 +277,11 @@ class TicketAlert(AlertColumns, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     read_at: Mapped[datetime | None] = mapped_column(sort_order=1)  # after the shared columns, as migrated
+
+
+# Free text and identifiers typed by borrowers, the bot or staff: stored masked, originals sealed.
+seal_column(Ticket, "chronology")
+seal_column(Ticket, "email", "value")
+seal_column(Ticket, "id_card_address", "hidden")
+seal_column(Ticket, "outcome", "json")
+seal_column(TicketEvent, "data", "json")

@@ -26,6 +26,7 @@ from handoff.models import Handoff, HandoffStatus, User
 from storage.base import utcnow
 from storage.db import Database
 from storage.models import Conversation, Message
+from storage.sealed import sealed
 from tickets import workflow
 from tickets.calendar import WIB, to_wib
 from tickets.context import TicketContext
@@ -916,7 +917,9 @@ async def complete_fields(session: AsyncSession, ticket: Ticket, changes: FieldC
                 ticket.set_phone(value or None)
                 changed.append(name)
             continue
-        if getattr(ticket, name) != value:
+        # A sealed column (e-mail, ID-card address; storage.sealed) compares by its original.
+        current = ticket.opened(name) if sealed(Ticket, name) else getattr(ticket, name)
+        if current != value:
             setattr(ticket, name, value)
             changed.append(name)
     missing = missing_fields(ticket)

@@ -201,8 +201,9 @@ WITH req AS (
       FROM unnest(CAST(:cids AS int[]), CAST(:ks AS int[]), CAST(:nows AS timestamptz[]),
                   CAST(:reasons AS text[]), CAST(:priorities AS text[]), CAST(:categories AS text[]),
                   CAST(:summaries AS text[]), CAST(:ticket_numbers AS text[]), CAST(:authors AS text[]),
-                  CAST(:in_reply_tos AS int[]), CAST(:owners AS text[]))
-           AS r(cid, k, now, reason, priority, category, summary, ticket_number, author, in_reply_to, owner)
+                  CAST(:in_reply_tos AS int[]), CAST(:owners AS text[]), CAST(:summary_encs AS text[]))
+           AS r(cid, k, now, reason, priority, category, summary, ticket_number, author, in_reply_to, owner,
+                summary_enc)
 ), c AS (
     UPDATE conversations SET last_seq = last_seq + req.k, last_message_at = req.now, mode = 'human',
            lease_owner = CASE WHEN lease_owner = req.owner THEN NULL ELSE lease_owner END,
@@ -232,10 +233,10 @@ WITH req AS (
 ), t AS (
     SELECT req.cid, tickets.id, tickets.category FROM req JOIN tickets ON tickets.number = req.ticket_number
 ), h AS (
-    INSERT INTO handoffs (conversation_id, ticket_id, reason, priority, category, summary, status, queue_role,
-                          requested_at)
+    INSERT INTO handoffs (conversation_id, ticket_id, reason, priority, category, summary, summary_enc, status,
+                          queue_role, requested_at)
     SELECT c.id, t.id, req.reason, req.priority, COALESCE(req.category, t.category), CAST(req.summary AS json),
-           'waiting', 'agent', c.now
+           req.summary_enc, 'waiting', 'agent', c.now
       FROM c JOIN req ON req.cid = c.id LEFT JOIN t ON t.cid = c.id
      WHERE NOT EXISTS (SELECT 1 FROM handoffs o WHERE o.conversation_id = c.id AND o.status IN {_OPEN_HANDOFF})
     RETURNING id, conversation_id
@@ -484,6 +485,7 @@ async def _write_handoffs(conn: AsyncConnection, items: list[HandoffItem]) -> li
         "nows": [i.created_at for i in items], "reasons": [i.row.reason for i in items],
         "priorities": [i.row.priority for i in items], "categories": [i.row.category for i in items],
         "summaries": [json.dumps(i.row.summary) for i in items],
+        "summary_encs": [i.row.summary_enc for i in items],
         "ticket_numbers": [i.row.ticket_number for i in items], "authors": [i.author for i in items],
         "in_reply_tos": [i.in_reply_to for i in items], "owners": [i.owner for i in items],
         "rcids": [i.conversation_id for i in items for _ in i.replies],

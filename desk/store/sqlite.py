@@ -98,8 +98,8 @@ _FINISH = "UPDATE messages SET state = ? WHERE id = ? AND state = 'received'"
 # a write of its own cost every bot-path message one more writer-thread hop and transaction.
 _FINISH_WITH_PAYLOAD = "UPDATE messages SET state = ?, payload = ? WHERE id = ? AND state = 'received'"
 _INSERT_HANDOFF = (
-    "INSERT INTO handoffs (conversation_id, ticket_id, reason, priority, category, summary, status, queue_role, "
-    "requested_at) SELECT ?, ?, ?, ?, ?, ?, 'waiting', 'agent', ? "
+    "INSERT INTO handoffs (conversation_id, ticket_id, reason, priority, category, summary, summary_enc, status, "
+    "queue_role, requested_at) SELECT ?, ?, ?, ?, ?, ?, ?, 'waiting', 'agent', ? "
     f"WHERE NOT EXISTS (SELECT 1 FROM handoffs WHERE conversation_id = ? AND status IN {_OPEN_HANDOFF})"
 )
 
@@ -379,7 +379,8 @@ def _write_handoff(conn: Connection, item: HandoffItem) -> HandoffWritten | None
                                       (row.ticket_number,)).first()
     cursor = conn.exec_driver_sql(_INSERT_HANDOFF, (
         item.conversation_id, ticket[0] if ticket else None, row.reason, row.priority,
-        row.category or (ticket[1] if ticket else None), json.dumps(row.summary), now, item.conversation_id))
+        row.category or (ticket[1] if ticket else None), json.dumps(row.summary), row.summary_enc, now,
+        item.conversation_id))
     handoff_id = int(cursor.lastrowid or 0) if cursor.rowcount == 1 else None
     if item.in_reply_to is not None:
         conn.exec_driver_sql(_FINISH, (InboundState.QUEUED_FOR_PEOPLE.value, item.in_reply_to))
