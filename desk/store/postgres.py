@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,6 +58,7 @@ from storage.db import Database
 from storage.models import ConversationMode, new_public_id
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # At most this many messages in one statement (bounds one commit's size and lock set).
 MAX_BATCH = 128
@@ -336,14 +338,7 @@ class PostgresConversationStore(SqlConversationStore):
             return
         first = [item for item, result in zip(batch, results, strict=True) if result is None]
         if first:
-            # First messages of new conversations: open them all in one statement and append
-            # again, rather than one ORM transaction each (about ten round trips, each waiting
-            # for a pooled connection when many conversations start at once).
-            try:
-                again = await self._autocommit(lambda conn: _open_and_append(conn, first))
-            except Exception:  # noqa: BLE001 - the ORM path below opens them one by one
-                again = [None] * len(first)
-            opened = dict(zip((id(item) for item in first), again, strict=True))
+            opened = dict(zip((id(item) for item in first), await self._open_first(first), strict=True))
             results = [opened.get(id(item), result) for item, result in zip(batch, results, strict=True)]
         for item, result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
@@ -351,11 +346,23 @@ class PostgresConversationStore(SqlConversationStore):
             else:
                 _settle(item.future, result)
 
+    async def _open_first(self, items: list[_Append]) -> list[Stored | BaseException]:
+        """First messages of new conversations: open them all in one statement and store them,
+        rather than one ORM transaction each (about ten round trips, each waiting for a pooled
+        connection when many conversations start at once). If that fails, every item is None and
+        ``append_inbound``'s ORM path opens them one by one."""
+        try:
+            return await self._autocommit(lambda conn: _open_and_append(conn, items))
+        except Exception as exc:  # noqa: BLE001 - the ORM path is the fallback
+            log.warning("opening %d new conversations in one statement failed (%s); opening them one by one",
+                        len(items), type(exc).__name__)
+            return [None] * len(items)
+
     async def _write_alone(self, item: _Append) -> None:
         try:
             result = await self._autocommit(lambda conn: _append_inbound_one(conn, item.new))
             if result is None:
-                result = (await self._autocommit(lambda conn: _open_and_append(conn, [item])))[0]
+                result = (await self._open_first([item]))[0]
         except IntegrityError as exc:
             duplicate = DuplicateMessage(item.new.channel, item.new.sender, item.new.external_id)
             duplicate.__cause__ = exc

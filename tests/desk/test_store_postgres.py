@@ -181,3 +181,22 @@ async def test_race_lost_to_another_instance_falls_back_message_by_message(datab
     assert [(c, q, t) for c, q, t, _ in rows if t != "theirs"] == [("0", 1, "m0"), ("2", 1, "m2")]
     async with database.session() as s:
         assert (await s.scalar(select(Conversation.last_seq).where(Conversation.sender_is("1")))) == 0
+
+
+async def test_first_messages_fall_back_to_the_orm_when_the_one_statement_open_fails(
+        database, conversations, monkeypatch, caplog) -> None:
+    """If opening a batch's new conversations in one statement fails, nothing is lost: each
+    message is opened and stored by the ORM path, and the failure is logged."""
+    async def broken(conn, items):  # noqa: ANN001, ANN202
+        raise RuntimeError("simulated")
+
+    monkeypatch.setattr(pg_store, "_open_and_append", broken)
+    store = _writer(database)
+    try:
+        stored = await asyncio.gather(*(store.append_inbound(NewInbound("telegram", f"new-{k}", f"n{k}", "halo", {},
+                                                                        NOW)) for k in range(3)))
+    finally:
+        await store.close()
+    assert sorted(s.conversation.clear_sender() for s in stored) == ["new-0", "new-1", "new-2"]
+    assert all(s.message.seq == 1 for s in stored)
+    assert "opening" in caplog.text and "one by one" in caplog.text
