@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.live.borrowers import Borrower
+from tests.live.borrowers import Borrower, Turn
 from tests.live.conftest import CHANNELS
 from tests.live.flows import (
     LOAN_ID,
@@ -43,11 +43,8 @@ def test_off_script_turns_after_an_answer_never_flood_or_silence(channel: str,
         assert is_normal_greeting_answer(final), final.transcript()
 
 
-@pytest.mark.parametrize("channel", CHANNELS)
-def test_product_question_offers_a_way_out_after_two_misses(channel: str,
-                                                             borrower: Callable[..., Borrower]) -> None:
-    """Item 11: at the product question a date, the story, "iya benar" or "1" never loop forever."""
-    b = borrower(channel)
+def _at_the_product_question(b: Borrower) -> Turn:
+    """Open a complaint and answer until the form asks for the product."""
     answers = Answers(full_name="Hendra Wijaya", phone="081377711122")
     turn = b.say("mau buat pengaduan")
     for _ in range(4):
@@ -55,6 +52,15 @@ def test_product_question_offers_a_way_out_after_two_misses(channel: str,
             break
         turn = answer(b, turn, answers)
     assert asked_field(turn) == "product", "the form never asked for the product:\n" + turn.transcript()
+    return turn
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_product_question_offers_a_way_out_after_two_misses(channel: str,
+                                                             borrower: Callable[..., Borrower]) -> None:
+    """Item 11: at the product question a date, the story, "iya benar" or "1" never loop forever."""
+    b = borrower(channel)
+    turn = _at_the_product_question(b)
     misses = ["12 januari", "uang saya kepotong dua kali waktu bayar", "iya benar", "1"]
     for text in misses:
         turn = b.say(text)
@@ -144,13 +150,7 @@ def test_a_greeting_inside_the_complaint_form_is_not_taken_as_the_product(channe
     """Seen on the live stack: "halo" at the product question was read as the product. It is greeted back
     and the product asked again; the three-ask bound still holds."""
     b = borrower(channel)
-    answers = Answers(full_name="Hendra Wijaya", phone="081377711122")
-    turn = b.say("mau buat pengaduan")
-    for _ in range(4):
-        if asked_field(turn) == "product":
-            break
-        turn = answer(b, turn, answers)
-    assert asked_field(turn) == "product", "the form never asked for the product:\n" + turn.transcript()
+    turn = _at_the_product_question(b)
     for greeting in ("halo", "selamat pagi"):
         turn = b.say(greeting)
         assert "halo juga" in turn.all_text.lower(), turn.transcript()
