@@ -117,6 +117,13 @@ ON CONFLICT (channel, sender_key) DO NOTHING
 # Each input row is numbered (n); duplicates of stored messages are left out
 # before any seq is allocated; one conversation appears at most once per batch
 # (the writer makes sure), so UPDATE … FROM matches each row once.
+# The duplicate check is a LIMIT 1 lookup per row, which PostgreSQL can only run
+# as a probe of messages' unique (conversation_id, external_id) index. asyncpg
+# prepares this statement and the server caches a generic plan made when the
+# tables were small; written as a plain anti-join, that plan was a hash join
+# over a sequential scan of all of ``messages``, kept while the table grew (until
+# an autoanalyze), so every batch read every stored message (issue #12's human-path
+# p99 on PostgreSQL; bench/desk/RESULTS.md).
 _APPEND_INBOUND_BATCH = text("""
 WITH i AS (
     SELECT * FROM unnest(CAST(:channels AS text[]), CAST(:senders AS text[]), CAST(:external_ids AS text[]),
@@ -127,8 +134,11 @@ WITH i AS (
                                 owner, until, text_enc, n)
 ), fresh AS (
     SELECT i.* FROM i
-     WHERE NOT EXISTS (SELECT 1 FROM messages x JOIN conversations xc ON xc.id = x.conversation_id
-                        WHERE xc.channel = i.channel AND xc.sender_key = i.sender AND x.external_id = i.external_id)
+     WHERE NOT EXISTS (SELECT 1 FROM conversations xc,
+                              LATERAL (SELECT 1 FROM messages x
+                                        WHERE x.conversation_id = xc.id AND x.external_id = i.external_id
+                                        LIMIT 1) stored
+                        WHERE xc.channel = i.channel AND xc.sender_key = i.sender)
 ), c AS (
     UPDATE conversations cv
        SET last_seq = cv.last_seq + 1, last_message_at = f.created_at,

@@ -200,3 +200,23 @@ async def test_first_messages_fall_back_to_the_orm_when_the_one_statement_open_f
     assert sorted(s.conversation.clear_sender() for s in stored) == ["new-0", "new-1", "new-2"]
     assert all(s.message.seq == 1 for s in stored)
     assert "opening" in caplog.text and "one by one" in caplog.text
+
+
+async def test_the_batch_checks_duplicates_by_the_unique_index_in_a_generic_plan(database, conversations) -> None:
+    """asyncpg prepares the batch statement and PostgreSQL caches one generic plan for it, made
+    while the tables are small and kept while they grow. That plan must find a repeated delivery
+    by probing messages' unique (conversation_id, external_id) index, never by reading the whole
+    table: as an anti-join it read every stored message in every batch (issue #12)."""
+    async with database.engine.connect() as conn:
+        compiled = pg_store._APPEND_INBOUND_BATCH.compile(dialect=conn.dialect)
+        await conn.exec_driver_sql(f"PREPARE inbound_batch AS {compiled.string}")
+        # The tables of a new database have no statistics: the planner's guess is what the
+        # statement meets on a fresh deployment, or in a burst before autoanalyze runs.
+        await conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        nulls = ", ".join(["NULL"] * len(compiled.positiontup))
+        plan = "\n".join(row[0] for row in (await conn.exec_driver_sql(f"EXPLAIN EXECUTE inbound_batch({nulls})")).all())
+        await conn.rollback()
+        await conn.exec_driver_sql("DEALLOCATE inbound_batch")  # a prepared statement outlives the transaction
+        await conn.rollback()
+    assert "uq_messages_conversation_id_external_id" in plan, plan
+    assert "Seq Scan on messages" not in plan, plan
