@@ -112,6 +112,13 @@ def misses(tracker: Tracker, slot: str) -> int:
     return 0
 
 
+def add_to_chronology(chronology: str, detail: str) -> str:
+    """The chronology with ``detail`` appended on a line of its own, within the 2,000 characters kept."""
+    if detail.strip() in chronology:
+        return chronology  # the same words sent twice are told once
+    return f"{chronology}\n{detail.strip()}"[:2000]
+
+
 class BoundedForm:
     """Re-prompt, count, then move on or hand over: the retry rule of every form slot."""
 
@@ -302,6 +309,16 @@ class ValidateComplaintForm(IdentityValidators, FormValidationAction):
             code = "other"
         if code:
             return self.accepted("complaint_category", code, tracker)
+        detail, _ = v.check_chronology(str(value))
+        if detail and tracker.get_slot("chronology") and tracker.get_slot("requested_slot") == "complaint_category":
+            # Borrowers often answer the category question with more of their story; it belongs
+            # in the chronology the agent reads, not thrown away. Still a miss of the question,
+            # so a borrower who keeps writing is not asked forever.
+            out = await self.missed(
+                "complaint_category",
+                "Baik, Kak, keterangan itu saya tambahkan ke kronologi aduan Anda. Sekarang mohon pilih salah satu "
+                "kategori dari tombol yang tersedia.", dispatcher, tracker)
+            return {**out, "chronology": add_to_chronology(tracker.get_slot("chronology"), detail)}
         return await self.missed(
             "complaint_category", "Mohon pilih salah satu kategori dari tombol yang tersedia, Kak.", dispatcher,
             tracker)

@@ -111,6 +111,24 @@ def test_category_confirmed_takes_the_proposal(dispatcher):
     assert out["complaint_category"] == "app"
 
 
+def test_more_story_typed_at_the_category_question_goes_into_the_chronology(dispatcher):
+    story = "Saya bayar cicilan lewat Indomaret tanggal 3 tapi status di aplikasi masih belum lunas"
+    more = "oh iya kak, saya juga sudah kirim bukti bayar ke email CS tapi belum dibalas sampai sekarang"
+    tracker = make_tracker(slots={"requested_slot": "complaint_category", "chronology": story,
+                                  "proposed_category": "payment"})
+    out = run(ValidateComplaintForm().validate_complaint_category(more, dispatcher, tracker, DOMAIN))
+    assert out["complaint_category"] is None  # the question is asked again
+    assert out["chronology"] == f"{story}\n{more}"
+    assert out["form_misses"] == {"slot": "complaint_category", "count": 1}  # bounded like any other miss
+    assert "kronologi" in texts(dispatcher)
+    # The same words again are not told twice; a short non-answer is only a miss.
+    tracker = make_tracker(slots={"requested_slot": "complaint_category", "chronology": out["chronology"]})
+    again = run(ValidateComplaintForm().validate_complaint_category(more, dispatcher, tracker, DOMAIN))
+    assert again["chronology"] == out["chronology"]
+    short = run(ValidateComplaintForm().validate_complaint_category("yang mana ya", dispatcher, tracker, DOMAIN))
+    assert "chronology" not in short and short["complaint_category"] is None
+
+
 def test_summary_change_clears_confirmation(dispatcher):
     form = ValidateComplaintForm()
     changed = run(form.validate_complaint_confirmed("change", dispatcher, make_tracker(), DOMAIN))
