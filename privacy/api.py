@@ -32,7 +32,7 @@ from privacy.context import PrivacyContext, install_context, privacy_context
 from privacy.errors import PrivacyError
 from privacy.jobs import destroy_files
 from privacy.models import DATA_CLASSES, Breach, BreachSubject, KIND_LABELS, STATUS_LABELS, RequestSource, RequestStatus, RightsRequest
-from tickets.api import answers_errors
+from tickets.api import answers_errors, json_object
 from tickets.calendar import to_wib
 from tickets.errors import InvalidRequest, TicketError
 
@@ -48,18 +48,6 @@ def _ctx(request: Request) -> PrivacyContext:
 
 def _iso(at: datetime | None) -> str | None:
     return to_wib(at).isoformat() if at else None
-
-
-def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = request.json
-    except Exception:  # noqa: BLE001 - Sanic raises on malformed JSON
-        raise InvalidRequest("the body is not valid JSON") from None
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise InvalidRequest("the body must be a JSON object")
-    return body
 
 
 def request_json(r: RightsRequest, *, full: bool) -> dict[str, Any]:
@@ -86,7 +74,7 @@ def _user(request: Request) -> StaffUser:
 @answers_errors
 async def record(request: Request) -> HTTPResponse:
     """Record a request received by phone, letter, e-mail or at the counter."""
-    data = service.NewRequest.model_validate(_body(request))
+    data = service.NewRequest.model_validate(json_object(request))
     async with core_services(request.app).db.transaction() as session:
         r = await service.record_request(session, _ctx(request), data, _user(request).id)
         body = request_json(r, full=True)
@@ -128,7 +116,7 @@ class VerifyIn(BaseModel):
 @answers_errors
 async def verify(request: Request, number: str) -> HTTPResponse:
     """Verify the requester with the desk's customer verification (name, phone, loan id)."""
-    claim = VerifyIn.model_validate(_body(request))
+    claim = VerifyIn.model_validate(json_object(request))
     services = core_services(request.app)
     async with services.db.session() as session:
         service.require_staff_access(_user(request), await service.get_request(session, number))
@@ -148,7 +136,7 @@ class CloseIn(BaseModel):
 @answers_errors
 async def close(request: Request, number: str) -> HTTPResponse:
     """Close as completed or refused."""
-    data = CloseIn.model_validate(_body(request))
+    data = CloseIn.model_validate(json_object(request))
     async with core_services(request.app).db.transaction() as session:
         r = await service.get_request(session, number, for_update=True)
         service.require_staff_access(_user(request), r)
@@ -210,7 +198,7 @@ async def erase(request: Request, number: str) -> HTTPResponse:
 @answers_errors
 async def set_hold(request: Request) -> HTTPResponse:
     """Put a conversation or ticket under a legal hold (a LAPS SJK dispute, a court case, an authority)."""
-    data = erasure.NewHold.model_validate(_body(request))
+    data = erasure.NewHold.model_validate(json_object(request))
     async with core_services(request.app).db.transaction() as session:
         hold = await erasure.set_hold(session, _user(request).role, _user(request).id, data)
         return json({"id": hold.id, "record_type": hold.record_type, "record_id": hold.record_id,
@@ -245,7 +233,7 @@ async def _subjects(session: Any, breach: Breach) -> list[BreachSubject]:
 @answers_errors
 async def record_breach(request: Request) -> HTTPResponse:
     """Record a breach; its 72-hour notification clock runs from discovery."""
-    data = breaches.NewBreach.model_validate(_body(request))
+    data = breaches.NewBreach.model_validate(json_object(request))
     async with core_services(request.app).db.transaction() as session:
         b = await breaches.record_breach(session, _ctx(request), _user(request).role, _user(request).id, data)
         return json(breach_json(b, []), status=201)
@@ -260,7 +248,7 @@ class SubjectsIn(BaseModel):
 @answers_errors
 async def add_breach_subjects(request: Request, number: str) -> HTTPResponse:
     """Add the borrowers affected (customer ids)."""
-    data = SubjectsIn.model_validate(_body(request))
+    data = SubjectsIn.model_validate(json_object(request))
     async with core_services(request.app).db.transaction() as session:
         b = await breaches.get_breach(session, number)
         await breaches.add_subjects(session, _user(request).role, _user(request).id, b, data.customer_ids)
@@ -286,7 +274,7 @@ async def breach_notices(request: Request, number: str) -> HTTPResponse:
 @answers_errors
 async def breach_notified(request: Request, number: str) -> HTTPResponse:
     """Record that the notices went out (body ``customer_ids`` optional: all not yet notified)."""
-    body = _body(request)
+    body = json_object(request)
     ids = body.get("customer_ids")
     if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
         raise InvalidRequest("customer_ids must be a list of strings")
@@ -309,7 +297,7 @@ class ChatRequestIn(BaseModel):
 @answers_errors
 async def from_chat(request: Request) -> HTTPResponse:
     """File a request the borrower made in the chat; verified at once if the chat is."""
-    data = ChatRequestIn.model_validate(_body(request))
+    data = ChatRequestIn.model_validate(json_object(request))
     new = service.NewRequest.model_validate({"kind": data.kind, "source": RequestSource.CHAT.value,
                                              "details": data.details, "conversation_id": data.conversation_id})
     ctx = _ctx(request)
@@ -328,7 +316,7 @@ async def from_chat(request: Request) -> HTTPResponse:
 @answers_errors
 async def relationship_ended(request: Request) -> HTTPResponse:
     """The lender's core reports that a customer's relationship ended (again: corrects the date); audited."""
-    data = relationships.RelationshipEvent.model_validate(_body(request))
+    data = relationships.RelationshipEvent.model_validate(json_object(request))
     ctx = _ctx(request)
     now = ctx.now()
     ended_at = relationships.parse_when(data.ended_at, now)
@@ -343,7 +331,7 @@ async def relationship_ended(request: Request) -> HTTPResponse:
 @answers_errors
 async def relationship_resumed(request: Request) -> HTTPResponse:
     """The customer has a relationship again (a new loan): its identity records are kept again; audited."""
-    data = relationships.RelationshipResumed.model_validate(_body(request))
+    data = relationships.RelationshipResumed.model_validate(json_object(request))
     async with core_services(request.app).db.transaction() as session:
         resumed = await relationships.record_resumed(session, data.customer_id, source="lending_core",
                                                      actor_id=None)

@@ -96,7 +96,9 @@ def staff_api(method: Method, path: str) -> Callable[[Handler], Handler]:
     return _endpoint(staff_bp, staff_required(), method, path)
 
 
-def _body(request: Request) -> dict[str, Any]:
+def json_object(request: Request) -> dict[str, Any]:
+    """The request's JSON object body ({} when empty); ``InvalidRequest`` (400) for malformed JSON
+    or any other JSON value. The one reading of a JSON body for the parts' APIs."""
     try:
         body = request.json
     except Exception:  # noqa: BLE001 - Sanic raises on malformed JSON
@@ -131,7 +133,7 @@ async def create_ticket(request: Request) -> HTTPResponse:
     key = request.headers.get("idempotency-key")
     if not key:
         raise InvalidRequest("the Idempotency-Key header is required")
-    data = service.NewTicket.model_validate(_body(request))
+    data = service.NewTicket.model_validate(json_object(request))
     ctx = _ctx(request)
     result = await service.create_ticket(core_services(request.app).db, ctx, data, key)
     t = result.ticket
@@ -185,7 +187,7 @@ async def borrower_answer(request: Request) -> HTTPResponse:
     knows no notice is pending); only its filer may answer (as for the status,
     403 otherwise). ``rating_open`` says whether the bot should ask for a rating.
     """
-    data = AnswerIn.model_validate(_body(request))
+    data = AnswerIn.model_validate(json_object(request))
     ctx = _ctx(request)
     async with core_services(request.app).db.transaction() as session:
         number = data.ticket_number
@@ -383,7 +385,7 @@ async def _change(request: Request, number: str, action: str, work: Work) -> HTT
 @staff_api("post", "/tickets/<number:str>/status")
 async def change_status(request: Request, number: str) -> HTTPResponse:
     """Start work on a ticket (received → in_progress). Other statuses have their own endpoints."""
-    data = StatusIn.model_validate(_body(request))
+    data = StatusIn.model_validate(json_object(request))
     dedicated = {"escalated": "escalate", "resolved": "resolve", "rejected": "reject"}
     if data.status in dedicated:
         raise InvalidRequest(f"use POST /api/v1/staff/tickets/<number>/{dedicated[data.status]}")
@@ -395,7 +397,7 @@ async def change_status(request: Request, number: str) -> HTTPResponse:
 @staff_api("post", "/tickets/<number:str>/assign")
 async def assign_ticket(request: Request, number: str) -> HTTPResponse:
     """Assign to a member of staff; agents may only take an unassigned ticket themselves."""
-    data = AssignIn.model_validate(_body(request))
+    data = AssignIn.model_validate(json_object(request))
     user = _user(request)
     action = "claim" if data.user_id == user.id else "assign"
     return await _change(request, number, action,
@@ -405,7 +407,7 @@ async def assign_ticket(request: Request, number: str) -> HTTPResponse:
 @staff_api("post", "/tickets/<number:str>/escalate")
 async def escalate_ticket(request: Request, number: str) -> HTTPResponse:
     """Escalate: agents to a specialist; specialists and above to a department or the directors."""
-    data = EscalateIn.model_validate(_body(request))
+    data = EscalateIn.model_validate(json_object(request))
     action = "escalate_specialist" if data.level == "specialist" else "escalate_higher"
     return await _change(request, number, action, lambda s, t, by: service.escalate(
         s, t, data.level, data.department, data.note, by))
@@ -414,7 +416,7 @@ async def escalate_ticket(request: Request, number: str) -> HTTPResponse:
 @staff_api("post", "/tickets/<number:str>/feedback")
 async def feedback_ticket(request: Request, number: str) -> HTTPResponse:
     """Return the escalated level's answer to the agent (status back to in_progress)."""
-    data = TextIn.model_validate(_body(request))
+    data = TextIn.model_validate(json_object(request))
     return await _change(request, number, "feedback",
                          lambda s, t, by: service.feedback(s, t, data.text, by))
 
@@ -422,7 +424,7 @@ async def feedback_ticket(request: Request, number: str) -> HTTPResponse:
 @staff_api("post", "/tickets/<number:str>/resolve")
 async def resolve_ticket(request: Request, number: str) -> HTTPResponse:
     """Resolve with an outcome; compensation needs a specialist or above."""
-    body = _body(request)
+    body = json_object(request)
     outcome = service.Outcome.model_validate(body)
     closure = service.Closure.model_validate(body)
     action = "resolve_compensation" if outcome.compensation_amount else "resolve"
@@ -434,7 +436,7 @@ async def resolve_ticket(request: Request, number: str) -> HTTPResponse:
 @staff_api("post", "/tickets/<number:str>/settlement")
 async def settlement(request: Request, number: str) -> HTTPResponse:
     """Record the borrower's answer to the settlement; a refusal reopens the ticket."""
-    data = SettlementIn.model_validate(_body(request))
+    data = SettlementIn.model_validate(json_object(request))
     ctx = _ctx(request)
     return await _change(request, number, "settlement", lambda s, t, by: service.settlement_answer(
         s, ctx, t, data.accepted, data.note, by))
@@ -443,7 +445,7 @@ async def settlement(request: Request, number: str) -> HTTPResponse:
 @staff_api("post", "/tickets/<number:str>/reject")
 async def reject_ticket(request: Request, number: str) -> HTTPResponse:
     """Reject on one of the allowed grounds; the borrower is told in writing."""
-    body = _body(request)
+    body = json_object(request)
     data = RejectIn.model_validate(body)
     closure = service.Closure.model_validate(body)
     ctx = _ctx(request)
@@ -454,7 +456,7 @@ async def reject_ticket(request: Request, number: str) -> HTTPResponse:
 @staff_api("post", "/tickets/external")
 async def register_external(request: Request) -> HTTPResponse:
     """Register a complaint forwarded by OJK's portal (APPK) or LAPS SJK with its reference number."""
-    data = service.ExternalComplaint.model_validate(_body(request))
+    data = service.ExternalComplaint.model_validate(json_object(request))
     user = _user(request)
     workflow.require_permission(user, "register_external")
     ctx = _ctx(request)
@@ -469,7 +471,7 @@ async def register_external(request: Request) -> HTTPResponse:
 @staff_api("post", "/tickets/<number:str>/extend")
 async def extend_ticket(request: Request, number: str) -> HTTPResponse:
     """Extend the resolution deadline once, with notice to the borrower."""
-    data = ExtendIn.model_validate(_body(request))
+    data = ExtendIn.model_validate(json_object(request))
     ctx = _ctx(request)
     return await _change(request, number, "extend",
                          lambda s, t, by: service.extend(s, ctx, t, data.reason, by))
@@ -483,7 +485,7 @@ class ExpectationIn(BaseModel):
 @staff_api("post", "/tickets/<number:str>/expectation")
 async def expectation(request: Request, number: str) -> HTTPResponse:
     """When the handler now expects to resolve the ticket (ISO-8601 with offset; given in overdue updates)."""
-    data = ExpectationIn.model_validate(_body(request))
+    data = ExpectationIn.model_validate(json_object(request))
     ctx = _ctx(request)
     return await _change(request, number, "expect", lambda s, t, by: service.set_expectation(
         s, ctx, t, data.expected_at, data.note, by))
@@ -492,14 +494,14 @@ async def expectation(request: Request, number: str) -> HTTPResponse:
 @staff_api("post", "/tickets/<number:str>/notes")
 async def add_note(request: Request, number: str) -> HTTPResponse:
     """A private note in the ticket's history."""
-    data = TextIn.model_validate(_body(request))
+    data = TextIn.model_validate(json_object(request))
     return await _change(request, number, "note", lambda s, t, by: service.add_note(s, t, data.text, by))
 
 
 @staff_api("post", "/tickets/<number:str>/messages")
 async def message(request: Request, number: str) -> HTTPResponse:
     """Write to the borrower in the ticket's latest conversation (the first one is the first response)."""
-    data = TextIn.model_validate(_body(request))
+    data = TextIn.model_validate(json_object(request))
     ctx = _ctx(request)
     return await _change(request, number, "message",
                          lambda s, t, by: service.message_borrower(s, t, data.text, by, ctx=ctx))
@@ -508,7 +510,7 @@ async def message(request: Request, number: str) -> HTTPResponse:
 @staff_api("post", "/tickets/<number:str>/priority")
 async def priority(request: Request, number: str) -> HTTPResponse:
     """Change the priority (never below the category's floor)."""
-    data = PriorityIn.model_validate(_body(request))
+    data = PriorityIn.model_validate(json_object(request))
     return await _change(request, number, "priority",
                          lambda s, t, by: service.change_priority(s, t, data.priority, by))
 
@@ -516,7 +518,7 @@ async def priority(request: Request, number: str) -> HTTPResponse:
 @staff_api("post", "/tickets/<number:str>/fields")
 async def complete_fields(request: Request, number: str) -> HTTPResponse:
     """Complete or correct the complaint's fields (a ticket the bot filed incomplete, or a typo)."""
-    data = service.FieldChanges.model_validate(_body(request))
+    data = service.FieldChanges.model_validate(json_object(request))
     return await _change(request, number, "fields", lambda s, t, by: service.complete_fields(s, t, data, by))
 
 
