@@ -76,6 +76,27 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(f"{len(_SCANNER.leaks)} leaking log line(s) in {_SCANNER.lines}")
 
 
+@pytest.fixture(autouse=True)
+def _untouched_sanic() -> Iterator[None]:
+    """Give Sanic's HTTP class its original methods back after each test.
+
+    At start-up Sanic rewrites methods of its shared ``Http`` class for the app
+    being started ("touch-up"), removing signal dispatches the app has no
+    handler for. Production runs one app per process; a test process starts
+    many, and an app without the ``http.lifecycle.exception`` handler of
+    ``desk.http_errors`` left the class without that dispatch for every later
+    app (test_body_limit.py failed after test_periodic.py). In test mode Sanic
+    keeps each original as ``_<name>``.
+    """
+    yield
+    from sanic.touchup.service import TouchUp
+
+    for target, name in TouchUp._registry:
+        original = getattr(target, f"_{name}", None)
+        if original is not None:
+            setattr(target, name, original)
+
+
 @pytest.fixture(scope="session")
 def db_engine_name(request: pytest.FixtureRequest) -> str:
     return str(request.config.getoption("--db"))

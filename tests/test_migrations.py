@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from alembic import command
@@ -41,6 +43,21 @@ def _drop_everything(url: str) -> None:
         await db.dispose()
 
     asyncio.run(drop())
+
+
+@contextmanager
+def _data_migration(url: str, before: str, after: str, insert_rows: Callable[[str], None]) -> Iterator[Config]:
+    """A database at revision ``before`` holding ``insert_rows``' old rows, upgraded to ``after``;
+    everything is dropped afterwards, also when the test fails."""
+    _drop_everything(url)
+    config = _config(url)
+    try:
+        command.upgrade(config, before)
+        insert_rows(url)
+        command.upgrade(config, after)
+        yield config
+    finally:
+        _drop_everything(url)
 
 
 def test_upgrade_matches_the_models_and_downgrade_removes_them(database_url: str) -> None:
@@ -136,13 +153,8 @@ def _read(url: str, sql: str) -> list[tuple]:  # type: ignore[type-arg]
 def test_the_pii_migration_seals_existing_rows_and_the_downgrade_opens_them(database_url: str) -> None:
     from desk import pii
 
-    _drop_everything(database_url)
-    config = _config(database_url)
     ring = pii.keyring()
-    try:
-        command.upgrade(config, "b7e2d4c9a013")
-        _insert_old_rows(database_url)
-        command.upgrade(config, "c7d2a9e4b815")
+    with _data_migration(database_url, "b7e2d4c9a013", "c7d2a9e4b815", _insert_old_rows) as config:
         conversations = _read(database_url, "SELECT id, channel, sender_key, sender_enc FROM conversations ORDER BY id")
         assert [(c[0], c[2]) for c in conversations] == [
             (1, pii.phone_key(ring, "0812 3456 7890")), (2, pii.sender_key(ring, "telegram", "998877665544")),
@@ -170,8 +182,6 @@ def test_the_pii_migration_seals_existing_rows_and_the_downgrade_opens_them(data
         assert _read(database_url, "SELECT recipient FROM outbox ORDER BY id") == [(PHONE,), ("",)]
         assert _read(database_url, "SELECT phone FROM tickets") == [(PHONE,)]
         assert _read(database_url, "SELECT text FROM messages WHERE id = 3") == [(TYPED,)]
-    finally:
-        _drop_everything(database_url)
 
 
 # -- e9c4a7d1f260: free text outside messages sealed (storage.sealed) ----------------------------------------
@@ -222,13 +232,8 @@ def test_the_free_text_migration_seals_existing_rows_and_the_downgrade_opens_the
 
     from desk import pii
 
-    _drop_everything(database_url)
-    config = _config(database_url)
     ring = pii.keyring()
-    try:
-        command.upgrade(config, "d9e3b6a1f274")
-        _insert_free_text_rows(database_url)
-        command.upgrade(config, "e9c4a7d1f260")
+    with _data_migration(database_url, "d9e3b6a1f274", "e9c4a7d1f260", _insert_free_text_rows) as config:
         tickets = _read(database_url, "SELECT chronology, chronology_enc, email, email_enc, id_card_address, "
                                       "id_card_address_enc, outcome_enc FROM tickets ORDER BY id")
         assert tickets[0][0] == "nomor saya 081****890" and ring.decrypt("tickets.chronology", tickets[0][1]) == TYPED
@@ -260,5 +265,3 @@ def test_the_free_text_migration_seals_existing_rows_and_the_downgrade_opens_the
                                             "SELECT summary, closing_summary, rating_comment FROM handoffs")[0]
         summary = json.loads(summary) if isinstance(summary, str) else summary
         assert summary["last_message"] == TYPED and (closing, comment) == (TYPED, f"kirim ke {EMAIL}")
-    finally:
-        _drop_everything(database_url)
