@@ -86,3 +86,15 @@ def test_every_source_repository_is_attributed_in_the_notice():
     for path in (SET_DIR / "sources.tsv", TRAINING_SOURCES):
         for row in rts.read_sources(path):
             assert row["repository"] in notice and row["license"] in notice
+
+
+def test_no_licensed_training_line_is_a_near_copy_of_an_eval_line(real):
+    """STIF repeats tweets across its files (a labelled line also sits in an unlabelled batch, retweets,
+    bots); the file split alone would let a near copy through. Token overlap 0.7 or more is a copy."""
+    def tokens(text: str) -> set[str]:
+        return set(rts.normalise(text).split())
+
+    held_out = [tokens(text) for _, text in real]
+    near = [text for _, text in load(BOT_DIR / "data" / "nlu_real_licensed.yml")
+            if any(len(tokens(text) & e) / len(tokens(text) | e) >= 0.7 for e in held_out)]
+    assert near == []
