@@ -67,9 +67,11 @@ nlu-eval: bot-setup
 
 # Intent accuracy and macro-F1 per intent of the trained model on a held-out
 # real-text set, beside the latest `make nlu-eval` figure; misclassified lines go
-# to bot/results/nlu-real/errors.tsv. The set is third-party text kept outside
-# the repository: NLU_REAL_SET names its real_text.yml (sources.tsv beside it).
-NLU_REAL_SET ?= $(ROOT)/../shared/nlu/real_text.yml
+# to bot/results/nlu-real/errors.tsv. The set is in the repository,
+# bot/eval/real_text/ (licensed third-party text, held out from training by
+# source file; sources.tsv and NOTICE.md beside it, rebuilt by
+# bench/nlu/build_real_set.py). NLU_REAL_SET scores another set instead.
+NLU_REAL_SET ?= $(BOT)/eval/real_text/real_text.yml
 NLU_REAL_ARGS ?=
 .PHONY: nlu-eval-real
 nlu-eval-real: bot-train

@@ -1,10 +1,14 @@
 """Checks a real-text evaluation set before `make nlu-eval-real` scores it.
 
 The set is third-party text (messages written by real customers, from public
-data sets under their own licences), so it lives outside this repository and
-is named by `NLU_REAL_SET` (docs/bot.md). A set is only worth scoring while it
-is held out, sourced, licensed and masked; `problems()` lists every way it is
-not, and the evaluation refuses to score a set that has any.
+data sets whose licences allow redistribution with attribution). It lives in
+this repository, `bot/eval/real_text/` (rebuilt from its picks by
+`build_real_set.py`, attributions in its NOTICE.md); `NLU_REAL_SET` can name
+another one (docs/bot.md). A set is only worth scoring while it is held out,
+sourced, licensed and masked; `problems()` lists every way it is not, the
+evaluation refuses to score a set that has any, and
+`bot/tests/unit/test_real_text_in_repo.py` runs the same checks on the set in
+the repository in `make bot-test`.
 """
 from __future__ import annotations
 

@@ -1,0 +1,100 @@
+"""The real-text evaluation set in the repository stays fit to score and held out (issue #16).
+
+`make nlu-eval-real` scores `bot/eval/real_text/`; these tests fail as soon as
+training data copies one of its lines, a line loses its source row or licence,
+the set and the licensed training lines share a source file, or the committed
+files drift from their picks.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "bench" / "nlu"))
+
+import build_real_set as brs  # noqa: E402
+import real_text_set as rts  # noqa: E402
+
+BOT_DIR = ROOT / "bot"
+SET_DIR = BOT_DIR / "eval" / "real_text"
+TRAINING_SOURCES = BOT_DIR / "data" / "nlu_real_licensed.sources.tsv"
+
+
+def load(path: Path) -> list[tuple[str, str]]:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    return [(e.get("intent"), e.get("text")) for e in load_data(str(path)).intent_examples]
+
+
+@pytest.fixture(scope="module")
+def real() -> list[tuple[str, str]]:
+    return load(SET_DIR / "real_text.yml")
+
+
+def test_the_set_in_the_repository_passes_every_check_against_the_training_data(real):
+    intents = yaml.safe_load((BOT_DIR / "domain.yml").read_text(encoding="utf-8"))["intents"]
+    found = rts.problems(real, rts.read_sources(SET_DIR / "sources.tsv"), rts.training_texts(BOT_DIR / "data"),
+                         intents)
+    assert found == []
+
+
+def test_the_set_is_large_enough_to_mean_something(real):
+    assert len(real) >= 200
+    assert len({intent for intent, _ in real}) >= 15
+
+
+def test_the_set_and_the_licensed_training_lines_share_no_source_file():
+    eval_files = {(r["repository"], r["file"]) for r in rts.read_sources(SET_DIR / "sources.tsv")}
+    training_files = {(r["repository"], r["file"]) for r in rts.read_sources(TRAINING_SOURCES)}
+    assert eval_files and training_files
+    assert eval_files.isdisjoint(training_files)
+
+
+def test_the_split_gives_every_source_file_one_side():
+    assert brs.EVAL_FILES.isdisjoint(brs.TRAINING_FILES)
+    assert brs.EVAL_FILES | brs.TRAINING_FILES == set(brs.FILES)
+
+
+def test_picks_from_the_other_side_are_refused():
+    with pytest.raises(SystemExit, match="other side"):
+        brs.build([("stif:unlabelled/batch6.inf", 1, "thank", "")], "eval", {})
+    with pytest.raises(SystemExit, match="other side"):
+        brs.build([("keps:test", 1, "complain_app", "")], "training", {})
+
+
+def test_the_committed_files_match_their_picks():
+    """Every picked line has its row, in order, so the set can be rebuilt from picks.tsv."""
+    for picks, sources in ((SET_DIR / "picks.tsv", SET_DIR / "sources.tsv"),
+                           (BOT_DIR / "data" / "nlu_real_licensed.picks.tsv", TRAINING_SOURCES)):
+        rows = rts.read_sources(sources)
+        picked = brs.read_picks(picks)
+        assert [(brs.FILES[k][1], str(n), i) for k, n, i, _ in picked] == \
+               [(r["file"], r["line"], r["intent"]) for r in rows]
+
+
+def test_masking_leaves_no_mention_phone_or_long_number():
+    masked = brs.mask("halo @halobca xxxuserxxx no saya 081234567890 rek 1234567890 tgl xxxdatexxx xxxnumberxxx")
+    assert masked == "halo @user @user no saya <nomor hp> rek <angka> tgl <tanggal> <angka>"
+
+
+def test_every_source_repository_is_attributed_in_the_notice():
+    notice = (SET_DIR / "NOTICE.md").read_text(encoding="utf-8")
+    for path in (SET_DIR / "sources.tsv", TRAINING_SOURCES):
+        for row in rts.read_sources(path):
+            assert row["repository"] in notice and row["license"] in notice
+
+
+def test_no_licensed_training_line_is_a_near_copy_of_an_eval_line(real):
+    """STIF repeats tweets across its files (a labelled line also sits in an unlabelled batch, retweets,
+    bots); the file split alone would let a near copy through. Token overlap 0.7 or more is a copy."""
+    def tokens(text: str) -> set[str]:
+        return set(rts.normalise(text).split())
+
+    held_out = [tokens(text) for _, text in real]
+    near = [text for _, text in load(BOT_DIR / "data" / "nlu_real_licensed.yml")
+            if any(len(tokens(text) & e) / len(tokens(text) | e) >= 0.7 for e in held_out)]
+    assert near == []
