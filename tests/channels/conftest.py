@@ -5,6 +5,7 @@ outside it is faked: Twilio, Telegram and Rasa, each a local HTTP server.
 """
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -151,7 +152,7 @@ def attachment_settings(tmp_path: Path) -> AttachmentSettings:
 
 @pytest.fixture
 async def desk(database: Database, channel_settings: Settings, fake_rasa: FakeRasa,
-               attachment_settings: AttachmentSettings) -> AsyncIterator[Desk]:
+               attachment_settings: AttachmentSettings, fake_twilio: FakeTwilio) -> AsyncIterator[Desk]:
     """The desk app with every channel installed, serving real HTTP on a free port.
 
     The outbox worker is not started: tests call ``desk.deliver()`` to run it;
@@ -164,3 +165,5 @@ async def desk(database: Database, channel_settings: Settings, fake_rasa: FakeRa
     app = create_app(channel_settings, services, name=f"channels_{uuid.uuid4().hex[:12]}", run_outbox=False)
     async with serve(app) as url:
         yield Desk(app=app, services=services, url=url, rasa=fake_rasa)
+        # Twilio's delivery reports (sent, delivered, read) trail the test by up to a second.
+        await asyncio.to_thread(fake_twilio.drain_callbacks)

@@ -88,6 +88,7 @@ class FakeTwilio(FakeHTTPService):
         self.content = content
         self.read_receipts = read_receipts
         self.callback_delay = callback_delay
+        self._callback_threads: list[threading.Thread] = []
         # "whatsapp:+62…" → time.time() of the borrower's last message (the window's start).
         self.last_inbound: dict[str, float] = {}
         # The reverse proxy in front of the desk: callbacks are signed for the public
@@ -163,9 +164,21 @@ class FakeTwilio(FakeHTTPService):
         def run() -> None:
             for status, code in steps:
                 time.sleep(self.callback_delay)
+                if message not in self.messages:
+                    return  # the test reset the fake: Twilio forgot the message
                 self.send_status(message.sid, status, code)
 
-        threading.Thread(target=run, name="fake-twilio-callbacks", daemon=True).start()
+        thread = threading.Thread(target=run, name="fake-twilio-callbacks", daemon=True)
+        self._callback_threads.append(thread)
+        thread.start()
+
+    def drain_callbacks(self, timeout: float = 10.0) -> None:
+        """Wait until every status callback already scheduled has been posted. The desk's test
+        fixture calls it before stopping the desk: a callback arriving while the app shuts down
+        would open a database connection after the app closed its pool."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self._callback_threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def add_media(self, account_sid: str, data: bytes, content_type: str) -> str:
         """Hold a medium as Twilio does for an inbound message; return its ``MediaUrl``.
