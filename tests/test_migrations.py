@@ -100,8 +100,10 @@ def _filler(column):  # type: ignore[no-untyped-def]
     return "x"
 
 
-def _insert_old_rows(url: str) -> None:
-    """Rows as the schema before c7d2a9e4b815 held them: numbers and chat ids in clear."""
+def _insert_rows(url: str, rows: list[tuple[str, dict]]) -> None:  # type: ignore[type-arg]
+    """Insert ``(table, values)`` rows through the tables as the database has them now (reflected:
+    the models describe the head, these rows an older revision); required columns not given get
+    ``_filler`` values."""
     from sqlalchemy import MetaData, insert
 
     async def run() -> None:
@@ -109,32 +111,36 @@ def _insert_old_rows(url: str) -> None:
         async with db.engine.begin() as conn:
             def write(sync) -> None:  # type: ignore[no-untyped-def]
                 meta = MetaData()
-                meta.reflect(sync, only=["conversations", "messages", "outbox", "tickets"])
-
-                def row(table: str, **values):  # type: ignore[no-untyped-def]
+                meta.reflect(sync, only=sorted({table for table, _ in rows}))
+                for table, values in rows:
                     t = meta.tables[table]
                     full = {c.name: _filler(c) for c in t.columns
                             if not c.nullable and c.server_default is None and not c.primary_key}
                     full.update(values)
                     sync.execute(insert(t).values(**full))
-
-                row("conversations", id=1, public_id="a" * 32, channel="whatsapp", sender=PHONE, mode="bot")
-                row("conversations", id=2, public_id="b" * 32, channel="telegram", sender="998877665544", mode="bot")
-                row("conversations", id=3, public_id="c" * 32, channel="whatsapp", sender="anon-3", mode="bot")
-                row("messages", id=1, conversation_id=1, seq=1, channel="whatsapp", direction="out", author="bot",
-                    text="halo")
-                row("messages", id=3, conversation_id=1, seq=2, channel="whatsapp", direction="in",
-                    author="borrower", text=TYPED)
-                row("messages", id=2, conversation_id=3, seq=1, channel="whatsapp", direction="out", author="bot",
-                    text="")
-                row("outbox", id=1, message_id=1, conversation_id=1, channel="whatsapp", recipient=PHONE,
-                    status="sent")
-                row("outbox", id=2, message_id=2, conversation_id=3, channel="whatsapp", recipient="", status="sent")
-                row("tickets", id=1, number="DCI-1", channel="whatsapp", phone=PHONE, status="received")
             await conn.run_sync(write)
         await db.dispose()
 
     asyncio.run(run())
+
+
+def _insert_old_rows(url: str) -> None:
+    """Rows as the schema before c7d2a9e4b815 held them: numbers and chat ids in clear."""
+    _insert_rows(url, [
+        ("conversations", dict(id=1, public_id="a" * 32, channel="whatsapp", sender=PHONE, mode="bot")),
+        ("conversations", dict(id=2, public_id="b" * 32, channel="telegram", sender="998877665544", mode="bot")),
+        ("conversations", dict(id=3, public_id="c" * 32, channel="whatsapp", sender="anon-3", mode="bot")),
+        ("messages", dict(id=1, conversation_id=1, seq=1, channel="whatsapp", direction="out", author="bot",
+                    text="halo")),
+        ("messages", dict(id=3, conversation_id=1, seq=2, channel="whatsapp", direction="in",
+                    author="borrower", text=TYPED)),
+        ("messages", dict(id=2, conversation_id=3, seq=1, channel="whatsapp", direction="out", author="bot",
+                    text="")),
+        ("outbox", dict(id=1, message_id=1, conversation_id=1, channel="whatsapp", recipient=PHONE,
+                    status="sent")),
+        ("outbox", dict(id=2, message_id=2, conversation_id=3, channel="whatsapp", recipient="", status="sent")),
+        ("tickets", dict(id=1, number="DCI-1", channel="whatsapp", phone=PHONE, status="received")),
+    ])
 
 
 def _read(url: str, sql: str) -> list[tuple]:  # type: ignore[type-arg]
@@ -193,38 +199,20 @@ ADDRESS = "Jl. Melati Raya No. 5, Jakarta"
 
 def _insert_free_text_rows(url: str) -> None:
     """Rows as the schema before e9c4a7d1f260 (on d9e3b6a1f274) held them: free text, e-mail, address in clear."""
-    from sqlalchemy import MetaData, insert
-
-    async def run() -> None:
-        db = Database(url)
-        async with db.engine.begin() as conn:
-            def write(sync) -> None:  # type: ignore[no-untyped-def]
-                meta = MetaData()
-                meta.reflect(sync, only=["users", "conversations", "tickets", "ticket_events", "notes", "handoffs"])
-
-                def row(table: str, **values):  # type: ignore[no-untyped-def]
-                    t = meta.tables[table]
-                    full = {c.name: _filler(c) for c in t.columns
-                            if not c.nullable and c.server_default is None and not c.primary_key}
-                    full.update(values)
-                    sync.execute(insert(t).values(**full))
-
-                row("users", id=1, username="a", role="agent")
-                row("conversations", id=1, public_id="a" * 32, channel="whatsapp", sender_key="k", mode="human")
-                row("tickets", id=1, number="DCI-1", channel="whatsapp", status="received", chronology=TYPED,
+    _insert_rows(url, [
+        ("users", dict(id=1, username="a", role="agent")),
+        ("conversations", dict(id=1, public_id="a" * 32, channel="whatsapp", sender_key="k", mode="human")),
+        ("tickets", dict(id=1, number="DCI-1", channel="whatsapp", status="received", chronology=TYPED,
                     email=EMAIL, id_card_address=ADDRESS,
-                    outcome={"kind": "explanation", "explanation": f"NIK {NIK} dicek"})
-                row("tickets", id=2, number="DCI-2", channel="whatsapp", status="received", chronology="tanpa nomor")
-                row("ticket_events", id=1, ticket_id=1, seq=1, kind="note", actor="user:1", data={"text": TYPED})
-                row("ticket_events", id=2, ticket_id=1, seq=2, kind="assigned", actor="user:1", data={"to": 1})
-                row("notes", id=1, conversation_id=1, author_id=1, text=f"NIK {NIK}")
-                row("handoffs", id=1, conversation_id=1, reason="fraud", status="closed",
+                    outcome={"kind": "explanation", "explanation": f"NIK {NIK} dicek"})),
+        ("tickets", dict(id=2, number="DCI-2", channel="whatsapp", status="received", chronology="tanpa nomor")),
+        ("ticket_events", dict(id=1, ticket_id=1, seq=1, kind="note", actor="user:1", data={"text": TYPED})),
+        ("ticket_events", dict(id=2, ticket_id=1, seq=2, kind="assigned", actor="user:1", data={"to": 1})),
+        ("notes", dict(id=1, conversation_id=1, author_id=1, text=f"NIK {NIK}")),
+        ("handoffs", dict(id=1, conversation_id=1, reason="fraud", status="closed",
                     summary={"last_message": TYPED, "last_intent": "complain_fraud"}, closing_summary=TYPED,
-                    rating_comment=f"kirim ke {EMAIL}")
-            await conn.run_sync(write)
-        await db.dispose()
-
-    asyncio.run(run())
+                    rating_comment=f"kirim ke {EMAIL}")),
+    ])
 
 
 def test_the_free_text_migration_seals_existing_rows_and_the_downgrade_opens_them(database_url: str) -> None:
