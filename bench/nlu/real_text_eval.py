@@ -2,7 +2,8 @@
 
 Cross-validation (`make nlu-eval`) scores the training data against itself.
 This parses every line of a held-out real-text set (`--data`, from
-`NLU_REAL_SET`; by default `bot/eval/real_text/real_text.yml`, docs/bot.md)
+`NLU_REAL_SET`; `make nlu-eval-real` scores `bot/eval/real_text/` and
+`bot/eval/real_text_holdout/` one after the other, docs/bot.md)
 with the trained model, exactly as the
 running bot would (FallbackClassifier included: a message that falls back to
 `nlu_fallback` counts as wrong), and prints the same table as `make nlu-eval`

@@ -1,9 +1,10 @@
-"""The real-text evaluation set in the repository stays fit to score and held out (issue #16).
+"""The real-text evaluation sets in the repository stay fit to score and held out (issue #16).
 
-`make nlu-eval-real` scores `bot/eval/real_text/`; these tests fail as soon as
-training data copies one of its lines, a line loses its source row or licence,
-the set and the licensed training lines share a source file, or the committed
-files drift from their picks.
+`make nlu-eval-real` scores `bot/eval/real_text/` and the second, later hold-out
+`bot/eval/real_text_holdout/`; these tests fail as soon as training data copies
+one of their lines, a line loses its source row or licence, a set and the
+licensed training lines share a source file, the two sets share a line, or the
+committed files drift from their picks.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ import real_text_set as rts  # noqa: E402
 
 BOT_DIR = ROOT / "bot"
 SET_DIR = BOT_DIR / "eval" / "real_text"
+HOLDOUT_DIR = BOT_DIR / "eval" / "real_text_holdout"
+SET_DIRS = (SET_DIR, HOLDOUT_DIR)
 TRAINING_SOURCES = BOT_DIR / "data" / "nlu_real_licensed.sources.tsv"
 
 
@@ -32,23 +35,42 @@ def load(path: Path) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def real() -> list[tuple[str, str]]:
-    return load(SET_DIR / "real_text.yml")
+    return load(SET_DIR / "real_text.yml") + load(HOLDOUT_DIR / "real_text.yml")
 
 
-def test_the_set_in_the_repository_passes_every_check_against_the_training_data(real):
+@pytest.mark.parametrize("set_dir", SET_DIRS, ids=lambda d: d.name)
+def test_each_set_in_the_repository_passes_every_check_against_the_training_data(set_dir):
     intents = yaml.safe_load((BOT_DIR / "domain.yml").read_text(encoding="utf-8"))["intents"]
-    found = rts.problems(real, rts.read_sources(SET_DIR / "sources.tsv"), rts.training_texts(BOT_DIR / "data"),
-                         intents)
+    found = rts.problems(load(set_dir / "real_text.yml"), rts.read_sources(set_dir / "sources.tsv"),
+                         rts.training_texts(BOT_DIR / "data"), intents)
     assert found == []
 
 
-def test_the_set_is_large_enough_to_mean_something(real):
-    assert len(real) >= 200
-    assert len({intent for intent, _ in real}) >= 15
+@pytest.mark.parametrize("set_dir, lines", ((SET_DIR, 200), (HOLDOUT_DIR, 150)), ids=("real_text", "holdout"))
+def test_each_set_is_large_enough_to_mean_something(set_dir, lines):
+    examples = load(set_dir / "real_text.yml")
+    assert len(examples) >= lines
+    assert len({intent for intent, _ in examples}) >= 15
 
 
-def test_the_set_and_the_licensed_training_lines_share_no_source_file():
-    eval_files = {(r["repository"], r["file"]) for r in rts.read_sources(SET_DIR / "sources.tsv")}
+def test_the_two_sets_share_no_line_and_no_near_copy():
+    """The hold-out was drawn after the first set's errors had been read: it only says something new
+    if none of its lines is one of the first set's, picked again or repeated by the source."""
+    first = brs.read_picks(SET_DIR / "picks.tsv")
+    second = brs.read_picks(HOLDOUT_DIR / "picks.tsv")
+    assert {(k, n) for k, n, _, _ in first}.isdisjoint({(k, n) for k, n, _, _ in second})
+
+    def tokens(text: str) -> set[str]:
+        return set(rts.normalise(text).split())
+
+    seen = [tokens(text) for _, text in load(SET_DIR / "real_text.yml")]
+    near = [text for _, text in load(HOLDOUT_DIR / "real_text.yml")
+            if any(len(tokens(text) & e) / len(tokens(text) | e) >= 0.6 for e in seen)]
+    assert near == []
+
+
+def test_the_sets_and_the_licensed_training_lines_share_no_source_file():
+    eval_files = {(r["repository"], r["file"]) for d in SET_DIRS for r in rts.read_sources(d / "sources.tsv")}
     training_files = {(r["repository"], r["file"]) for r in rts.read_sources(TRAINING_SOURCES)}
     assert eval_files and training_files
     assert eval_files.isdisjoint(training_files)
@@ -69,6 +91,7 @@ def test_picks_from_the_other_side_are_refused():
 def test_the_committed_files_match_their_picks():
     """Every picked line has its row, in order, so the set can be rebuilt from picks.tsv."""
     for picks, sources in ((SET_DIR / "picks.tsv", SET_DIR / "sources.tsv"),
+                           (HOLDOUT_DIR / "picks.tsv", HOLDOUT_DIR / "sources.tsv"),
                            (BOT_DIR / "data" / "nlu_real_licensed.picks.tsv", TRAINING_SOURCES)):
         rows = rts.read_sources(sources)
         picked = brs.read_picks(picks)
@@ -83,7 +106,7 @@ def test_masking_leaves_no_mention_phone_or_long_number():
 
 def test_every_source_repository_is_attributed_in_the_notice():
     notice = (SET_DIR / "NOTICE.md").read_text(encoding="utf-8")
-    for path in (SET_DIR / "sources.tsv", TRAINING_SOURCES):
+    for path in (SET_DIR / "sources.tsv", HOLDOUT_DIR / "sources.tsv", TRAINING_SOURCES):
         for row in rts.read_sources(path):
             assert row["repository"] in notice and row["license"] in notice
 
