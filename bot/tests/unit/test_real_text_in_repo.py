@@ -33,6 +33,17 @@ def load(path: Path) -> list[tuple[str, str]]:
     return [(e.get("intent"), e.get("text")) for e in load_data(str(path)).intent_examples]
 
 
+def _tokens(text: str) -> set[str]:
+    return set(rts.normalise(text).split())
+
+
+def _near_copies(lines: list[tuple[str, str]], of: list[tuple[str, str]], overlap: float) -> list[str]:
+    """Texts of ``lines`` sharing at least ``overlap`` of their word tokens (Jaccard) with a text of ``of``."""
+    seen = [_tokens(text) for _, text in of]
+    return [text for _, text in lines
+            if any(len(_tokens(text) & e) / len(_tokens(text) | e) >= overlap for e in seen)]
+
+
 @pytest.fixture(scope="module")
 def real() -> list[tuple[str, str]]:
     return load(SET_DIR / "real_text.yml") + load(HOLDOUT_DIR / "real_text.yml")
@@ -59,14 +70,7 @@ def test_the_two_sets_share_no_line_and_no_near_copy():
     first = brs.read_picks(SET_DIR / "picks.tsv")
     second = brs.read_picks(HOLDOUT_DIR / "picks.tsv")
     assert {(k, n) for k, n, _, _ in first}.isdisjoint({(k, n) for k, n, _, _ in second})
-
-    def tokens(text: str) -> set[str]:
-        return set(rts.normalise(text).split())
-
-    seen = [tokens(text) for _, text in load(SET_DIR / "real_text.yml")]
-    near = [text for _, text in load(HOLDOUT_DIR / "real_text.yml")
-            if any(len(tokens(text) & e) / len(tokens(text) | e) >= 0.6 for e in seen)]
-    assert near == []
+    assert _near_copies(load(HOLDOUT_DIR / "real_text.yml"), load(SET_DIR / "real_text.yml"), 0.6) == []
 
 
 def test_the_sets_and_the_licensed_training_lines_share_no_source_file():
@@ -114,10 +118,4 @@ def test_every_source_repository_is_attributed_in_the_notice():
 def test_no_licensed_training_line_is_a_near_copy_of_an_eval_line(real):
     """STIF repeats tweets across its files (a labelled line also sits in an unlabelled batch, retweets,
     bots); the file split alone would let a near copy through. Token overlap 0.7 or more is a copy."""
-    def tokens(text: str) -> set[str]:
-        return set(rts.normalise(text).split())
-
-    held_out = [tokens(text) for _, text in real]
-    near = [text for _, text in load(BOT_DIR / "data" / "nlu_real_licensed.yml")
-            if any(len(tokens(text) & e) / len(tokens(text) | e) >= 0.7 for e in held_out)]
-    assert near == []
+    assert _near_copies(load(BOT_DIR / "data" / "nlu_real_licensed.yml"), real, 0.7) == []
