@@ -88,6 +88,10 @@ class Answers:
     chronology: str = ("Saya sudah bayar cicilan lewat virtual account BCA kemarin sore sebesar Rp1.250.000 "
                        "tapi di aplikasi status tagihan masih belum lunas dan saya kena denda.")
     ticket_number: str = ""
+    # The topic button the borrower presses when the bot, unsure, asks which
+    # topic is meant ("Maaf, Kak, saya belum yakin maksud Anda …"); None: the
+    # flow does not expect the question.
+    topic: str | None = None
     # When the summary shows, change one field first ("field", "new value"), then send.
     correction: tuple[str, str] | None = None
     corrected: bool = field(default=False, init=False)
@@ -136,8 +140,14 @@ def confirm_button(turn: Turn) -> str | None:
     return None
 
 
+_CLARIFYING = re.compile(r"belum yakin maksud", re.I)
+
+
 def answer(borrower: Borrower, turn: Turn, answers: Answers) -> Turn:
     """Answer the bot's last question once."""
+    if answers.topic and turn.replies and _CLARIFYING.search(turn.replies[-1].text):
+        answers.asked.append("topic")
+        return borrower.press(answers.topic)
     asked = asked_field(turn)
     answers.asked.append(asked or "?")
     if asked == "summary":

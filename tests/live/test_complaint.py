@@ -173,7 +173,9 @@ def test_supervisor_finds_a_bot_only_conversation(stack: LiveStack, borrower: Ca
                                                   supervisor: Console) -> None:
     """Issue #11 item 10: any conversation, bot-only included, by ticket number, phone, name or a word."""
     b = borrower("whatsapp", name="Yohanes Pardede")
+    # App or payment? The message is both, so the bot may ask; the borrower means the payment.
     answers = Answers(full_name="Yohanes Pardede", phone=b.sender, product="Pinjaman Tunai",
+                      topic="Masalah pembayaran",
                       chronology=("Aplikasi menolak pembayaran lewat kodebayar Alfamart berkali-kali sejak "
                                   "kemarin padahal saldo cukup, mohon dicek kenapa gagal terus."))
     # The bot takes the opening message as the chronology, so the word searched for must be in it.
