@@ -92,6 +92,15 @@ def test_every_phone_format_is_masked(capture, fmt) -> None:
     assert "+6285****601" in out and "081****890" in out
 
 
+def test_a_conversation_id_that_starts_like_a_phone_is_not_a_leak() -> None:
+    """A uuid4 hex id may start with "08" and seven digits; only a whole number is a phone (a CI run flagged one)."""
+    scanner = LeakScanner(formatter=logging.Formatter("%(message)s"), mask=False)
+    assert scanner.findings("bot answered conversation=082730907b0645088614b450deadc151 replies=1") == []
+    assert scanner.findings("id=62812345678901abc") == []
+    assert scanner.findings("from 082730907 at 10:00") == ["phone '082730907'"]
+    assert scanner.findings("to whatsapp:+6285795730601, retry") == ["phone '+6285795730601'"]
+
+
 def test_secrets_in_urls_headers_and_registered_values_are_redacted(capture) -> None:
     stream = capture("kv")
     register_secrets(["s3cr3t-deployment-value"])

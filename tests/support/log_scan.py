@@ -17,8 +17,9 @@ from desk.logging import StructuredFormatter
 from desk.masking import MaskingFilter
 
 # Any Indonesian mobile number still in clear: +62 / 62 / 0, 8, then at least 7 digits,
-# with any separators a person might type.
-UNMASKED_PHONE = re.compile(r"(?<![\w.])(?:\+?62|0)[\s.()-]*8(?:[\s.()-]{0,2}\d){7,12}")
+# with any separators a person might type. It must end where a word ends: a conversation
+# id is a uuid4 hex ("082730907b06…") and about one in 7,000 starts like a phone number.
+UNMASKED_PHONE = re.compile(r"(?<![\w.])(?:\+?62|0)[\s.()-]*8(?:[\s.()-]{0,2}\d){7,12}(?!\w)")
 UNMASKED_NIK = re.compile(r"(?<!\d)\d{16}(?!\d)")
 
 # The values the test fixtures use (tests/conftest.py settings, tests/channels/conftest.py) and
