@@ -97,6 +97,25 @@ def test_round_trips_through_model_storage(trained):
     assert loaded.clf.named_steps["tfidf"].idf_.shape == classifier.clf.named_steps["tfidf"].idf_.shape
 
 
+def test_weights_are_laid_out_so_a_prediction_does_not_copy_them(trained):
+    # scipy copies a dense operand that is not C-contiguous on every sparse
+    # product; sklearn's operand is coef_.T. Row-major coef_ cost ~40 % of the
+    # parse with word pairs (docs/bot.md, sixth pass).
+    import numpy as np
+
+    classifier, storage, resource, context, tokenizer, featurizers = trained
+    loaded = TfidfIntentClassifier.load(TfidfIntentClassifier.get_default_config(), storage, resource, context)
+    for component in (classifier, loaded):
+        assert component.clf.named_steps["logreg"].coef_.T.flags["C_CONTIGUOUS"]
+    # Same numbers as the row-major weights would give.
+    messages = _featurize(["cara bayar pakai va", "saldo terpotong tapi belum lunas"], tokenizer, featurizers)
+    X = loaded._create_X(messages)
+    fast = loaded.clf.predict_proba(X)
+    logreg = loaded.clf.named_steps["logreg"]
+    logreg.coef_ = np.ascontiguousarray(logreg.coef_)
+    assert np.allclose(loaded.clf.predict_proba(X), fast)
+
+
 def test_load_refuses_untrusted_types_instead_of_running_unfitted(trained, monkeypatch):
     # Rasa's parent would log at debug level and return an unfitted classifier.
     import components.tfidf_intent_classifier as module
