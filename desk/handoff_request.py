@@ -31,6 +31,9 @@ class HandoffRequest:
     category: str | None = None
     summary: dict[str, Any] | None = None
     ticket_number: str | None = None
+    hours_told: bool = False
+    """The replies going out with the request already tell the borrower, outside office hours, when a
+    person answers; the queue then adds no notice of its own (the borrower would read it twice)."""
 
     @classmethod
     def from_custom(cls, handoff: dict[str, Any]) -> HandoffRequest:
@@ -44,6 +47,7 @@ class HandoffRequest:
             category=handoff.get("category") or None,
             summary=summary,
             ticket_number=handoff.get("ticket_number") or None,
+            hours_told=handoff.get("hours_told") is True,
         )
 
 

@@ -83,7 +83,8 @@ async def enqueue_handoff(session: AsyncSession, conversation: Conversation, req
     reason, priority, category, summary, ticket_number). A conversation that is
     already queued or with an agent keeps its handoff: the new request only
     raises its priority and fills what was missing. Outside office hours the
-    borrower is told when a person will answer.
+    borrower is told when a person will answer, unless the request says the
+    bot's reply already told them (``hours_told``).
     """
     reason = str(_field(request, "reason") or "complex_case")
     category = _field(request, "category") or None
@@ -122,7 +123,7 @@ async def enqueue_handoff(session: AsyncSession, conversation: Conversation, req
     session.add(handoff)
     await session.flush()
     notice = hours.out_of_hours_notice(conversation.channel, utcnow())
-    if notice:
+    if notice and _field(request, "hours_told") is not True:
         await enqueue_outbound(session, conversation, OutboundMessage(text=notice), author=Author.SYSTEM.value)
         handoff.summary = {**summary, "out_of_hours_notice": True}
     return handoff

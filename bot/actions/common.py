@@ -151,6 +151,7 @@ async def hand_off(
     """
     status = await office_status(tracker)
     lines = [intro or "Baik, Kak, saya hubungkan Anda dengan petugas CS kami."]
+    hours_told = False
     if status is None:
         lines.append("Petugas kami akan membalas secepatnya di percakapan ini. "
                      f"Anda juga bisa menghubungi CS lewat {contacts_text()}.")
@@ -161,6 +162,7 @@ async def hand_off(
         if when:
             lines.append(f"Saat ini di luar jam layanan, petugas akan membalas mulai {when}. "
                          "Pesan Anda sudah kami teruskan, jadi tidak perlu mengulang cerita.")
+            hours_told = True
         else:
             lines.append("Saat ini di luar jam layanan; petugas akan membalas pada jam kerja berikutnya.")
     if ticket_number:
@@ -173,6 +175,8 @@ async def hand_off(
             "category": category,
             "summary": form_summary(tracker, reason),
             "ticket_number": ticket_number,
+            # This reply already says when a person answers, so the desk adds no notice of its own.
+            "hours_told": hours_told,
         }
     }
     dispatcher.utter_message(json_message=payload)

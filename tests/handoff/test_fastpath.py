@@ -144,6 +144,38 @@ async def test_out_of_office_hours_takes_the_reference_path(database, writer) ->
     assert texts[1] == REPLY.text and len(texts) == 3  # the inbound message, the reply, the notice
 
 
+async def test_out_of_office_hours_the_bot_told_are_not_told_twice(database, writer) -> None:
+    """The bot's handoff reply already named the hour a person answers: the desk adds no second notice."""
+    class Closed:
+        def is_open(self, channel: str | None, at: Any) -> bool:
+            return False
+
+        def next_open(self, channel: str | None, at: Any) -> Any:
+            return at + timedelta(hours=10)
+
+        def hours_text(self, channel: str | None) -> str:
+            return "Senin–Jumat 08.00–17.00 WIB"
+
+    hours.configure(Closed())
+    conv = await _conversation(database)
+    stored = await hand_off(writer, conv, [REPLY], {"reason": "request_human", "hours_told": True}, utcnow())
+    assert [m.text for m in stored] == [REPLY.text]
+    (handoff,) = await _handoffs(database, conv.id)
+    assert handoff.status == "waiting" and "out_of_hours_notice" not in handoff.summary
+    async with database.session() as session:
+        assert (await session.get(Conversation, conv.id)).mode == "human"
+        texts = list(await session.scalars(select(Message.text).where(Message.conversation_id == conv.id)
+                                           .order_by(Message.seq)))
+    assert texts[1:] == [REPLY.text]  # the reply only, no system notice after it
+
+
+def test_only_a_literal_true_from_the_bot_silences_the_notice() -> None:
+    assert HandoffRequest.from_custom({"reason": "x", "hours_told": True}).hours_told is True
+    for value in ("true", 1, None, "yes"):
+        assert HandoffRequest.from_custom({"reason": "x", "hours_told": value}).hours_told is False
+    assert HandoffRequest.from_custom({"reason": "x"}).hours_told is False
+
+
 async def test_the_database_refuses_a_second_open_handoff(database) -> None:
     conv = await _conversation(database)
     async with database.transaction() as session:

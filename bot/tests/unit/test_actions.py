@@ -225,6 +225,15 @@ def test_fraud_and_collection_hand_off_at_once(dispatcher, desk, intent, text, r
     (handoff,) = handoffs(dispatcher)
     assert handoff["reason"] == reason and handoff["priority"] == priority
     assert "18 Maret 2024" in texts(dispatcher)  # outside hours: when a person replies
+    assert handoff["hours_told"] is True  # so the desk does not say it a second time
+
+
+def test_inside_hours_the_handoff_leaves_the_hours_to_the_desk(dispatcher, desk):
+    desk.get(url("/api/v1/office-hours"), payload=OPEN)
+    run(a.ActionStartComplaint().run(dispatcher, make_tracker(intent="complain_fraud", text="akun saya dibobol"),
+                                     DOMAIN))
+    (handoff,) = handoffs(dispatcher)
+    assert handoff["hours_told"] is False
 
 
 def test_fraud_handoff_files_an_incomplete_ticket_and_carries_its_number(dispatcher, desk):
@@ -372,7 +381,7 @@ def test_request_human_payload(dispatcher, desk):
     tracker = make_tracker(intent="request_human", slots={"proposed_category": "app", "full_name": "Budi"})
     run(a.ActionHandoff().run(dispatcher, tracker, DOMAIN))
     (handoff,) = handoffs(dispatcher)
-    assert set(handoff) == {"reason", "priority", "category", "summary", "ticket_number"}
+    assert set(handoff) == {"reason", "priority", "category", "summary", "ticket_number", "hours_told"}
     assert handoff["reason"] == "request_human" and handoff["category"] == "app"
     # Data, not text: the desk renders it for agents in Indonesian (handoff/summary.py).
     assert handoff["summary"]["full_name"] == "Budi" and handoff["summary"]["last_intent"] == "request_human"
