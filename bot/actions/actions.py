@@ -15,8 +15,8 @@ from actions import content, desk_client
 from actions import identifiers as ids
 from actions import validators as v
 from actions.common import (
-    COMPLAINT_INTENTS, URGENT_WORDS, category_label, channel_of, conversation_id, format_wib,
-    hand_off, latest_metadata, missed_in_a_row, office_status, reset_slots, verified_customer,
+    COMPLAINT_INTENTS, URGENT_WORDS, category_label, channel_of, complaint_named_alongside, conversation_id,
+    format_wib, hand_off, latest_metadata, missed_in_a_row, office_status, reset_slots, verified_customer,
 )
 from actions.content import CATEGORY_LABELS
 from actions.forms import (
@@ -656,6 +656,9 @@ class ActionHandoff(Action):
                   domain: DomainDict) -> List[EventType]:
         category = tracker.get_slot("complaint_category") or tracker.get_slot("proposed_category")
         priority = tracker.get_slot("priority") or "medium"
+        named = None if category else complaint_named_alongside(tracker)
+        if named:
+            category, priority = named["category"], named["priority"]
         return await hand_off(dispatcher, tracker, "request_human", priority, category)
 
 

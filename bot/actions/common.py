@@ -32,6 +32,34 @@ COMPLAINT_INTENTS: Dict[str, Dict[str, str]] = {
 # Words that make a fraud or collection report urgent (threats, data spread).
 URGENT_WORDS = ("ancam", "sebar", "teror", "bunuh", "viral", "malu", "pukul", "kekerasan", "polisi")
 
+# A complaint the borrower names while asking for a person counts when the NLU
+# ranks it at least this high: the FallbackClassifier's threshold, below which
+# the bot would not act on an intent either (config.yml).
+NAMED_COMPLAINT_MIN_CONFIDENCE = 0.25
+
+
+def complaint_named_alongside(tracker: Tracker) -> Optional[Dict[str, str]]:
+    """Category and priority of a complaint named in the same message as the best intent.
+
+    "sambungkan ke cs, penagihnya kasar" reads as ``request_human`` first and
+    ``complain_collection`` second; the handoff should still carry the
+    collection category, so the queue puts it at high priority. The generic
+    ``lodge_complaint`` names no category and is ignored.
+    """
+    latest = tracker.latest_message or {}
+    text = (latest.get("text") or "").lower()
+    for ranked in (latest.get("intent_ranking") or [])[1:3]:
+        name = ranked.get("name")
+        if name == "lodge_complaint" or name not in COMPLAINT_INTENTS:
+            continue
+        if float(ranked.get("confidence") or 0.0) < NAMED_COMPLAINT_MIN_CONFIDENCE:
+            continue
+        spec = dict(COMPLAINT_INTENTS[name])
+        if spec["category"] in ("fraud", "unethical_collection") and any(w in text for w in URGENT_WORDS):
+            spec["priority"] = "urgent"
+        return spec
+    return None
+
 
 def latest_metadata(tracker: Tracker) -> Dict[str, Any]:
     """Metadata of the newest user message that carried any (desk channel)."""

@@ -58,6 +58,20 @@ def test_fraud_and_threat_go_to_people_with_a_ticket(channel: str, opening: str,
     assert later.mode_after == "human" and not later.bot_replies
 
 
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_asking_for_a_person_about_collectors_queues_at_high_priority(channel: str,
+                                                                       borrower: Callable[..., Borrower]) -> None:
+    """A request for a person that names a collection complaint keeps its category (found by hand on Telegram:
+    it queued at medium with no category, behind routine questions)."""
+    b = borrower(channel)
+    turn = b.say("min tolong sambungkan ke cs manusia, saya mau komplain soal penagih yang kasar")
+    assert turn.mode_after == "human", turn.transcript()
+    handoff = turn.handoff
+    assert handoff is not None and handoff["reason"] == "request_human", handoff
+    assert handoff["category"] == "unethical_collection", handoff
+    assert PRIORITY_ORDER.index(handoff["priority"]) >= PRIORITY_ORDER.index("high"), handoff
+
+
 def _press_rating(b: Borrower, score: int) -> None:
     turn = b.press(str(score))
     assert turn.replies and "terima kasih" in turn.all_text.lower(), turn.transcript()

@@ -389,6 +389,36 @@ def test_request_human_payload(dispatcher, desk):
     assert "segera membalas" in texts(dispatcher)
 
 
+@pytest.mark.parametrize("text,runner_up,confidence,category,priority", [
+    # Seen by hand on Telegram: request_human 0.59, complain_collection 0.32; it queued at medium, no category.
+    ("min tolong sambungkan ke cs manusia, saya mau komplain soal penagih yang kasar",
+     "complain_collection", 0.32, "unethical_collection", "high"),
+    ("sambungkan ke petugas, penagihnya ngancam sebar data saya", "complain_collection", 0.4,
+     "unethical_collection", "urgent"),
+    ("mau bicara sama orang, saldo kepotong dua kali", "complain_payment", 0.3, "payment", "medium"),
+    # Below the fallback threshold, or the generic complaint: nothing is guessed.
+    ("mau bicara sama petugas", "complain_collection", 0.1, None, "medium"),
+    ("mau bicara sama petugas, mau komplain", "lodge_complaint", 0.6, None, "medium"),
+])
+def test_a_request_for_a_person_keeps_the_complaint_it_names(dispatcher, desk, text, runner_up, confidence,
+                                                             category, priority):
+    desk.get(url("/api/v1/office-hours"), payload=OPEN)
+    ranking = [{"name": "request_human", "confidence": 0.55}, {"name": runner_up, "confidence": confidence}]
+    run(a.ActionHandoff().run(dispatcher, make_tracker(intent="request_human", text=text, ranking=ranking), DOMAIN))
+    (handoff,) = handoffs(dispatcher)
+    assert (handoff["reason"], handoff["category"], handoff["priority"]) == ("request_human", category, priority)
+
+
+def test_a_category_already_collected_wins_over_the_ranking(dispatcher, desk):
+    desk.get(url("/api/v1/office-hours"), payload=OPEN)
+    ranking = [{"name": "request_human", "confidence": 0.55}, {"name": "complain_fraud", "confidence": 0.4}]
+    tracker = make_tracker(intent="request_human", text="petugas saja", ranking=ranking,
+                           slots={"proposed_category": "app"})
+    run(a.ActionHandoff().run(dispatcher, tracker, DOMAIN))
+    (handoff,) = handoffs(dispatcher)
+    assert handoff["category"] == "app"
+
+
 def test_fallback_offers_top_topics(dispatcher):
     ranking = [{"name": "nlu_fallback"}, {"name": "ask_bill_amount"}, {"name": "greet"},
                {"name": "ask_payment_method"}, {"name": "complain_payment"}, {"name": "ask_product_info"}]
