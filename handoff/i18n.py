@@ -85,6 +85,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "nlu_flag_low_confidence": {"id": "bot ragu", "en": "bot unsure"},
     "nlu_read_as": {"id": "dibaca bot sebagai", "en": "bot read it as"},
     "nlu_label": {"id": "Label maksud", "en": "Label intent"},
+    "nlu_choose": {"id": "— pilih maksud —", "en": "— choose an intent —"},
     "nlu_labelled": {"id": "label", "en": "label"},
     "nlu_count": {"id": "Jumlah", "en": "Count"},
     "nlu_message": {"id": "Pesan (data pribadi disamarkan)", "en": "Message (personal data masked)"},

@@ -1,6 +1,8 @@
 """The desk teaches the bot (issue #16): marks, labels (audited), the supervisor page, the reviewed export."""
 from __future__ import annotations
 
+import re
+
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -69,6 +71,22 @@ async def test_console_marks_what_the_bot_did_not_understand(client, sign_in, ha
     assert "masalah pembayaran" in page.text and "complain_payment" not in page.text  # no raw intent names
 
 
+async def test_a_message_the_bot_never_read_offers_no_intent_preselected(client, sign_in, handed_off, database):
+    """Messages sent after the handoff have no NLU reading: the form starts on an empty, required choice
+    (it showed the list's first intent, "salam", so one careless click labelled a complaint a greeting)."""
+    ani = await sign_in("ani")
+    public_id, _ = await handed_off()
+    async with database.transaction() as session:
+        message = await session.scalar(select(Message).where(Message.text == "sudah bayar tapi belum lunas"))
+        message.payload = {}
+    page = await client.get(f"/console/c/{public_id}", ani)
+    form = page.text.split(f'action="/console/messages/{message.id}/label"', 1)[1].split("</form>", 1)[0]
+    assert "required" in form
+    selected = re.findall(r'<option value="([^"]*)"[^>]*\bselected\b', form)
+    assert selected == [""], selected
+    assert "pilih maksud" in form
+
+
 async def test_an_agent_labels_a_message_in_one_action_and_it_is_audited(client, sign_in, database):
     ani = await sign_in("ani")
     (first, second) = await borrower_says(database, [("dana sy ketahan gmn", FALLBACK), ("halo", UNDERSTOOD)])
@@ -93,6 +111,7 @@ async def test_labels_are_refused_for_unknown_intents_bot_messages_and_without_c
     ani = await sign_in("ani")
     (first,) = await borrower_says(database, [("dana sy ketahan gmn", FALLBACK)])
     assert (await client.post(f"/console/messages/{first}/label", ani, {"intent": "nonsense"})).status == 400
+    assert (await client.post(f"/console/messages/{first}/label", ani, {"intent": ""})).status == 400
     assert (await client.post(f"/console/messages/{first + 1}/label", ani, {"intent": "greet"})).status == 400
     assert (await client.post(f"/console/messages/{first}/label", ani, {"intent": "greet"}, csrf=False)).status in (
         400, 403)
