@@ -78,6 +78,7 @@ def out_of_hours_notice(channel: str, now: datetime) -> str | None:
     except Exception:  # noqa: BLE001
         log.exception("office hours lookup failed for channel %s", channel)
         return None
-    return ("Terima kasih sudah menunggu, Kak. Saat ini di luar jam layanan petugas CS kami "
-            f"({hours}). Pesan Anda sudah masuk antrean dan tidak akan hilang; petugas kami "
-            f"akan membalas mulai {format_wib(opens)}.")
+    # Sent right after the desk's holding reply or the bot's handoff text, so it neither thanks the borrower
+    # for waiting nor apologises a second time.
+    return (f"Saat ini di luar jam layanan petugas CS kami ({hours}), Kak. Pesan Anda sudah masuk antrean "
+            f"dan tidak akan hilang; petugas kami akan membalas mulai {format_wib(opens)}.")
