@@ -15,8 +15,9 @@ from actions import content, desk_client
 from actions import identifiers as ids
 from actions import validators as v
 from actions.common import (
-    COMPLAINT_INTENTS, URGENT_WORDS, category_label, channel_of, complaint_named_alongside, conversation_id,
-    format_wib, hand_off, latest_metadata, missed_in_a_row, office_status, reset_slots, verified_customer,
+    COMPLAINT_INTENTS, URGENT_CATEGORIES, category_label, channel_of, complaint_named_alongside,
+    complaint_priority, conversation_id, format_wib, hand_off, latest_metadata, missed_in_a_row, office_status,
+    reset_slots, verified_customer,
 )
 from actions.content import CATEGORY_LABELS
 from actions.forms import (
@@ -362,9 +363,8 @@ class ActionStartComplaint(Action):
         text = ((tracker.latest_message or {}).get("text") or "").lower()
         events: List[EventType] = [SlotSet("proposed_category", category),
                                    SlotSet("complaint_id", uuid.uuid4().hex)]
-        if category in ("fraud", "unethical_collection"):
-            if any(word in text for word in URGENT_WORDS):
-                priority = "urgent"
+        if category in URGENT_CATEGORIES:
+            priority = complaint_priority(category, priority, text)
             reason = "fraud" if category == "fraud" else "collection_threat"
             intro = ("Terima kasih sudah melapor, Kak. Laporan ini kami tangani sebagai prioritas dan "
                      "saya teruskan langsung ke petugas kami. Mohon jangan berikan kode OTP, PIN, atau "

@@ -32,6 +32,16 @@ COMPLAINT_INTENTS: Dict[str, Dict[str, str]] = {
 # Words that make a fraud or collection report urgent (threats, data spread).
 URGENT_WORDS = ("ancam", "sebar", "teror", "bunuh", "viral", "malu", "pukul", "kekerasan", "polisi")
 
+URGENT_CATEGORIES = ("fraud", "unethical_collection")
+
+
+def complaint_priority(category: str, priority: str, text: str) -> str:
+    """``priority``, raised to urgent for a fraud or collection report with threat words in ``text``."""
+    if category in URGENT_CATEGORIES and any(word in text.lower() for word in URGENT_WORDS):
+        return "urgent"
+    return priority
+
+
 # A complaint the borrower names while asking for a person counts when the NLU
 # ranks it at least this high: the FallbackClassifier's threshold, below which
 # the bot would not act on an intent either (config.yml).
@@ -47,7 +57,7 @@ def complaint_named_alongside(tracker: Tracker) -> Optional[Dict[str, str]]:
     ``lodge_complaint`` names no category and is ignored.
     """
     latest = tracker.latest_message or {}
-    text = (latest.get("text") or "").lower()
+    text = latest.get("text") or ""
     for ranked in (latest.get("intent_ranking") or [])[1:3]:
         name = ranked.get("name")
         if name == "lodge_complaint" or name not in COMPLAINT_INTENTS:
@@ -55,8 +65,7 @@ def complaint_named_alongside(tracker: Tracker) -> Optional[Dict[str, str]]:
         if float(ranked.get("confidence") or 0.0) < NAMED_COMPLAINT_MIN_CONFIDENCE:
             continue
         spec = dict(COMPLAINT_INTENTS[name])
-        if spec["category"] in ("fraud", "unethical_collection") and any(w in text for w in URGENT_WORDS):
-            spec["priority"] = "urgent"
+        spec["priority"] = complaint_priority(spec["category"], spec["priority"], text)
         return spec
     return None
 
