@@ -337,8 +337,8 @@ def describe_loan(loan: Dict[str, Any]) -> str:
     line = f"{head}: tagihan {_rupiah(bill)}"
     if loan.get("due_date"):
         line += f", jatuh tempo {v.describe_date(loan.get('due_date'))}"
-    if _amount(loan.get("late_fee")):
-        line += f", denda {_rupiah(loan.get('late_fee'))}"
+    # Borrowers ask "dendanya berapa" as often as "tagihannya berapa": a bill without a fine says so.
+    line += f", denda {_rupiah(loan.get('late_fee'))}" if _amount(loan.get("late_fee")) else ", tanpa denda"
     note = LOAN_STATUS_NOTE.get(str(loan.get("status")))
     return line + (f" ({note})." if note else ".")
 

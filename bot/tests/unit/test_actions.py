@@ -189,7 +189,8 @@ def test_loan_with_nothing_due_reads_naturally(dispatcher, desk):
     out = texts(dispatcher)
     assert "Rp0" not in out and "jatuh tempo -" not in out
     assert "Pinjaman Tunai (PJ-2023-000998): sudah lunas, tidak ada tagihan." in out
-    assert "PayLater (PL-2026-000321): tagihan Rp275.000, jatuh tempo 15 Desember 2026." in out
+    # A bill without a fine says so (asked by hand: "kalo telat bayar dendanya berapa min?").
+    assert "PayLater (PL-2026-000321): tagihan Rp275.000, jatuh tempo 15 Desember 2026, tanpa denda." in out
     assert "PayLater (PL-2025-004567): tagihan Rp480.000, jatuh tempo 10 November 2026, denda Rp36.000 " \
            "(sudah lewat jatuh tempo)." in out
     assert "(PJ-2025-000001): tidak ada tagihan yang perlu dibayar saat ini (sisa pinjaman Rp900.000)." in out
