@@ -50,8 +50,9 @@ class QueueHandoffs:
     """The ``desk.handoff_request.HandoffQueue`` of the handoff part (the application root passes it in)."""
 
     def plan(self, request: HandoffRequest, channel: str, at: datetime) -> HandoffRow | None:
-        """The row for the one-write handoff; None out of office hours (the notice goes with ``enqueue``)."""
-        if hours.out_of_hours_notice(channel, at):
+        """The row for the one-write handoff; None out of office hours, when the desk's notice must go too
+        (it goes with ``enqueue``) — not when the bot's reply already told the hours (``hours_told``)."""
+        if not request.hours_told and hours.out_of_hours_notice(channel, at):
             return None
         return plan_row(request)
 

@@ -74,6 +74,28 @@ async def _handoffs(database: Database, conversation_id: int) -> list[Handoff]:
 REPLY = OutboundMessage(text="Baik Kak, saya sambungkan ke petugas CS.")
 
 
+class Closed:
+    """Office hours closed now, open again in ten hours (``handoff.hours.configure``)."""
+
+    def is_open(self, channel: str | None, at: Any) -> bool:
+        return False
+
+    def next_open(self, channel: str | None, at: Any) -> Any:
+        return at + timedelta(hours=10)
+
+    def hours_text(self, channel: str | None) -> str:
+        return "Senin–Jumat 08.00–17.00 WIB"
+
+
+async def _mode_and_texts(database: Database, conversation_id: int) -> tuple[str, list[str]]:
+    """The conversation's mode and its messages' texts in order."""
+    async with database.session() as session:
+        mode = (await session.get(Conversation, conversation_id)).mode
+        texts = list(await session.scalars(select(Message.text).where(Message.conversation_id == conversation_id)
+                                           .order_by(Message.seq)))
+    return mode, texts
+
+
 async def test_one_write_stores_replies_switches_mode_and_queues(database, writer) -> None:
     conv = await _conversation(database)
     ticket_id = await _ticket(database, "DCI-9", "unethical_collection")
@@ -121,52 +143,36 @@ async def test_an_open_handoff_is_merged_not_duplicated(database, writer) -> Non
 
 
 async def test_out_of_office_hours_takes_the_reference_path(database, writer) -> None:
-    class Closed:
-        def is_open(self, channel: str | None, at: Any) -> bool:
-            return False
-
-        def next_open(self, channel: str | None, at: Any) -> Any:
-            return at + timedelta(hours=10)
-
-        def hours_text(self, channel: str | None) -> str:
-            return "Senin–Jumat 08.00–17.00 WIB"
-
     hours.configure(Closed())
     conv = await _conversation(database)
     stored = await hand_off(writer, conv, [REPLY], {"reason": "request_human"}, utcnow())
     assert [m.text for m in stored] == [REPLY.text]
     (handoff,) = await _handoffs(database, conv.id)
     assert handoff.summary.get("out_of_hours_notice") is True  # enqueue_handoff ran, and sent its notice
-    async with database.session() as session:
-        assert (await session.get(Conversation, conv.id)).mode == "human"
-        texts = list(await session.scalars(select(Message.text).where(Message.conversation_id == conv.id)
-                                           .order_by(Message.seq)))
+    mode, texts = await _mode_and_texts(database, conv.id)
+    assert mode == "human"
     assert texts[1] == REPLY.text and len(texts) == 3  # the inbound message, the reply, the notice
 
 
 async def test_out_of_office_hours_the_bot_told_are_not_told_twice(database, writer) -> None:
     """The bot's handoff reply already named the hour a person answers: the desk adds no second notice."""
-    class Closed:
-        def is_open(self, channel: str | None, at: Any) -> bool:
-            return False
-
-        def next_open(self, channel: str | None, at: Any) -> Any:
-            return at + timedelta(hours=10)
-
-        def hours_text(self, channel: str | None) -> str:
-            return "Senin–Jumat 08.00–17.00 WIB"
-
     hours.configure(Closed())
     conv = await _conversation(database)
     stored = await hand_off(writer, conv, [REPLY], {"reason": "request_human", "hours_told": True}, utcnow())
     assert [m.text for m in stored] == [REPLY.text]
     (handoff,) = await _handoffs(database, conv.id)
     assert handoff.status == "waiting" and "out_of_hours_notice" not in handoff.summary
-    async with database.session() as session:
-        assert (await session.get(Conversation, conv.id)).mode == "human"
-        texts = list(await session.scalars(select(Message.text).where(Message.conversation_id == conv.id)
-                                           .order_by(Message.seq)))
+    mode, texts = await _mode_and_texts(database, conv.id)
+    assert mode == "human"
     assert texts[1:] == [REPLY.text]  # the reply only, no system notice after it
+
+
+def test_out_of_hours_a_handoff_whose_reply_told_the_hours_keeps_the_one_write_path() -> None:
+    """The plan leaves the one-write path out of hours only to send the notice; told, there is none to send."""
+    hours.configure(Closed())
+    plan = QueueHandoffs().plan
+    assert plan(HandoffRequest(reason="request_human"), "whatsapp", utcnow()) is None
+    assert plan(HandoffRequest(reason="request_human", hours_told=True), "whatsapp", utcnow()) is not None
 
 
 def test_only_a_literal_true_from_the_bot_silences_the_notice() -> None:
