@@ -22,8 +22,8 @@ setup: desk-setup bot-setup browser-setup
 run: desk-setup bot-setup bot-train
 	scripts/run
 
-# CI has two cores and 40 minutes, and run one after the other the stages took
-# 20 minutes on a fast day and 42 on a slow one. So stages that leave a core
+# CI has two cores and 40 minutes. Run one after the other, the stages took
+# 20 minutes on a fast day and 42 on a slow one, so stages that leave a core
 # idle run beside others: the installs wait on the network; the fault drill
 # mostly waits (a two-minute provider outage, then recovery: about 15 % of one
 # core); the SQLite suite ends a minute before the PostgreSQL one, which is
